@@ -1,0 +1,327 @@
+//! The delta format: what changed in one client's view between two ticks.
+//!
+//! A [`Delta`] holds three lists, each sorted by entity id: despawns (the id only), spawns (the
+//! full [`EntityState`]) and changes (per-field position differences in grid points). A client
+//! applies them in that order. Because the lists are sorted, ids are sent as the gap to the
+//! previous id in the same list, which is one byte for the dense ids a room hands out, and each
+//! change picks the smallest of four field forms. `docs/PROTOCOL.md` gives the exact bytes.
+//!
+//! [`diff`] is the pure function that computes a delta between two views; applying its result
+//! to the first view gives the second (a property test checks this).
+
+use bincode::de::{Decode, Decoder};
+use bincode::enc::{Encode, Encoder};
+use bincode::error::{DecodeError, EncodeError};
+
+use crate::{EntityId, EntityState};
+
+/// The most entries one list of a delta may hold; a decoder refuses longer lists before it
+/// allocates anything.
+pub const MAX_LIST_LEN: usize = 1 << 16;
+
+/// Change form 0: both coordinates changed, each fits 12 signed bits; 3 bytes follow.
+pub const FORM_XY12: u64 = 0;
+/// Change form 1: only x changed and fits 16 signed bits; 2 bytes follow.
+pub const FORM_X16: u64 = 1;
+/// Change form 2: only y changed and fits 16 signed bits; 2 bytes follow.
+pub const FORM_Y16: u64 = 2;
+/// Change form 3: anything else; two zigzag varints follow.
+pub const FORM_WIDE: u64 = 3;
+
+/// One entity's position change, in grid points. At least one of `dx`, `dy` is non-zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    /// The entity that moved.
+    pub id: EntityId,
+    /// New x minus old x, in grid points.
+    pub dx: i32,
+    /// New y minus old y, in grid points.
+    pub dy: i32,
+}
+
+/// What changed in a view between two ticks. Each list is strictly ascending by id.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Delta {
+    /// Entities that left the view (or were destroyed).
+    pub despawns: Vec<EntityId>,
+    /// Entities that entered the view (or were created), with their full state.
+    pub spawns: Vec<EntityState>,
+    /// Entities in both views whose position changed.
+    pub changes: Vec<Change>,
+}
+
+impl Delta {
+    /// True when nothing changed.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.despawns.is_empty() && self.spawns.is_empty() && self.changes.is_empty()
+    }
+
+    /// Empties all lists, keeping their allocations.
+    pub fn clear(&mut self) {
+        self.despawns.clear();
+        self.spawns.clear();
+        self.changes.clear();
+    }
+}
+
+/// The delta that turns view `base` into view `cur`. Both must be sorted by id.
+#[must_use]
+pub fn diff(base: &[EntityState], cur: &[EntityState]) -> Delta {
+    let mut out = Delta::default();
+    diff_into(base, cur, &mut out);
+    out
+}
+
+/// [`diff`] into a reused [`Delta`]: the server's hot path allocates nothing once warm.
+pub fn diff_into(base: &[EntityState], cur: &[EntityState], out: &mut Delta) {
+    out.clear();
+    let (mut i, mut j) = (0, 0);
+    while i < base.len() || j < cur.len() {
+        match (base.get(i), cur.get(j)) {
+            (Some(b), Some(c)) if b.id == c.id => {
+                if b.kind != c.kind {
+                    // A kind never changes in place: the id now names a different entity.
+                    out.despawns.push(b.id);
+                    out.spawns.push(*c);
+                } else if b.x != c.x || b.y != c.y {
+                    out.changes.push(Change {
+                        id: c.id,
+                        dx: grid_diff(c.x, b.x),
+                        dy: grid_diff(c.y, b.y),
+                    });
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(b), Some(c)) if b.id < c.id => {
+                out.despawns.push(b.id);
+                i += 1;
+            }
+            (Some(b), None) => {
+                out.despawns.push(b.id);
+                i += 1;
+            }
+            (_, Some(c)) => {
+                out.spawns.push(*c);
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+}
+
+/// `new - old` for grid coordinates; coordinates beyond ±2^31 grid points (33 million units)
+/// are outside any arena the server accepts, so the saturation never shows.
+fn grid_diff(new: u32, old: u32) -> i32 {
+    let d = i64::from(new) - i64::from(old);
+    d.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+fn fits_bits(v: i32, bits: u32) -> bool {
+    let lim = 1i32 << (bits - 1);
+    (-lim..lim).contains(&v)
+}
+
+/// Writes the ids' gap encoding state: each id as the distance from "previous id + 1".
+struct GapEncoder {
+    next: u64,
+}
+
+impl GapEncoder {
+    fn new() -> Self {
+        Self { next: 0 }
+    }
+
+    /// The gap for `id`; ids must be strictly ascending (the builder guarantees it).
+    fn gap(&mut self, id: EntityId) -> Result<u64, EncodeError> {
+        let id = u64::from(id.0);
+        let gap = id
+            .checked_sub(self.next)
+            .ok_or(EncodeError::Other("delta ids are not strictly ascending"))?;
+        self.next = id + 1;
+        Ok(gap)
+    }
+}
+
+/// Turns gaps back into ids, refusing any id past `u32::MAX`.
+struct GapDecoder {
+    next: u64,
+}
+
+impl GapDecoder {
+    fn new() -> Self {
+        Self { next: 0 }
+    }
+
+    fn id(&mut self, gap: u64) -> Result<EntityId, DecodeError> {
+        let id = self
+            .next
+            .checked_add(gap)
+            .filter(|id| *id <= u64::from(u32::MAX))
+            .ok_or(DecodeError::Other("entity id out of range"))?;
+        self.next = id + 1;
+        Ok(EntityId(id as u32))
+    }
+}
+
+fn encode_len<E: Encoder>(len: usize, e: &mut E) -> Result<(), EncodeError> {
+    if len > MAX_LIST_LEN {
+        return Err(EncodeError::Other("delta list longer than MAX_LIST_LEN"));
+    }
+    (len as u32).encode(e)
+}
+
+fn decode_len<T, D: Decoder>(d: &mut D) -> Result<usize, DecodeError> {
+    let len = u32::decode(d)? as usize;
+    if len > MAX_LIST_LEN {
+        return Err(DecodeError::Other("delta list longer than MAX_LIST_LEN"));
+    }
+    d.claim_container_read::<T>(len)?;
+    Ok(len)
+}
+
+impl Encode for Delta {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        encode_len(self.despawns.len(), e)?;
+        let mut gaps = GapEncoder::new();
+        for id in &self.despawns {
+            gaps.gap(*id)?.encode(e)?;
+        }
+        encode_len(self.spawns.len(), e)?;
+        let mut gaps = GapEncoder::new();
+        for s in &self.spawns {
+            gaps.gap(s.id)?.encode(e)?;
+            s.kind.encode(e)?;
+            s.x.encode(e)?;
+            s.y.encode(e)?;
+        }
+        encode_len(self.changes.len(), e)?;
+        let mut gaps = GapEncoder::new();
+        for c in &self.changes {
+            let gap = gaps.gap(c.id)?;
+            if gap > (u64::MAX >> 2) {
+                return Err(EncodeError::Other("entity id gap too large"));
+            }
+            let (dx, dy) = (c.dx, c.dy);
+            if dy == 0 && dx != 0 && fits_bits(dx, 16) {
+                ((gap << 2) | FORM_X16).encode(e)?;
+                (dx as i16).to_le_bytes().encode(e)?;
+            } else if dx == 0 && dy != 0 && fits_bits(dy, 16) {
+                ((gap << 2) | FORM_Y16).encode(e)?;
+                (dy as i16).to_le_bytes().encode(e)?;
+            } else if dx != 0 && dy != 0 && fits_bits(dx, 12) && fits_bits(dy, 12) {
+                ((gap << 2) | FORM_XY12).encode(e)?;
+                let packed = (dx as u32 & 0xFFF) | ((dy as u32 & 0xFFF) << 12);
+                let b = packed.to_le_bytes();
+                [b[0], b[1], b[2]].encode(e)?;
+            } else if dx != 0 || dy != 0 {
+                ((gap << 2) | FORM_WIDE).encode(e)?;
+                dx.encode(e)?;
+                dy.encode(e)?;
+            } else {
+                return Err(EncodeError::Other("a change must move at least one field"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sign-extends the low 12 bits of `v`.
+fn sext12(v: u32) -> i32 {
+    ((v << 20) as i32) >> 20
+}
+
+impl<Context> Decode<Context> for Delta {
+    fn decode<D: Decoder<Context = Context>>(d: &mut D) -> Result<Self, DecodeError> {
+        let n = decode_len::<EntityId, D>(d)?;
+        let mut despawns = Vec::with_capacity(n);
+        let mut ids = GapDecoder::new();
+        for _ in 0..n {
+            despawns.push(ids.id(u64::decode(d)?)?);
+        }
+        let n = decode_len::<EntityState, D>(d)?;
+        let mut spawns = Vec::with_capacity(n);
+        let mut ids = GapDecoder::new();
+        for _ in 0..n {
+            let id = ids.id(u64::decode(d)?)?;
+            let kind = u8::decode(d)?;
+            let x = u32::decode(d)?;
+            let y = u32::decode(d)?;
+            spawns.push(EntityState { id, kind, x, y });
+        }
+        let n = decode_len::<Change, D>(d)?;
+        let mut changes = Vec::with_capacity(n);
+        let mut ids = GapDecoder::new();
+        for _ in 0..n {
+            let header = u64::decode(d)?;
+            let id = ids.id(header >> 2)?;
+            let (dx, dy) = match header & 3 {
+                FORM_XY12 => {
+                    let b = <[u8; 3]>::decode(d)?;
+                    let packed = u32::from_le_bytes([b[0], b[1], b[2], 0]);
+                    (sext12(packed), sext12(packed >> 12))
+                }
+                FORM_X16 => (i32::from(i16::from_le_bytes(<[u8; 2]>::decode(d)?)), 0),
+                FORM_Y16 => (0, i32::from(i16::from_le_bytes(<[u8; 2]>::decode(d)?))),
+                _ => (i32::decode(d)?, i32::decode(d)?),
+            };
+            if dx == 0 && dy == 0 {
+                return Err(DecodeError::Other("a change must move at least one field"));
+            }
+            changes.push(Change { id, dx, dy });
+        }
+        Ok(Delta {
+            despawns,
+            spawns,
+            changes,
+        })
+    }
+}
+bincode::impl_borrow_decode!(Delta);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(id: u32, kind: u8, x: u32, y: u32) -> EntityState {
+        EntityState {
+            id: EntityId(id),
+            kind,
+            x,
+            y,
+        }
+    }
+
+    #[test]
+    fn diff_finds_spawns_changes_and_despawns() {
+        let base = [e(1, 1, 10, 10), e(2, 1, 20, 20), e(4, 0, 5, 5)];
+        let cur = [e(2, 1, 25, 20), e(3, 1, 30, 30), e(4, 0, 5, 5)];
+        let d = diff(&base, &cur);
+        assert_eq!(d.despawns, vec![EntityId(1)], "entity 1 left");
+        assert_eq!(d.spawns, vec![e(3, 1, 30, 30)], "entity 3 entered");
+        assert_eq!(
+            d.changes,
+            vec![Change {
+                id: EntityId(2),
+                dx: 5,
+                dy: 0
+            }],
+            "only entity 2 moved, only in x"
+        );
+    }
+
+    #[test]
+    fn kind_change_is_despawn_then_spawn() {
+        let d = diff(&[e(1, 0, 1, 1)], &[e(1, 1, 1, 1)]);
+        assert_eq!(d.despawns, vec![EntityId(1)], "old entity goes");
+        assert_eq!(d.spawns, vec![e(1, 1, 1, 1)], "new entity comes");
+    }
+
+    #[test]
+    fn sign_extension() {
+        assert_eq!(sext12(0xFFF), -1, "all ones is -1");
+        assert_eq!(sext12(0x800), -2048, "the minimum");
+        assert_eq!(sext12(0x7FF), 2047, "the maximum");
+    }
+}

@@ -1,0 +1,71 @@
+//! The Tickstream wire protocol, shared by the server, the bots and the tests.
+//!
+//! Everything that crosses the wire is defined here once: the message types, the one bincode
+//! configuration, the quantization of positions, the delta format and the client-side
+//! [`Replica`] that applies deltas and checks the server's view checksum. The browser client
+//! mirrors this crate; `docs/PROTOCOL.md` describes the same bytes for other languages.
+//!
+//! # Layout
+//!
+//! - [`ids`]: small wire newtypes ([`EntityId`], [`Tick`]).
+//! - [`quant`]: positions in world units ⇄ the fixed grid sent on the wire.
+//! - [`entity`]: [`EntityState`], one entity as a client sees it, and its hash.
+//! - [`delta`]: [`Delta`] (spawns, per-field changes, despawns), its compact encoding, and
+//!   [`delta::diff`], the pure function that computes it between two views.
+//! - [`messages`]: [`ClientMsg`] and [`ServerMsg`], the only things sent over a socket.
+//! - [`codec`]: encode and decode with the one bincode config and hard size limits.
+//! - [`replica`]: [`Replica`], the client's copy of its view.
+//! - [`rng`]: [`Mulberry32`], the reference scenario's PRNG (server simulation and bots).
+
+pub mod codec;
+pub mod delta;
+pub mod entity;
+pub mod ids;
+pub mod messages;
+pub mod quant;
+pub mod replica;
+pub mod rng;
+
+pub use codec::CodecError;
+pub use delta::{Change, Delta};
+pub use entity::{EntityState, view_checksum};
+pub use ids::{EntityId, Tick};
+pub use messages::{ClientMsg, ErrorMsg, Input, Join, Ping, Pong, ServerMsg, Update, Welcome};
+pub use replica::{Replica, ReplicaError};
+pub use rng::Mulberry32;
+
+/// The WebSocket subprotocol a client must offer; the server echoes it or refuses the upgrade.
+pub const SUBPROTOCOL: &str = "tickstream.v1";
+
+/// The protocol version carried in [`Welcome`]; it changes whenever the bytes change.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// The HTTP path of the WebSocket endpoint.
+pub const WS_PATH: &str = "/ws";
+
+/// WebSocket close codes used by Tickstream. The standard ones follow RFC 6455; the 4000 range
+/// is Tickstream's own. The same code is carried in [`ErrorMsg`] before the close frame.
+pub mod close_code {
+    /// Normal closure (the client or server ended the session cleanly).
+    pub const NORMAL: u16 = 1000;
+    /// The server is going away (shutdown or drain).
+    pub const GOING_AWAY: u16 = 1001;
+    /// Protocol error: a frame or message that does not decode, text frames, wrong message order.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// Policy violation: message rate over the limit.
+    pub const POLICY: u16 = 1008;
+    /// A message larger than the limit.
+    pub const TOO_BIG: u16 = 1009;
+    /// The server hit an internal error with this session.
+    pub const INTERNAL: u16 = 1011;
+    /// Try again later: the room or the server is full.
+    pub const TRY_AGAIN: u16 = 1013;
+    /// The client could not keep up with its updates for longer than the configured limit.
+    pub const TOO_SLOW: u16 = 4000;
+    /// The client did not send `Join` within the configured time after the upgrade.
+    pub const JOIN_TIMEOUT: u16 = 4001;
+    /// The room name in `Join` is empty, too long or has characters outside `[A-Za-z0-9_.-]`.
+    pub const BAD_ROOM_NAME: u16 = 4002;
+    /// The client stopped sending anything for longer than the idle limit.
+    pub const IDLE_TIMEOUT: u16 = 4003;
+}
