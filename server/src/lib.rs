@@ -1,1 +1,31 @@
-//! placeholder
+//! Tickstream: an authoritative multiplayer game state sync server.
+//!
+//! Clients connect over WebSocket (wss, or ws behind a TLS-terminating proxy), join a room by
+//! name and send inputs; each room simulates at a fixed tick and sends every client one binary
+//! delta of its view per tick. The wire format lives in `tickstream_shared`.
+//!
+//! # Layout
+//!
+//! Folders follow the data: `net` → `room` → `sim` → `sync` → `net`.
+//!
+//! - [`config`]: [`Config`], defaults overridden by a TOML file, the environment and flags.
+//! - [`server`]: [`Server`], which binds the listeners, runs them and shuts down cleanly.
+//! - [`net`]: TLS, the HTTP upgrade, sessions (reader and writer tasks), rate limits.
+//! - [`room`]: the room registry, the fixed-tick room task, and the client link between a
+//!   session and its room.
+//! - [`sim`]: the pure, deterministic game.
+//! - [`sync`]: snapshots, interest, baselines and delta frames.
+//! - [`metrics`]: metric names and descriptions.
+//! - [`tasks`]: the task tracker that shutdown waits on.
+
+pub mod config;
+pub mod metrics;
+pub mod net;
+pub mod room;
+pub mod server;
+pub mod sim;
+pub mod sync;
+pub mod tasks;
+
+pub use config::{Config, Overrides};
+pub use server::{Server, ServerHandle, StartError};

@@ -12,11 +12,11 @@ use bincode::error::EncodeError;
 use crate::{ClientMsg, ServerMsg};
 
 /// The largest client message the server accepts. Every client message is far smaller; a
-/// `Join` with the longest room name is 67 bytes.
+/// `Join` with the longest room name is 66 bytes.
 pub const MAX_CLIENT_MESSAGE: usize = 256;
 
-/// The largest server message a client accepts (and the server ever sends): 4 MiB holds a
-/// spawn of about 400,000 entities.
+/// The largest server message a client accepts (and the server ever sends): 4 MiB holds
+/// every list of a delta at its cap of [`crate::delta::MAX_LIST_LEN`] entries.
 pub const MAX_SERVER_MESSAGE: usize = 4 << 20;
 
 type Config<const N: usize> = Configuration<LittleEndian, Varint, Limit<N>>;

@@ -238,12 +238,16 @@ impl<Context> Decode<Context> for Delta {
         let mut despawns = Vec::with_capacity(n);
         let mut ids = GapDecoder::new();
         for _ in 0..n {
+            // As bincode's own Vec does: the claim bounded the allocation; the bytes each
+            // entry reads are counted as they are read.
+            d.unclaim_bytes_read(size_of::<EntityId>());
             despawns.push(ids.id(u64::decode(d)?)?);
         }
         let n = decode_len::<EntityState, D>(d)?;
         let mut spawns = Vec::with_capacity(n);
         let mut ids = GapDecoder::new();
         for _ in 0..n {
+            d.unclaim_bytes_read(size_of::<EntityState>());
             let id = ids.id(u64::decode(d)?)?;
             let kind = u8::decode(d)?;
             let x = u32::decode(d)?;
@@ -254,6 +258,7 @@ impl<Context> Decode<Context> for Delta {
         let mut changes = Vec::with_capacity(n);
         let mut ids = GapDecoder::new();
         for _ in 0..n {
+            d.unclaim_bytes_read(size_of::<Change>());
             let header = u64::decode(d)?;
             let id = ids.id(header >> 2)?;
             let (dx, dy) = match header & 3 {

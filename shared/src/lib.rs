@@ -66,6 +66,4 @@ pub mod close_code {
     pub const JOIN_TIMEOUT: u16 = 4001;
     /// The room name in `Join` is empty, too long or has characters outside `[A-Za-z0-9_.-]`.
     pub const BAD_ROOM_NAME: u16 = 4002;
-    /// The client stopped sending anything for longer than the idle limit.
-    pub const IDLE_TIMEOUT: u16 = 4003;
 }

@@ -1,0 +1,242 @@
+//! Configuration: built-in defaults, overridden by a TOML file, then by environment variables
+//! and command-line flags (see `docs/CONFIG.md` for every setting).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::sim::GameParams;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: Box<toml::de::Error>,
+    },
+    /// A value is out of its allowed range.
+    #[error("invalid setting {key}: {reason}")]
+    Invalid {
+        /// The setting's name.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Network listeners, TLS and per-connection limits.
+    pub server: ServerConfig,
+    /// The game every room runs.
+    pub game: GameParams,
+}
+
+/// Listeners, TLS and the limits that protect the server from its peers.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The wss:// listener. Loopback by default: exposing a server is a deliberate act.
+    pub listen: SocketAddr,
+    /// An optional plain ws:// listener: for local benchmarks and for running behind a
+    /// TLS-terminating proxy. Off by default so that nothing is served unencrypted by accident.
+    pub ws_listen: Option<SocketAddr>,
+    /// PEM certificate chain for the wss listener. Without it (and `tls_key`), a self-signed
+    /// certificate for localhost is generated at start-up.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key matching `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Open connections across all listeners; one more gets HTTP 503. 10,000 is far above what
+    /// one process serves at 30 Hz and well below the default file-descriptor limit we raise to.
+    pub max_connections: usize,
+    /// Rooms alive at once; a join that would create one more is refused with 1013.
+    pub max_rooms: usize,
+    /// Players in one room; one more is refused with 1013.
+    pub max_players_per_room: usize,
+    /// Time for the TLS handshake and the HTTP upgrade request, in milliseconds: a peer that
+    /// opens a socket and stalls holds a connection slot only this long.
+    pub handshake_timeout_ms: u64,
+    /// Time from the upgrade to the `Join` message, in milliseconds (close code 4001).
+    pub join_timeout_ms: u64,
+    /// How long a client may stay unable to take its updates before it is disconnected with
+    /// close code 4000, in milliseconds. Five seconds rides out a mobile network hiccup.
+    pub slow_client_timeout_ms: u64,
+    /// Sustained messages per second a client may send (close code 1008 beyond it). Inputs at
+    /// 20–60 Hz plus pings fit comfortably.
+    pub max_messages_per_sec: u32,
+    /// Messages a client may send in a burst above the sustained rate.
+    pub message_burst: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7443)),
+            ws_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            max_connections: 10_000,
+            max_rooms: 1_000,
+            max_players_per_room: 5_000,
+            handshake_timeout_ms: 5_000,
+            join_timeout_ms: 5_000,
+            slow_client_timeout_ms: 5_000,
+            max_messages_per_sec: 60,
+            message_burst: 120,
+        }
+    }
+}
+
+/// Overrides from the command line or the environment; `None` leaves the value as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen` / `TICKSTREAM_LISTEN`.
+    pub listen: Option<SocketAddr>,
+    /// `--ws-listen` / `TICKSTREAM_WS_LISTEN`.
+    pub ws_listen: Option<SocketAddr>,
+    /// `--tls-cert` / `TICKSTREAM_TLS_CERT`.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key` / `TICKSTREAM_TLS_KEY`.
+    pub tls_key: Option<PathBuf>,
+    /// `--tick-rate` / `TICKSTREAM_TICK_RATE`.
+    pub tick_rate_hz: Option<u16>,
+    /// `--max-connections` / `TICKSTREAM_MAX_CONNECTIONS`.
+    pub max_connections: Option<usize>,
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then `overrides`; validated.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        config.apply(overrides);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a TOML file; missing keys keep their defaults, unknown keys are errors.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Applies command-line and environment overrides.
+    pub fn apply(&mut self, o: &Overrides) {
+        let s = &mut self.server;
+        if let Some(v) = o.listen {
+            s.listen = v;
+        }
+        if let Some(v) = o.ws_listen {
+            s.ws_listen = Some(v);
+        }
+        if let Some(v) = &o.tls_cert {
+            s.tls_cert = Some(v.clone());
+        }
+        if let Some(v) = &o.tls_key {
+            s.tls_key = Some(v.clone());
+        }
+        if let Some(v) = o.max_connections {
+            s.max_connections = v;
+        }
+        if let Some(v) = o.tick_rate_hz {
+            self.game.tick_rate_hz = v;
+        }
+    }
+
+    /// Refuses settings the server cannot run with.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        let s = &self.server;
+        if s.tls_cert.is_some() != s.tls_key.is_some() {
+            return invalid("server.tls_cert", "tls_cert and tls_key go together");
+        }
+        if s.max_connections == 0 || s.max_rooms == 0 || s.max_players_per_room == 0 {
+            return invalid("server.max_*", "caps must be at least 1");
+        }
+        if s.max_messages_per_sec == 0 || s.message_burst == 0 {
+            return invalid(
+                "server.max_messages_per_sec",
+                "rate limits must be at least 1",
+            );
+        }
+        self.game.validate().map_err(|reason| ConfigError::Invalid {
+            key: "game",
+            reason,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(
+            Config::from_toml("").expect("parses"),
+            Config::default(),
+            "defaults"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(
+            Config::from_toml("[server]\nlisten_typo = \"1.2.3.4:5\"").is_err(),
+            "a typo is an error, not silently ignored"
+        );
+    }
+
+    #[test]
+    fn overrides_win_over_the_file() {
+        let mut c = Config::from_toml("[server]\nlisten = \"127.0.0.1:1\"").expect("parses");
+        c.apply(&Overrides {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 2))),
+            ..Overrides::default()
+        });
+        assert_eq!(c.server.listen.port(), 2, "the flag wins");
+    }
+
+    #[test]
+    fn half_a_tls_pair_is_refused() {
+        let mut c = Config::default();
+        c.server.tls_cert = Some("cert.pem".into());
+        assert!(
+            c.validate().is_err(),
+            "a certificate without a key is an error"
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! The network edge: TLS, the HTTP upgrade, and one session per WebSocket.
+//!
+//! # Layout
+//!
+//! - [`tls`]: the wss certificate, loaded from PEM files or generated for localhost.
+//! - [`listener`]: accept loops with a connection cap and accept-error back-off.
+//! - [`upgrade`]: the HTTP/1.1 exchange: path, upgrade headers, subprotocol, refusals.
+//! - [`session`]: a connected client: a reader task (decode, validate, rate-limit) and a
+//!   writer task (control frames first, then the newest update).
+//! - [`rate`]: the per-connection token bucket.
+
+pub mod listener;
+pub mod rate;
+pub mod session;
+pub mod tls;
+pub mod upgrade;

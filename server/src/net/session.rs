@@ -1,0 +1,366 @@
+//! A connected client: a reader task and a writer task around a shared [`ClientLink`].
+//!
+//! The reader decodes and validates what the client sends and never blocks on the room: an
+//! input is stored in the link (latest wins) and the room picks it up at its next tick. The
+//! writer sends control frames first, then the newest update; it is the only task that writes.
+//! A supervisor ends the session when either side ends or a close is requested, giving the
+//! writer a short grace period to deliver the error message and the close frame.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fastwebsockets::{
+    Frame, OpCode, Payload, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite,
+};
+use tickstream_shared::codec::{MAX_CLIENT_MESSAGE, decode_client, encode_server};
+use tickstream_shared::{ClientMsg, Pong, ServerMsg, Tick, close_code};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::rate::TokenBucket;
+use crate::metrics as m;
+use crate::room::link::WriterJob;
+use crate::room::{ClientLink, JoinError, Joined, Outgoing};
+use crate::server::ServerCtx;
+use crate::sim::world::validate_direction;
+
+/// How long the writer may take to deliver the last frames once a close is decided; a peer
+/// that does not read gets its connection dropped after this.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// The close code recorded when the peer vanished without a close frame (RFC 6455 1006).
+const ABNORMAL: u16 = 1006;
+
+/// The longest room name.
+pub const MAX_ROOM_NAME: usize = 64;
+
+/// Runs one WebSocket session to its end.
+pub(crate) async fn run<S>(ws: WebSocket<S>, ctx: Arc<ServerCtx>, permit: OwnedSemaphorePermit)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn_id = ctx.next_conn_id();
+    let link = Arc::new(ClientLink::new(conn_id));
+    let (rd, wr) = ws.split(tokio::io::split);
+    metrics::gauge!(m::CONNECTIONS).increment(1.0);
+    tracing::debug!(conn = conn_id, "session opened");
+    let mut writer = tokio::spawn(write_loop(wr, Arc::clone(&link)));
+    let mut reader = tokio::spawn(read_loop(rd, Arc::clone(&link), Arc::clone(&ctx)));
+    let mut shutdown = ctx.shutdown.clone();
+    tokio::select! {
+        _ = &mut reader => {}
+        _ = &mut writer => {}
+        _ = link.killed() => {}
+        _ = shutdown.changed() => link.close(close_code::GOING_AWAY, "server shutting down"),
+    }
+    if link.closing_code().is_some() && !writer.is_finished() {
+        let _ = tokio::time::timeout(CLOSE_GRACE, &mut writer).await;
+    }
+    reader.abort();
+    writer.abort();
+    link.mark_gone();
+    let code = link.closing_code().unwrap_or(ABNORMAL);
+    metrics::counter!(m::DISCONNECTS, "code" => code.to_string()).increment(1);
+    metrics::gauge!(m::CONNECTIONS).decrement(1.0);
+    tracing::debug!(conn = conn_id, code, "session closed");
+    drop(permit);
+}
+
+async fn write_loop<W>(
+    mut wr: WebSocketWrite<W>,
+    link: Arc<ClientLink>,
+) -> Result<(), WebSocketError>
+where
+    W: AsyncWrite + Unpin,
+{
+    let mut unflushed = false;
+    loop {
+        let Some(job) = link.next_job() else {
+            if unflushed {
+                wr.flush().await?;
+                unflushed = false;
+            }
+            link.writer_wait().await;
+            continue;
+        };
+        match job {
+            WriterJob::Update(buf) => {
+                wr.write_frame(Frame::binary(Payload::Borrowed(&buf)))
+                    .await?;
+                metrics::counter!(m::BYTES_SENT).increment(buf.len() as u64);
+                metrics::counter!(m::MESSAGES_SENT).increment(1);
+                metrics::histogram!(m::UPDATE_SIZE).record(buf.len() as f64);
+                link.recycle(buf);
+            }
+            WriterJob::Control(Outgoing::Message(msg)) => {
+                wr.write_frame(Frame::binary(Payload::Borrowed(&msg)))
+                    .await?;
+                metrics::counter!(m::BYTES_SENT).increment(msg.len() as u64);
+                metrics::counter!(m::MESSAGES_SENT).increment(1);
+            }
+            WriterJob::Control(Outgoing::Pong(payload)) => {
+                wr.write_frame(Frame::pong(Payload::Owned(payload))).await?;
+            }
+            WriterJob::Close(code, reason) => {
+                let reason = truncate_utf8(&reason, 123);
+                wr.write_frame(Frame::close(code, reason.as_bytes()))
+                    .await?;
+                wr.flush().await?;
+                return Ok(());
+            }
+        }
+        unflushed = true;
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary (a close
+/// frame's reason has room for 123 bytes).
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// What the reader knows about its client.
+struct Reader {
+    link: Arc<ClientLink>,
+    ctx: Arc<ServerCtx>,
+    joined: Option<Joined>,
+    last_seq: u32,
+    bucket: TokenBucket,
+    /// A fragmented message being collected, bounded by `MAX_CLIENT_MESSAGE`.
+    fragments: Option<Vec<u8>>,
+}
+
+/// Ends the reader: the reason has been handed to the link (or the peer is gone).
+struct Stop;
+
+async fn read_loop<R>(mut rd: WebSocketRead<R>, link: Arc<ClientLink>, ctx: Arc<ServerCtx>)
+where
+    R: AsyncRead + Unpin,
+{
+    rd.set_auto_close(false);
+    rd.set_auto_pong(false);
+    // fastwebsockets refuses frames of this many bytes or more.
+    rd.set_max_message_size(MAX_CLIENT_MESSAGE + 1);
+    let join_deadline = tokio::time::Instant::now() + ctx.join_timeout;
+    let limits = &ctx.config.server;
+    let mut reader = Reader {
+        bucket: TokenBucket::new(
+            limits.max_messages_per_sec,
+            limits.message_burst,
+            Instant::now(),
+        ),
+        link,
+        ctx: Arc::clone(&ctx),
+        joined: None,
+        last_seq: 0,
+        fragments: None,
+    };
+    let mut no_obligations = |_: Frame<'_>| std::future::ready(Ok::<(), Infallible>(()));
+    loop {
+        let read = rd.read_frame(&mut no_obligations);
+        let frame = if reader.joined.is_none() {
+            match tokio::time::timeout_at(join_deadline, read).await {
+                Ok(frame) => frame,
+                Err(_) => {
+                    reader
+                        .link
+                        .close(close_code::JOIN_TIMEOUT, "no join in time");
+                    return;
+                }
+            }
+        } else {
+            read.await
+        };
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(e) => {
+                reader.read_error(&e);
+                return;
+            }
+        };
+        if reader.on_frame(frame).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl Reader {
+    fn fail(&self, code: u16, reason: &str) -> Result<(), Stop> {
+        tracing::debug!(conn = self.link.conn_id, code, reason, "closing session");
+        self.link.close(code, reason);
+        Err(Stop)
+    }
+
+    fn read_error(&self, e: &WebSocketError) {
+        match e {
+            WebSocketError::UnexpectedEOF
+            | WebSocketError::IoError(_)
+            | WebSocketError::ConnectionClosed => {}
+            WebSocketError::FrameTooLarge => {
+                metrics::counter!(m::DECODE_ERRORS).increment(1);
+                let _ = self.fail(close_code::TOO_BIG, "message too big");
+            }
+            other => {
+                metrics::counter!(m::DECODE_ERRORS).increment(1);
+                let _ = self.fail(close_code::PROTOCOL_ERROR, &format!("bad frame: {other}"));
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, frame: Frame<'_>) -> Result<(), Stop> {
+        if !self.bucket.take(Instant::now()) {
+            return self.fail(close_code::POLICY, "message rate over the limit");
+        }
+        match frame.opcode {
+            OpCode::Binary if frame.fin && self.fragments.is_none() => {
+                self.on_message(&frame.payload).await
+            }
+            OpCode::Binary if self.fragments.is_none() => {
+                self.fragments = Some(frame.payload.to_vec());
+                Ok(())
+            }
+            OpCode::Continuation if self.fragments.is_some() => {
+                let mut buf = self.fragments.take().unwrap_or_default();
+                if buf.len() + frame.payload.len() > MAX_CLIENT_MESSAGE {
+                    return self.fail(close_code::TOO_BIG, "message too big");
+                }
+                buf.extend_from_slice(&frame.payload);
+                if frame.fin {
+                    self.on_message(&buf).await
+                } else {
+                    self.fragments = Some(buf);
+                    Ok(())
+                }
+            }
+            OpCode::Text => self.fail(close_code::PROTOCOL_ERROR, "text frames are not supported"),
+            OpCode::Binary | OpCode::Continuation => {
+                self.fail(close_code::PROTOCOL_ERROR, "bad fragmentation")
+            }
+            OpCode::Ping => {
+                // A full queue drops the pong: pings beyond it were a flood anyway.
+                self.link
+                    .push_control(Outgoing::Pong(frame.payload.to_vec()));
+                Ok(())
+            }
+            OpCode::Pong => Ok(()),
+            OpCode::Close => {
+                let code = match frame.payload.get(..2) {
+                    Some(b) => u16::from_be_bytes([b[0], b[1]]),
+                    None => close_code::NORMAL,
+                };
+                // Echo the client's code, as RFC 6455 suggests, without an error message.
+                self.link.close_with(code, "", None);
+                Err(Stop)
+            }
+        }
+    }
+
+    async fn on_message(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        metrics::counter!(m::BYTES_RECEIVED).increment(bytes.len() as u64);
+        metrics::counter!(m::MESSAGES_RECEIVED).increment(1);
+        let msg = match decode_client(bytes) {
+            Ok(msg) => msg,
+            Err(e) => {
+                metrics::counter!(m::DECODE_ERRORS).increment(1);
+                return self.fail(
+                    close_code::PROTOCOL_ERROR,
+                    &format!("undecodable message: {e}"),
+                );
+            }
+        };
+        match msg {
+            ClientMsg::Join(join) => {
+                if self.joined.is_some() {
+                    return self.fail(close_code::PROTOCOL_ERROR, "already joined");
+                }
+                if !valid_room_name(&join.room) {
+                    return self.fail(
+                        close_code::BAD_ROOM_NAME,
+                        "room name must be 1-64 of [A-Za-z0-9_.-]",
+                    );
+                }
+                match self
+                    .ctx
+                    .registry
+                    .join(&join.room, Arc::clone(&self.link))
+                    .await
+                {
+                    Ok(joined) => {
+                        self.joined = Some(joined);
+                        Ok(())
+                    }
+                    Err(JoinError::ShuttingDown) => {
+                        self.fail(close_code::GOING_AWAY, "server shutting down")
+                    }
+                    Err(e) => self.fail(close_code::TRY_AGAIN, &e.to_string()),
+                }
+            }
+            ClientMsg::Input(input) => {
+                if self.joined.is_none() {
+                    return self.fail(close_code::PROTOCOL_ERROR, "join first");
+                }
+                let checked = validate_direction(&input).and_then(|()| {
+                    (input.seq > self.last_seq)
+                        .then_some(())
+                        .ok_or(crate::sim::InputError::StaleSeq)
+                });
+                match checked {
+                    Ok(()) => {
+                        self.last_seq = input.seq;
+                        self.link.set_input(input);
+                    }
+                    Err(e) => {
+                        metrics::counter!(m::REJECTED_INPUTS, "reason" => e.label()).increment(1);
+                    }
+                }
+                Ok(())
+            }
+            ClientMsg::Ping(ping) => {
+                let server_tick = self.joined.as_ref().map_or(Tick(0), |j| j.room.tick());
+                let pong = ServerMsg::Pong(Pong {
+                    client_time: ping.client_time,
+                    server_tick,
+                });
+                let mut buf = Vec::new();
+                if encode_server(&pong, &mut buf).is_ok() {
+                    self.link.push_control(Outgoing::Message(buf));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// 1 to 64 characters of `[A-Za-z0-9_.-]`.
+#[must_use]
+pub fn valid_room_name(name: &str) -> bool {
+    (1..=MAX_ROOM_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_names() {
+        assert!(valid_room_name("lobby-1.eu_west"), "the allowed characters");
+        assert!(!valid_room_name(""), "empty");
+        assert!(!valid_room_name(&"a".repeat(65)), "too long");
+        assert!(!valid_room_name("a b"), "a space");
+        assert!(!valid_room_name("é"), "non-ASCII");
+    }
+
+    #[test]
+    fn reasons_are_cut_on_character_boundaries() {
+        assert_eq!(truncate_utf8("ééé", 3), "é", "never splits a character");
+        assert_eq!(truncate_utf8("abc", 10), "abc", "short strings stay");
+    }
+}

@@ -1,0 +1,162 @@
+//! The HTTP/1.1 exchange before the WebSocket: path, upgrade headers, subprotocol, refusals.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use fastwebsockets::upgrade::{UpgradeFut, is_upgrade_request, upgrade};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
+use hyper::{Request, Response, StatusCode};
+use tickstream_shared::{SUBPROTOCOL, WS_PATH};
+
+use crate::metrics as m;
+
+/// Why an upgrade was refused, with the HTTP status it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Another path than `/ws`: 404.
+    NotFound,
+    /// Not a WebSocket upgrade request: 426.
+    NotUpgrade,
+    /// `tickstream.v1` not offered: 400.
+    NoSubprotocol,
+    /// Bad `Sec-WebSocket-Key` or version: 400.
+    BadHandshake,
+    /// At the connection cap or draining: 503.
+    Unavailable,
+}
+
+impl Refusal {
+    fn status(self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotUpgrade => StatusCode::UPGRADE_REQUIRED,
+            Self::NoSubprotocol | Self::BadHandshake => StatusCode::BAD_REQUEST,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The metric label.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::NotFound => "not_found",
+            Self::NotUpgrade => "not_upgrade",
+            Self::NoSubprotocol => "no_subprotocol",
+            Self::BadHandshake => "bad_handshake",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Self::NotFound => "not found: the WebSocket endpoint is /ws\n",
+            Self::NotUpgrade => "this endpoint only speaks WebSocket\n",
+            Self::NoSubprotocol => "missing WebSocket subprotocol: offer tickstream.v1\n",
+            Self::BadHandshake => "invalid WebSocket handshake\n",
+            Self::Unavailable => "server at capacity or shutting down; try again later\n",
+        }
+    }
+
+    /// The HTTP response for this refusal.
+    #[must_use]
+    pub fn response(self) -> Response<Full<Bytes>> {
+        metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => self.label()).increment(1);
+        let mut resp = Response::new(Full::new(Bytes::from_static(self.message().as_bytes())));
+        *resp.status_mut() = self.status();
+        let headers = resp.headers_mut();
+        headers.insert(
+            hyper::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        if self == Self::NotUpgrade {
+            headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        }
+        if self == Self::Unavailable {
+            headers.insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        resp
+    }
+}
+
+/// True when the request offers `tickstream.v1` among its `Sec-WebSocket-Protocol` values.
+#[must_use]
+pub fn offers_subprotocol<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get_all(SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == SUBPROTOCOL)
+}
+
+/// Where the accepted upgrade is handed to the connection task, which runs the session.
+pub type UpgradeSlot = Arc<Mutex<Option<UpgradeFut>>>;
+
+/// Answers one HTTP request: refuses it, or accepts the upgrade and leaves the upgrade future
+/// in `slot`.
+pub fn answer(
+    mut req: Request<Incoming>,
+    accepting: bool,
+    slot: &UpgradeSlot,
+) -> Response<Full<Bytes>> {
+    if req.uri().path() != WS_PATH {
+        return Refusal::NotFound.response();
+    }
+    if !is_upgrade_request(&req) {
+        return Refusal::NotUpgrade.response();
+    }
+    if !accepting {
+        return Refusal::Unavailable.response();
+    }
+    if !offers_subprotocol(&req) {
+        return Refusal::NoSubprotocol.response();
+    }
+    let Ok((resp, fut)) = upgrade(&mut req) else {
+        return Refusal::BadHandshake.response();
+    };
+    let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if guard.is_some() {
+        // A second upgrade on one connection cannot happen in HTTP/1.1; refuse it anyway.
+        return Refusal::BadHandshake.response();
+    }
+    *guard = Some(fut);
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.insert(
+        SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
+    Response::from_parts(parts, Full::new(Bytes::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(protocols: &[&str]) -> Request<()> {
+        let mut b = Request::builder().uri("/ws");
+        for p in protocols {
+            b = b.header(SEC_WEBSOCKET_PROTOCOL, *p);
+        }
+        b.body(()).expect("request builds")
+    }
+
+    #[test]
+    fn subprotocol_is_found_in_lists_and_repeated_headers() {
+        assert!(offers_subprotocol(&req(&["tickstream.v1"])), "alone");
+        assert!(
+            offers_subprotocol(&req(&["other, tickstream.v1"])),
+            "in a list"
+        );
+        assert!(
+            offers_subprotocol(&req(&["other", "tickstream.v1"])),
+            "in a second header"
+        );
+        assert!(!offers_subprotocol(&req(&[])), "missing");
+        assert!(
+            !offers_subprotocol(&req(&["tickstream.v10"])),
+            "a longer name is not it"
+        );
+    }
+}

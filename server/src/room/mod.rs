@@ -1,0 +1,16 @@
+//! Rooms: one task per room runs the fixed tick; the registry finds or creates rooms by name.
+//!
+//! # Layout
+//!
+//! - [`link`]: [`ClientLink`], the only state a session and its room share: the latest input
+//!   (session → room) and the outbox (room → session writer), both latest-wins and bounded.
+//! - [`room`]: the room task: inputs → step → snapshot → one frame per ready client.
+//! - [`registry`]: [`Registry`], rooms by name, created on first join up to a cap.
+
+pub mod link;
+pub mod registry;
+#[allow(clippy::module_inception)]
+pub mod room;
+
+pub use link::{ClientLink, Outgoing};
+pub use registry::{JoinError, Joined, Registry, RoomInfo};
