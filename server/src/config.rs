@@ -240,3 +240,37 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod asset_tests {
+    use super::*;
+
+    fn asset(name: &str) -> Config {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../assets")
+            .join(name);
+        let config = Config::from_file(&path).expect("asset parses");
+        config.validate().expect("asset is valid");
+        config
+    }
+
+    #[test]
+    fn the_shipped_config_is_the_defaults() {
+        assert_eq!(
+            asset("config.toml"),
+            Config::default(),
+            "assets/config.toml documents the defaults"
+        );
+    }
+
+    #[test]
+    fn the_reference_scenarios_differ_only_in_the_view_radius() {
+        let a = asset("scenarios/reference-a.toml");
+        let b = asset("scenarios/reference-b.toml");
+        assert_eq!(a, Config::default(), "variant A is the default game");
+        assert_eq!(b.game.view_radius, 150.0, "variant B sees 150 units");
+        let mut b_as_a = b.clone();
+        b_as_a.game.view_radius = 0.0;
+        assert_eq!(b_as_a, a, "nothing else differs");
+    }
+}
