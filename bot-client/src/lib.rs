@@ -1,1 +1,39 @@
-//! placeholder
+//! Headless Tickstream bots: real clients for load generation, verification, latency and
+//! bandwidth reports.
+//!
+//! A bot does what a game client does: it connects over `wss://` (or `ws://`), offers the
+//! `tickstream.v1` subprotocol, joins a room, sends the reference scenario's inputs at 20 Hz and
+//! applies every update to its own [`tickstream_shared::Replica`], checking the server's view
+//! checksum. Thousands of bots share one process and a multi-threaded tokio runtime: two tasks
+//! per bot, no locks and no allocation per update beyond decoding, counters in per-bot atomics
+//! and histograms merged once at the end.
+//!
+//! Integration tests use [`connect()`] and [`Client`] to speak the protocol by hand, and
+//! [`load::run`] to run bots against a real server.
+//!
+//! # Layout
+//!
+//! - [`connect`](mod@connect): [`Connector`] and [`ConnectOptions`]: URL, TCP, TLS and the HTTP/1.1 upgrade.
+//! - [`client`]: [`Client`], an open connection, and its [`ClientReader`] / [`ClientWriter`]
+//!   halves; one binary frame per message.
+//! - [`schedule`]: [`InputSchedule`], the scenario's bot input rule.
+//! - [`rtt`]: [`rtt::RttRing`], lock-free send times for input round trips.
+//! - [`bot`]: [`bot::run_bot`], one bot from connect to close, and its [`bot::BotReport`].
+//! - [`summary`]: [`Summary`] and the [`summary::Aggregator`] that merges bot reports.
+//! - [`load`]: [`LoadConfig`] and [`load::run`], a whole run with progress reports.
+//! - `tls` (private): the rustls client configuration (`--ca`, `--insecure`).
+
+pub mod bot;
+pub mod client;
+pub mod connect;
+pub mod load;
+pub mod rtt;
+pub mod schedule;
+pub mod summary;
+mod tls;
+
+pub use client::{Client, ClientError, ClientReader, ClientWriter, Incoming};
+pub use connect::{ConnectError, ConnectOptions, Connector, connect};
+pub use load::{LoadConfig, LoadError, Phase, Progress};
+pub use schedule::InputSchedule;
+pub use summary::Summary;

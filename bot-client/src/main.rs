@@ -1,1 +1,105 @@
-fn main() {}
+//! `tickstream-bot`: run N bots against a Tickstream server and report what they saw.
+//!
+//! Exits non-zero if any bot failed to connect, desynced or hit an error.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use tickstream_bot::{ConnectOptions, LoadConfig, Progress, load};
+
+/// Headless Tickstream bots: load, verification, latency and bandwidth.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The server's WebSocket URL (ws:// or wss://).
+    #[arg(
+        long,
+        env = "TICKSTREAM_BOT_URL",
+        default_value = "wss://127.0.0.1:7443/ws"
+    )]
+    url: String,
+    /// How many bots to run.
+    #[arg(long, default_value_t = 10)]
+    bots: u32,
+    /// Seconds to measure (after the warm-up).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// The room every bot joins.
+    #[arg(long, default_value = "default")]
+    room: String,
+    /// Accept any server certificate (for a self-signed test server).
+    #[arg(long)]
+    insecure: bool,
+    /// A PEM file with the server's certificate or its CA.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Also write the summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Bot i verifies checksums iff i % K == 0 (1 = all bots, 0 = none).
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    verify_every: u32,
+    /// Seconds of traffic before measuring starts.
+    #[arg(long, default_value_t = 0.0)]
+    warmup: f64,
+    /// Seconds over which bot connections are spread.
+    #[arg(long, default_value_t = 1.0)]
+    ramp: f64,
+}
+
+fn seconds(name: &str, v: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(v).with_context(|| format!("--{name} {v} is not a duration"))
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    let args = Args::parse();
+    let cfg = LoadConfig {
+        url: args.url,
+        bots: args.bots,
+        duration: seconds("duration", args.duration)?,
+        room: args.room,
+        connect: ConnectOptions {
+            insecure: args.insecure,
+            ca: args.ca,
+            ..ConnectOptions::default()
+        },
+        verify_every: args.verify_every,
+        ramp: seconds("ramp", args.ramp)?,
+        warmup: seconds("warmup", args.warmup)?,
+        ..LoadConfig::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let redraw = std::io::stderr().is_terminal();
+    let show = |p: &Progress| {
+        let mut err = std::io::stderr().lock();
+        // Progress is best effort: a closed stderr must not stop the run.
+        let _ = if redraw {
+            write!(err, "\r{p}\x1b[K").and_then(|()| err.flush())
+        } else {
+            writeln!(err, "{p}")
+        };
+    };
+    let summary = runtime.block_on(load::try_run(cfg, show))?;
+    if redraw {
+        eprintln!();
+    }
+    println!("{summary}");
+    if let Some(path) = &args.json {
+        let mut json =
+            serde_json::to_string_pretty(&summary).context("cannot encode the summary")?;
+        json.push('\n');
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(if summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,1 +1,232 @@
-//! placeholder
+//! Helpers for Tickstream's integration tests: a real server on port 0 and real clients.
+//!
+//! # Layout
+//!
+//! - [`TestServer`]: starts the server library on loopback port 0 (wss and ws), stops it on
+//!   drop.
+//! - [`TestClient`]: a connected, joined client with a verifying replica.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tickstream_bot::client::{Client, Incoming};
+use tickstream_bot::connect::{ConnectOptions, connect};
+use tickstream_server::{Config, Server, ServerHandle};
+use tickstream_shared::{
+    ClientMsg, EntityState, Input, Join, Replica, ServerMsg, Tick, Update, Welcome,
+};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The longest any single step of a test may wait; generous, because it bounds a test on a
+/// loaded two-core machine rather than measuring anything.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A server running in the test's runtime on loopback port 0.
+pub struct TestServer {
+    /// Where wss clients connect.
+    pub wss_url: String,
+    /// Where plain ws clients connect.
+    pub ws_url: String,
+    /// A look into the running server.
+    pub handle: ServerHandle,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with the default configuration.
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server with the default configuration changed by `edit`; listeners are always
+    /// on loopback port 0.
+    pub async fn start_with(edit: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
+        let mut config = Config::default();
+        edit(&mut config);
+        config.server.listen = "127.0.0.1:0".parse()?;
+        config.server.ws_listen = Some("127.0.0.1:0".parse()?);
+        config.validate()?;
+        let server = Server::bind(config).await?;
+        let wss = server.wss_addr()?;
+        let ws = server.ws_addr().context("ws listener enabled")??;
+        let handle = server.handle();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            wss_url: format!("wss://{wss}/ws"),
+            ws_url: format!("ws://{ws}/ws"),
+            handle,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(STEP_TIMEOUT, task).await;
+        }
+    }
+
+    /// The options for a client that trusts the test server's self-signed certificate.
+    #[must_use]
+    pub fn options() -> ConnectOptions {
+        ConnectOptions {
+            insecure: true,
+            ..ConnectOptions::default()
+        }
+    }
+
+    /// A connected client over wss that has joined `room` and received its welcome.
+    pub async fn join(&self, room: &str) -> anyhow::Result<TestClient> {
+        TestClient::join(&self.wss_url, room).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A joined client that applies every update to a verifying replica.
+pub struct TestClient {
+    /// The connection.
+    pub client: Client,
+    /// The server's welcome.
+    pub welcome: Welcome,
+    /// The view as applied so far (checksums verified).
+    pub replica: Replica,
+    /// The view after each update, by tick (kept for the last few hundred ticks).
+    pub history: BTreeMap<Tick, Vec<EntityState>>,
+    /// Updates applied.
+    pub updates: u64,
+    /// The gap between consecutive update ticks, largest seen.
+    pub max_tick_gap: u32,
+    next_seq: u32,
+}
+
+impl TestClient {
+    /// Connects to `url`, joins `room` and waits for the welcome.
+    pub async fn join(url: &str, room: &str) -> anyhow::Result<Self> {
+        let mut client = tokio::time::timeout(STEP_TIMEOUT, connect(url, &TestServer::options()))
+            .await
+            .context("connect timed out")??;
+        client
+            .send(&ClientMsg::Join(Join { room: room.into() }))
+            .await?;
+        let welcome = match tokio::time::timeout(STEP_TIMEOUT, client.recv()).await?? {
+            Incoming::Msg(ServerMsg::Welcome(w)) => w,
+            other => bail!("expected a welcome, got {other:?}"),
+        };
+        Ok(Self {
+            client,
+            welcome,
+            replica: Replica::new(),
+            history: BTreeMap::new(),
+            updates: 0,
+            max_tick_gap: 0,
+            next_seq: 1,
+        })
+    }
+
+    /// Receives the next message, within [`STEP_TIMEOUT`].
+    pub async fn recv(&mut self) -> anyhow::Result<Incoming> {
+        Ok(tokio::time::timeout(STEP_TIMEOUT, self.client.recv())
+            .await
+            .context("nothing received in time")??)
+    }
+
+    /// Receives until the next update and applies it (verifying the checksum); other
+    /// messages (pongs) are skipped.
+    pub async fn next_update(&mut self) -> anyhow::Result<Update> {
+        loop {
+            match self.recv().await? {
+                Incoming::Msg(ServerMsg::Update(u)) => {
+                    if let Some(prev) = self.replica.tick() {
+                        self.max_tick_gap = self.max_tick_gap.max(u.tick.0 - prev.0);
+                    }
+                    self.replica
+                        .apply(&u)
+                        .with_context(|| format!("update for tick {:?}", u.tick))?;
+                    self.updates += 1;
+                    self.history
+                        .insert(u.tick, self.replica.entities().to_vec());
+                    while self.history.len() > 300 {
+                        self.history.pop_first();
+                    }
+                    return Ok(u);
+                }
+                Incoming::Msg(ServerMsg::Pong(_)) => {}
+                other => bail!("expected an update, got {other:?}"),
+            }
+        }
+    }
+
+    /// Sends an input with the next sequence number; returns that number.
+    pub async fn input(&mut self, dx: f32, dy: f32) -> anyhow::Result<u32> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.client
+            .send(&ClientMsg::Input(Input {
+                seq,
+                dx,
+                dy,
+                buttons: 0,
+            }))
+            .await?;
+        Ok(seq)
+    }
+
+    /// Reads updates until one acknowledges `seq`.
+    pub async fn until_acked(&mut self, seq: u32) -> anyhow::Result<Update> {
+        loop {
+            let u = self.next_update().await?;
+            if u.ack_seq >= seq {
+                return Ok(u);
+            }
+        }
+    }
+
+    /// This client's own entity, as its replica holds it.
+    pub fn own(&self) -> anyhow::Result<EntityState> {
+        self.replica
+            .get(self.welcome.entity)
+            .copied()
+            .context("own entity is in view")
+    }
+
+    /// Reads until the connection closes; returns the close code and reason. Messages before
+    /// the close are ignored except an `Error`, whose code must match the close frame's.
+    pub async fn until_closed(&mut self) -> anyhow::Result<(u16, String, Option<u16>)> {
+        let mut error_code = None;
+        loop {
+            match self.recv().await? {
+                Incoming::Close { code, reason } => return Ok((code, reason, error_code)),
+                Incoming::Msg(ServerMsg::Error(e)) => error_code = Some(e.code),
+                Incoming::Msg(_) => {}
+            }
+        }
+    }
+}
+
+/// The resident set size of this process, in bytes (Linux `/proc/self/statm`).
+pub fn rss_bytes() -> anyhow::Result<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .context("statm has a resident field")?
+        .parse()?;
+    Ok(pages * 4096)
+}

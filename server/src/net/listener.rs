@@ -99,7 +99,6 @@ where
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(ctx.handshake_timeout)
-        .keep_alive(false)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     // The whole exchange is bounded, not just the header read.

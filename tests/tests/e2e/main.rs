@@ -1,1 +1,10 @@
+//! End-to-end tests: the real server on loopback port 0, real TLS, real WebSocket clients.
+//! One file per behaviour.
 
+mod bots;
+mod convergence;
+mod handshake;
+mod inputs;
+mod join;
+mod malformed;
+mod slow_reader;

@@ -1,0 +1,462 @@
+//! Opening a connection: URL, TCP, TLS, and the HTTP/1.1 upgrade offering the Tickstream
+//! subprotocol.
+//!
+//! A [`Connector`] does the per-run work once (parsing the URL, building the TLS configuration,
+//! resolving the host) so that thousands of bots only pay for their own handshakes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use fastwebsockets::{Role, WebSocket};
+use http_body_util::Empty;
+use hyper::header::{
+    CONNECTION, HOST, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use hyper::upgrade::Upgraded;
+use hyper::{Request, Response, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::OnceCell;
+use tokio_rustls::TlsConnector;
+
+use crate::client::Client;
+use crate::tls::{Trust, client_config};
+
+/// How to connect, apart from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Accept any server certificate (`wss://` only). Meant for a local self-signed server.
+    pub insecure: bool,
+    /// A PEM file with the certificate(s) to trust (the server's own or its CA).
+    pub ca: Option<PathBuf>,
+    /// The subprotocol offered in the upgrade request; `None` offers none, which the server
+    /// must refuse (tests use it to see the refusal).
+    pub subprotocol: Option<String>,
+    /// The longest a connection (TCP, TLS and upgrade together) may take.
+    pub timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            // Certificates are checked unless the user asks otherwise.
+            insecure: false,
+            // No built-in roots: the server is whatever the user pointed the bots at.
+            ca: None,
+            // The only subprotocol the server speaks.
+            subprotocol: Some(tickstream_shared::SUBPROTOCOL.to_owned()),
+            // Long enough for 2,000 TLS handshakes queued on a busy two-core machine.
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL is not `ws://HOST[:PORT]/PATH` or `wss://…`.
+    #[error("invalid URL {url:?}: {reason}")]
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The CA file could not be read or is not PEM.
+    #[error("cannot read CA file {}: {source}", path.display())]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// The underlying problem.
+        source: rustls::pki_types::pem::Error,
+    },
+    /// A certificate in the CA file is not a usable trust anchor.
+    #[error("CA file {} holds an unusable certificate: {source}", path.display())]
+    CaCertificate {
+        /// The file.
+        path: PathBuf,
+        /// The underlying problem.
+        source: rustls::Error,
+    },
+    /// The CA file has no certificate in it.
+    #[error("CA file {} holds no certificate", .0.display())]
+    NoCaCertificate(PathBuf),
+    /// rustls refused the configuration.
+    #[error("TLS configuration: {0}")]
+    TlsConfig(rustls::Error),
+    /// The host name did not resolve.
+    #[error("cannot resolve {host}: {source}")]
+    Resolve {
+        /// The host name.
+        host: String,
+        /// The underlying problem.
+        source: std::io::Error,
+    },
+    /// The TCP connection failed.
+    #[error("TCP connect to {addr} failed: {source}")]
+    Tcp {
+        /// The address tried last.
+        addr: SocketAddr,
+        /// The underlying problem.
+        source: std::io::Error,
+    },
+    /// The TLS handshake failed.
+    #[error("TLS handshake failed: {source}{hint}")]
+    Tls {
+        /// The underlying problem.
+        source: std::io::Error,
+        /// What the user can do about it, or empty.
+        hint: &'static str,
+    },
+    /// The server answered the upgrade request with an HTTP status other than 101.
+    #[error("the server refused the WebSocket upgrade with HTTP status {0}")]
+    Status(u16),
+    /// The HTTP exchange of the upgrade failed (connection lost, not HTTP).
+    #[error("WebSocket upgrade failed: {0}")]
+    Http(hyper::Error),
+    /// The server answered 101 without the headers that complete a WebSocket upgrade.
+    #[error("invalid upgrade response: {0}")]
+    BadUpgrade(&'static str),
+    /// The upgrade request could not be built (e.g. a subprotocol that is not a header value).
+    #[error("cannot build the upgrade request: {0}")]
+    Request(hyper::http::Error),
+    /// The server accepted the upgrade without echoing the offered subprotocol.
+    #[error("the server chose subprotocol {got:?}, expected {expected:?}")]
+    Subprotocol {
+        /// The subprotocol offered.
+        expected: String,
+        /// The one in the response, if any.
+        got: Option<String>,
+    },
+    /// Connecting took longer than [`ConnectOptions::timeout`].
+    #[error("connecting took longer than {0:?}")]
+    Timeout(Duration),
+}
+
+impl ConnectError {
+    /// The HTTP status of a refused upgrade.
+    #[must_use]
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Status(s) => Some(*s),
+            _ => None,
+        }
+    }
+}
+
+const NO_TRUST_HINT: &str = " (no trusted certificate was given: pass --ca FILE with the \
+     server's certificate or CA in PEM, or --insecure for a self-signed test server)";
+
+/// Where to connect and how, prepared once and shared by every bot of a run.
+pub struct Connector {
+    url: String,
+    host: String,
+    port: u16,
+    /// The `Host` header: the URL's authority as written.
+    authority: String,
+    path: String,
+    tls: Option<(TlsConnector, ServerName<'static>, Trust)>,
+    subprotocol: Option<String>,
+    timeout: Duration,
+    /// Resolved on first use, so 2,000 bots do not each ask the resolver.
+    addrs: OnceCell<Vec<SocketAddr>>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("url", &self.url)
+            .field("trust", &self.tls.as_ref().map(|(_, _, trust)| trust))
+            .field("subprotocol", &self.subprotocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector {
+    /// Parses `url` (`ws://` or `wss://`) and prepares TLS. Fails on a bad URL or CA file.
+    pub fn new(url: &str, opts: &ConnectOptions) -> Result<Self, ConnectError> {
+        let bad = |reason: &str| ConnectError::BadUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let uri: Uri = url
+            .parse()
+            .map_err(|e: hyper::http::uri::InvalidUri| bad(&e.to_string()))?;
+        let secure = match uri.scheme_str() {
+            Some("wss") => true,
+            Some("ws") => false,
+            _ => return Err(bad("the scheme must be ws or wss")),
+        };
+        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(bad("user information is not supported"));
+        }
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let port = authority
+            .port_u16()
+            .unwrap_or(if secure { 443 } else { 80 });
+        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let tls = if secure {
+            let (config, trust) = client_config(opts.insecure, opts.ca.as_deref())?;
+            let name = ServerName::try_from(host.clone())
+                .map_err(|_| bad("the host is not a valid TLS server name"))?;
+            Some((TlsConnector::from(config), name, trust))
+        } else {
+            None
+        };
+        Ok(Self {
+            url: url.to_owned(),
+            host,
+            port,
+            authority: authority.as_str().to_owned(),
+            path,
+            tls,
+            subprotocol: opts.subprotocol.clone(),
+            timeout: opts.timeout,
+            addrs: OnceCell::new(),
+        })
+    }
+
+    /// The URL this connector was built from.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Opens one connection: TCP (with `TCP_NODELAY`), TLS for `wss://`, then the upgrade.
+    pub async fn connect(&self) -> Result<Client, ConnectError> {
+        tokio::time::timeout(self.timeout, self.connect_inner())
+            .await
+            .map_err(|_| ConnectError::Timeout(self.timeout))?
+    }
+
+    async fn connect_inner(&self) -> Result<Client, ConnectError> {
+        let tcp = self.tcp().await?;
+        let request = self.request()?;
+        let upgrade = match &self.tls {
+            Some((connector, name, trust)) => {
+                let stream = connector
+                    .connect(name.clone(), tcp)
+                    .await
+                    .map_err(|source| ConnectError::Tls {
+                        source,
+                        hint: if *trust == Trust::Nothing {
+                            NO_TRUST_HINT
+                        } else {
+                            ""
+                        },
+                    })?;
+                upgrade(request, stream).await
+            }
+            None => upgrade(request, tcp).await,
+        };
+        let (ws, response) = upgrade?;
+        let chosen = response
+            .headers()
+            .get(SEC_WEBSOCKET_PROTOCOL)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        if let Some(expected) = &self.subprotocol
+            && chosen.as_deref() != Some(expected.as_str())
+        {
+            return Err(ConnectError::Subprotocol {
+                expected: expected.clone(),
+                got: chosen,
+            });
+        }
+        Ok(Client::new(ws, chosen))
+    }
+
+    async fn tcp(&self) -> Result<TcpStream, ConnectError> {
+        let addrs = self
+            .addrs
+            .get_or_try_init(|| async {
+                tokio::net::lookup_host((self.host.as_str(), self.port))
+                    .await
+                    .map(Iterator::collect::<Vec<_>>)
+                    .map_err(|source| ConnectError::Resolve {
+                        host: self.host.clone(),
+                        source,
+                    })
+            })
+            .await?;
+        let mut last = None;
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(tcp) => {
+                    // Inputs are tiny and latency is measured: never wait for Nagle.
+                    tcp.set_nodelay(true).map_err(|source| ConnectError::Tcp {
+                        addr: *addr,
+                        source,
+                    })?;
+                    return Ok(tcp);
+                }
+                Err(source) => {
+                    last = Some(ConnectError::Tcp {
+                        addr: *addr,
+                        source,
+                    })
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| ConnectError::Resolve {
+            host: self.host.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
+        }))
+    }
+
+    fn request(&self) -> Result<Request<Empty<Bytes>>, ConnectError> {
+        let mut builder = Request::builder()
+            .method("GET")
+            .uri(self.path.as_str())
+            .header(HOST, self.authority.as_str())
+            .header(UPGRADE, "websocket")
+            .header(CONNECTION, "upgrade")
+            .header(SEC_WEBSOCKET_KEY, fastwebsockets::handshake::generate_key())
+            .header(SEC_WEBSOCKET_VERSION, "13");
+        if let Some(p) = &self.subprotocol {
+            builder = builder.header(SEC_WEBSOCKET_PROTOCOL, p.as_str());
+        }
+        builder.body(Empty::new()).map_err(ConnectError::Request)
+    }
+}
+
+/// Connects once to `url`: a [`Connector`] used for a single connection (tests, tools).
+pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Client, ConnectError> {
+    Connector::new(url, opts)?.connect().await
+}
+
+/// The client side of the HTTP/1.1 upgrade, as `fastwebsockets::handshake::client` does it
+/// but with RFC 6455's header rules: `Connection` must *contain* the `upgrade` token (a server
+/// may answer `Connection: upgrade, close`), and the response is kept for the caller to check
+/// the subprotocol. Like fastwebsockets, it does not check `Sec-WebSocket-Accept` (no SHA-1
+/// here); the subprotocol echo already shows a WebSocket server answered.
+async fn upgrade<S>(
+    request: Request<Empty<Bytes>>,
+    socket: S,
+) -> Result<
+    (
+        WebSocket<TokioIo<Upgraded>>,
+        Response<hyper::body::Incoming>,
+    ),
+    ConnectError,
+>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(socket))
+        .await
+        .map_err(ConnectError::Http)?;
+    // Drives the connection until the upgrade hands the socket over; its errors also reach
+    // `send_request` or `upgrade::on`, which report them.
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let mut response = sender
+        .send_request(request)
+        .await
+        .map_err(ConnectError::Http)?;
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return Err(ConnectError::Status(response.status().as_u16()));
+    }
+    let headers = response.headers();
+    let upgrade_ok = headers
+        .get(UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if !upgrade_ok {
+        return Err(ConnectError::BadUpgrade("no `Upgrade: websocket`"));
+    }
+    let connection_ok = headers.get_all(CONNECTION).iter().any(|v| {
+        v.as_bytes()
+            .split(|b| *b == b',')
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
+    });
+    if !connection_ok {
+        return Err(ConnectError::BadUpgrade("no `upgrade` in `Connection`"));
+    }
+    let upgraded = hyper::upgrade::on(&mut response)
+        .await
+        .map_err(ConnectError::Http)?;
+    let ws = WebSocket::after_handshake(TokioIo::new(upgraded), Role::Client);
+    Ok((ws, response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insecure() -> ConnectOptions {
+        ConnectOptions {
+            insecure: true,
+            ..ConnectOptions::default()
+        }
+    }
+
+    #[test]
+    fn urls_are_parsed() {
+        let c = Connector::new("wss://127.0.0.1:7443/ws", &insecure()).expect("valid URL");
+        assert_eq!(
+            (c.host.as_str(), c.port, c.path.as_str()),
+            ("127.0.0.1", 7443, "/ws"),
+            "host, port and path"
+        );
+        assert!(c.tls.is_some(), "wss uses TLS");
+        let c = Connector::new("ws://localhost/ws?x=1", &insecure()).expect("valid URL");
+        assert_eq!(
+            (c.host.as_str(), c.port, c.path.as_str()),
+            ("localhost", 80, "/ws?x=1"),
+            "default port, query kept"
+        );
+        assert!(c.tls.is_none(), "ws is plain");
+        let c = Connector::new("wss://[::1]:9/ws", &insecure()).expect("valid URL");
+        assert_eq!(c.host, "::1", "brackets stripped for connecting");
+        assert_eq!(c.authority, "[::1]:9", "but kept for the Host header");
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        for url in ["http://x/ws", "127.0.0.1:7443", "wss://u@x/ws", "not a url"] {
+            assert!(
+                matches!(
+                    Connector::new(url, &insecure()),
+                    Err(ConnectError::BadUrl { .. })
+                ),
+                "{url} is refused"
+            );
+        }
+    }
+
+    #[test]
+    fn the_request_offers_the_subprotocol_unless_told_not_to() {
+        let c = Connector::new("ws://127.0.0.1:1/ws", &ConnectOptions::default()).expect("valid");
+        let req = c.request().expect("builds");
+        assert_eq!(
+            req.headers()
+                .get(SEC_WEBSOCKET_PROTOCOL)
+                .map(|v| v.as_bytes()),
+            Some(tickstream_shared::SUBPROTOCOL.as_bytes()),
+            "offered by default"
+        );
+        assert_eq!(req.uri().to_string(), "/ws", "origin-form target");
+        let opts = ConnectOptions {
+            subprotocol: None,
+            ..ConnectOptions::default()
+        };
+        let c = Connector::new("ws://127.0.0.1:1/ws", &opts).expect("valid");
+        let req = c.request().expect("builds");
+        assert!(
+            req.headers().get(SEC_WEBSOCKET_PROTOCOL).is_none(),
+            "not offered when None"
+        );
+    }
+}
