@@ -13,7 +13,7 @@ use super::link::{ClientLink, Outgoing};
 use super::registry::{JoinError, Joined, RoomInfo, RoomSettings, Shared};
 use crate::metrics as m;
 use crate::sim::World;
-use crate::sync::interest::radius_sq_grid;
+use crate::sync::interest::Grid;
 use crate::sync::{BodyCache, ClientSync, Snapshot};
 
 slotmap::new_key_type! {
@@ -51,7 +51,8 @@ pub(crate) struct Room {
     registry: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
     cache: BodyCache,
-    radius_sq: Option<u64>,
+    /// The interest grid, when clients see only a radius around them.
+    grid: Option<Grid>,
     period: Duration,
 }
 
@@ -64,7 +65,7 @@ impl Room {
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let game = settings.game.clone();
-        let radius_sq = (game.view_radius > 0.0).then(|| radius_sq_grid(game.view_radius));
+        let grid = (game.view_radius > 0.0).then(|| Grid::new(game.view_radius));
         Self {
             period: Duration::from_secs_f64(game.dt()),
             world: World::new(game),
@@ -76,7 +77,7 @@ impl Room {
             registry,
             shutdown,
             cache: BodyCache::default(),
-            radius_sq,
+            grid,
         }
     }
 
@@ -220,14 +221,17 @@ impl Room {
 
     fn send_updates(&mut self, snap: &Arc<Snapshot>, now: Instant) {
         let slow_limit = self.settings.slow_client_timeout;
-        let radius_sq = self.radius_sq;
         let cache = &mut self.cache;
+        let mut grid = self.grid.as_mut();
+        if let Some(g) = grid.as_deref_mut() {
+            g.rebuild(&snap.entities);
+        }
         let mut merged = 0u64;
         for (_, c) in &mut self.clients {
             let (sync, entity, ack) = (&mut c.sync, c.entity, c.ack_seq);
-            let offered = c
-                .link
-                .offer_update(|buf| sync.build_frame(snap, entity, radius_sq, ack, cache, buf));
+            let offered = c.link.offer_update(|buf| {
+                sync.build_frame(snap, entity, grid.as_deref_mut(), ack, cache, buf)
+            });
             match offered {
                 Ok(true) => c.stalled_since = None,
                 Ok(false) => {

@@ -8,7 +8,7 @@ use tickstream_shared::delta::diff_into;
 use tickstream_shared::{Delta, EntityId, EntityState, Tick, view_checksum};
 
 use super::frame::{encode_body, encode_header};
-use super::interest::filter_view;
+use super::interest::Grid;
 use super::snapshot::Snapshot;
 
 /// The delta bodies encoded during one tick, keyed by the baseline tick they start from.
@@ -69,8 +69,6 @@ pub struct ClientSync {
     last_view: Vec<EntityState>,
     /// Scratch for the next view, swapped with `last_view` after each frame.
     next_view: Vec<EntityState>,
-    /// Whether this client has been sent anything yet (radius mode).
-    started: bool,
 }
 
 impl ClientSync {
@@ -88,33 +86,32 @@ impl ClientSync {
 
     /// Appends this client's update frame for `snap` to `out` and makes `snap` its baseline.
     ///
-    /// `radius_sq` is the view radius squared in grid points, or `None` to see everything.
+    /// `grid` indexes `snap` for a view radius, or is `None` when every client sees everything.
     pub fn build_frame(
         &mut self,
         snap: &Arc<Snapshot>,
         own: EntityId,
-        radius_sq: Option<u64>,
+        grid: Option<&mut Grid>,
         ack_seq: u32,
         cache: &mut BodyCache,
         out: &mut Vec<u8>,
     ) -> Result<(), CodecError> {
         cache.start_tick(snap.tick);
-        match radius_sq {
+        match grid {
             None => {
                 let range = cache.body_for(self.base.as_deref(), snap)?;
                 encode_header(snap.tick, ack_seq, snap.checksum, out)?;
                 out.extend_from_slice(&cache.buf[range]);
             }
-            Some(r2) => {
+            Some(grid) => {
                 self.next_view.clear();
                 if let Some(center) = snap.get(own) {
-                    filter_view(&snap.entities, center, r2, &mut self.next_view);
+                    grid.query(&snap.entities, center, &mut self.next_view);
                 }
                 diff_into(&self.last_view, &self.next_view, &mut cache.delta);
                 encode_header(snap.tick, ack_seq, view_checksum(&self.next_view), out)?;
                 encode_body(&cache.delta, out)?;
                 std::mem::swap(&mut self.last_view, &mut self.next_view);
-                self.started = true;
             }
         }
         self.base = Some(Arc::clone(snap));
@@ -177,7 +174,8 @@ mod tests {
             view_radius: 150.0,
             ..GameParams::default()
         };
-        let r2 = super::super::interest::radius_sq_grid(params.view_radius);
+        let mut grid = Grid::new(params.view_radius);
+        let r2 = grid.radius_sq();
         let mut world = World::new(params);
         let own = world.add_player().expect("an id is free");
         world.set_direction(own, 1.0, 0.3);
@@ -187,8 +185,9 @@ mod tests {
         for t in 1..=60u32 {
             world.step();
             let snap = Arc::new(Snapshot::capture(&world, Tick(t)));
+            grid.rebuild(&snap.entities);
             let mut out = Vec::new();
-            sync.build_frame(&snap, own, Some(r2), 0, &mut cache, &mut out)
+            sync.build_frame(&snap, own, Some(&mut grid), 0, &mut cache, &mut out)
                 .expect("frame builds");
             decode_apply(&mut replica, &out);
             let center = snap.get(own).expect("own entity exists");

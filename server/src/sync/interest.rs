@@ -1,10 +1,13 @@
-//! Which entities one client can see.
+//! Which entities one client can see: everything, or what lies within a radius of its own
+//! entity, found through a uniform grid rebuilt every tick.
+//!
+//! Distances are measured on the wire grid (1/64 unit) with exact integer arithmetic, so a
+//! client can check its view with the same arithmetic on the positions it receives.
 
 use tickstream_shared::EntityState;
 use tickstream_shared::quant::SCALE;
 
-/// The view radius in grid points, squared, for exact integer distance tests: clients can
-/// check membership with the same integer arithmetic on the positions they receive.
+/// The view radius in grid points, squared.
 #[must_use]
 pub fn radius_sq_grid(radius: f64) -> u64 {
     let r = (radius * SCALE).round();
@@ -19,21 +22,124 @@ pub fn in_view(center: &EntityState, e: &EntityState, radius_sq: u64) -> bool {
     dx * dx + dy * dy <= radius_sq
 }
 
-/// Appends to `out` the entities of `all` (sorted by id) within the radius of `center`, keeping
-/// the order.
-pub fn filter_view(
-    all: &[EntityState],
-    center: &EntityState,
+/// A uniform grid over one tick's entities: square cells as wide as the view radius, so a
+/// view touches at most 3 × 3 cells. Built in O(entities) by counting sort; each cell lists
+/// its entities in ascending id order.
+#[derive(Debug, Default)]
+pub struct Grid {
+    /// Cell side in grid points.
+    cell: u32,
+    cols: u32,
+    rows: u32,
+    /// `items[starts[c]..starts[c + 1]]` are the indices (into the snapshot's entities) in
+    /// cell `c`.
+    starts: Vec<u32>,
+    items: Vec<u32>,
+    /// The radius in grid points, rounded up, and squared.
+    radius: u32,
     radius_sq: u64,
-    out: &mut Vec<EntityState>,
-) {
-    out.extend(all.iter().filter(|e| in_view(center, e, radius_sq)));
+    /// Scratch for queries.
+    found: Vec<u32>,
+}
+
+impl Grid {
+    /// An empty grid for views of `radius` world units.
+    #[must_use]
+    pub fn new(radius: f64) -> Self {
+        let radius_q = (radius * SCALE).round().max(1.0) as u32;
+        Self {
+            cell: radius_q,
+            radius: radius_q,
+            radius_sq: radius_sq_grid(radius),
+            ..Self::default()
+        }
+    }
+
+    /// The view radius squared, in grid points.
+    #[must_use]
+    pub fn radius_sq(&self) -> u64 {
+        self.radius_sq
+    }
+
+    fn cell_of(&self, x: u32, y: u32) -> usize {
+        let cx = (x / self.cell).min(self.cols - 1);
+        let cy = (y / self.cell).min(self.rows - 1);
+        (cy * self.cols + cx) as usize
+    }
+
+    /// Re-indexes `entities` (sorted by id), reusing the allocations.
+    pub fn rebuild(&mut self, entities: &[EntityState]) {
+        let (max_x, max_y) = entities
+            .iter()
+            .fold((0, 0), |(mx, my), e| (mx.max(e.x), my.max(e.y)));
+        self.cols = max_x / self.cell + 1;
+        self.rows = max_y / self.cell + 1;
+        let cells = (self.cols * self.rows) as usize;
+        self.starts.clear();
+        self.starts.resize(cells + 1, 0);
+        for e in entities {
+            let c = self.cell_of(e.x, e.y);
+            self.starts[c + 1] += 1;
+        }
+        for c in 0..cells {
+            self.starts[c + 1] += self.starts[c];
+        }
+        self.items.clear();
+        self.items.resize(entities.len(), 0);
+        // `fill[c]` is where the next entity of cell `c` goes; walking entities in id order
+        // keeps every cell's list ascending.
+        let mut fill: Vec<u32> = self.starts[..cells].to_vec();
+        for (i, e) in entities.iter().enumerate() {
+            let c = self.cell_of(e.x, e.y);
+            self.items[fill[c] as usize] = i as u32;
+            fill[c] += 1;
+        }
+    }
+
+    /// Appends to `out`, in ascending id order, the entities of `entities` (the slice the grid
+    /// was built from) within the radius of `center`.
+    pub fn query(
+        &mut self,
+        entities: &[EntityState],
+        center: &EntityState,
+        out: &mut Vec<EntityState>,
+    ) {
+        if self.cols == 0 {
+            return;
+        }
+        let (x0, x1) = (
+            center.x.saturating_sub(self.radius),
+            center.x.saturating_add(self.radius),
+        );
+        let (y0, y1) = (
+            center.y.saturating_sub(self.radius),
+            center.y.saturating_add(self.radius),
+        );
+        let (cx0, cx1) = (x0 / self.cell, (x1 / self.cell).min(self.cols - 1));
+        let (cy0, cy1) = (y0 / self.cell, (y1 / self.cell).min(self.rows - 1));
+        self.found.clear();
+        for cy in cy0..=cy1 {
+            let row = cy * self.cols;
+            let (a, b) = (
+                self.starts[(row + cx0) as usize],
+                self.starts[(row + cx1) as usize + 1],
+            );
+            // Cells of one row are contiguous in `items`.
+            for &i in &self.items[a as usize..b as usize] {
+                if in_view(center, &entities[i as usize], self.radius_sq) {
+                    self.found.push(i);
+                }
+            }
+        }
+        self.found.sort_unstable();
+        out.extend(self.found.iter().map(|&i| entities[i as usize]));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tickstream_shared::EntityId;
+    use tickstream_shared::{EntityId, Mulberry32};
 
     fn e(id: u32, x: u32, y: u32) -> EntityState {
         EntityState {
@@ -57,5 +163,34 @@ mod tests {
             "1/64 more is not"
         );
         assert!(in_view(&c, &c, r2), "the centre is in view");
+    }
+
+    #[test]
+    fn grid_queries_equal_brute_force() {
+        let mut rng = Mulberry32::new(7);
+        let entities: Vec<EntityState> = (0..3000)
+            .map(|i| {
+                // Cluster some on cell borders and on the arena's edges.
+                let pick = |rng: &mut Mulberry32| match rng.next_u32() % 5 {
+                    0 => 9_600 * (rng.next_u32() % 7),
+                    1 => 64_000,
+                    _ => rng.next_u32() % 64_001,
+                };
+                e(i * 2, pick(&mut rng), pick(&mut rng))
+            })
+            .collect();
+        let mut grid = Grid::new(150.0);
+        grid.rebuild(&entities);
+        let mut got = Vec::new();
+        for center in entities.iter().step_by(7) {
+            got.clear();
+            grid.query(&entities, center, &mut got);
+            let expected: Vec<EntityState> = entities
+                .iter()
+                .filter(|x| in_view(center, x, grid.radius_sq()))
+                .copied()
+                .collect();
+            assert_eq!(got, expected, "view around {center:?}");
+        }
     }
 }

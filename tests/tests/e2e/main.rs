@@ -5,6 +5,7 @@ mod bots;
 mod convergence;
 mod handshake;
 mod inputs;
+mod interest;
 mod join;
 mod malformed;
 mod slow_reader;
