@@ -61,7 +61,7 @@ impl BodyCache {
 
 /// One client's baseline: exactly what it holds, because WebSocket runs over TCP and every
 /// frame handed to the writer reaches the client in order (or the connection dies).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ClientSync {
     /// With no view radius: the snapshot this client was last sent (`None` before the first).
     base: Option<Arc<Snapshot>>,
