@@ -24,6 +24,7 @@ use crate::room::link::WriterJob;
 use crate::room::{ClientLink, JoinError, Joined, Outgoing};
 use crate::server::ServerCtx;
 use crate::sim::world::validate_direction;
+use crate::sync::ClientSync;
 
 /// How long the writer may take to deliver the last frames once a close is decided; a peer
 /// that does not read gets its connection dropped after this.
@@ -75,6 +76,10 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut unflushed = false;
+    // This client's baseline and frame buffer live here: frames are built on this task, on
+    // whichever core runs it, when the client is ready for one.
+    let mut sync = ClientSync::new();
+    let mut buf = Vec::new();
     loop {
         let Some(job) = link.next_job() else {
             if unflushed {
@@ -85,13 +90,18 @@ where
             continue;
         };
         match job {
-            WriterJob::Update(buf) => {
+            WriterJob::Update(p) => {
+                buf.clear();
+                if let Err(e) = sync.build_frame(&p.frame, p.entity, p.ack_seq, &mut buf) {
+                    tracing::error!(conn = link.conn_id, error = %e, "cannot encode update");
+                    link.close(close_code::INTERNAL, "internal error");
+                    continue;
+                }
                 wr.write_frame(Frame::binary(Payload::Borrowed(&buf)))
                     .await?;
                 metrics::counter!(m::BYTES_SENT).increment(buf.len() as u64);
                 metrics::counter!(m::MESSAGES_SENT).increment(1);
                 metrics::histogram!(m::UPDATE_SIZE).record(buf.len() as f64);
-                link.recycle(buf);
             }
             WriterJob::Control(Outgoing::Message(msg)) => {
                 wr.write_frame(Frame::binary(Payload::Borrowed(&msg)))

@@ -3,19 +3,22 @@
 //! Delivery semantics:
 //! - **Input** (session → room): latest wins. The room reads the newest input once per tick;
 //!   an input overwritten before a tick was never in force and is never acknowledged.
-//! - **Update** (room → writer): latest wins, at most one frame waiting. The room builds a
-//!   client's next frame only once the writer has taken the previous one; while it waits, the
-//!   client's baseline stays put and its next delta covers every tick it missed.
+//! - **Update** (room → writer): latest wins. The room publishes each tick's [`TickFrame`]
+//!   (shared by all its clients) to every link, replacing one the writer has not taken yet; the
+//!   writer builds its client's frame from the newest one when it is ready, so a slow client's
+//!   next delta covers every tick it missed and nothing queues.
 //! - **Control** (session → writer: welcome, pong, error): ordered, bounded; written before any
 //!   waiting update.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tickstream_shared::codec::encode_server;
-use tickstream_shared::{ErrorMsg, Input, ServerMsg};
+use tickstream_shared::{EntityId, ErrorMsg, Input, ServerMsg};
 use tokio::sync::Notify;
+
+use crate::sync::TickFrame;
 
 /// Most control messages waiting for one writer; more are dropped (a client that floods pings
 /// loses pongs, not the server memory).
@@ -30,12 +33,21 @@ pub enum Outgoing {
     Pong(Vec<u8>),
 }
 
+/// The newest tick published for one client.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The tick's shared frame.
+    pub frame: Arc<TickFrame>,
+    /// The client's own entity.
+    pub entity: EntityId,
+    /// The client's latest input applied at or before this tick.
+    pub ack_seq: u32,
+}
+
 #[derive(Debug, Default)]
 struct Outbox {
     control: VecDeque<Outgoing>,
-    update: Option<Vec<u8>>,
-    /// A buffer the writer finished with, for the room's next frame.
-    spare: Option<Vec<u8>>,
+    update: Option<Published>,
     close: Option<(u16, String)>,
 }
 
@@ -44,8 +56,8 @@ struct Outbox {
 pub enum WriterJob {
     /// Write a control frame.
     Control(Outgoing),
-    /// Write this update frame, then hand the buffer back with [`ClientLink::recycle`].
-    Update(Vec<u8>),
+    /// Build and write the client's update for this tick.
+    Update(Published),
     /// Send a close frame with this code and reason, then stop.
     Close(u16, String),
 }
@@ -108,23 +120,18 @@ impl ClientLink {
         true
     }
 
-    /// Builds the next update frame in place if the writer took the previous one. Returns
-    /// `Ok(false)` (and does not call `build`) while a frame is still waiting.
-    pub fn offer_update<E>(
-        &self,
-        build: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
-    ) -> Result<bool, E> {
+    /// Publishes a tick for the writer, replacing one it has not taken yet. Returns false when
+    /// it replaced one (the client is behind: its next delta merges the ticks) or the
+    /// connection is closing.
+    pub fn publish(&self, update: Published) -> bool {
         let mut ob = self.outbox();
-        if ob.update.is_some() || ob.close.is_some() {
-            return Ok(false);
+        if ob.close.is_some() {
+            return false;
         }
-        let mut buf = ob.spare.take().unwrap_or_default();
-        buf.clear();
-        build(&mut buf)?;
-        ob.update = Some(buf);
+        let fresh = ob.update.replace(update).is_none();
         drop(ob);
         self.wake.notify_one();
-        Ok(true)
+        fresh
     }
 
     /// Asks the writer to send a `ServerMsg::Error` with this code and reason, then a close
@@ -179,11 +186,6 @@ impl ClientLink {
             .map(|(code, reason)| WriterJob::Close(*code, reason.clone()))
     }
 
-    /// Hands a written update buffer back for reuse.
-    pub fn recycle(&self, buf: Vec<u8>) {
-        self.outbox().spare = Some(buf);
-    }
-
     /// Waits until the writer may have something to do.
     pub async fn writer_wait(&self) {
         self.wake.notified().await;
@@ -209,35 +211,50 @@ impl ClientLink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::Snapshot;
+    use tickstream_shared::Tick;
+
+    fn published(tick: u32) -> Published {
+        let snap = Arc::new(Snapshot {
+            tick: Tick(tick),
+            entities: vec![],
+            hashes: vec![],
+            checksum: 0,
+        });
+        Published {
+            frame: Arc::new(TickFrame {
+                snap,
+                grid: None,
+                shared_body: None,
+            }),
+            entity: EntityId(0),
+            ack_seq: 0,
+        }
+    }
 
     #[test]
-    fn at_most_one_update_waits() {
+    fn the_newest_tick_replaces_a_waiting_one() {
         let link = ClientLink::new(1);
-        let first = link.offer_update(|b| {
-            b.push(1);
-            Ok::<(), ()>(())
-        });
-        assert_eq!(first, Ok(true), "the first frame is accepted");
-        let second = link.offer_update(|_| -> Result<(), ()> { panic!("must not build") });
-        assert_eq!(second, Ok(false), "a second frame waits for the writer");
+        assert!(link.publish(published(1)), "the first tick is fresh");
+        assert!(
+            !link.publish(published(2)),
+            "the second replaces the first: behind"
+        );
         match link.next_job() {
-            Some(WriterJob::Update(b)) => {
-                assert_eq!(b, vec![1], "the writer gets the first frame");
-                link.recycle(b);
-            }
+            Some(WriterJob::Update(p)) => assert_eq!(p.frame.snap.tick, Tick(2), "newest wins"),
             other => panic!("expected an update job, got {other:?}"),
         }
-        assert_eq!(
-            link.offer_update(|_| Ok::<(), ()>(())),
-            Ok(true),
-            "slot is free again"
+        assert!(link.next_job().is_none(), "nothing else waits");
+        assert!(
+            link.publish(published(3)),
+            "taken: the next one is fresh again"
         );
     }
 
     #[test]
     fn control_queue_is_bounded_and_comes_first() {
         let link = ClientLink::new(1);
-        link.offer_update(|_| Ok::<(), ()>(())).expect("builds");
+        link.publish(published(1));
         for _ in 0..MAX_CONTROL_QUEUE {
             assert!(
                 link.push_control(Outgoing::Pong(vec![])),
@@ -258,7 +275,7 @@ mod tests {
     fn close_replaces_everything_with_the_error() {
         let link = ClientLink::new(1);
         link.push_control(Outgoing::Pong(vec![]));
-        link.offer_update(|_| Ok::<(), ()>(())).expect("builds");
+        link.publish(published(1));
         link.close_with(4000, "too slow", Some(vec![9]));
         assert!(
             matches!(link.next_job(), Some(WriterJob::Control(Outgoing::Message(m))) if m == vec![9]),
@@ -269,5 +286,9 @@ mod tests {
             "then the close"
         );
         assert_eq!(link.closing_code(), Some(4000), "the code is kept");
+        assert!(
+            !link.publish(published(2)),
+            "nothing is published once closing"
+        );
     }
 }

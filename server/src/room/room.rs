@@ -9,12 +9,12 @@ use tickstream_shared::{EntityId, PROTOCOL_VERSION, ServerMsg, Tick, Welcome, cl
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 
-use super::link::{ClientLink, Outgoing};
+use super::link::{ClientLink, Outgoing, Published};
 use super::registry::{JoinError, Joined, RoomInfo, RoomSettings, Shared};
 use crate::metrics as m;
 use crate::sim::World;
-use crate::sync::interest::Grid;
-use crate::sync::{BodyCache, ClientSync, Snapshot};
+use crate::sync::{Snapshot, TickFrame};
+use tickstream_shared::Delta;
 
 slotmap::new_key_type! {
     /// A client's slot in its room.
@@ -34,7 +34,6 @@ pub(crate) enum RoomCmd {
 struct RoomClient {
     link: Arc<ClientLink>,
     entity: EntityId,
-    sync: ClientSync,
     /// The latest input sequence applied.
     ack_seq: u32,
     /// When the client's previous update was first found still waiting.
@@ -50,9 +49,10 @@ pub(crate) struct Room {
     rx: mpsc::Receiver<RoomCmd>,
     registry: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
-    cache: BodyCache,
-    /// The interest grid, when clients see only a radius around them.
-    grid: Option<Grid>,
+    /// The previous tick's snapshot, for the shared delta body.
+    prev: Option<Arc<Snapshot>>,
+    /// Scratch for the shared delta.
+    scratch: Delta,
     period: Duration,
 }
 
@@ -65,7 +65,6 @@ impl Room {
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         let game = settings.game.clone();
-        let grid = (game.view_radius > 0.0).then(|| Grid::new(game.view_radius));
         Self {
             period: Duration::from_secs_f64(game.dt()),
             world: World::new(game),
@@ -76,8 +75,8 @@ impl Room {
             rx,
             registry,
             shutdown,
-            cache: BodyCache::default(),
-            grid,
+            prev: None,
+            scratch: Delta::default(),
         }
     }
 
@@ -169,7 +168,6 @@ impl Room {
         self.clients.insert(RoomClient {
             link,
             entity,
-            sync: ClientSync::new(),
             ack_seq: 0,
             stalled_since: None,
         });
@@ -209,8 +207,9 @@ impl Room {
         self.world.step();
         self.tick = self.tick.next();
         let snap = Arc::new(Snapshot::capture(&self.world, self.tick));
-        self.send_updates(&snap, start);
+        self.publish(&snap, start);
         self.info.publish(&snap, self.clients.len());
+        self.prev = Some(snap);
         let took = start.elapsed();
         metrics::counter!(m::TICKS).increment(1);
         metrics::histogram!(m::TICK_DURATION).record(took);
@@ -219,36 +218,44 @@ impl Room {
         }
     }
 
-    fn send_updates(&mut self, snap: &Arc<Snapshot>, now: Instant) {
-        let slow_limit = self.settings.slow_client_timeout;
-        let cache = &mut self.cache;
-        let mut grid = self.grid.as_mut();
-        if let Some(g) = grid.as_deref_mut() {
-            g.rebuild(&snap.entities);
-        }
-        let mut merged = 0u64;
-        for (_, c) in &mut self.clients {
-            let (sync, entity, ack) = (&mut c.sync, c.entity, c.ack_seq);
-            let offered = c.link.offer_update(|buf| {
-                sync.build_frame(snap, entity, grid.as_deref_mut(), ack, cache, buf)
-            });
-            match offered {
-                Ok(true) => c.stalled_since = None,
-                Ok(false) => {
-                    merged += 1;
-                    let since = *c.stalled_since.get_or_insert(now);
-                    if now.saturating_duration_since(since) > slow_limit
-                        && c.link.closing_code().is_none()
-                    {
-                        tracing::debug!(room = %self.info.name, conn = c.link.conn_id, "client too slow");
-                        c.link
-                            .close(close_code::TOO_SLOW, "too slow: updates not taken in time");
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(room = %self.info.name, conn = c.link.conn_id, error = %e, "cannot encode update");
+    /// Hands this tick to every client's writer, and drops clients that stayed behind too
+    /// long.
+    fn publish(&mut self, snap: &Arc<Snapshot>, now: Instant) {
+        let radius = self.world.params().view_radius;
+        let frame = match TickFrame::build(
+            Arc::clone(snap),
+            self.prev.as_deref(),
+            radius,
+            &mut self.scratch,
+        ) {
+            Ok(frame) => Arc::new(frame),
+            Err(e) => {
+                tracing::error!(room = %self.info.name, error = %e, "cannot encode the tick");
+                for (_, c) in &self.clients {
                     c.link.close(close_code::INTERNAL, "internal error");
                 }
+                return;
+            }
+        };
+        let slow_limit = self.settings.slow_client_timeout;
+        let mut merged = 0u64;
+        for (_, c) in &mut self.clients {
+            let fresh = c.link.publish(Published {
+                frame: Arc::clone(&frame),
+                entity: c.entity,
+                ack_seq: c.ack_seq,
+            });
+            if fresh {
+                c.stalled_since = None;
+                continue;
+            }
+            merged += 1;
+            let since = *c.stalled_since.get_or_insert(now);
+            if now.saturating_duration_since(since) > slow_limit && c.link.closing_code().is_none()
+            {
+                tracing::debug!(room = %self.info.name, conn = c.link.conn_id, "client too slow");
+                c.link
+                    .close(close_code::TOO_SLOW, "too slow: updates not taken in time");
             }
         }
         if merged > 0 {

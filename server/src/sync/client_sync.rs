@@ -1,74 +1,80 @@
-//! What one client was last sent, and the per-tick cache of shared delta bodies.
+//! What one client was last sent (its baseline), and building its next frame.
+//!
+//! Frames are built by each client's writer task when it is ready to write, from the newest
+//! [`TickFrame`] the room published: a slow client naturally skips ticks (its delta covers
+//! them), and the per-client work runs on every core instead of inside the room's tick.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use tickstream_shared::codec::CodecError;
 use tickstream_shared::delta::diff_into;
-use tickstream_shared::{Delta, EntityId, EntityState, Tick, view_checksum};
+use tickstream_shared::{Delta, EntityId, EntityState, Tick};
 
 use super::frame::{encode_body, encode_header};
 use super::interest::Grid;
 use super::snapshot::Snapshot;
 
-/// The delta bodies encoded during one tick, keyed by the baseline tick they start from.
-///
-/// When every client sees everything, all clients that were sent the previous tick need the
-/// same delta: it is computed and encoded once, and each client's frame copies it. A client
-/// that fell behind has an older baseline and gets (and shares) a body of its own.
-#[derive(Debug, Default)]
-pub struct BodyCache {
-    tick: Option<Tick>,
-    bodies: Vec<(Option<Tick>, Range<usize>)>,
-    buf: Vec<u8>,
-    delta: Delta,
+/// What the room publishes once per tick for all its clients.
+#[derive(Debug)]
+pub struct TickFrame {
+    /// The world at this tick.
+    pub snap: Arc<Snapshot>,
+    /// With a view radius: the grid over `snap`.
+    pub grid: Option<Grid>,
+    /// Without a view radius: the delta body from the previous tick's snapshot, encoded once;
+    /// every client that was sent the previous tick gets exactly these bytes.
+    pub shared_body: Option<(Tick, Vec<u8>)>,
 }
 
-impl BodyCache {
-    /// Forgets the bodies of an earlier tick; buffers are kept for reuse.
-    pub fn start_tick(&mut self, tick: Tick) {
-        if self.tick != Some(tick) {
-            self.tick = Some(tick);
-            self.bodies.clear();
-            self.buf.clear();
+impl TickFrame {
+    /// The frame for `snap`. `prev` is the previous tick's snapshot (for the shared body);
+    /// `radius` is the view radius in world units (0 = everything).
+    pub fn build(
+        snap: Arc<Snapshot>,
+        prev: Option<&Snapshot>,
+        radius: f64,
+        scratch: &mut Delta,
+    ) -> Result<Self, CodecError> {
+        if radius > 0.0 {
+            let mut grid = Grid::new(radius);
+            grid.rebuild(&snap.entities);
+            return Ok(Self {
+                snap,
+                grid: Some(grid),
+                shared_body: None,
+            });
         }
-    }
-
-    /// Bodies encoded this tick (for tests and metrics).
-    #[must_use]
-    pub fn bodies_encoded(&self) -> usize {
-        self.bodies.len()
-    }
-
-    fn body_for(
-        &mut self,
-        base: Option<&Snapshot>,
-        cur: &Snapshot,
-    ) -> Result<Range<usize>, CodecError> {
-        let key = base.map(|b| b.tick);
-        if let Some((_, range)) = self.bodies.iter().find(|(k, _)| *k == key) {
-            return Ok(range.clone());
-        }
-        let base_entities = base.map_or(&[][..], |b| &b.entities[..]);
-        diff_into(base_entities, &cur.entities, &mut self.delta);
-        let start = self.buf.len();
-        encode_body(&self.delta, &mut self.buf)?;
-        let range = start..self.buf.len();
-        self.bodies.push((key, range.clone()));
-        Ok(range)
+        let shared_body = match prev {
+            Some(prev) => {
+                diff_into(&prev.entities, &snap.entities, scratch);
+                let mut body = Vec::new();
+                encode_body(scratch, &mut body)?;
+                Some((prev.tick, body))
+            }
+            None => None,
+        };
+        Ok(Self {
+            snap,
+            grid: None,
+            shared_body,
+        })
     }
 }
 
 /// One client's baseline: exactly what it holds, because WebSocket runs over TCP and every
-/// frame handed to the writer reaches the client in order (or the connection dies).
+/// frame the writer writes reaches the client in order (or the connection dies).
 #[derive(Debug, Default, Clone)]
 pub struct ClientSync {
-    /// With no view radius: the snapshot this client was last sent (`None` before the first).
+    /// The snapshot this client was last sent (`None` before the first frame).
     base: Option<Arc<Snapshot>>,
     /// With a view radius: the view this client was last sent, sorted by id.
     last_view: Vec<EntityState>,
-    /// Scratch for the next view, swapped with `last_view` after each frame.
+    /// Scratch: the next view, swapped with `last_view` after each frame.
     next_view: Vec<EntityState>,
+    /// Scratch: indices of the next view in the snapshot.
+    found: Vec<u32>,
+    /// Scratch: the delta for clients that cannot use a shared body.
+    delta: Delta,
 }
 
 impl ClientSync {
@@ -84,33 +90,44 @@ impl ClientSync {
         self.base.as_ref().map(|b| b.tick)
     }
 
-    /// Appends this client's update frame for `snap` to `out` and makes `snap` its baseline.
-    ///
-    /// `grid` indexes `snap` for a view radius, or is `None` when every client sees everything.
+    /// Appends this client's update frame for `frame` to `out` and makes its snapshot the
+    /// client's baseline. `own` is the client's entity; `ack_seq` its latest applied input.
     pub fn build_frame(
         &mut self,
-        snap: &Arc<Snapshot>,
+        frame: &TickFrame,
         own: EntityId,
-        grid: Option<&mut Grid>,
         ack_seq: u32,
-        cache: &mut BodyCache,
         out: &mut Vec<u8>,
     ) -> Result<(), CodecError> {
-        cache.start_tick(snap.tick);
-        match grid {
+        let snap = &frame.snap;
+        match &frame.grid {
             None => {
-                let range = cache.body_for(self.base.as_deref(), snap)?;
                 encode_header(snap.tick, ack_seq, snap.checksum, out)?;
-                out.extend_from_slice(&cache.buf[range]);
+                match (&frame.shared_body, self.base_tick()) {
+                    (Some((base, body)), Some(mine)) if *base == mine => {
+                        out.extend_from_slice(body);
+                    }
+                    _ => {
+                        let base = self.base.as_deref().map_or(&[][..], |b| &b.entities[..]);
+                        diff_into(base, &snap.entities, &mut self.delta);
+                        encode_body(&self.delta, out)?;
+                    }
+                }
             }
             Some(grid) => {
-                self.next_view.clear();
+                self.found.clear();
                 if let Some(center) = snap.get(own) {
-                    grid.query(&snap.entities, center, &mut self.next_view);
+                    grid.query(&snap.entities, center, &mut self.found);
                 }
-                diff_into(&self.last_view, &self.next_view, &mut cache.delta);
-                encode_header(snap.tick, ack_seq, view_checksum(&self.next_view), out)?;
-                encode_body(&cache.delta, out)?;
+                self.next_view.clear();
+                let mut checksum = 0u32;
+                for &i in &self.found {
+                    self.next_view.push(snap.entities[i as usize]);
+                    checksum = checksum.wrapping_add(snap.hashes[i as usize]);
+                }
+                diff_into(&self.last_view, &self.next_view, &mut self.delta);
+                encode_header(snap.tick, ack_seq, checksum, out)?;
+                encode_body(&self.delta, out)?;
                 std::mem::swap(&mut self.last_view, &mut self.next_view);
             }
         }
@@ -135,22 +152,26 @@ mod tests {
     }
 
     #[test]
-    fn clients_with_the_same_baseline_share_one_body() {
+    fn broadcast_clients_share_the_body_and_slow_ones_catch_up() {
         let mut world = World::new(GameParams::default());
-        let mut cache = BodyCache::default();
         let mut clients: Vec<(ClientSync, Replica)> = (0..3)
             .map(|_| (ClientSync::new(), Replica::new()))
             .collect();
+        let mut prev: Option<Arc<Snapshot>> = None;
+        let mut scratch = Delta::default();
         for t in 1..=5u32 {
             world.step();
             let snap = Arc::new(Snapshot::capture(&world, Tick(t)));
+            let frame = TickFrame::build(Arc::clone(&snap), prev.as_deref(), 0.0, &mut scratch)
+                .expect("frame builds");
+            let mut bodies = Vec::new();
             for (i, (sync, replica)) in clients.iter_mut().enumerate() {
                 // Client 2 skips tick 3, as a slow client would: its next delta merges two.
                 if i == 2 && t == 3 {
                     continue;
                 }
                 let mut out = Vec::new();
-                sync.build_frame(&snap, EntityId(0), None, 0, &mut cache, &mut out)
+                sync.build_frame(&frame, EntityId(0), 0, &mut out)
                     .expect("frame builds");
                 decode_apply(replica, &out);
                 assert_eq!(
@@ -158,13 +179,15 @@ mod tests {
                     &snap.entities[..],
                     "replica equals the world"
                 );
+                bodies.push(out);
             }
-            let expected = if t == 4 { 2 } else { 1 };
-            assert_eq!(
-                cache.bodies_encoded(),
-                expected,
-                "bodies encoded at tick {t}"
-            );
+            if t > 1 && t != 4 {
+                assert!(
+                    bodies.windows(2).all(|w| w[0] == w[1]),
+                    "same bytes at tick {t}"
+                );
+            }
+            prev = Some(snap);
         }
     }
 
@@ -174,20 +197,20 @@ mod tests {
             view_radius: 150.0,
             ..GameParams::default()
         };
-        let mut grid = Grid::new(params.view_radius);
-        let r2 = grid.radius_sq();
+        let r2 = super::super::interest::radius_sq_grid(params.view_radius);
         let mut world = World::new(params);
         let own = world.add_player().expect("an id is free");
         world.set_direction(own, 1.0, 0.3);
-        let mut cache = BodyCache::default();
         let mut sync = ClientSync::new();
         let mut replica = Replica::new();
+        let mut scratch = Delta::default();
         for t in 1..=60u32 {
             world.step();
             let snap = Arc::new(Snapshot::capture(&world, Tick(t)));
-            grid.rebuild(&snap.entities);
+            let frame = TickFrame::build(Arc::clone(&snap), None, 150.0, &mut scratch)
+                .expect("frame builds");
             let mut out = Vec::new();
-            sync.build_frame(&snap, own, Some(&mut grid), 0, &mut cache, &mut out)
+            sync.build_frame(&frame, own, 0, &mut out)
                 .expect("frame builds");
             decode_apply(&mut replica, &out);
             let center = snap.get(own).expect("own entity exists");

@@ -38,8 +38,6 @@ pub struct Grid {
     /// The radius in grid points, rounded up, and squared.
     radius: u32,
     radius_sq: u64,
-    /// Scratch for queries.
-    found: Vec<u32>,
 }
 
 impl Grid {
@@ -96,14 +94,10 @@ impl Grid {
         }
     }
 
-    /// Appends to `out`, in ascending id order, the entities of `entities` (the slice the grid
-    /// was built from) within the radius of `center`.
-    pub fn query(
-        &mut self,
-        entities: &[EntityState],
-        center: &EntityState,
-        out: &mut Vec<EntityState>,
-    ) {
+    /// Sets `found` to the indices, ascending (so in id order), of the entities of `entities`
+    /// (the slice the grid was built from) within the radius of `center`.
+    pub fn query(&self, entities: &[EntityState], center: &EntityState, found: &mut Vec<u32>) {
+        found.clear();
         if self.cols == 0 {
             return;
         }
@@ -117,7 +111,6 @@ impl Grid {
         );
         let (cx0, cx1) = (x0 / self.cell, (x1 / self.cell).min(self.cols - 1));
         let (cy0, cy1) = (y0 / self.cell, (y1 / self.cell).min(self.rows - 1));
-        self.found.clear();
         for cy in cy0..=cy1 {
             let row = cy * self.cols;
             let (a, b) = (
@@ -127,12 +120,11 @@ impl Grid {
             // Cells of one row are contiguous in `items`.
             for &i in &self.items[a as usize..b as usize] {
                 if in_view(center, &entities[i as usize], self.radius_sq) {
-                    self.found.push(i);
+                    found.push(i);
                 }
             }
         }
-        self.found.sort_unstable();
-        out.extend(self.found.iter().map(|&i| entities[i as usize]));
+        found.sort_unstable();
     }
 }
 
@@ -181,10 +173,10 @@ mod tests {
             .collect();
         let mut grid = Grid::new(150.0);
         grid.rebuild(&entities);
-        let mut got = Vec::new();
+        let mut found = Vec::new();
         for center in entities.iter().step_by(7) {
-            got.clear();
-            grid.query(&entities, center, &mut got);
+            grid.query(&entities, center, &mut found);
+            let got: Vec<EntityState> = found.iter().map(|&i| entities[i as usize]).collect();
             let expected: Vec<EntityState> = entities
                 .iter()
                 .filter(|x| in_view(center, x, grid.radius_sq()))

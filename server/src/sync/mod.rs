@@ -6,13 +6,14 @@
 //! - [`interest`]: which entities one client can see.
 //! - [`frame`]: encoding an update frame: a per-client header before a delta body that clients
 //!   with the same baseline share.
-//! - [`client_sync`]: [`ClientSync`], what one client was last sent (its baseline), and the
-//!   per-tick [`BodyCache`] that lets clients with the same baseline share one encoding.
+//! - [`client_sync`]: [`TickFrame`], what the room publishes each tick (the snapshot, the grid,
+//!   the shared delta body), and [`ClientSync`], one client's baseline, from which its writer
+//!   builds the client's next frame.
 
 pub mod client_sync;
 pub mod frame;
 pub mod interest;
 pub mod snapshot;
 
-pub use client_sync::{BodyCache, ClientSync};
+pub use client_sync::{ClientSync, TickFrame};
 pub use snapshot::Snapshot;

@@ -1,17 +1,20 @@
 //! The immutable picture of one tick.
 
-use tickstream_shared::{EntityState, Tick, view_checksum};
+use tickstream_shared::{EntityId, EntityState, Tick};
 
 use crate::sim::World;
 
 /// Every entity of a room at one tick, quantized as clients see it and sorted by id. Built once
-/// per tick and shared (behind an `Arc`) by every client's delta builder.
+/// per tick and shared (behind an `Arc`) by every client's frame builder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// The tick this picture shows.
     pub tick: Tick,
     /// All entities, ascending by id.
     pub entities: Vec<EntityState>,
+    /// `hashes[i]` is `entities[i].hash()`: computed once here instead of once per client that
+    /// sees the entity.
+    pub hashes: Vec<u32>,
     /// The view checksum of all entities: what a client that sees everything must hold.
     pub checksum: u32,
 }
@@ -21,20 +24,25 @@ impl Snapshot {
     #[must_use]
     pub fn capture(world: &World, tick: Tick) -> Self {
         let entities: Vec<EntityState> = world.entity_states().collect();
-        let checksum = view_checksum(&entities);
+        let hashes: Vec<u32> = entities.iter().map(EntityState::hash).collect();
+        let checksum = hashes.iter().fold(0u32, |a, h| a.wrapping_add(*h));
         Self {
             tick,
             entities,
+            hashes,
             checksum,
         }
     }
 
+    /// The index of an entity, if present.
+    #[must_use]
+    pub fn index_of(&self, id: EntityId) -> Option<usize> {
+        self.entities.binary_search_by_key(&id, |e| e.id).ok()
+    }
+
     /// One entity, if present.
     #[must_use]
-    pub fn get(&self, id: tickstream_shared::EntityId) -> Option<&EntityState> {
-        self.entities
-            .binary_search_by_key(&id, |e| e.id)
-            .ok()
-            .map(|i| &self.entities[i])
+    pub fn get(&self, id: EntityId) -> Option<&EntityState> {
+        self.index_of(id).map(|i| &self.entities[i])
     }
 }
