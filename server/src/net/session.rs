@@ -80,6 +80,10 @@ where
     // whichever core runs it, when the client is ready for one.
     let mut sync = ClientSync::new();
     let mut buf = Vec::new();
+    // Metric handles looked up once per session, not once per frame.
+    let bytes_sent = metrics::counter!(m::BYTES_SENT);
+    let messages_sent = metrics::counter!(m::MESSAGES_SENT);
+    let update_size = metrics::histogram!(m::UPDATE_SIZE);
     loop {
         let Some(job) = link.next_job() else {
             if unflushed {
@@ -99,15 +103,15 @@ where
                 }
                 wr.write_frame(Frame::binary(Payload::Borrowed(&buf)))
                     .await?;
-                metrics::counter!(m::BYTES_SENT).increment(buf.len() as u64);
-                metrics::counter!(m::MESSAGES_SENT).increment(1);
-                metrics::histogram!(m::UPDATE_SIZE).record(buf.len() as f64);
+                bytes_sent.increment(buf.len() as u64);
+                messages_sent.increment(1);
+                update_size.record(buf.len() as f64);
             }
             WriterJob::Control(Outgoing::Message(msg)) => {
                 wr.write_frame(Frame::binary(Payload::Borrowed(&msg)))
                     .await?;
-                metrics::counter!(m::BYTES_SENT).increment(msg.len() as u64);
-                metrics::counter!(m::MESSAGES_SENT).increment(1);
+                bytes_sent.increment(msg.len() as u64);
+                messages_sent.increment(1);
             }
             WriterJob::Control(Outgoing::Pong(payload)) => {
                 wr.write_frame(Frame::pong(Payload::Owned(payload))).await?;
@@ -143,6 +147,9 @@ struct Reader {
     bucket: TokenBucket,
     /// A fragmented message being collected, bounded by `MAX_CLIENT_MESSAGE`.
     fragments: Option<Vec<u8>>,
+    /// Metric handles looked up once per session.
+    bytes_received: metrics::Counter,
+    messages_received: metrics::Counter,
 }
 
 /// Ends the reader: the reason has been handed to the link (or the peer is gone).
@@ -169,6 +176,8 @@ where
         joined: None,
         last_seq: 0,
         fragments: None,
+        bytes_received: metrics::counter!(m::BYTES_RECEIVED),
+        messages_received: metrics::counter!(m::MESSAGES_RECEIVED),
     };
     let mut no_obligations = |_: Frame<'_>| std::future::ready(Ok::<(), Infallible>(()));
     loop {
@@ -271,8 +280,8 @@ impl Reader {
     }
 
     async fn on_message(&mut self, bytes: &[u8]) -> Result<(), Stop> {
-        metrics::counter!(m::BYTES_RECEIVED).increment(bytes.len() as u64);
-        metrics::counter!(m::MESSAGES_RECEIVED).increment(1);
+        self.bytes_received.increment(bytes.len() as u64);
+        self.messages_received.increment(1);
         let msg = match decode_client(bytes) {
             Ok(msg) => msg,
             Err(e) => {

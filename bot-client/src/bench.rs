@@ -1,0 +1,405 @@
+//! The benchmark: the reference scenario at several client counts, server and bots on this
+//! machine, with the server's cost measured from outside.
+//!
+//! For each variant and client count M the benchmark starts the server binary (plain ws, its
+//! scenario file, metrics on a private port), runs M bots in this process, and over the
+//! measured window (after the warm-up) reads:
+//! - the server's CPU time (user + system, all threads) from `/proc/PID/stat`, divided by
+//!   M × ticks run in the window (from `tickstream_ticks_total`);
+//! - the server's tick duration p50/p99, estimated from the `tickstream_tick_duration_seconds`
+//!   histogram's bucket counts over the window (linear within a bucket), and its overruns;
+//! - the server's RSS at the end of the window (`/proc/PID/status`);
+//! - what the bots saw: update rate, bytes per client per second and per update, input round
+//!   trip, desyncs and errors;
+//! - this process's own CPU time, to tell when the bots rather than the server were the limit.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::{ConnectOptions, LoadConfig, Summary, load};
+
+/// Clock ticks per second of `/proc/PID/stat` times (`CLK_TCK`; 100 on Linux).
+const CLK_TCK: f64 = 100.0;
+
+/// Why a benchmark run could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The server could not be started or did not come up.
+    #[error("server: {0}")]
+    Server(String),
+    /// Reading `/proc` or the metrics endpoint failed.
+    #[error("measurement: {0}")]
+    Measure(String),
+}
+
+/// One benchmark configuration.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// The `tickstream-server` binary.
+    pub server_bin: PathBuf,
+    /// The scenario file for this variant.
+    pub scenario: PathBuf,
+    /// Variant name for the report ("A" or "B").
+    pub variant: String,
+    /// Bots (= clients).
+    pub clients: u32,
+    /// Time before the measured window.
+    pub warmup: Duration,
+    /// The measured window.
+    pub window: Duration,
+    /// Bot `i` verifies every checksum iff `i % verify_every == 0`.
+    pub verify_every: u32,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    /// "A" or "B".
+    pub variant: String,
+    /// Clients.
+    pub clients: u32,
+    /// Server CPU per client-tick, microseconds.
+    pub cpu_us_per_client_tick: f64,
+    /// Server CPU over the window, in cores (1.0 = one core busy).
+    pub server_cores: f64,
+    /// Bot process CPU over the window, in cores.
+    pub bot_cores: f64,
+    /// Ticks the server ran per second in the window.
+    pub server_tick_hz: f64,
+    /// Tick duration p50, milliseconds (from histogram buckets).
+    pub tick_p50_ms: f64,
+    /// Tick duration p99, milliseconds (from histogram buckets).
+    pub tick_p99_ms: f64,
+    /// Ticks over budget in the window.
+    pub overruns: u64,
+    /// Server resident memory at the end of the window, MiB.
+    pub server_rss_mib: f64,
+    /// Bots that verified every checksum.
+    pub verified_bots: u32,
+    /// Whether the bot process, not the server, was the limit (see [`BenchResult::limit`]).
+    pub limit: String,
+    /// What the bots saw.
+    pub bots: Summary,
+}
+
+impl BenchResult {
+    /// One Markdown table row (see [`TABLE_HEADER`]).
+    #[must_use]
+    pub fn row(&self) -> String {
+        let b = &self.bots;
+        format!(
+            "| {} | {} | {:.1} | {:.0} | {:.0} | {:.2} ({:.2}) | {:.2} / {:.2} | {} | {:.1} | {:.1} / {:.1} | {} | {:.2} / {:.2} | {} |",
+            self.variant,
+            self.clients,
+            self.cpu_us_per_client_tick,
+            b.bytes_per_bot_per_sec,
+            b.bytes_per_update,
+            b.update_hz,
+            b.update_hz_min,
+            self.tick_p50_ms,
+            self.tick_p99_ms,
+            self.overruns,
+            self.server_rss_mib,
+            b.rtt_ms.p50,
+            b.rtt_ms.p99,
+            u64::from(b.desyncs) + b.errors,
+            self.server_cores,
+            self.bot_cores,
+            self.limit,
+        )
+    }
+}
+
+/// The header of the Markdown table [`BenchResult::row`] writes.
+pub const TABLE_HEADER: &str = "| variant | M | server CPU µs / client-tick | bytes / client / s | bytes / update | update Hz mean (min) | tick p50 / p99 ms | overruns | server RSS MiB | input RTT p50 / p99 ms | desyncs + errors | cores server / bots | limit |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+
+/// A started server process, killed on drop.
+struct ServerProcess {
+    child: Child,
+    metrics: SocketAddr,
+    ws: SocketAddr,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<SocketAddr, BenchError> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| BenchError::Server(e.to_string()))?;
+    l.local_addr()
+        .map_err(|e| BenchError::Server(e.to_string()))
+}
+
+fn start_server(cfg: &BenchConfig) -> Result<ServerProcess, BenchError> {
+    let (ws, metrics) = (free_port()?, free_port()?);
+    let child = Command::new(&cfg.server_bin)
+        .arg("--config")
+        .arg(&cfg.scenario)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(["--ws-listen", &ws.to_string()])
+        .args(["--metrics-listen", &metrics.to_string()])
+        .args(["--log", "warn"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| {
+            BenchError::Server(format!("cannot start {}: {e}", cfg.server_bin.display()))
+        })?;
+    let server = ServerProcess { child, metrics, ws };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !matches!(http_get(server.metrics, "/readyz"), Ok((200, _))) {
+        if Instant::now() > deadline {
+            return Err(BenchError::Server("the server did not become ready".into()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(server)
+}
+
+/// A plain HTTP/1.0 GET; returns the status and body.
+fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), BenchError> {
+    let err = |e: std::io::Error| BenchError::Measure(format!("GET {path}: {e}"));
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(err)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(err)?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(err)?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).map_err(err)?;
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Ok((status, body))
+}
+
+/// Prometheus text → series (name with labels) → value.
+fn parse_exposition(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter_map(|(k, v)| v.parse().ok().map(|v| (k.to_owned(), v)))
+        .collect()
+}
+
+/// The `q` quantile (0..1) of a histogram, from the difference of two scrapes' cumulative
+/// bucket counts, interpolating linearly within the bucket; in the metric's unit.
+fn quantile(
+    before: &HashMap<String, f64>,
+    after: &HashMap<String, f64>,
+    name: &str,
+    q: f64,
+) -> f64 {
+    let prefix = format!("{name}_bucket{{le=\"");
+    let mut buckets: Vec<(f64, f64)> = after
+        .iter()
+        .filter_map(|(k, v)| {
+            let le = k.strip_prefix(&prefix)?.strip_suffix("\"}")?;
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((bound, v - before.get(k).copied().unwrap_or(0.0)))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last().map_or(0.0, |b| b.1);
+    if total <= 0.0 {
+        return f64::NAN;
+    }
+    let target = q * total;
+    let (mut lo, mut below) = (0.0, 0.0);
+    for (bound, count) in buckets {
+        if count >= target {
+            if bound.is_infinite() {
+                return lo;
+            }
+            let inside = count - below;
+            let frac = if inside > 0.0 {
+                (target - below) / inside
+            } else {
+                1.0
+            };
+            return lo + (bound - lo) * frac;
+        }
+        (lo, below) = (bound, count);
+    }
+    lo
+}
+
+/// User + system CPU seconds of a process (all threads).
+fn cpu_seconds(pid: &str) -> Result<f64, BenchError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| BenchError::Measure(format!("/proc/{pid}/stat: {e}")))?;
+    // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let num = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    Ok((num(11) + num(12)) / CLK_TCK)
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+struct Sample {
+    at: Instant,
+    server_cpu: f64,
+    bot_cpu: f64,
+    metrics: HashMap<String, f64>,
+}
+
+fn sample(server: &ServerProcess) -> Result<Sample, BenchError> {
+    let pid = server.child.id().to_string();
+    let (status, body) = http_get(server.metrics, "/metrics")?;
+    if status != 200 {
+        return Err(BenchError::Measure(format!("/metrics answered {status}")));
+    }
+    Ok(Sample {
+        at: Instant::now(),
+        server_cpu: cpu_seconds(&pid)?,
+        bot_cpu: cpu_seconds("self")?,
+        metrics: parse_exposition(&body),
+    })
+}
+
+/// Runs one configuration: starts the server, runs the bots, measures, stops the server.
+pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
+    let server = start_server(cfg)?;
+    let load_cfg = LoadConfig {
+        url: format!("ws://{}/ws", server.ws),
+        bots: cfg.clients,
+        duration: cfg.window,
+        room: "bench".into(),
+        connect: ConnectOptions::default(),
+        verify_every: cfg.verify_every,
+        ramp: Duration::from_secs(2),
+        warmup: cfg.warmup,
+        ..LoadConfig::default()
+    };
+    let (warmup, window) = (cfg.warmup, cfg.window);
+    let load = tokio::spawn(load::run(load_cfg, |_| {}));
+    tokio::time::sleep(warmup).await;
+    let start = sample(&server)?;
+    tokio::time::sleep(window).await;
+    let end = sample(&server)?;
+    let rss = rss_mib(server.child.id());
+    let bots = load
+        .await
+        .map_err(|e| BenchError::Measure(format!("the bot run failed: {e}")))?;
+    drop(server);
+
+    let secs = end.at.duration_since(start.at).as_secs_f64();
+    let get = |s: &Sample, k: &str| s.metrics.get(k).copied().unwrap_or(0.0);
+    let ticks = get(&end, "tickstream_ticks_total") - get(&start, "tickstream_ticks_total");
+    let server_cpu = end.server_cpu - start.server_cpu;
+    let bot_cpu = end.bot_cpu - start.bot_cpu;
+    let overruns =
+        get(&end, "tickstream_tick_overruns_total") - get(&start, "tickstream_tick_overruns_total");
+    let ms = |q| {
+        1e3 * quantile(
+            &start.metrics,
+            &end.metrics,
+            "tickstream_tick_duration_seconds",
+            q,
+        )
+    };
+    let (server_cores, bot_cores) = (server_cpu / secs, bot_cpu / secs);
+    let cores = std::thread::available_parallelism().map_or(2.0, |n| n.get() as f64);
+    // The bots were the limit if the machine was saturated and they used more of it than the
+    // server, or if they fell behind while the server kept its ticks on time.
+    let saturated = server_cores + bot_cores > 0.95 * cores;
+    let server_on_time = overruns == 0.0 && ticks / secs > 29.5;
+    let limit = if (bots.update_hz_min < 29.5 && server_on_time)
+        || (saturated && bot_cores > server_cores)
+    {
+        "bots"
+    } else if saturated || !server_on_time {
+        "server"
+    } else {
+        "none"
+    };
+    Ok(BenchResult {
+        variant: cfg.variant.clone(),
+        clients: cfg.clients,
+        cpu_us_per_client_tick: server_cpu * 1e6 / (f64::from(cfg.clients) * ticks.max(1.0)),
+        server_cores,
+        bot_cores,
+        server_tick_hz: ticks / secs,
+        tick_p50_ms: ms(0.5),
+        tick_p99_ms: ms(0.99),
+        overruns: overruns as u64,
+        server_rss_mib: rss,
+        verified_bots: bots.verified_bots,
+        limit: limit.into(),
+        bots,
+    })
+}
+
+/// The scenario file of a variant under `dir`.
+#[must_use]
+pub fn scenario_file(dir: &Path, variant: &str) -> PathBuf {
+    dir.join(format!("reference-{}.toml", variant.to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_within_buckets() {
+        let before = parse_exposition(
+            "h_bucket{le=\"0.01\"} 0\nh_bucket{le=\"0.02\"} 0\nh_bucket{le=\"+Inf\"} 0\n",
+        );
+        let after = parse_exposition(
+            "h_bucket{le=\"0.01\"} 50\nh_bucket{le=\"0.02\"} 100\nh_bucket{le=\"+Inf\"} 100\n",
+        );
+        let p50 = quantile(&before, &after, "h", 0.5);
+        assert!(
+            (p50 - 0.01).abs() < 1e-9,
+            "half the samples are at or below 10 ms: {p50}"
+        );
+        let p99 = quantile(&before, &after, "h", 0.99);
+        assert!(
+            (p99 - 0.0198).abs() < 1e-9,
+            "p99 interpolates in the second bucket: {p99}"
+        );
+    }
+
+    #[test]
+    fn own_cpu_time_is_readable() {
+        assert!(
+            cpu_seconds("self").expect("readable") >= 0.0,
+            "CPU seconds of this process"
+        );
+    }
+}

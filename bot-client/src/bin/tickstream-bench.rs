@@ -1,0 +1,82 @@
+//! `tickstream-bench`: the reference scenario at several client counts, server and bots on
+//! this machine; prints a Markdown table (see BENCHMARKS.md).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use tickstream_bot::bench::{BenchConfig, TABLE_HEADER, run_one, scenario_file};
+
+/// Runs the reference scenario's variants at each client count: 10 s warm-up, then a 20 s
+/// measured window, one fresh server process per run.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The server binary [default: `tickstream-server` beside this binary].
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Where `reference-a.toml` and `reference-b.toml` are.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/scenarios"))]
+    scenarios: PathBuf,
+    /// Variants to run, in order.
+    #[arg(long, value_delimiter = ',', default_value = "A,B")]
+    variants: Vec<String>,
+    /// Client counts to run, in order.
+    #[arg(long, value_delimiter = ',', default_value = "50,200,500,1000,2000")]
+    clients: Vec<u32>,
+    /// Seconds of warm-up before the window.
+    #[arg(long, default_value_t = 10)]
+    warmup: u64,
+    /// Seconds measured.
+    #[arg(long, default_value_t = 20)]
+    window: u64,
+    /// Bot i verifies every checksum iff i % K == 0 (the rest apply updates unverified).
+    #[arg(long, default_value_t = 10)]
+    verify_every: u32,
+    /// Write the results as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let server_bin = match args.server_bin {
+        Some(p) => p,
+        None => std::env::current_exe()?
+            .parent()
+            .context("this binary has a directory")?
+            .join("tickstream-server"),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut results = Vec::new();
+    println!("{TABLE_HEADER}");
+    for variant in &args.variants {
+        for &clients in &args.clients {
+            let cfg = BenchConfig {
+                server_bin: server_bin.clone(),
+                scenario: scenario_file(&args.scenarios, variant),
+                variant: variant.to_ascii_uppercase(),
+                clients,
+                warmup: Duration::from_secs(args.warmup),
+                window: Duration::from_secs(args.window),
+                verify_every: args.verify_every,
+            };
+            eprintln!("running variant {} with {clients} clients…", cfg.variant);
+            let result = runtime
+                .block_on(run_one(&cfg))
+                .with_context(|| format!("variant {variant}, {clients} clients"))?;
+            println!("{}", result.row());
+            results.push(result);
+            // Let the previous server's sockets leave TIME_WAIT pressure behind.
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&results)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
