@@ -1,10 +1,12 @@
 //! Configuration: built-in defaults, overridden by a TOML file, then by environment variables
 //! and command-line flags (see `docs/CONFIG.md` for every setting).
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::sim::GameParams;
 
@@ -45,6 +47,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// The game every room runs.
     pub game: GameParams,
+    /// What the server logs and how.
+    pub log: LogConfig,
 }
 
 /// Listeners, TLS and the limits that protect the server from its peers.
@@ -81,6 +85,21 @@ pub struct ServerConfig {
     pub max_messages_per_sec: u32,
     /// Messages a client may send in a burst above the sustained rate.
     pub message_burst: u32,
+    /// The ops listener: Prometheus `/metrics`, `/healthz` and `/readyz`, plain HTTP. Loopback
+    /// port 9100 by default: a scraper on the same host (or a sidecar) reaches it, the internet
+    /// does not. `"off"` in the file or on the command line disables it (and the recorder).
+    #[serde(deserialize_with = "optional_addr")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// From the shutdown signal to the process exit at the latest, in milliseconds: sessions
+    /// get their 1001 close and rooms finish their tick well within it; ten seconds leaves a
+    /// wide margin under Kubernetes' default 30 s termination grace.
+    pub shutdown_grace_ms: u64,
+    /// After the shutdown signal, how long sessions keep playing while `/readyz` answers 503 and
+    /// new upgrades are refused, before every session is closed with 1001, in milliseconds.
+    /// Gives a load balancer that polls `/readyz` time to stop sending players here. Zero by
+    /// default: orchestrators stop routing to a terminating pod themselves, and clients
+    /// reconnect on 1001 at once.
+    pub drain_delay_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -98,8 +117,87 @@ impl Default for ServerConfig {
             slow_client_timeout_ms: 5_000,
             max_messages_per_sec: 60,
             message_burst: 120,
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
+            shutdown_grace_ms: 10_000,
+            drain_delay_ms: 0,
         }
     }
+}
+
+/// What the server logs and how.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Which events are logged, in `tracing`'s `EnvFilter` syntax (`info`,
+    /// `tickstream_server=debug`, …). `info` logs start-up, room lifecycle and problems, never
+    /// anything per tick or per connection; `debug` adds a line per connection event.
+    pub filter: String,
+    /// `text` for people (the default), `json` (one object per line) for log pipelines.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines, coloured on a terminal.
+    Text,
+    /// One JSON object per line, fields at the top level.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            other => Err(format!(
+                "unknown log format {other:?}: expected text or json"
+            )),
+        }
+    }
+}
+
+/// A listener address that can be switched off: `"off"` (or the empty string) is `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionalAddr(pub Option<SocketAddr>);
+
+impl FromStr for OptionalAddr {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "" | "off" => Ok(Self(None)),
+            addr => addr.parse().map(|a| Self(Some(a))),
+        }
+    }
+}
+
+impl fmt::Display for OptionalAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(addr) => addr.fmt(f),
+            None => f.write_str("off"),
+        }
+    }
+}
+
+fn optional_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse::<OptionalAddr>()
+        .map(|a| a.0)
+        .map_err(|e| serde::de::Error::custom(format!("{e}: expected an address or \"off\"")))
 }
 
 /// Overrides from the command line or the environment; `None` leaves the value as it is.
@@ -117,6 +215,16 @@ pub struct Overrides {
     pub tick_rate_hz: Option<u16>,
     /// `--max-connections` / `TICKSTREAM_MAX_CONNECTIONS`.
     pub max_connections: Option<usize>,
+    /// `--metrics-listen` / `TICKSTREAM_METRICS_LISTEN` (`off` disables it).
+    pub metrics_listen: Option<OptionalAddr>,
+    /// `--shutdown-grace-ms` / `TICKSTREAM_SHUTDOWN_GRACE_MS`.
+    pub shutdown_grace_ms: Option<u64>,
+    /// `--drain-delay-ms` / `TICKSTREAM_DRAIN_DELAY_MS`.
+    pub drain_delay_ms: Option<u64>,
+    /// `--log` / `TICKSTREAM_LOG`.
+    pub log_filter: Option<String>,
+    /// `--log-format` / `TICKSTREAM_LOG_FORMAT`.
+    pub log_format: Option<LogFormat>,
 }
 
 impl Config {
@@ -166,8 +274,23 @@ impl Config {
         if let Some(v) = o.max_connections {
             s.max_connections = v;
         }
+        if let Some(v) = o.metrics_listen {
+            s.metrics_listen = v.0;
+        }
+        if let Some(v) = o.shutdown_grace_ms {
+            s.shutdown_grace_ms = v;
+        }
+        if let Some(v) = o.drain_delay_ms {
+            s.drain_delay_ms = v;
+        }
         if let Some(v) = o.tick_rate_hz {
             self.game.tick_rate_hz = v;
+        }
+        if let Some(v) = &o.log_filter {
+            self.log.filter = v.clone();
+        }
+        if let Some(v) = o.log_format {
+            self.log.format = v;
         }
     }
 
@@ -191,6 +314,15 @@ impl Config {
                 "server.max_messages_per_sec",
                 "rate limits must be at least 1",
             );
+        }
+        if s.drain_delay_ms >= s.shutdown_grace_ms {
+            return invalid(
+                "server.drain_delay_ms",
+                "must be shorter than server.shutdown_grace_ms: sessions need time to close",
+            );
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.filter) {
+            return invalid("log.filter", &e.to_string());
         }
         self.game.validate().map_err(|reason| ConfigError::Invalid {
             key: "game",
@@ -231,6 +363,61 @@ mod tests {
     }
 
     #[test]
+    fn the_metrics_listener_can_be_switched_off() {
+        let c = Config::from_toml("[server]\nmetrics_listen = \"off\"").expect("parses");
+        assert_eq!(c.server.metrics_listen, None, "off in the file");
+        let c = Config::from_toml("[server]\nmetrics_listen = \"0.0.0.0:9200\"").expect("parses");
+        assert_eq!(
+            c.server.metrics_listen,
+            Some(SocketAddr::from(([0, 0, 0, 0], 9200))),
+            "an address in the file"
+        );
+        assert!(
+            Config::from_toml("[server]\nmetrics_listen = \"nine\"").is_err(),
+            "garbage is an error"
+        );
+        let mut c = Config::default();
+        c.apply(&Overrides {
+            metrics_listen: Some("off".parse().expect("parses")),
+            ..Overrides::default()
+        });
+        assert_eq!(c.server.metrics_listen, None, "off on the command line");
+        assert_eq!(
+            OptionalAddr(None).to_string().parse::<OptionalAddr>(),
+            Ok(OptionalAddr(None)),
+            "off round-trips"
+        );
+    }
+
+    #[test]
+    fn log_settings_come_from_file_and_flags() {
+        let mut c = Config::from_toml("[log]\nformat = \"json\"").expect("parses");
+        assert_eq!(c.log.format, LogFormat::Json, "json from the file");
+        c.apply(&Overrides {
+            log_format: Some("text".parse().expect("parses")),
+            log_filter: Some("debug".into()),
+            ..Overrides::default()
+        });
+        assert_eq!(c.log.format, LogFormat::Text, "the flag wins");
+        assert_eq!(c.log.filter, "debug", "the filter flag wins");
+        assert!(
+            "xml".parse::<LogFormat>().is_err(),
+            "unknown formats are errors"
+        );
+        c.log.filter = "tickstream_server=loud".into();
+        assert!(c.validate().is_err(), "an invalid filter is refused");
+    }
+
+    #[test]
+    fn the_drain_delay_fits_in_the_grace_period() {
+        let mut c = Config::default();
+        c.server.drain_delay_ms = 2_000;
+        c.validate().expect("2 s of delay in 10 s of grace");
+        c.server.drain_delay_ms = c.server.shutdown_grace_ms;
+        assert!(c.validate().is_err(), "no time left to close the sessions");
+    }
+
+    #[test]
     fn half_a_tls_pair_is_refused() {
         let mut c = Config::default();
         c.server.tls_cert = Some("cert.pem".into());
@@ -261,6 +448,30 @@ mod asset_tests {
             Config::default(),
             "assets/config.toml documents the defaults"
         );
+    }
+
+    #[test]
+    fn every_setting_in_the_shipped_config_is_documented() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let config = std::fs::read_to_string(root.join("assets/config.toml")).expect("reads");
+        let docs = std::fs::read_to_string(root.join("docs/CONFIG.md")).expect("reads");
+        // Keys at their default, and the optional ones shown commented out (`# ws_listen = …`).
+        let keys = config.lines().filter_map(|line| {
+            let line = line.trim_start_matches("# ");
+            let (key, _) = line.split_once(" = ")?;
+            key.bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_')
+                .then_some(key)
+        });
+        let mut n = 0;
+        for key in keys {
+            n += 1;
+            assert!(
+                docs.contains(&format!("| `{key}` |")),
+                "docs/CONFIG.md documents `{key}`"
+            );
+        }
+        assert!(n > 20, "found the settings ({n})");
     }
 
     #[test]

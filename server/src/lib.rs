@@ -15,17 +15,20 @@
 //!   session and its room.
 //! - [`sim`]: the pure, deterministic game.
 //! - [`sync`]: snapshots, interest, baselines and delta frames.
-//! - [`metrics`]: metric names and descriptions.
+//! - [`metrics`]: metric names, descriptions and histogram buckets.
+//! - [`ops`]: what operators use: the Prometheus recorder, the ops HTTP listener (`/metrics`,
+//!   `/healthz`, `/readyz`), logging, and the shutdown signal.
 //! - [`tasks`]: the task tracker that shutdown waits on.
 
 pub mod config;
 pub mod metrics;
 pub mod net;
+pub mod ops;
 pub mod room;
 pub mod server;
 pub mod sim;
 pub mod sync;
 pub mod tasks;
 
-pub use config::{Config, Overrides};
+pub use config::{Config, LogConfig, LogFormat, OptionalAddr, Overrides};
 pub use server::{Server, ServerHandle, StartError};

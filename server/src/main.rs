@@ -1,13 +1,15 @@
-//! `tickstream-server`: runs the server until SIGINT or SIGTERM.
+//! `tickstream-server`: runs the server until SIGINT or SIGTERM, then drains and exits 0.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use tickstream_server::net::tls::CertSource;
-use tickstream_server::{Config, Overrides, Server};
-use tracing_subscriber::EnvFilter;
+use tickstream_server::ops::{logging, signal::shutdown_signal};
+use tickstream_server::{Config, LogFormat, OptionalAddr, Overrides, Server};
+use tokio::sync::oneshot;
 
 /// Authoritative multiplayer game state sync server.
 ///
@@ -38,16 +40,27 @@ struct Args {
     /// Open connections allowed [default: 10000].
     #[arg(long, env = "TICKSTREAM_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
-    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `tickstream_server=debug`.
-    #[arg(long, env = "TICKSTREAM_LOG", default_value = "info")]
-    log: String,
+    /// Ops listener for /metrics, /healthz and /readyz, or `off` [default: 127.0.0.1:9100].
+    #[arg(long, env = "TICKSTREAM_METRICS_LISTEN", value_name = "ADDR|off")]
+    metrics_listen: Option<OptionalAddr>,
+    /// Longest time from SIGTERM/SIGINT to exit, in milliseconds [default: 10000].
+    #[arg(long, env = "TICKSTREAM_SHUTDOWN_GRACE_MS")]
+    shutdown_grace_ms: Option<u64>,
+    /// After SIGTERM/SIGINT, keep sessions playing this long (with /readyz at 503) before
+    /// closing them with 1001, in milliseconds [default: 0].
+    #[arg(long, env = "TICKSTREAM_DRAIN_DELAY_MS")]
+    drain_delay_ms: Option<u64>,
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `tickstream_server=debug`
+    /// [default: info].
+    #[arg(long, env = "TICKSTREAM_LOG")]
+    log: Option<String>,
+    /// Log format [default: text].
+    #[arg(long, env = "TICKSTREAM_LOG_FORMAT", value_name = "text|json")]
+    log_format: Option<LogFormat>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&args.log).context("invalid --log filter")?)
-        .init();
     let overrides = Overrides {
         listen: args.listen,
         ws_listen: args.ws_listen,
@@ -55,17 +68,25 @@ fn main() -> anyhow::Result<()> {
         tls_key: args.tls_key.clone(),
         tick_rate_hz: args.tick_rate,
         max_connections: args.max_connections,
+        metrics_listen: args.metrics_listen,
+        shutdown_grace_ms: args.shutdown_grace_ms,
+        drain_delay_ms: args.drain_delay_ms,
+        log_filter: args.log.clone(),
+        log_format: args.log_format,
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
+    logging::init(&config.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(config))
+    let result = runtime.block_on(serve(config));
+    // Whatever the grace period left running is abandoned here, not waited for.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    tickstream_server::metrics::describe();
     let server = Server::bind(config.clone()).await?;
     if let CertSource::SelfSigned { path, .. } = server.cert() {
         tracing::info!(
@@ -73,44 +94,38 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "no --tls-cert given: serving a self-signed certificate for localhost (development only)"
         );
     }
-    tracing::info!(addr = %server.wss_addr()?, "listening for wss://…/ws");
+    tracing::info!(listener = "wss", addr = %server.wss_addr()?, "listening for wss://…/ws");
     if let Some(addr) = server.ws_addr() {
-        tracing::info!(addr = %addr?, "listening for plain ws://…/ws");
+        tracing::info!(listener = "ws", addr = %addr?, "listening for plain ws://…/ws");
+    }
+    match server.metrics_addr() {
+        Some(addr) => tracing::info!(
+            listener = "metrics",
+            addr = %addr?,
+            "serving /metrics, /healthz and /readyz"
+        ),
+        None => tracing::info!("ops listener off: no /metrics, /healthz or /readyz"),
     }
     tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
         tick_rate_hz = config.game.tick_rate_hz,
         npcs = config.game.npc_count,
         view_radius = config.game.view_radius,
         "game"
     );
-    server.run(shutdown_signal()).await;
+    // The first signal starts the drain; a second one ends the process at once.
+    let (first_tx, first) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = first_tx.send(());
+        shutdown_signal().await;
+        tracing::warn!("second shutdown signal: exiting without waiting for the drain");
+        std::process::exit(1);
+    });
+    server
+        .run(async move {
+            let _ = first.await;
+        })
+        .await;
     Ok(())
-}
-
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }

@@ -2,9 +2,15 @@
 //!
 //! Recorded through the `metrics` facade; without an installed recorder they cost almost
 //! nothing. Prometheus conventions: base units, `_total` counters, no per-room or per-client
-//! labels (their number is unbounded).
+//! labels (their number is unbounded). [`crate::ops::recorder`] installs the Prometheus
+//! recorder with the buckets below and serves the result at `/metrics`;
+//! `assets/grafana-dashboard.json` and `docs/OPS.md` read these names.
 
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use tickstream_shared::close_code;
+
+use crate::net::upgrade::Refusal;
+use crate::sim::InputError;
 
 /// Open WebSocket sessions (gauge).
 pub const CONNECTIONS: &str = "tickstream_connections";
@@ -40,6 +46,67 @@ pub const REJECTED_CONNECTIONS: &str = "tickstream_rejected_connections_total";
 pub const REJECTED_INPUTS: &str = "tickstream_rejected_inputs_total";
 /// Client messages that did not decode (counter).
 pub const DECODE_ERRORS: &str = "tickstream_decode_errors_total";
+/// The tick budget, 1 / tick rate, seconds (gauge): the line the tick duration is drawn
+/// against, whatever the configured rate.
+pub const TICK_BUDGET: &str = "tickstream_tick_budget_seconds";
+/// Always 1, labelled with the server's version (gauge, label `version`).
+pub const BUILD_INFO: &str = "tickstream_build_info";
+
+/// Every metric name, for tests and tools that check the exposition against this list.
+pub const ALL: &[&str] = &[
+    CONNECTIONS,
+    ROOMS,
+    ENTITIES,
+    TICKS,
+    TICK_OVERRUNS,
+    TICK_DURATION,
+    TICK_LAG,
+    BYTES_SENT,
+    BYTES_RECEIVED,
+    MESSAGES_SENT,
+    MESSAGES_RECEIVED,
+    UPDATE_SIZE,
+    UPDATES_MERGED,
+    DISCONNECTS,
+    REJECTED_CONNECTIONS,
+    REJECTED_INPUTS,
+    DECODE_ERRORS,
+    TICK_BUDGET,
+    BUILD_INFO,
+];
+
+/// Bucket bounds for [`TICK_DURATION`] and [`TICK_LAG`], seconds: fine below the budget (a
+/// healthy tick takes well under a millisecond), with the budgets of 60 Hz (16.7 ms) and
+/// 30 Hz (33.3 ms) as exact bounds so that "ticks within budget" is a bucket, not an
+/// interpolation; 50–250 ms catch the bad overruns.
+pub const TICK_SECONDS_BUCKETS: &[f64] = &[
+    0.0001, 0.000_25, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.012, 0.016_667, 0.020, 0.025,
+    0.033_333, 0.050, 0.100, 0.250,
+];
+
+/// Bucket bounds for [`UPDATE_SIZE`], bytes: powers of two from a quiet view (tens of bytes)
+/// to a full snapshot of a crowded one (tens of kilobytes).
+pub const UPDATE_SIZE_BUCKETS: &[f64] = &[
+    64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0, 32768.0, 65536.0,
+];
+
+/// The close codes the server uses or records (1006: the peer vanished), created at zero.
+const KNOWN_CLOSE_CODES: &[u16] = &[
+    close_code::NORMAL,
+    close_code::GOING_AWAY,
+    close_code::PROTOCOL_ERROR,
+    1006,
+    close_code::POLICY,
+    close_code::TOO_BIG,
+    close_code::INTERNAL,
+    close_code::TRY_AGAIN,
+    close_code::TOO_SLOW,
+    close_code::JOIN_TIMEOUT,
+    close_code::BAD_ROOM_NAME,
+];
+
+/// Connection refusals outside the upgrade (see `net::listener`), created at zero.
+const LISTENER_REFUSALS: &[&str] = &["over_capacity", "tls", "handshake_timeout"];
 
 /// Registers help text and units for every metric; call once after installing a recorder.
 pub fn describe() {
@@ -81,4 +148,49 @@ pub fn describe() {
     );
     describe_counter!(REJECTED_INPUTS, "Inputs ignored, by reason.");
     describe_counter!(DECODE_ERRORS, "Client messages that did not decode.");
+    describe_gauge!(
+        TICK_BUDGET,
+        Unit::Seconds,
+        "The tick budget: one over the configured tick rate."
+    );
+    describe_gauge!(
+        BUILD_INFO,
+        "Always 1; the label carries the server's version."
+    );
+}
+
+/// Creates every series the server knows in advance at zero (and the build info at one), so
+/// that each exists from the first scrape: `rate()` then sees the first increment, and an
+/// alert on a series does not wait for its first event. Labelled series are created for the
+/// label values the code can produce; a client's own close code appears when it is first used.
+pub fn register() {
+    for name in [CONNECTIONS, ROOMS, ENTITIES] {
+        metrics::gauge!(name).increment(0.0);
+    }
+    for name in [
+        TICKS,
+        TICK_OVERRUNS,
+        BYTES_SENT,
+        BYTES_RECEIVED,
+        MESSAGES_SENT,
+        MESSAGES_RECEIVED,
+        UPDATES_MERGED,
+        DECODE_ERRORS,
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    for name in [TICK_DURATION, TICK_LAG, UPDATE_SIZE] {
+        let _ = metrics::histogram!(name);
+    }
+    for code in KNOWN_CLOSE_CODES {
+        metrics::counter!(DISCONNECTS, "code" => code.to_string()).increment(0);
+    }
+    let refusals = Refusal::ALL.iter().map(|r| r.label());
+    for reason in refusals.chain(LISTENER_REFUSALS.iter().copied()) {
+        metrics::counter!(REJECTED_CONNECTIONS, "reason" => reason).increment(0);
+    }
+    for e in InputError::ALL {
+        metrics::counter!(REJECTED_INPUTS, "reason" => e.label()).increment(0);
+    }
+    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }

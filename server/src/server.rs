@@ -1,4 +1,16 @@
 //! The server: binds the listeners, runs them, and shuts down cleanly.
+//!
+//! # The drain
+//!
+//! When the shutdown future completes (SIGTERM or SIGINT in the binary):
+//!
+//! 1. `/readyz` answers 503 and new WebSocket upgrades are refused with HTTP 503;
+//! 2. after `server.drain_delay_ms` (0 by default) of that, the game listeners close (new
+//!    connections are refused by the OS), every session gets `Error` and a close frame 1001
+//!    "server shutting down", and every room stops after its current tick;
+//! 3. the run ends when all of them have finished, or when `server.shutdown_grace_ms` has
+//!    passed since the signal, whichever is first. The ops listener (`/metrics`, `/healthz`)
+//!    answers until then.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -6,22 +18,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
+use crate::metrics as m;
 use crate::net::listener::accept_loop;
 use crate::net::tls::{self, CertSource, TlsError};
+use crate::ops::{self, endpoint};
 use crate::room::registry::RoomSettings;
 use crate::room::{Registry, RoomInfo};
 use crate::tasks::TaskTracker;
 
 /// Peers over the connection cap that still get an HTTP 503 rather than a dropped socket.
 const MAX_REFUSING: usize = 256;
-
-/// How long shutdown waits for sessions and rooms to finish.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +82,8 @@ pub struct Server {
     shutdown_tx: watch::Sender<bool>,
     wss: TcpListener,
     ws: Option<TcpListener>,
+    /// The ops listener and the recorder it renders, unless switched off.
+    ops: Option<(TcpListener, PrometheusHandle)>,
     tls: TlsAcceptor,
     cert: CertSource,
 }
@@ -99,7 +113,7 @@ impl ServerHandle {
         self.ctx.config.server.max_connections - self.ctx.conn_limit.available_permits()
     }
 
-    /// True until the server starts draining.
+    /// True until the server starts draining (what `/readyz` reports).
     #[must_use]
     pub fn accepting(&self) -> bool {
         self.ctx.accepting()
@@ -108,7 +122,8 @@ impl ServerHandle {
 
 impl Server {
     /// Binds the listeners and prepares TLS. Port 0 picks a free port (see
-    /// [`Server::wss_addr`]).
+    /// [`Server::wss_addr`]). With an ops listener configured, this installs the process-wide
+    /// Prometheus recorder ([`ops::install_recorder`]).
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         let s = &config.server;
         let (tls_config, cert) = tls::server_config(s.tls_cert.as_deref(), s.tls_key.as_deref())?;
@@ -122,6 +137,11 @@ impl Server {
             Some(addr) => Some(bind(addr).await?),
             None => None,
         };
+        let ops = match s.metrics_listen {
+            Some(addr) => Some((bind(addr).await?, ops::install_recorder())),
+            None => None,
+        };
+        metrics::gauge!(m::TICK_BUDGET).set(config.game.dt());
         let (shutdown_tx, shutdown) = watch::channel(false);
         let tasks = TaskTracker::default();
         let settings = RoomSettings {
@@ -147,6 +167,7 @@ impl Server {
             shutdown_tx,
             wss,
             ws,
+            ops,
             tls: TlsAcceptor::from(tls_config),
             cert,
         })
@@ -160,6 +181,11 @@ impl Server {
     /// The plain ws listener's address, if enabled.
     pub fn ws_addr(&self) -> Option<std::io::Result<SocketAddr>> {
         self.ws.as_ref().map(TcpListener::local_addr)
+    }
+
+    /// The ops listener's address (`/metrics`, `/healthz`, `/readyz`), if enabled.
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.ops.as_ref().map(|(l, _)| l.local_addr())
     }
 
     /// Where the served certificate came from.
@@ -176,29 +202,46 @@ impl Server {
         }
     }
 
-    /// Serves until `shutdown` completes, then closes every session with 1001, stops the
-    /// rooms, and waits (up to a grace period) for all of them to finish.
+    /// Serves until `shutdown` completes, then drains (see the [module docs](self)): refuses
+    /// new players, closes every session with 1001, stops the rooms, and waits up to
+    /// `server.shutdown_grace_ms` for all of them to finish.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Self {
             ctx,
             shutdown_tx,
             wss,
             ws,
+            ops,
             tls,
             ..
         } = self;
+        let ops = ops.map(|(listener, handle)| {
+            tokio::spawn(endpoint::serve(listener, handle, Arc::clone(&ctx)))
+        });
         let mut listeners = vec![tokio::spawn(accept_loop(wss, Some(tls), Arc::clone(&ctx)))];
         if let Some(ws) = ws {
             listeners.push(tokio::spawn(accept_loop(ws, None, Arc::clone(&ctx))));
         }
         shutdown.await;
-        tracing::info!("shutting down: closing sessions and rooms");
+        let s = &ctx.config.server;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(s.shutdown_grace_ms);
         ctx.draining.store(true, Ordering::Release);
+        let delay = Duration::from_millis(s.drain_delay_ms);
+        tracing::info!(
+            connections = s.max_connections - ctx.conn_limit.available_permits(),
+            drain_delay_ms = s.drain_delay_ms,
+            shutdown_grace_ms = s.shutdown_grace_ms,
+            "draining: /readyz answers 503, new players are refused"
+        );
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        tracing::info!("closing sessions with 1001 and stopping rooms");
         let _ = shutdown_tx.send(true);
         for l in listeners {
             let _ = l.await;
         }
-        if tokio::time::timeout(SHUTDOWN_GRACE, ctx.tasks.wait())
+        if tokio::time::timeout_at(deadline, ctx.tasks.wait())
             .await
             .is_err()
         {
@@ -206,6 +249,9 @@ impl Server {
                 remaining = ctx.tasks.running(),
                 "tasks still running after the shutdown grace period"
             );
+        }
+        if let Some(ops) = ops {
+            ops.abort();
         }
         tracing::info!("shutdown complete");
     }

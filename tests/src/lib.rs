@@ -2,11 +2,12 @@
 //!
 //! # Layout
 //!
-//! - [`TestServer`]: starts the server library on loopback port 0 (wss and ws), stops it on
-//!   drop.
+//! - [`TestServer`]: starts the server library on loopback port 0 (wss, ws and the ops
+//!   listener), stops it on drop.
 //! - [`TestClient`]: a connected, joined client with a verifying replica.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -29,6 +30,9 @@ pub struct TestServer {
     pub wss_url: String,
     /// Where plain ws clients connect.
     pub ws_url: String,
+    /// The ops listener (`/metrics`, `/healthz`, `/readyz`). The Prometheus recorder is
+    /// process-wide: every test server in one test binary reports into the same series.
+    pub metrics_addr: SocketAddr,
     /// A look into the running server.
     pub handle: ServerHandle,
     stop: Option<oneshot::Sender<()>>,
@@ -42,16 +46,18 @@ impl TestServer {
     }
 
     /// Starts a server with the default configuration changed by `edit`; listeners are always
-    /// on loopback port 0.
+    /// on loopback port 0 (never the default ops port 9100, which parallel tests would share).
     pub async fn start_with(edit: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
         let mut config = Config::default();
         edit(&mut config);
         config.server.listen = "127.0.0.1:0".parse()?;
         config.server.ws_listen = Some("127.0.0.1:0".parse()?);
+        config.server.metrics_listen = Some("127.0.0.1:0".parse()?);
         config.validate()?;
         let server = Server::bind(config).await?;
         let wss = server.wss_addr()?;
         let ws = server.ws_addr().context("ws listener enabled")??;
+        let metrics_addr = server.metrics_addr().context("ops listener enabled")??;
         let handle = server.handle();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
@@ -60,6 +66,7 @@ impl TestServer {
         Ok(Self {
             wss_url: format!("wss://{wss}/ws"),
             ws_url: format!("ws://{ws}/ws"),
+            metrics_addr,
             handle,
             stop: Some(stop),
             task: Some(task),
@@ -68,11 +75,22 @@ impl TestServer {
 
     /// Stops the server and waits for it to finish.
     pub async fn stop(mut self) {
+        self.begin_stop();
+        self.stopped().await;
+    }
+
+    /// Starts the drain, as SIGTERM does in the binary, without waiting for it.
+    pub fn begin_stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(STEP_TIMEOUT, task).await;
+    }
+
+    /// Waits (within [`STEP_TIMEOUT`]) until the server's run has ended; true if it did.
+    pub async fn stopped(&mut self) -> bool {
+        match self.task.take() {
+            Some(task) => tokio::time::timeout(STEP_TIMEOUT, task).await.is_ok(),
+            None => true,
         }
     }
 
@@ -218,6 +236,30 @@ impl TestClient {
             }
         }
     }
+}
+
+/// A GET over plain HTTP/1.1 (the ops listener, Prometheus' API): the status and the body,
+/// within [`STEP_TIMEOUT`].
+pub async fn http_get(addr: SocketAddr, path_and_query: &str) -> anyhow::Result<(u16, String)> {
+    tokio::time::timeout(STEP_TIMEOUT, http_get_inner(addr, path_and_query))
+        .await
+        .with_context(|| format!("GET http://{addr}{path_and_query} timed out"))?
+}
+
+async fn http_get_inner(addr: SocketAddr, path_and_query: &str) -> anyhow::Result<(u16, String)> {
+    use http_body_util::{BodyExt, Empty};
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await?;
+    let conn = tokio::spawn(conn);
+    let req = hyper::Request::get(path_and_query)
+        .header(hyper::header::HOST, addr.to_string())
+        .body(Empty::<bytes::Bytes>::new())?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await?.to_bytes();
+    conn.abort();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 /// The resident set size of this process, in bytes (Linux `/proc/self/statm`).

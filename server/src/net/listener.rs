@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
+use tracing::Instrument;
 
 use super::session;
 use super::upgrade::{UpgradeSlot, answer};
@@ -53,12 +54,16 @@ pub(crate) async fn accept_loop(
                 Err(_) => {
                     metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "over_capacity")
                         .increment(1);
+                    tracing::debug!(%peer, "over capacity: connection dropped");
                     continue;
                 }
             },
         };
         let ctx2 = Arc::clone(&ctx);
         let tls = tls.clone();
+        // Every line about this connection (including the session's) carries the peer.
+        let span = tracing::debug_span!("conn", %peer);
+        span.in_scope(|| tracing::debug!(tls = tls.is_some(), "connection accepted"));
         ctx.tasks.spawn(async move {
             let _refusing = refusing;
             let timeout = ctx2.handshake_timeout;
@@ -77,7 +82,7 @@ pub(crate) async fn accept_loop(
                 },
                 None => serve(tcp, permit, ctx2).await,
             }
-        });
+        }.instrument(span));
     }
 }
 

@@ -28,6 +28,15 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every variant, for creating the metric series at zero.
+    pub const ALL: [Self; 5] = [
+        Self::NotFound,
+        Self::NotUpgrade,
+        Self::NoSubprotocol,
+        Self::BadHandshake,
+        Self::Unavailable,
+    ];
+
     fn status(self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -63,6 +72,7 @@ impl Refusal {
     #[must_use]
     pub fn response(self) -> Response<Full<Bytes>> {
         metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => self.label()).increment(1);
+        tracing::debug!(reason = self.label(), "upgrade refused");
         let mut resp = Response::new(Full::new(Bytes::from_static(self.message().as_bytes())));
         *resp.status_mut() = self.status();
         let headers = resp.headers_mut();

@@ -27,6 +27,9 @@ pub enum InputError {
 }
 
 impl InputError {
+    /// Every variant, for creating the metric series at zero.
+    pub const ALL: [Self; 3] = [Self::NotFinite, Self::OutOfRange, Self::StaleSeq];
+
     /// A short label for metrics.
     #[must_use]
     pub fn label(self) -> &'static str {

@@ -1,0 +1,19 @@
+//! Operations: what an operator sees and steers while the server runs.
+//!
+//! # Layout
+//!
+//! - [`recorder`]: the process-wide Prometheus recorder behind the `metrics` facade: explicit
+//!   histogram buckets, series created at zero, periodic upkeep.
+//! - [`endpoint`]: the ops HTTP listener, apart from the game listeners: `/metrics`,
+//!   `/healthz` (alive) and `/readyz` (accepting players; 503 while draining).
+//! - [`logging`]: the `tracing` subscriber, readable text or JSON lines.
+//! - [`signal`]: SIGINT and SIGTERM as a future, the trigger of the graceful drain.
+//!
+//! The drain itself is [`crate::Server::run`]'s: the metric names are in [`crate::metrics`].
+
+pub mod endpoint;
+pub mod logging;
+pub mod recorder;
+pub mod signal;
+
+pub use recorder::install_recorder;
