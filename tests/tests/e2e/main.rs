@@ -8,4 +8,5 @@ mod inputs;
 mod interest;
 mod join;
 mod malformed;
+mod ops;
 mod slow_reader;
