@@ -21,7 +21,7 @@
 //! - [`bot`]: [`bot::run_bot`], one bot from connect to close, and its [`bot::BotReport`].
 //! - [`summary`]: [`Summary`] and the [`summary::Aggregator`] that merges bot reports.
 //! - [`load`]: [`LoadConfig`] and [`load::run`], a whole run with progress reports.
-//! - [`bench`]: the benchmark behind `tickstream-bench`: server and bots on this machine, the
+//! - [`bench`](mod@bench): the benchmark behind `tickstream-bench`: server and bots on this machine, the
 //!   server's CPU, ticks and memory measured from outside.
 //! - `tls` (private): the rustls client configuration (`--ca`, `--insecure`).
 

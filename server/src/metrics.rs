@@ -108,6 +108,18 @@ const KNOWN_CLOSE_CODES: &[u16] = &[
 /// Connection refusals outside the upgrade (see `net::listener`), created at zero.
 const LISTENER_REFUSALS: &[&str] = &["over_capacity", "tls", "handshake_timeout"];
 
+/// The `code` label of [`DISCONNECTS`] for a close code: the code itself when it is one the
+/// server knows, `other` for anything else (a client's own close frame may carry any of
+/// 65,536 codes, and each would otherwise become a series that never goes away).
+#[must_use]
+pub fn close_code_label(code: u16) -> String {
+    if KNOWN_CLOSE_CODES.contains(&code) {
+        code.to_string()
+    } else {
+        "other".to_owned()
+    }
+}
+
 /// Registers help text and units for every metric; call once after installing a recorder.
 pub fn describe() {
     describe_gauge!(CONNECTIONS, "Open WebSocket sessions.");
@@ -185,6 +197,7 @@ pub fn register() {
     for code in KNOWN_CLOSE_CODES {
         metrics::counter!(DISCONNECTS, "code" => code.to_string()).increment(0);
     }
+    metrics::counter!(DISCONNECTS, "code" => "other").increment(0);
     let refusals = Refusal::ALL.iter().map(|r| r.label());
     for reason in refusals.chain(LISTENER_REFUSALS.iter().copied()) {
         metrics::counter!(REJECTED_CONNECTIONS, "reason" => reason).increment(0);

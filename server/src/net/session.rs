@@ -62,7 +62,7 @@ where
     writer.abort();
     link.mark_gone();
     let code = link.closing_code().unwrap_or(ABNORMAL);
-    metrics::counter!(m::DISCONNECTS, "code" => code.to_string()).increment(1);
+    metrics::counter!(m::DISCONNECTS, "code" => m::close_code_label(code)).increment(1);
     metrics::gauge!(m::CONNECTIONS).decrement(1.0);
     tracing::debug!(conn = conn_id, code, "session closed");
     drop(permit);

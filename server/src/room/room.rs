@@ -54,6 +54,28 @@ pub(crate) struct Room {
     /// Scratch for the shared delta.
     scratch: Delta,
     period: Duration,
+    metrics: TickMetrics,
+}
+
+/// Metric handles looked up once per room rather than every tick.
+struct TickMetrics {
+    ticks: metrics::Counter,
+    overruns: metrics::Counter,
+    duration: metrics::Histogram,
+    lag: metrics::Histogram,
+    merged: metrics::Counter,
+}
+
+impl TickMetrics {
+    fn new() -> Self {
+        Self {
+            ticks: metrics::counter!(m::TICKS),
+            overruns: metrics::counter!(m::TICK_OVERRUNS),
+            duration: metrics::histogram!(m::TICK_DURATION),
+            lag: metrics::histogram!(m::TICK_LAG),
+            merged: metrics::counter!(m::UPDATES_MERGED),
+        }
+    }
 }
 
 impl Room {
@@ -77,6 +99,7 @@ impl Room {
             shutdown,
             prev: None,
             scratch: Delta::default(),
+            metrics: TickMetrics::new(),
         }
     }
 
@@ -195,7 +218,9 @@ impl Room {
 
     fn run_tick(&mut self, scheduled: Instant) {
         let start = Instant::now();
-        metrics::histogram!(m::TICK_LAG).record(start.saturating_duration_since(scheduled));
+        self.metrics
+            .lag
+            .record(start.saturating_duration_since(scheduled));
         self.handle_commands();
         self.drop_gone_clients();
         for (_, c) in &mut self.clients {
@@ -211,10 +236,10 @@ impl Room {
         self.info.publish(&snap, self.clients.len());
         self.prev = Some(snap);
         let took = start.elapsed();
-        metrics::counter!(m::TICKS).increment(1);
-        metrics::histogram!(m::TICK_DURATION).record(took);
+        self.metrics.ticks.increment(1);
+        self.metrics.duration.record(took);
         if took > self.period {
-            metrics::counter!(m::TICK_OVERRUNS).increment(1);
+            self.metrics.overruns.increment(1);
         }
     }
 
@@ -259,7 +284,7 @@ impl Room {
             }
         }
         if merged > 0 {
-            metrics::counter!(m::UPDATES_MERGED).increment(merged);
+            self.metrics.merged.increment(merged);
         }
     }
 }
