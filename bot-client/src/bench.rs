@@ -335,18 +335,16 @@ pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
     };
     let (server_cores, bot_cores) = (server_cpu / secs, bot_cpu / secs);
     let cores = std::thread::available_parallelism().map_or(2.0, |n| n.get() as f64);
-    // The bots were the limit if the machine was saturated and they used more of it than the
-    // server, or if they fell behind while the server kept its ticks on time.
+    // On a saturated machine the limit is whichever process used more of it; otherwise the
+    // bots were the limit if they fell behind while the server kept its ticks on time.
     let saturated = server_cores + bot_cores > 0.95 * cores;
     let server_on_time = overruns == 0.0 && ticks / secs > 29.5;
-    let limit = if (bots.update_hz_min < 29.5 && server_on_time)
-        || (saturated && bot_cores > server_cores)
-    {
-        "bots"
-    } else if saturated || !server_on_time {
-        "server"
-    } else {
-        "none"
+    let limit = match (saturated, server_on_time) {
+        (true, _) if bot_cores > server_cores => "bots (machine saturated)",
+        (true, _) => "server (machine saturated)",
+        (false, true) if bots.update_hz_min < 29.5 => "bots",
+        (false, false) => "server",
+        (false, true) => "none",
     };
     Ok(BenchResult {
         variant: cfg.variant.clone(),
