@@ -14,8 +14,7 @@
 //! - this process's own CPU time, to tell when the bots rather than the server were the limit.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -139,7 +138,14 @@ fn free_port() -> Result<SocketAddr, BenchError> {
         .map_err(|e| BenchError::Server(e.to_string()))
 }
 
-fn start_server(cfg: &BenchConfig) -> Result<ServerProcess, BenchError> {
+/// A GET to the server's ops listener.
+async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), BenchError> {
+    crate::http::get(addr, path, Duration::from_secs(5))
+        .await
+        .map_err(|e| BenchError::Measure(e.to_string()))
+}
+
+async fn start_server(cfg: &BenchConfig) -> Result<ServerProcess, BenchError> {
     let (ws, metrics) = (free_port()?, free_port()?);
     let child = Command::new(&cfg.server_bin)
         .arg("--config")
@@ -157,34 +163,13 @@ fn start_server(cfg: &BenchConfig) -> Result<ServerProcess, BenchError> {
         })?;
     let server = ServerProcess { child, metrics, ws };
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !matches!(http_get(server.metrics, "/readyz"), Ok((200, _))) {
+    while !matches!(http_get(server.metrics, "/readyz").await, Ok((200, _))) {
         if Instant::now() > deadline {
             return Err(BenchError::Server("the server did not become ready".into()));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(server)
-}
-
-/// A plain HTTP/1.0 GET; returns the status and body.
-fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), BenchError> {
-    let err = |e: std::io::Error| BenchError::Measure(format!("GET {path}: {e}"));
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(err)?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(err)?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(err)?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).map_err(err)?;
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_owned();
-    Ok((status, body))
 }
 
 /// Prometheus text → series (name with labels) → value.
@@ -278,9 +263,9 @@ struct Sample {
     metrics: HashMap<String, f64>,
 }
 
-fn sample(server: &ServerProcess) -> Result<Sample, BenchError> {
+async fn sample(server: &ServerProcess) -> Result<Sample, BenchError> {
     let pid = server.child.id().to_string();
-    let (status, body) = http_get(server.metrics, "/metrics")?;
+    let (status, body) = http_get(server.metrics, "/metrics").await?;
     if status != 200 {
         return Err(BenchError::Measure(format!("/metrics answered {status}")));
     }
@@ -294,7 +279,7 @@ fn sample(server: &ServerProcess) -> Result<Sample, BenchError> {
 
 /// Runs one configuration: starts the server, runs the bots, measures, stops the server.
 pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
-    let server = start_server(cfg)?;
+    let server = start_server(cfg).await?;
     let load_cfg = LoadConfig {
         url: format!("ws://{}/ws", server.ws),
         bots: cfg.clients,
@@ -309,9 +294,9 @@ pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
     let (warmup, window) = (cfg.warmup, cfg.window);
     let load = tokio::spawn(load::run(load_cfg, |_| {}));
     tokio::time::sleep(warmup).await;
-    let start = sample(&server)?;
+    let start = sample(&server).await?;
     tokio::time::sleep(window).await;
-    let end = sample(&server)?;
+    let end = sample(&server).await?;
     let rss = rss_mib(server.child.id());
     let bots = load
         .await

@@ -20,6 +20,7 @@
 //! - [`rtt`]: [`rtt::RttRing`], lock-free send times for input round trips.
 //! - [`bot`]: [`bot::run_bot`], one bot from connect to close, and its [`bot::BotReport`].
 //! - [`summary`]: [`Summary`] and the [`summary::Aggregator`] that merges bot reports.
+//! - [`http`]: a plain HTTP GET for the server's ops endpoints and Prometheus' API.
 //! - [`load`]: [`LoadConfig`] and [`load::run`], a whole run with progress reports.
 //! - [`bench`](mod@bench): the benchmark behind `tickstream-bench`: server and bots on this machine, the
 //!   server's CPU, ticks and memory measured from outside.
@@ -29,6 +30,7 @@ pub mod bench;
 pub mod bot;
 pub mod client;
 pub mod connect;
+pub mod http;
 pub mod load;
 pub mod rtt;
 pub mod schedule;

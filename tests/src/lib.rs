@@ -241,25 +241,21 @@ impl TestClient {
 /// A GET over plain HTTP/1.1 (the ops listener, Prometheus' API): the status and the body,
 /// within [`STEP_TIMEOUT`].
 pub async fn http_get(addr: SocketAddr, path_and_query: &str) -> anyhow::Result<(u16, String)> {
-    tokio::time::timeout(STEP_TIMEOUT, http_get_inner(addr, path_and_query))
-        .await
-        .with_context(|| format!("GET http://{addr}{path_and_query} timed out"))?
+    Ok(tickstream_bot::http::get(addr, path_and_query, STEP_TIMEOUT).await?)
 }
 
-async fn http_get_inner(addr: SocketAddr, path_and_query: &str) -> anyhow::Result<(u16, String)> {
-    use http_body_util::{BodyExt, Empty};
-    let tcp = tokio::net::TcpStream::connect(addr).await?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await?;
-    let conn = tokio::spawn(conn);
-    let req = hyper::Request::get(path_and_query)
-        .header(hyper::header::HOST, addr.to_string())
-        .body(Empty::<bytes::Bytes>::new())?;
-    let resp = sender.send_request(req).await?;
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await?.to_bytes();
-    conn.abort();
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+/// Reads `client` until the server's `Error` message and returns its code (what a client
+/// refused before or at `Join` receives first).
+pub async fn error_code(client: &mut Client) -> anyhow::Result<u16> {
+    loop {
+        match tokio::time::timeout(STEP_TIMEOUT, client.recv()).await?? {
+            Incoming::Msg(ServerMsg::Error(e)) => return Ok(e.code),
+            Incoming::Msg(_) => {}
+            Incoming::Close { code, reason } => {
+                bail!("closed with {code} ({reason:?}) before an error message")
+            }
+        }
+    }
 }
 
 /// The resident set size of this process, in bytes (Linux `/proc/self/statm`).

@@ -175,25 +175,7 @@ fn listener_of(line: &str) -> Option<(String, SocketAddr)> {
 
 /// A GET over plain HTTP/1.1: the status and the body, within [`STEP_TIMEOUT`].
 pub async fn http_get(addr: SocketAddr, path_and_query: &str) -> anyhow::Result<(u16, String)> {
-    tokio::time::timeout(STEP_TIMEOUT, http_get_inner(addr, path_and_query))
-        .await
-        .with_context(|| format!("GET http://{addr}{path_and_query} timed out"))?
-}
-
-async fn http_get_inner(addr: SocketAddr, path_and_query: &str) -> anyhow::Result<(u16, String)> {
-    use http_body_util::{BodyExt, Empty};
-    let tcp = tokio::net::TcpStream::connect(addr).await?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp)).await?;
-    let conn = tokio::spawn(conn);
-    let req = hyper::Request::get(path_and_query)
-        .header(hyper::header::HOST, addr.to_string())
-        .body(Empty::<bytes::Bytes>::new())?;
-    let resp = sender.send_request(req).await?;
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await?.to_bytes();
-    conn.abort();
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    Ok(tickstream_bot::http::get(addr, path_and_query, STEP_TIMEOUT).await?)
 }
 
 /// How the server ended a client's connection.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use tickstream_bot::connect::connect;
 use tickstream_shared::{ClientMsg, Join, close_code};
-use tickstream_tests::{TestClient, TestServer};
+use tickstream_tests::{TestClient, TestServer, error_code};
 
 /// Counts the updates `c` receives in `window`.
 async fn updates_in(c: &mut TestClient, window: Duration) -> anyhow::Result<u64> {
@@ -69,12 +69,11 @@ async fn join_rules_have_their_own_codes() -> anyhow::Result<()> {
     let server = TestServer::start_with(|c| c.server.join_timeout_ms = 300).await?;
     // No join at all.
     let mut silent = connect(&server.wss_url, &TestServer::options()).await?;
-    match tokio::time::timeout(Duration::from_secs(10), silent.recv()).await?? {
-        tickstream_bot::client::Incoming::Msg(tickstream_shared::ServerMsg::Error(e)) => {
-            assert_eq!(e.code, close_code::JOIN_TIMEOUT, "join timeout: 4001")
-        }
-        other => panic!("expected an error message, got {other:?}"),
-    }
+    assert_eq!(
+        error_code(&mut silent).await?,
+        close_code::JOIN_TIMEOUT,
+        "join timeout: 4001"
+    );
     // A bad room name.
     let mut bad_name = connect(&server.wss_url, &TestServer::options()).await?;
     bad_name
@@ -82,12 +81,11 @@ async fn join_rules_have_their_own_codes() -> anyhow::Result<()> {
             room: "no spaces allowed".into(),
         }))
         .await?;
-    match tokio::time::timeout(Duration::from_secs(10), bad_name.recv()).await?? {
-        tickstream_bot::client::Incoming::Msg(tickstream_shared::ServerMsg::Error(e)) => {
-            assert_eq!(e.code, close_code::BAD_ROOM_NAME, "bad room name: 4002")
-        }
-        other => panic!("expected an error message, got {other:?}"),
-    }
+    assert_eq!(
+        error_code(&mut bad_name).await?,
+        close_code::BAD_ROOM_NAME,
+        "bad room name: 4002"
+    );
     // An input before joining.
     let mut early = connect(&server.wss_url, &TestServer::options()).await?;
     early
@@ -98,16 +96,11 @@ async fn join_rules_have_their_own_codes() -> anyhow::Result<()> {
             buttons: 0,
         }))
         .await?;
-    match tokio::time::timeout(Duration::from_secs(10), early.recv()).await?? {
-        tickstream_bot::client::Incoming::Msg(tickstream_shared::ServerMsg::Error(e)) => {
-            assert_eq!(
-                e.code,
-                close_code::PROTOCOL_ERROR,
-                "input before join: 1002"
-            )
-        }
-        other => panic!("expected an error message, got {other:?}"),
-    }
+    assert_eq!(
+        error_code(&mut early).await?,
+        close_code::PROTOCOL_ERROR,
+        "input before join: 1002"
+    );
     server.stop().await;
     Ok(())
 }
@@ -147,12 +140,8 @@ async fn room_and_player_caps_answer_1013() -> anyhow::Result<()> {
     for room in ["only", "another"] {
         let mut c = connect(&server.wss_url, &TestServer::options()).await?;
         c.send(&ClientMsg::Join(Join { room: room.into() })).await?;
-        match tokio::time::timeout(Duration::from_secs(10), c.recv()).await?? {
-            tickstream_bot::client::Incoming::Msg(tickstream_shared::ServerMsg::Error(e)) => {
-                assert_eq!(e.code, close_code::TRY_AGAIN, "{room}: full, 1013")
-            }
-            other => panic!("{room}: expected an error message, got {other:?}"),
-        }
+        let code = error_code(&mut c).await?;
+        assert_eq!(code, close_code::TRY_AGAIN, "{room}: full, 1013");
     }
     server.stop().await;
     Ok(())
