@@ -75,8 +75,19 @@ pub struct ServerConfig {
     /// Time for the TLS handshake and the HTTP upgrade request, in milliseconds: a peer that
     /// opens a socket and stalls holds a connection slot only this long.
     pub handshake_timeout_ms: u64,
-    /// Time from the upgrade to the `Join` message, in milliseconds (close code 4001).
+    /// Time from the upgrade to the `Join` message, in milliseconds (close code 4001). Ten
+    /// seconds covers a slow mobile start; a silent socket holds a slot no longer.
     pub join_timeout_ms: u64,
+    /// Largest client message, in bytes, whether in one frame or reassembled from fragments
+    /// (close code 1009 beyond it). Every protocol message fits in 256 bytes; 4 KiB leaves
+    /// room for protocol growth while bounding what a peer can make the server buffer.
+    pub max_message_bytes: usize,
+    /// How often the server pings a client, in milliseconds. Keeps NAT and proxy mappings
+    /// alive and lets a silent client prove it is still there.
+    pub ping_interval_ms: u64,
+    /// How long a client may send nothing at all (no input, ping or pong), in milliseconds,
+    /// before close code 4003. Twice the ping interval: a live client answers every ping.
+    pub idle_timeout_ms: u64,
     /// How long a client may stay unable to take its updates before it is disconnected with
     /// close code 4000, in milliseconds. Five seconds rides out a mobile network hiccup.
     pub slow_client_timeout_ms: u64,
@@ -113,7 +124,10 @@ impl Default for ServerConfig {
             max_rooms: 1_000,
             max_players_per_room: 5_000,
             handshake_timeout_ms: 5_000,
-            join_timeout_ms: 5_000,
+            join_timeout_ms: 10_000,
+            max_message_bytes: 4_096,
+            ping_interval_ms: 15_000,
+            idle_timeout_ms: 30_000,
             slow_client_timeout_ms: 5_000,
             max_messages_per_sec: 60,
             message_burst: 120,
@@ -308,6 +322,18 @@ impl Config {
         }
         if s.max_connections == 0 || s.max_rooms == 0 || s.max_players_per_room == 0 {
             return invalid("server.max_*", "caps must be at least 1");
+        }
+        if s.max_message_bytes < 64 || s.max_message_bytes > 1 << 20 {
+            return invalid(
+                "server.max_message_bytes",
+                "must be between 64 bytes (a Join) and 1 MiB",
+            );
+        }
+        if s.ping_interval_ms == 0 || s.idle_timeout_ms <= s.ping_interval_ms {
+            return invalid(
+                "server.idle_timeout_ms",
+                "pings must be on, and the idle timeout longer than the ping interval",
+            );
         }
         if s.max_messages_per_sec == 0 || s.message_burst == 0 {
             return invalid(

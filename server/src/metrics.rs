@@ -95,6 +95,7 @@ const KNOWN_CLOSE_CODES: &[u16] = &[
     close_code::NORMAL,
     close_code::GOING_AWAY,
     close_code::PROTOCOL_ERROR,
+    close_code::UNSUPPORTED_DATA,
     1006,
     close_code::POLICY,
     close_code::TOO_BIG,
@@ -103,6 +104,7 @@ const KNOWN_CLOSE_CODES: &[u16] = &[
     close_code::TOO_SLOW,
     close_code::JOIN_TIMEOUT,
     close_code::BAD_ROOM_NAME,
+    close_code::IDLE_TIMEOUT,
 ];
 
 /// Connection refusals outside the upgrade (see `net::listener`), created at zero.

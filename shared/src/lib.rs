@@ -50,8 +50,11 @@ pub mod close_code {
     pub const NORMAL: u16 = 1000;
     /// The server is going away (shutdown or drain).
     pub const GOING_AWAY: u16 = 1001;
-    /// Protocol error: a frame or message that does not decode, text frames, wrong message order.
+    /// Protocol error: a frame or message that does not decode, an unmasked or malformed
+    /// frame, wrong message order.
     pub const PROTOCOL_ERROR: u16 = 1002;
+    /// Text frames: the protocol is binary only.
+    pub const UNSUPPORTED_DATA: u16 = 1003;
     /// Policy violation: message rate over the limit.
     pub const POLICY: u16 = 1008;
     /// A message larger than the limit.
@@ -66,4 +69,6 @@ pub mod close_code {
     pub const JOIN_TIMEOUT: u16 = 4001;
     /// The room name in `Join` is empty, too long or has characters outside `[A-Za-z0-9_.-]`.
     pub const BAD_ROOM_NAME: u16 = 4002;
+    /// The client sent nothing (not even a pong) for longer than the idle limit.
+    pub const IDLE_TIMEOUT: u16 = 4003;
 }

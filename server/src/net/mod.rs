@@ -8,7 +8,10 @@
 //! - [`session`]: a connected client: a reader task (decode, validate, rate-limit) and a
 //!   writer task (control frames first, then the newest update).
 //! - [`rate`]: the per-connection token bucket.
+//! - [`frame_guard`]: the RFC 6455 framing rules fastwebsockets leaves to us (masking,
+//!   control-frame size), checked as bytes are read.
 
+pub mod frame_guard;
 pub mod listener;
 pub mod rate;
 pub mod session;

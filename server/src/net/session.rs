@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use fastwebsockets::{
     Frame, OpCode, Payload, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite,
 };
-use tickstream_shared::codec::{MAX_CLIENT_MESSAGE, decode_client, encode_server};
+use tickstream_shared::codec::{CodecError, decode_client, encode_server};
 use tickstream_shared::{ClientMsg, Pong, ServerMsg, Tick, close_code};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::frame_guard::{FrameGuard, Violations};
 use super::rate::TokenBucket;
 use crate::metrics as m;
 use crate::room::link::WriterJob;
@@ -43,17 +44,37 @@ where
 {
     let conn_id = ctx.next_conn_id();
     let link = Arc::new(ClientLink::new(conn_id));
-    let (rd, wr) = ws.split(tokio::io::split);
+    let violations = Arc::new(Violations::default());
+    let guard = Arc::clone(&violations);
+    let (rd, wr) = ws.split(move |io| {
+        let (r, w) = tokio::io::split(io);
+        (FrameGuard::new(r, Arc::clone(&guard)), w)
+    });
     metrics::gauge!(m::CONNECTIONS).increment(1.0);
     tracing::debug!(conn = conn_id, "session opened");
     let mut writer = tokio::spawn(write_loop(wr, Arc::clone(&link)));
-    let mut reader = tokio::spawn(read_loop(rd, Arc::clone(&link), Arc::clone(&ctx)));
+    let mut reader = tokio::spawn(read_loop(
+        rd,
+        Arc::clone(&link),
+        Arc::clone(&ctx),
+        violations,
+    ));
     let mut shutdown = ctx.shutdown.clone();
-    tokio::select! {
-        _ = &mut reader => {}
-        _ = &mut writer => {}
-        _ = link.killed() => {}
-        _ = shutdown.changed() => link.close(close_code::GOING_AWAY, "server shutting down"),
+    let every = Duration::from_millis(ctx.config.server.ping_interval_ms);
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            _ = &mut reader => break,
+            _ = &mut writer => break,
+            _ = link.killed() => break,
+            _ = shutdown.changed() => {
+                link.close(close_code::GOING_AWAY, "server shutting down");
+                break;
+            }
+            _ = pings.tick() => {
+                link.push_control(Outgoing::Ping);
+            }
+        }
     }
     if link.closing_code().is_some() && !writer.is_finished() {
         let _ = tokio::time::timeout(CLOSE_GRACE, &mut writer).await;
@@ -116,6 +137,10 @@ where
             WriterJob::Control(Outgoing::Pong(payload)) => {
                 wr.write_frame(Frame::pong(Payload::Owned(payload))).await?;
             }
+            WriterJob::Control(Outgoing::Ping) => {
+                let ping = Frame::new(true, OpCode::Ping, None, Payload::Borrowed(&[]));
+                wr.write_frame(ping).await?;
+            }
             WriterJob::Close(code, reason) => {
                 let reason = truncate_utf8(&reason, 123);
                 wr.write_frame(Frame::close(code, reason.as_bytes()))
@@ -155,16 +180,21 @@ struct Reader {
 /// Ends the reader: the reason has been handed to the link (or the peer is gone).
 struct Stop;
 
-async fn read_loop<R>(mut rd: WebSocketRead<R>, link: Arc<ClientLink>, ctx: Arc<ServerCtx>)
-where
+async fn read_loop<R>(
+    mut rd: WebSocketRead<FrameGuard<R>>,
+    link: Arc<ClientLink>,
+    ctx: Arc<ServerCtx>,
+    violations: Arc<Violations>,
+) where
     R: AsyncRead + Unpin,
 {
+    let limits = &ctx.config.server;
     rd.set_auto_close(false);
     rd.set_auto_pong(false);
     // fastwebsockets refuses frames of this many bytes or more.
-    rd.set_max_message_size(MAX_CLIENT_MESSAGE + 1);
+    rd.set_max_message_size(limits.max_message_bytes + 1);
     let join_deadline = tokio::time::Instant::now() + ctx.join_timeout;
-    let limits = &ctx.config.server;
+    let idle = Duration::from_millis(limits.idle_timeout_ms);
     let mut reader = Reader {
         bucket: TokenBucket::new(
             limits.max_messages_per_sec,
@@ -182,19 +212,24 @@ where
     let mut no_obligations = |_: Frame<'_>| std::future::ready(Ok::<(), Infallible>(()));
     loop {
         let read = rd.read_frame(&mut no_obligations);
-        let frame = if reader.joined.is_none() {
-            match tokio::time::timeout_at(join_deadline, read).await {
-                Ok(frame) => frame,
-                Err(_) => {
-                    reader
-                        .link
-                        .close(close_code::JOIN_TIMEOUT, "no join in time");
-                    return;
-                }
-            }
-        } else {
-            read.await
+        let (deadline, code, reason) = match reader.joined {
+            None => (join_deadline, close_code::JOIN_TIMEOUT, "no join in time"),
+            Some(_) => (
+                tokio::time::Instant::now() + idle,
+                close_code::IDLE_TIMEOUT,
+                "nothing received for too long",
+            ),
         };
+        let Ok(frame) = tokio::time::timeout_at(deadline, read).await else {
+            // Dropping a half-read frame is fine: the connection is closing.
+            let _ = reader.fail(code, reason);
+            return;
+        };
+        if let Some(v) = violations.get() {
+            metrics::counter!(m::DECODE_ERRORS).increment(1);
+            let _ = reader.fail(close_code::PROTOCOL_ERROR, v.reason());
+            return;
+        }
         let frame = match frame {
             Ok(frame) => frame,
             Err(e) => {
@@ -245,7 +280,7 @@ impl Reader {
             }
             OpCode::Continuation if self.fragments.is_some() => {
                 let mut buf = self.fragments.take().unwrap_or_default();
-                if buf.len() + frame.payload.len() > MAX_CLIENT_MESSAGE {
+                if buf.len() + frame.payload.len() > self.ctx.config.server.max_message_bytes {
                     return self.fail(close_code::TOO_BIG, "message too big");
                 }
                 buf.extend_from_slice(&frame.payload);
@@ -256,7 +291,10 @@ impl Reader {
                     Ok(())
                 }
             }
-            OpCode::Text => self.fail(close_code::PROTOCOL_ERROR, "text frames are not supported"),
+            OpCode::Text => self.fail(
+                close_code::UNSUPPORTED_DATA,
+                "text frames are not supported: the protocol is binary",
+            ),
             OpCode::Binary | OpCode::Continuation => {
                 self.fail(close_code::PROTOCOL_ERROR, "bad fragmentation")
             }
@@ -284,6 +322,10 @@ impl Reader {
         self.messages_received.increment(1);
         let msg = match decode_client(bytes) {
             Ok(msg) => msg,
+            Err(e @ CodecError::TooBig { .. }) => {
+                metrics::counter!(m::DECODE_ERRORS).increment(1);
+                return self.fail(close_code::TOO_BIG, &e.to_string());
+            }
             Err(e) => {
                 metrics::counter!(m::DECODE_ERRORS).increment(1);
                 return self.fail(

@@ -31,6 +31,8 @@ pub enum Outgoing {
     Message(Vec<u8>),
     /// A WebSocket pong answering a ping, with the ping's payload.
     Pong(Vec<u8>),
+    /// A WebSocket ping (liveness).
+    Ping,
 }
 
 /// The newest tick published for one client.

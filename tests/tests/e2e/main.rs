@@ -3,6 +3,7 @@
 
 mod bots;
 mod convergence;
+mod framing;
 mod handshake;
 mod inputs;
 mod interest;

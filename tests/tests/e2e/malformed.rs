@@ -54,7 +54,7 @@ async fn malformed_messages_close_only_the_sender() -> anyhow::Result<()> {
     let mut text = server.join("bad-input").await?;
     text.client.send_text("hello").await?;
     let (code, _, _) = text.until_closed().await?;
-    assert_eq!(code, close_code::PROTOCOL_ERROR, "text frames: 1002");
+    assert_eq!(code, close_code::UNSUPPORTED_DATA, "text frames: 1003");
     let n = updates_in(&mut good, Duration::from_secs(1)).await?;
     assert!(
         n >= 20,

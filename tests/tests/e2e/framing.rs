@@ -1,0 +1,189 @@
+//! Frames a server must reject under RFC 6455, written by hand on a raw socket, and the
+//! liveness rule: each closes only the offending client, with its documented code.
+
+use std::time::Duration;
+
+use tickstream_shared::codec::encode_client;
+use tickstream_shared::{ClientMsg, Join, close_code};
+use tickstream_tests::{STEP_TIMEOUT, TestServer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Opens a plain ws connection by hand and completes the upgrade.
+async fn raw_upgrade(ws_url: &str) -> anyhow::Result<TcpStream> {
+    let addr = ws_url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/ws")
+        .to_owned();
+    let mut s = TcpStream::connect(&addr).await?;
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: tickstream.v1\r\n\r\n"
+    );
+    s.write_all(request.as_bytes()).await?;
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        tokio::time::timeout(STEP_TIMEOUT, s.read_exact(&mut b)).await??;
+        head.push(b[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    anyhow::ensure!(head.starts_with("HTTP/1.1 101"), "upgrade refused: {head}");
+    Ok(s)
+}
+
+/// One client frame: `first` is the FIN/RSV/opcode byte; masked with a fixed key unless
+/// `masked` is false.
+fn frame(first: u8, masked: bool, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![first];
+    let m = if masked { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => f.push(m | n as u8),
+        n @ 126..=65535 => {
+            f.push(m | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(m | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    if masked {
+        let key = [0x37, 0xFA, 0x21, 0x3D];
+        f.extend_from_slice(&key);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        f.extend_from_slice(payload);
+    }
+    f
+}
+
+fn join_bytes() -> Vec<u8> {
+    let mut buf = Vec::new();
+    encode_client(
+        &ClientMsg::Join(Join {
+            room: "framing".into(),
+        }),
+        &mut buf,
+    )
+    .expect("encodes");
+    buf
+}
+
+/// Reads server frames until a close frame; returns its code. Pings and data are skipped.
+async fn close_code_of(s: &mut TcpStream) -> anyhow::Result<u16> {
+    let read = async {
+        loop {
+            let mut h = [0u8; 2];
+            s.read_exact(&mut h).await?;
+            let len = match h[1] & 0x7F {
+                126 => u64::from(s.read_u16().await?),
+                127 => s.read_u64().await?,
+                n => u64::from(n),
+            };
+            let mut payload = vec![0u8; len as usize];
+            s.read_exact(&mut payload).await?;
+            if h[0] & 0x0F == 0x8 {
+                anyhow::ensure!(payload.len() >= 2, "a close frame with a code");
+                return Ok(u16::from_be_bytes([payload[0], payload[1]]));
+            }
+        }
+    };
+    tokio::time::timeout(STEP_TIMEOUT, read).await?
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_rfc6455_forbids_are_closed_with_their_codes() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let mut good = server.join("framing").await?;
+    good.next_update().await?;
+    let join = frame(0x82, true, &join_bytes());
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        (
+            "unmasked frame",
+            frame(0x82, false, &join_bytes()),
+            close_code::PROTOCOL_ERROR,
+        ),
+        (
+            "reserved bit",
+            frame(0xC2, true, &join_bytes()),
+            close_code::PROTOCOL_ERROR,
+        ),
+        (
+            "reserved opcode",
+            frame(0x83, true, &join_bytes()),
+            close_code::PROTOCOL_ERROR,
+        ),
+        (
+            "close frame over 125 bytes",
+            frame(0x88, true, &[0x03, 0xE8].repeat(100)),
+            close_code::PROTOCOL_ERROR,
+        ),
+        (
+            "fragmented ping",
+            frame(0x09, true, b"hi"),
+            close_code::PROTOCOL_ERROR,
+        ),
+        (
+            "one frame over 4 KiB",
+            frame(0x82, true, &[0u8; 5000]),
+            close_code::TOO_BIG,
+        ),
+        (
+            "fragments over 4 KiB",
+            [
+                frame(0x02, true, &[0u8; 3000]),
+                frame(0x00, true, &[0u8; 3000]),
+            ]
+            .concat(),
+            close_code::TOO_BIG,
+        ),
+        (
+            "a message over 256 bytes",
+            frame(0x82, true, &[0u8; 300]),
+            close_code::TOO_BIG,
+        ),
+    ];
+    for (what, bytes, expected) in cases {
+        let mut s = raw_upgrade(&server.ws_url).await?;
+        s.write_all(&join).await?;
+        s.write_all(&bytes).await?;
+        let code = close_code_of(&mut s).await?;
+        assert_eq!(code, expected, "{what}");
+    }
+    // The room kept ticking for the well-behaved client throughout.
+    let before = good.updates;
+    for _ in 0..20 {
+        good.next_update().await?;
+    }
+    assert_eq!(
+        good.updates - before,
+        20,
+        "the good client still receives updates"
+    );
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_answers_is_closed_as_idle() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| {
+        c.server.ping_interval_ms = 300;
+        c.server.idle_timeout_ms = 1_200;
+    })
+    .await?;
+    let mut s = raw_upgrade(&server.ws_url).await?;
+    s.write_all(&frame(0x82, true, &join_bytes())).await?;
+    // Never a pong, never an input: the reads below see the pings and updates go by.
+    let started = std::time::Instant::now();
+    let code = close_code_of(&mut s).await?;
+    assert_eq!(code, close_code::IDLE_TIMEOUT, "closed as idle");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1_000),
+        "not before the idle limit ({:?})",
+        started.elapsed()
+    );
+    server.stop().await;
+    Ok(())
+}
