@@ -44,6 +44,8 @@ pub const DISCONNECTS: &str = "tickstream_disconnects_total";
 pub const REJECTED_CONNECTIONS: &str = "tickstream_rejected_connections_total";
 /// Inputs ignored, by reason (counter, label `reason`).
 pub const REJECTED_INPUTS: &str = "tickstream_rejected_inputs_total";
+/// Rooms whose game panicked; their clients were closed with 1011 (counter).
+pub const ROOM_PANICS: &str = "tickstream_room_panics_total";
 /// Client messages that did not decode (counter).
 pub const DECODE_ERRORS: &str = "tickstream_decode_errors_total";
 /// The tick budget, 1 / tick rate, seconds (gauge): the line the tick duration is drawn
@@ -71,6 +73,7 @@ pub const ALL: &[&str] = &[
     REJECTED_CONNECTIONS,
     REJECTED_INPUTS,
     DECODE_ERRORS,
+    ROOM_PANICS,
     TICK_BUDGET,
     BUILD_INFO,
 ];
@@ -162,6 +165,10 @@ pub fn describe() {
     );
     describe_counter!(REJECTED_INPUTS, "Inputs ignored, by reason.");
     describe_counter!(DECODE_ERRORS, "Client messages that did not decode.");
+    describe_counter!(
+        ROOM_PANICS,
+        "Rooms whose game panicked; their clients were closed with 1011 and other rooms kept ticking."
+    );
     describe_gauge!(
         TICK_BUDGET,
         Unit::Seconds,
@@ -190,6 +197,7 @@ pub fn register() {
         MESSAGES_RECEIVED,
         UPDATES_MERGED,
         DECODE_ERRORS,
+        ROOM_PANICS,
     ] {
         metrics::counter!(name).increment(0);
     }

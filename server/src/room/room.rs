@@ -1,5 +1,6 @@
 //! The room task: one fixed-tick loop per room.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -122,7 +123,15 @@ impl Room {
                     break;
                 }
                 scheduled = interval.tick() => {
-                    self.run_tick(scheduled.into_std());
+                    // A panic in the game must not leave this room's clients waiting forever
+                    // or touch other rooms: close its clients with 1011 and retire the room.
+                    let ticked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        self.run_tick(scheduled.into_std());
+                    }));
+                    if let Err(panic) = ticked {
+                        self.fail(panic.as_ref());
+                        break;
+                    }
                     if self.clients.is_empty() && self.retire(false) {
                         break;
                     }
@@ -131,6 +140,21 @@ impl Room {
         }
         metrics::gauge!(m::ENTITIES).decrement(self.world.len() as f64);
         tracing::info!(room = %self.info.name, ticks = self.tick.0, "room stopped");
+    }
+
+    /// After a panic in a tick: counts it, closes every client with 1011, leaves the registry.
+    fn fail(&mut self, panic: &(dyn std::any::Any + Send)) {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        tracing::error!(room = %self.info.name, tick = self.tick.0, panic = %what, "room failed; closing its clients");
+        metrics::counter!(m::ROOM_PANICS).increment(1);
+        for (_, c) in &self.clients {
+            c.link.close(close_code::INTERNAL, "the room failed");
+        }
+        self.retire(true);
     }
 
     /// Leaves the registry if no join is waiting (or unconditionally on shutdown). Returns
@@ -228,6 +252,14 @@ impl Room {
                 self.world.set_direction(c.entity, input.dx, input.dy);
                 c.ack_seq = input.seq;
             }
+        }
+        if self.tick.0 == 29
+            && self.world.params().fault_panic_room.as_deref() == Some(&self.info.name)
+        {
+            panic!(
+                "injected fault: game step panics in room {}",
+                self.info.name
+            );
         }
         self.world.step();
         self.tick = self.tick.next();

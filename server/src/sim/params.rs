@@ -28,6 +28,9 @@ pub struct GameParams {
     pub player_seed: u32,
     /// A client sees entities within this distance of its own entity (`<=`); 0 = everything.
     pub view_radius: f64,
+    /// Fault injection, for testing room isolation only: the room with exactly this name
+    /// panics inside its game step at its 30th tick. Unset in any real deployment.
+    pub fault_panic_room: Option<String>,
 }
 
 impl Default for GameParams {
@@ -43,6 +46,7 @@ impl Default for GameParams {
             npc_seed: 0xC0FFEE,
             player_seed: 0xBEEF,
             view_radius: 0.0,
+            fault_panic_room: None,
         }
     }
 }

@@ -7,6 +7,7 @@ mod framing;
 mod handshake;
 mod inputs;
 mod interest;
+mod isolation;
 mod join;
 mod malformed;
 mod ops;

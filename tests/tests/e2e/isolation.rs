@@ -1,0 +1,48 @@
+//! A panic in one room's game closes that room's clients with 1011; other rooms keep ticking.
+
+use std::time::{Duration, Instant};
+
+use tickstream_shared::close_code;
+use tickstream_tests::TestServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_room_closes_only_its_clients() -> anyhow::Result<()> {
+    let server =
+        TestServer::start_with(|c| c.game.fault_panic_room = Some("doomed".into())).await?;
+    let mut fine = server.join("fine").await?;
+    fine.next_update().await?;
+    let mut doomed = server.join("doomed").await?;
+    // The doomed room panics at its 30th tick, about a second in.
+    let (code, reason, error) = doomed.until_closed().await?;
+    assert_eq!(
+        code,
+        close_code::INTERNAL,
+        "the doomed room's client gets 1011 ({reason})"
+    );
+    assert_eq!(
+        error,
+        Some(close_code::INTERNAL),
+        "after an Error message with 1011"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.handle.room("doomed").is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the failed room left the registry"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The other room never stopped: a full second of updates at 30 Hz.
+    let start = Instant::now();
+    let before = fine.updates;
+    while start.elapsed() < Duration::from_secs(1) {
+        fine.next_update().await?;
+    }
+    let got = fine.updates - before;
+    assert!(
+        got >= 28,
+        "the other room kept ticking ({got} updates in 1 s)"
+    );
+    server.stop().await;
+    Ok(())
+}
