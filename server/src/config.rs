@@ -68,6 +68,12 @@ pub struct ServerConfig {
     /// Open connections across all listeners; one more gets HTTP 503. 10,000 is far above what
     /// one process serves at 30 Hz and well below the default file-descriptor limit we raise to.
     pub max_connections: usize,
+    /// Open connections from one IP address; one more gets HTTP 503. 32 lets a household or
+    /// an office behind one NAT play together while one host cannot take every slot.
+    pub max_connections_per_ip: usize,
+    /// Addresses the per-address cap does not apply to. The host itself by default: local load
+    /// tests, and a reverse proxy on the same host through which every player arrives.
+    pub per_ip_exempt: Vec<std::net::IpAddr>,
     /// Rooms alive at once; a join that would create one more is refused with 1013.
     pub max_rooms: usize,
     /// Players in one room; one more is refused with 1013.
@@ -121,6 +127,11 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             max_connections: 10_000,
+            max_connections_per_ip: 32,
+            per_ip_exempt: vec![
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ],
             max_rooms: 1_000,
             max_players_per_room: 5_000,
             handshake_timeout_ms: 5_000,
@@ -320,7 +331,11 @@ impl Config {
         if s.tls_cert.is_some() != s.tls_key.is_some() {
             return invalid("server.tls_cert", "tls_cert and tls_key go together");
         }
-        if s.max_connections == 0 || s.max_rooms == 0 || s.max_players_per_room == 0 {
+        if s.max_connections == 0
+            || s.max_connections_per_ip == 0
+            || s.max_rooms == 0
+            || s.max_players_per_room == 0
+        {
             return invalid("server.max_*", "caps must be at least 1");
         }
         if s.max_message_bytes < 64 || s.max_message_bytes > 1 << 20 {

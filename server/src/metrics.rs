@@ -111,7 +111,7 @@ const KNOWN_CLOSE_CODES: &[u16] = &[
 ];
 
 /// Connection refusals outside the upgrade (see `net::listener`), created at zero.
-const LISTENER_REFUSALS: &[&str] = &["over_capacity", "tls", "handshake_timeout"];
+const LISTENER_REFUSALS: &[&str] = &["over_capacity", "per_ip_cap", "tls", "handshake_timeout"];
 
 /// The `code` label of [`DISCONNECTS`] for a close code: the code itself when it is one the
 /// server knows, `other` for anything else (a client's own close frame may carry any of

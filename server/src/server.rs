@@ -25,6 +25,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::metrics as m;
+use crate::net::ip_limit::IpLimits;
 use crate::net::listener::accept_loop;
 use crate::net::tls::{self, CertSource, TlsError};
 use crate::ops::{self, endpoint};
@@ -58,6 +59,7 @@ pub(crate) struct ServerCtx {
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) conn_limit: Arc<Semaphore>,
     pub(crate) refusal_limit: Arc<Semaphore>,
+    pub(crate) ip_limits: Arc<IpLimits>,
     pub(crate) tasks: TaskTracker,
     pub(crate) handshake_timeout: Duration,
     pub(crate) join_timeout: Duration,
@@ -155,6 +157,10 @@ impl Server {
             shutdown,
             conn_limit: Arc::new(Semaphore::new(s.max_connections)),
             refusal_limit: Arc::new(Semaphore::new(MAX_REFUSING)),
+            ip_limits: Arc::new(IpLimits::new(
+                s.max_connections_per_ip,
+                s.per_ip_exempt.clone(),
+            )),
             tasks,
             handshake_timeout: Duration::from_millis(s.handshake_timeout_ms),
             join_timeout: Duration::from_millis(s.join_timeout_ms),

@@ -8,10 +8,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
+use super::ip_limit::ConnPermit;
 use super::session;
 use super::upgrade::{UpgradeSlot, answer};
 use crate::metrics as m;
@@ -45,7 +45,19 @@ pub(crate) async fn accept_loop(
             }
         };
         let _ = tcp.set_nodelay(true);
-        let permit = Arc::clone(&ctx.conn_limit).try_acquire_owned().ok();
+        let global = Arc::clone(&ctx.conn_limit).try_acquire_owned().ok();
+        let permit = match global {
+            Some(global) => match ctx.ip_limits.acquire(peer.ip()) {
+                Some(ip) => Some(ConnPermit::new(global, ip)),
+                None => {
+                    metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "per_ip_cap")
+                        .increment(1);
+                    tracing::debug!(%peer, "per-address connection cap reached");
+                    None
+                }
+            },
+            None => None,
+        };
         let refusing = match &permit {
             Some(_) => None,
             // Over the cap: answer 503 to a bounded number of peers, drop the rest at once.
@@ -88,7 +100,7 @@ pub(crate) async fn accept_loop(
 
 /// Serves HTTP on one connection; if it upgrades, runs the WebSocket session on it while
 /// holding the connection's permit.
-async fn serve<S>(io: S, permit: Option<OwnedSemaphorePermit>, ctx: Arc<ServerCtx>)
+async fn serve<S>(io: S, permit: Option<ConnPermit>, ctx: Arc<ServerCtx>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

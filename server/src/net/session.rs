@@ -16,9 +16,9 @@ use fastwebsockets::{
 use tickstream_shared::codec::{CodecError, decode_client, encode_server};
 use tickstream_shared::{ClientMsg, Pong, ServerMsg, Tick, close_code};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::OwnedSemaphorePermit;
 
 use super::frame_guard::{FrameGuard, Violations};
+use super::ip_limit::ConnPermit;
 use super::rate::TokenBucket;
 use crate::metrics as m;
 use crate::room::link::WriterJob;
@@ -38,7 +38,7 @@ const ABNORMAL: u16 = 1006;
 pub const MAX_ROOM_NAME: usize = 64;
 
 /// Runs one WebSocket session to its end.
-pub(crate) async fn run<S>(ws: WebSocket<S>, ctx: Arc<ServerCtx>, permit: OwnedSemaphorePermit)
+pub(crate) async fn run<S>(ws: WebSocket<S>, ctx: Arc<ServerCtx>, permit: ConnPermit)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

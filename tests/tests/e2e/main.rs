@@ -11,4 +11,5 @@ mod isolation;
 mod join;
 mod malformed;
 mod ops;
+mod per_ip;
 mod slow_reader;
