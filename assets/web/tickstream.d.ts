@@ -1,0 +1,287 @@
+// Types for tickstream.js, the Tickstream browser client (protocol version 1).
+// See docs/WEB_CLIENT.md for the API and docs/PROTOCOL.md for the bytes.
+
+export const SUBPROTOCOL: "tickstream.v1";
+export const PROTOCOL_VERSION: 1;
+/** Grid points per world unit. */
+export const GRID_SCALE: 64;
+export const MAX_SERVER_MESSAGE: number;
+export const MAX_CLIENT_MESSAGE: number;
+export const MAX_LIST_LEN: number;
+
+export const CloseCode: Readonly<{
+  NORMAL: 1000;
+  GOING_AWAY: 1001;
+  PROTOCOL_ERROR: 1002;
+  ABNORMAL: 1006;
+  POLICY: 1008;
+  TOO_BIG: 1009;
+  INTERNAL: 1011;
+  TRY_AGAIN: 1013;
+  TOO_SLOW: 4000;
+  JOIN_TIMEOUT: 4001;
+  BAD_ROOM_NAME: 4002;
+}>;
+
+export const ChangeForm: Readonly<{ XY12: 0; X16: 1; Y16: 2; WIDE: 3 }>;
+
+/** A message that does not decode, or a value that cannot be encoded. */
+export class ProtocolError extends Error {}
+/** An Update that does not apply to the replica: reconnect for a fresh view. */
+export class DesyncError extends Error {}
+
+// ---- messages (grid points for positions, plain Numbers for every integer) ----
+
+export interface EntityState {
+  id: number;
+  /** 0 = player, 1 = NPC; other values are reserved. */
+  kind: number;
+  /** Grid points (1/64 unit). */
+  x: number;
+  y: number;
+}
+export interface Change {
+  id: number;
+  dx: number;
+  dy: number;
+  /** The form it was encoded with (decoding only). */
+  form?: 0 | 1 | 2 | 3;
+}
+export interface Delta {
+  despawns: number[];
+  spawns: EntityState[];
+  changes: Change[];
+}
+export interface Welcome {
+  type: "Welcome";
+  protocol: number;
+  entity: number;
+  tickRateHz: number;
+  tick: number;
+  worldWidth: number;
+  worldHeight: number;
+  /** 0 = the client sees everything. */
+  viewRadius: number;
+}
+export interface Update {
+  type: "Update";
+  tick: number;
+  ackSeq: number;
+  checksum: number;
+  delta: Delta;
+}
+export interface Pong {
+  type: "Pong";
+  clientTime: number;
+  serverTick: number;
+}
+export interface ErrorMsg {
+  type: "Error";
+  code: number;
+  reason: string;
+}
+export type ServerMsg = Welcome | Update | Pong | ErrorMsg;
+
+export interface Join {
+  type: "Join";
+  room: string;
+}
+export interface Input {
+  type: "Input";
+  seq: number;
+  dx: number;
+  dy: number;
+  buttons: number;
+}
+export interface Ping {
+  type: "Ping";
+  clientTime: number | bigint;
+}
+export type ClientMsg = Join | Input | Ping;
+
+export function decodeServerMsg(data: Uint8Array | ArrayBuffer | ArrayBufferView): ServerMsg;
+export function decodeClientMsg(data: Uint8Array | ArrayBuffer | ArrayBufferView): ClientMsg;
+export function encodeJoin(room: string): Uint8Array;
+export function encodeInput(seq: number, dx: number, dy: number, buttons?: number): Uint8Array;
+export function encodePing(clientTime: number | bigint): Uint8Array;
+export function encodeClientMsg(msg: ClientMsg): Uint8Array;
+/** For tests and tools: picks change forms by the server's rule. */
+export function encodeServerMsg(msg: ServerMsg): Uint8Array;
+export function isValidRoomName(room: string): boolean;
+
+export function fmix32(h: number): number;
+export function entityHash(id: number, kind: number, x: number, y: number): number;
+export function viewChecksum(entities: Iterable<EntityState>): number;
+
+export class Reader {
+  constructor(bytes: Uint8Array);
+}
+export class Writer {
+  constructor(capacity?: number);
+  bytes(): Uint8Array;
+}
+
+/** The client's copy of its view, in grid points, with the checksum kept incrementally. */
+export class Replica {
+  readonly entities: Map<number, EntityState>;
+  /** Tick of the last Update applied; null before the first. */
+  readonly tick: number | null;
+  readonly ackSeq: number;
+  readonly checksum: number;
+  readonly size: number;
+  get(id: number): EntityState | undefined;
+  /** Despawns, spawns, changes, then the checksum; throws DesyncError. */
+  apply(update: Update): void;
+}
+
+/** Estimates which server tick is arriving now from the arrival of Updates. */
+export class ServerClock {
+  constructor(tickRateHz: number);
+  observe(tick: number, nowMs: number): void;
+  tickAt(nowMs: number): number | null;
+}
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+/** States per entity by tick, rendered between the two around the render tick. World units. */
+export class Interpolator {
+  constructor(options?: { maxStep?: number; maxSamples?: number });
+  record(tick: number, delta: Delta, replica: Replica): void;
+  positionAt(id: number, tick: number): Point | null;
+  prune(tick: number): void;
+  clear(): void;
+}
+
+/** Predicts the own entity with the server's rule and reconciles with ack_seq. World units. */
+export class Predictor {
+  constructor(options: { worldWidth: number; worldHeight: number; speed?: number; maxHistory?: number });
+  readonly x: number | null;
+  readonly y: number | null;
+  readonly tick: number | null;
+  noteInput(seq: number, dx: number, dy: number): void;
+  advanceTo(tick: number): void;
+  /** Returns +1 when inputs arrive later than predicted, -1 when earlier, else 0. */
+  reconcile(tick: number, ackSeq: number, serverX: number, serverY: number): -1 | 0 | 1;
+}
+
+export interface ClientOptions {
+  /** `wss://host:port/ws` (required). */
+  url: string;
+  /** Room to join; 1–64 characters of [A-Za-z0-9_.-]. Default "lobby". */
+  room?: string;
+  /** How far in the past remote entities are rendered. Default 100. */
+  interpolationDelayMs?: number;
+  /** The game's player speed per tick, for prediction. Default 5 (the reference game). */
+  playerSpeed?: number;
+  /** Largest legitimate move per tick; a larger jump is not interpolated. Default 5. */
+  maxStep?: number;
+  /** Inputs and pings are sent only while bufferedAmount is at most this. Default 64. */
+  maxBufferedAmount?: number;
+  /** Default 1000. */
+  pingIntervalMs?: number;
+  /** Reconnect after a lost session. Default true. */
+  reconnect?: boolean;
+  /** First reconnect delay; doubles per failed attempt, with jitter. Default 250. */
+  reconnectInitialMs?: number;
+  /** Default 10000. */
+  reconnectMaxMs?: number;
+  /** Time constant for blending prediction corrections. Default 80. */
+  smoothingMs?: number;
+  /** Corrections larger than this (world units) snap. Default 20. */
+  snapDistance?: number;
+  /** A WebSocket constructor; default globalThis.WebSocket. */
+  WebSocket?: new (url: string, protocol: string) => WebSocket;
+}
+
+export type ClientState = "idle" | "connecting" | "joining" | "playing" | "reconnecting" | "closed";
+
+export interface CloseInfo {
+  code: number;
+  reason: string;
+  wasClean: boolean;
+  /** The server's Error message before the close, if one came. */
+  serverError: { code: number; reason: string } | null;
+  willReconnect: boolean;
+  retryInMs: number | null;
+}
+
+export interface Stats {
+  connected: boolean;
+  state: ClientState;
+  room: string;
+  url: string;
+  /** The own entity's id. */
+  entity: number | null;
+  /** The latest Update's tick. */
+  tick: number;
+  ackSeq: number;
+  inputSeq: number;
+  /** Entities in view. */
+  entities: number;
+  players: number;
+  /** Updates per second over the last 2 s. */
+  updateHz: number;
+  /** Kilobytes per second of Updates received over the last 2 s. */
+  kbpsIn: number;
+  /** Smoothed round trip of Ping/Pong; null before the first Pong. */
+  rttMs: number | null;
+  lastRttMs: number | null;
+  updates: number;
+  bytesIn: number;
+  desyncs: number;
+  reconnects: number;
+  sessions: number;
+  interpolationDelayMs: number;
+  leadTicks: number | null;
+  world: { width: number; height: number; viewRadius: number; tickRateHz: number } | null;
+  /** The own entity as the server last sent it (world units). */
+  server: Point | null;
+  /** The own entity as predicted (world units). */
+  predicted: Point | null;
+  /** The local tick the prediction has been stepped to. */
+  predictedTick: number | null;
+  lastClose: CloseInfo | null;
+  reconnectInMs: number | null;
+}
+
+export interface RenderEntity extends Point {
+  id: number;
+  kind: number;
+}
+
+export interface Frame {
+  own: RenderEntity | null;
+  entities: RenderEntity[];
+  renderTick: number | null;
+}
+
+export interface ClientEvents {
+  open: undefined;
+  welcome: Welcome;
+  update: Update;
+  pong: { rttMs: number; serverTick: number };
+  desync: { error: DesyncError };
+  error: { error: Error };
+  close: CloseInfo;
+  state: ClientState;
+}
+
+export class TickstreamClient {
+  constructor(options: ClientOptions);
+  readonly state: ClientState;
+  readonly welcome: Welcome | null;
+  readonly replica: Replica;
+  connect(): this;
+  close(reason?: string): void;
+  /** Direction components are clamped into [-1, 1]; sent latest-wins, at most once a tick. */
+  setInput(dx: number, dy: number, buttons?: number): void;
+  on<K extends keyof ClientEvents>(name: K, fn: (value: ClientEvents[K]) => void): () => void;
+  /** What to draw now: the own entity predicted, the others interpolated. World units. */
+  frame(nowMs?: number): Frame;
+  /** An entity as the server last sent it, in world units. */
+  entity(id: number): RenderEntity | null;
+  stats(): Stats;
+}

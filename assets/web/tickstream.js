@@ -1,0 +1,1296 @@
+// Tickstream browser client, protocol version 1 (docs/PROTOCOL.md; API in docs/WEB_CLIENT.md).
+//
+// One ES module with no dependencies and no build step: import it from a page or from Node.
+//
+// Layout, in the order data flows:
+//   - bytes:        Reader / Writer, the bincode 2 standard encoding (varints, zigzag, f32 LE).
+//   - messages:     decodeServerMsg, encodeJoin / encodeInput / encodePing (and, for tests and
+//                   tools, decodeClientMsg, encodeClientMsg, encodeServerMsg).
+//   - checksum:     fmix32, entityHash, viewChecksum.
+//   - Replica:      the client's copy of its view; applies Updates and checks the checksum.
+//   - ServerClock:  estimates the server's tick from the arrival of Updates.
+//   - Interpolator: keeps a few states per entity and renders them about 100 ms in the past.
+//   - Predictor:    predicts the own entity ahead of the server and reconciles with ack_seq.
+//   - TickstreamClient: the WebSocket session: join, inputs (latest wins under congestion),
+//                   pings, close codes, reconnect with backoff, stats().
+//
+// Numbers: every u64 of a valid version-1 message is far below 2^53, so u64s decode to plain
+// Numbers and a u64 of 2^53 or more is refused as malformed (PROTOCOL.md §12). Encoders accept
+// a BigInt where a u64 is written (Ping.client_time).
+
+/** The WebSocket subprotocol; the server echoes it or refuses the upgrade. */
+export const SUBPROTOCOL = "tickstream.v1";
+/** The protocol version carried in Welcome. */
+export const PROTOCOL_VERSION = 1;
+/** Grid points per world unit: positions travel as u32 counts of 1/64 unit. */
+export const GRID_SCALE = 64;
+/** The largest server message a client accepts (4 MiB). */
+export const MAX_SERVER_MESSAGE = 4 * 1024 * 1024;
+/** The largest client message the server accepts. */
+export const MAX_CLIENT_MESSAGE = 256;
+/** The most entries one list of a delta may hold. */
+export const MAX_LIST_LEN = 65536;
+
+/** WebSocket close codes (PROTOCOL.md §4), plus 1006, which browsers report for a lost link. */
+export const CloseCode = Object.freeze({
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  PROTOCOL_ERROR: 1002,
+  ABNORMAL: 1006,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  INTERNAL: 1011,
+  TRY_AGAIN: 1013,
+  TOO_SLOW: 4000,
+  JOIN_TIMEOUT: 4001,
+  BAD_ROOM_NAME: 4002,
+});
+
+/** Close codes after which reconnecting as is cannot help (a client bug or a bad room name). */
+const FINAL_CODES = new Set([CloseCode.PROTOCOL_ERROR, CloseCode.TOO_BIG, CloseCode.BAD_ROOM_NAME]);
+
+/** A message that does not decode (PROTOCOL.md §5.4), or a value that cannot be encoded. */
+export class ProtocolError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+/** An Update that does not apply to the replica (PROTOCOL.md §8): reconnect for a fresh view. */
+export class DesyncError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "DesyncError";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes: bincode 2, standard configuration (PROTOCOL.md §5)
+// ---------------------------------------------------------------------------------------------
+
+const TWO_32 = 4294967296;
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+const utf8Encoder = new TextEncoder();
+
+/** Reads one message from a Uint8Array; every read checks the bounds. */
+export class Reader {
+  /** @param {Uint8Array} bytes exactly one message */
+  constructor(bytes) {
+    this.b = bytes;
+    this.v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.p = 0;
+  }
+  need(n) {
+    if (this.p + n > this.b.length) throw new ProtocolError("truncated message");
+  }
+  u8() {
+    this.need(1);
+    return this.b[this.p++];
+  }
+  u32le() {
+    this.need(4);
+    const x = this.v.getUint32(this.p, true);
+    this.p += 4;
+    return x;
+  }
+  raw(n) {
+    this.need(n);
+    const s = this.b.subarray(this.p, this.p + n);
+    this.p += n;
+    return s;
+  }
+  /** A bincode varint; maxTag is 251 for u16, 252 for u32, 253 for u64. */
+  varint(maxTag) {
+    const tag = this.u8();
+    if (tag < 251) return tag;
+    if (tag > maxTag) throw new ProtocolError(`varint tag 0x${tag.toString(16)} too wide for its type`);
+    if (tag === 251) {
+      this.need(2);
+      const x = this.v.getUint16(this.p, true);
+      this.p += 2;
+      return x;
+    }
+    if (tag === 252) return this.u32le();
+    const lo = this.u32le();
+    const hi = this.u32le();
+    if (hi > 0x1fffff) throw new ProtocolError("u64 of 2^53 or more");
+    return hi * TWO_32 + lo;
+  }
+  u16() {
+    return this.varint(251);
+  }
+  u32() {
+    return this.varint(252);
+  }
+  u64() {
+    return this.varint(253);
+  }
+  /** Zigzag i32. */
+  i32() {
+    const n = this.u32();
+    return (n >>> 1) ^ -(n & 1);
+  }
+  f32() {
+    this.need(4);
+    const x = this.v.getFloat32(this.p, true);
+    this.p += 4;
+    return x;
+  }
+  str() {
+    const n = this.u64();
+    try {
+      return utf8Decoder.decode(this.raw(n));
+    } catch (e) {
+      if (e instanceof ProtocolError) throw e;
+      throw new ProtocolError("string is not UTF-8");
+    }
+  }
+  count() {
+    const n = this.u32();
+    if (n > MAX_LIST_LEN) throw new ProtocolError(`delta list of ${n} entries (limit ${MAX_LIST_LEN})`);
+    return n;
+  }
+  end() {
+    if (this.p !== this.b.length) throw new ProtocolError(`${this.b.length - this.p} trailing bytes`);
+  }
+}
+
+/** Writes a message into a growing buffer. */
+export class Writer {
+  constructor(capacity = 32) {
+    this.b = new Uint8Array(capacity);
+    this.p = 0;
+  }
+  reserve(n) {
+    if (this.p + n <= this.b.length) return;
+    const grown = new Uint8Array(Math.max(this.b.length * 2, this.p + n));
+    grown.set(this.b.subarray(0, this.p));
+    this.b = grown;
+  }
+  u8(x) {
+    this.reserve(1);
+    this.b[this.p++] = x & 0xff;
+  }
+  /** n little-endian bytes of a non-negative integer below 2^53. */
+  le(x, n) {
+    this.reserve(n);
+    for (let i = 0; i < n; i++) {
+      this.b[this.p++] = x % 256;
+      x = Math.floor(x / 256);
+    }
+  }
+  /** A varint of an unsigned integer; a Number must be a safe integer, a BigInt below 2^64. */
+  varint(x) {
+    if (typeof x === "bigint") {
+      if (x < 0n || x >= 1n << 64n) throw new ProtocolError("u64 out of range");
+      if (x < 0x100000000n) return this.varint(Number(x));
+      this.u8(253);
+      this.le(Number(x & 0xffffffffn), 4);
+      this.le(Number(x >> 32n), 4);
+      return;
+    }
+    if (!Number.isSafeInteger(x) || x < 0) throw new ProtocolError(`not an unsigned integer: ${x}`);
+    if (x < 251) this.u8(x);
+    else if (x < 0x10000) {
+      this.u8(251);
+      this.le(x, 2);
+    } else if (x < TWO_32) {
+      this.u8(252);
+      this.le(x, 4);
+    } else {
+      this.u8(253);
+      this.le(x, 8);
+    }
+  }
+  /** Zigzag i32. */
+  i32(n) {
+    if (!Number.isInteger(n) || n < -0x80000000 || n > 0x7fffffff) throw new ProtocolError(`not an i32: ${n}`);
+    this.varint(((n << 1) ^ (n >> 31)) >>> 0);
+  }
+  u32le(x) {
+    this.le(x >>> 0, 4);
+  }
+  f32(x) {
+    this.reserve(4);
+    new DataView(this.b.buffer, this.b.byteOffset).setFloat32(this.p, x, true);
+    this.p += 4;
+  }
+  str(s) {
+    const bytes = utf8Encoder.encode(s);
+    this.varint(bytes.length);
+    this.reserve(bytes.length);
+    this.b.set(bytes, this.p);
+    this.p += bytes.length;
+  }
+  bytes() {
+    return this.b.slice(0, this.p);
+  }
+}
+
+function u32Check(x, what) {
+  if (!Number.isInteger(x) || x < 0 || x > 0xffffffff) throw new ProtocolError(`${what} is not a u32: ${x}`);
+  return x;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages (PROTOCOL.md §6, §7)
+// ---------------------------------------------------------------------------------------------
+
+/** Change forms (PROTOCOL.md §7.5). */
+export const ChangeForm = Object.freeze({ XY12: 0, X16: 1, Y16: 2, WIDE: 3 });
+
+// Gap decoding: id = next + gap, next = id + 1; next starts at 0 for each list.
+function gapDecoder() {
+  let next = 0;
+  return (gap) => {
+    const id = next + gap;
+    if (id > 0xffffffff) throw new ProtocolError("entity id out of range");
+    next = id + 1;
+    return id;
+  };
+}
+
+const sext12 = (v) => (v << 20) >> 20;
+const sext16 = (v) => (v << 16) >> 16;
+
+function decodeDelta(r) {
+  const despawns = [];
+  const spawns = [];
+  const changes = [];
+  let n = r.count();
+  let id = gapDecoder();
+  for (let i = 0; i < n; i++) despawns.push(id(r.u64()));
+  n = r.count();
+  id = gapDecoder();
+  for (let i = 0; i < n; i++) {
+    const eid = id(r.u64());
+    const kind = r.u8();
+    const x = r.u32();
+    const y = r.u32();
+    spawns.push({ id: eid, kind, x, y });
+  }
+  n = r.count();
+  id = gapDecoder();
+  for (let i = 0; i < n; i++) {
+    const header = r.u64();
+    const form = header % 4; // not `& 3`: the header may exceed 2^32
+    const eid = id(Math.floor(header / 4));
+    let dx = 0;
+    let dy = 0;
+    if (form === ChangeForm.XY12) {
+      const b = r.raw(3);
+      const packed = b[0] | (b[1] << 8) | (b[2] << 16);
+      dx = sext12(packed & 0xfff);
+      dy = sext12(packed >>> 12);
+    } else if (form === ChangeForm.X16) {
+      const b = r.raw(2);
+      dx = sext16(b[0] | (b[1] << 8));
+    } else if (form === ChangeForm.Y16) {
+      const b = r.raw(2);
+      dy = sext16(b[0] | (b[1] << 8));
+    } else {
+      dx = r.i32();
+      dy = r.i32();
+    }
+    if (dx === 0 && dy === 0) throw new ProtocolError(`change of entity ${eid} moves nothing`);
+    changes.push({ id: eid, dx, dy, form });
+  }
+  return { despawns, spawns, changes };
+}
+
+function asBytes(data) {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new ProtocolError("a message must be binary");
+}
+
+/**
+ * Decodes one binary frame from the server.
+ * @param {Uint8Array | ArrayBuffer} data
+ */
+export function decodeServerMsg(data) {
+  const bytes = asBytes(data);
+  if (bytes.length > MAX_SERVER_MESSAGE) throw new ProtocolError(`server message of ${bytes.length} bytes`);
+  const r = new Reader(bytes);
+  let msg;
+  const variant = r.u32();
+  switch (variant) {
+    case 0:
+      msg = {
+        type: "Welcome",
+        protocol: r.u16(),
+        entity: r.u32(),
+        tickRateHz: r.u16(),
+        tick: r.u32(),
+        worldWidth: r.f32(),
+        worldHeight: r.f32(),
+        viewRadius: r.f32(),
+      };
+      break;
+    case 1:
+      msg = {
+        type: "Update",
+        tick: r.u32(),
+        ackSeq: r.u32(),
+        checksum: r.u32le(), // ViewChecksum: 4 raw bytes, not a varint
+        delta: decodeDelta(r),
+      };
+      break;
+    case 2:
+      msg = { type: "Pong", clientTime: r.u64(), serverTick: r.u32() };
+      break;
+    case 3:
+      msg = { type: "Error", code: r.u16(), reason: r.str() };
+      break;
+    default:
+      throw new ProtocolError(`unknown ServerMsg variant ${variant}`);
+  }
+  r.end();
+  return msg;
+}
+
+/**
+ * Decodes one client message (for tests and tools; the server is the real decoder).
+ * @param {Uint8Array | ArrayBuffer} data
+ */
+export function decodeClientMsg(data) {
+  const bytes = asBytes(data);
+  if (bytes.length > MAX_CLIENT_MESSAGE) throw new ProtocolError(`client message of ${bytes.length} bytes`);
+  const r = new Reader(bytes);
+  let msg;
+  const variant = r.u32();
+  switch (variant) {
+    case 0:
+      msg = { type: "Join", room: r.str() };
+      break;
+    case 1:
+      msg = { type: "Input", seq: r.u32(), dx: r.f32(), dy: r.f32(), buttons: r.u32() };
+      break;
+    case 2:
+      msg = { type: "Ping", clientTime: r.u64() };
+      break;
+    default:
+      throw new ProtocolError(`unknown ClientMsg variant ${variant}`);
+  }
+  r.end();
+  return msg;
+}
+
+/** True for a room name the server accepts: 1 to 64 characters of [A-Za-z0-9_.-]. */
+export function isValidRoomName(room) {
+  return typeof room === "string" && /^[A-Za-z0-9_.-]{1,64}$/.test(room);
+}
+
+/** `Join { room }`. */
+export function encodeJoin(room) {
+  const w = new Writer();
+  w.varint(0);
+  w.str(room);
+  return w.bytes();
+}
+
+/** `Input { seq, dx, dy, buttons }`; dx and dy are sent as f32. */
+export function encodeInput(seq, dx, dy, buttons = 0) {
+  const w = new Writer(19);
+  w.varint(1);
+  w.varint(u32Check(seq, "seq"));
+  w.f32(dx);
+  w.f32(dy);
+  w.varint(u32Check(buttons, "buttons"));
+  return w.bytes();
+}
+
+/** `Ping { client_time }`; a safe-integer Number or a BigInt. */
+export function encodePing(clientTime) {
+  const w = new Writer(10);
+  w.varint(2);
+  w.varint(clientTime);
+  return w.bytes();
+}
+
+/** Encodes a client message object as decodeClientMsg returns it. */
+export function encodeClientMsg(msg) {
+  switch (msg.type) {
+    case "Join":
+      return encodeJoin(msg.room);
+    case "Input":
+      return encodeInput(msg.seq, msg.dx, msg.dy, msg.buttons);
+    case "Ping":
+      return encodePing(msg.clientTime);
+    default:
+      throw new ProtocolError(`unknown client message type ${msg.type}`);
+  }
+}
+
+const fits = (v, bits) => v >= -(2 ** (bits - 1)) && v < 2 ** (bits - 1);
+
+function encodeDelta(w, d) {
+  const ids = (list, idOf) => {
+    if (list.length > MAX_LIST_LEN) throw new ProtocolError("delta list too long");
+    w.varint(list.length);
+    let next = 0;
+    return list.map((item) => {
+      const id = u32Check(idOf(item), "entity id");
+      if (id < next) throw new ProtocolError("delta ids are not strictly ascending");
+      const gap = id - next;
+      next = id + 1;
+      return gap;
+    });
+  };
+  for (const gap of ids(d.despawns, (id) => id)) w.varint(gap);
+  const spawnGaps = ids(d.spawns, (s) => s.id);
+  d.spawns.forEach((s, i) => {
+    w.varint(spawnGaps[i]);
+    w.u8(s.kind);
+    w.varint(u32Check(s.x, "x"));
+    w.varint(u32Check(s.y, "y"));
+  });
+  const changeGaps = ids(d.changes, (c) => c.id);
+  d.changes.forEach((c, i) => {
+    const { dx, dy } = c;
+    let form;
+    if (dy === 0 && dx !== 0 && fits(dx, 16)) form = ChangeForm.X16;
+    else if (dx === 0 && dy !== 0 && fits(dy, 16)) form = ChangeForm.Y16;
+    else if (dx !== 0 && dy !== 0 && fits(dx, 12) && fits(dy, 12)) form = ChangeForm.XY12;
+    else form = ChangeForm.WIDE;
+    w.varint(changeGaps[i] * 4 + form);
+    if (form === ChangeForm.XY12) {
+      const packed = (dx & 0xfff) | ((dy & 0xfff) << 12);
+      w.u8(packed);
+      w.u8(packed >>> 8);
+      w.u8(packed >>> 16);
+    } else if (form === ChangeForm.X16 || form === ChangeForm.Y16) {
+      const v = form === ChangeForm.X16 ? dx : dy;
+      w.u8(v);
+      w.u8(v >> 8);
+    } else {
+      w.i32(dx);
+      w.i32(dy);
+    }
+  });
+}
+
+/**
+ * Encodes a server message object as decodeServerMsg returns it, picking change forms by the
+ * server's rule (PROTOCOL.md §7.5). For tests and tools: fake servers, fixtures.
+ */
+export function encodeServerMsg(msg) {
+  const w = new Writer(64);
+  switch (msg.type) {
+    case "Welcome":
+      w.varint(0);
+      w.varint(msg.protocol);
+      w.varint(msg.entity);
+      w.varint(msg.tickRateHz);
+      w.varint(msg.tick);
+      w.f32(msg.worldWidth);
+      w.f32(msg.worldHeight);
+      w.f32(msg.viewRadius);
+      break;
+    case "Update":
+      w.varint(1);
+      w.varint(msg.tick);
+      w.varint(msg.ackSeq);
+      w.u32le(msg.checksum);
+      encodeDelta(w, msg.delta);
+      break;
+    case "Pong":
+      w.varint(2);
+      w.varint(msg.clientTime);
+      w.varint(msg.serverTick);
+      break;
+    case "Error":
+      w.varint(3);
+      w.varint(msg.code);
+      w.str(msg.reason);
+      break;
+    default:
+      throw new ProtocolError(`unknown server message type ${msg.type}`);
+  }
+  return w.bytes();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The view checksum (PROTOCOL.md §9)
+// ---------------------------------------------------------------------------------------------
+
+/** murmur3's 32-bit finalizer. */
+export function fmix32(h) {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** One entity's hash; id, x, y are u32 grid values, kind a u8. */
+export function entityHash(id, kind, x, y) {
+  let h = fmix32(Math.imul(id, 0x9e3779b1) ^ kind);
+  h = fmix32(h ^ x);
+  return fmix32((h + y) >>> 0);
+}
+
+/** The wrapping u32 sum of every entity's hash. */
+export function viewChecksum(entities) {
+  let sum = 0;
+  for (const e of entities) sum = (sum + entityHash(e.id, e.kind, e.x, e.y)) >>> 0;
+  return sum;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replica (PROTOCOL.md §8)
+// ---------------------------------------------------------------------------------------------
+
+/** A client's copy of its view, in grid points, with the checksum kept incrementally. */
+export class Replica {
+  constructor() {
+    /** @type {Map<number, {id: number, kind: number, x: number, y: number}>} */
+    this.entities = new Map();
+    /** Tick of the last Update applied; null before the first. */
+    this.tick = null;
+    /** ack_seq of the last Update applied. */
+    this.ackSeq = 0;
+    /** The checksum of what the replica holds. */
+    this.checksum = 0;
+  }
+
+  get size() {
+    return this.entities.size;
+  }
+
+  get(id) {
+    return this.entities.get(id);
+  }
+
+  /**
+   * Applies a decoded Update: despawns, then spawns, then changes; then checks the checksum.
+   * Throws DesyncError on any inconsistency; the replica is then unusable (reconnect).
+   */
+  apply(u) {
+    if (this.tick !== null && u.tick <= this.tick) {
+      throw new DesyncError(`update for tick ${u.tick} after tick ${this.tick}`);
+    }
+    const E = this.entities;
+    const d = u.delta;
+    let sum = this.checksum;
+    for (const id of d.despawns) {
+      const e = E.get(id);
+      if (!e) throw new DesyncError(`despawn of unknown entity ${id}`);
+      sum = (sum - entityHash(e.id, e.kind, e.x, e.y)) >>> 0;
+      E.delete(id);
+    }
+    for (const s of d.spawns) {
+      if (E.has(s.id)) throw new DesyncError(`spawn of entity ${s.id} that is already present`);
+      E.set(s.id, { id: s.id, kind: s.kind, x: s.x, y: s.y });
+      sum = (sum + entityHash(s.id, s.kind, s.x, s.y)) >>> 0;
+    }
+    for (const c of d.changes) {
+      const e = E.get(c.id);
+      if (!e) throw new DesyncError(`change of unknown entity ${c.id}`);
+      const x = e.x + c.dx;
+      const y = e.y + c.dy;
+      if (x < 0 || x > 0xffffffff || y < 0 || y > 0xffffffff) {
+        throw new DesyncError(`change moves entity ${c.id} out of the grid`);
+      }
+      sum = (sum - entityHash(e.id, e.kind, e.x, e.y)) >>> 0;
+      e.x = x;
+      e.y = y;
+      sum = (sum + entityHash(e.id, e.kind, e.x, e.y)) >>> 0;
+    }
+    if (sum !== u.checksum) {
+      const hex = (v) => "0x" + v.toString(16).padStart(8, "0");
+      throw new DesyncError(`checksum mismatch at tick ${u.tick}: server ${hex(u.checksum)}, replica ${hex(sum)}`);
+    }
+    this.checksum = sum;
+    this.tick = u.tick;
+    this.ackSeq = u.ackSeq;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing, interpolation and prediction (PROTOCOL.md §13)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Estimates which server tick is arriving "now", from the arrival times of Updates: a smoothed
+ * offset between the local clock and tick numbers, so that render time advances steadily
+ * instead of in steps of one Update.
+ */
+export class ServerClock {
+  constructor(tickRateHz) {
+    this.hz = tickRateHz;
+    this.offset = null; // ticks minus local time in ticks
+  }
+  /** Records that an Update for `tick` arrived at `nowMs`. */
+  observe(tick, nowMs) {
+    const sample = tick - (nowMs * this.hz) / 1000;
+    if (this.offset === null || Math.abs(sample - this.offset) > 3) this.offset = sample;
+    else this.offset += (sample - this.offset) * 0.1;
+  }
+  /** The (fractional) tick of an Update arriving at `nowMs`; null before the first. */
+  tickAt(nowMs) {
+    return this.offset === null ? null : (nowMs * this.hz) / 1000 + this.offset;
+  }
+}
+
+/**
+ * Renders remote entities a little in the past, interpolating between the two known states
+ * around the render time (PROTOCOL.md §13.2). Positions are in world units.
+ */
+export class Interpolator {
+  /**
+   * @param {{ maxStep?: number, maxSamples?: number }} [options] maxStep: the largest
+   *   legitimate move per tick in world units (5 in the reference game); a larger jump snaps.
+   */
+  constructor({ maxStep = 5, maxSamples = 32 } = {}) {
+    this.maxStep = maxStep;
+    this.maxSamples = maxSamples;
+    /** @type {Map<number, {kind: number, samples: {t: number, x: number, y: number, snap: boolean}[]}>} */
+    this.tracks = new Map();
+    this.lastTick = null;
+  }
+
+  clear() {
+    this.tracks.clear();
+    this.lastTick = null;
+  }
+
+  /** Records an applied Update: its tick, its delta and the replica after it. */
+  record(tick, delta, replica) {
+    const prev = this.lastTick;
+    for (const id of delta.despawns) this.tracks.delete(id);
+    for (const s of delta.spawns) {
+      this.tracks.set(s.id, {
+        kind: s.kind,
+        samples: [{ t: tick, x: s.x / GRID_SCALE, y: s.y / GRID_SCALE, snap: true }],
+      });
+    }
+    for (const c of delta.changes) {
+      const track = this.tracks.get(c.id);
+      const e = replica.get(c.id);
+      if (!track || !e) continue;
+      const samples = track.samples;
+      let last = samples[samples.length - 1];
+      // Unchanged until the previous Update: pin that, so the move is not spread back in time.
+      if (prev !== null && last.t < prev) {
+        last = { t: prev, x: last.x, y: last.y, snap: false };
+        samples.push(last);
+      }
+      const x = e.x / GRID_SCALE;
+      const y = e.y / GRID_SCALE;
+      const ticks = Math.max(1, tick - last.t);
+      const snap = Math.hypot(x - last.x, y - last.y) > this.maxStep * ticks * 1.5 + 1;
+      samples.push({ t: tick, x, y, snap });
+      if (samples.length > this.maxSamples) samples.splice(0, samples.length - this.maxSamples);
+    }
+    this.lastTick = tick;
+  }
+
+  /** The position of entity `id` at the fractional tick `t`, or null if not in view. */
+  positionAt(id, t) {
+    const track = this.tracks.get(id);
+    return track ? Interpolator.sample(track.samples, t) : null;
+  }
+
+  static sample(samples, t) {
+    const first = samples[0];
+    if (t <= first.t) return { x: first.x, y: first.y };
+    for (let i = samples.length - 1; i > 0; i--) {
+      const a = samples[i - 1];
+      if (a.t <= t) {
+        const b = samples[i];
+        if (t >= b.t) return { x: b.x, y: b.y };
+        if (b.snap) return { x: a.x, y: a.y };
+        const f = (t - a.t) / (b.t - a.t);
+        return { x: a.x + (b.x - a.x) * f, y: a.y + (b.y - a.y) * f };
+      }
+    }
+    const last = samples[samples.length - 1];
+    return { x: last.x, y: last.y };
+  }
+
+  /** Drops samples no longer needed to render at tick `t` or later. */
+  prune(t) {
+    for (const track of this.tracks.values()) {
+      const s = track.samples;
+      let keep = 0;
+      while (keep + 1 < s.length && s[keep + 1].t <= t) keep++;
+      if (keep > 0) s.splice(0, keep);
+    }
+  }
+}
+
+/**
+ * Predicts the own entity with the server's movement rule (PROTOCOL.md §13.3) and reconciles
+ * with each Update's ack_seq (§13.4). Positions are in world units; ticks are integers on the
+ * server's timeline, run ahead of the latest Update by the lead the client chooses.
+ */
+export class Predictor {
+  /**
+   * @param {{ worldWidth: number, worldHeight: number, speed?: number, maxHistory?: number }} o
+   */
+  constructor({ worldWidth, worldHeight, speed = 5, maxHistory = 512 }) {
+    this.w = worldWidth;
+    this.h = worldHeight;
+    this.speed = speed;
+    this.maxHistory = maxHistory;
+    /** Predicted position; null until the first reconcile. */
+    this.x = null;
+    this.y = null;
+    /** Last local tick stepped. */
+    this.tick = null;
+    /** The newest input sent: in force from the next local tick on. */
+    this.current = { seq: 0, dx: 0, dy: 0 };
+    /** Sent inputs not yet known to be superseded on the server, by seq. */
+    this.inputs = new Map([[0, { dx: 0, dy: 0 }]]);
+    /** One entry per local tick after the last reconciled Update: the input in force. */
+    this.history = [];
+  }
+
+  /** Records an input as sent; it is in force from the next local tick stepped. */
+  noteInput(seq, dx, dy) {
+    const input = { dx: Math.fround(dx), dy: Math.fround(dy) };
+    this.inputs.set(seq, input);
+    this.current = { seq, ...input };
+  }
+
+  /** The server's step: normalise (dx, dy) in f64, move `speed`, clamp into the arena. */
+  step(x, y, dx, dy) {
+    if (dx === 0 && dy === 0) return [x, y];
+    const len = Math.sqrt(dx * dx + dy * dy);
+    const inv = 1 / len;
+    const nx = Math.min(Math.max(x + dx * inv * this.speed, 0), this.w);
+    const ny = Math.min(Math.max(y + dy * inv * this.speed, 0), this.h);
+    return [nx, ny];
+  }
+
+  /** Steps the prediction up to local tick `t` with the newest input. */
+  advanceTo(t) {
+    if (this.tick === null || this.x === null || t <= this.tick) return;
+    // After a long pause (a background tab) step at most maxHistory ticks; the next Update
+    // corrects the rest.
+    const from = Math.max(this.tick, t - this.maxHistory);
+    const { seq, dx, dy } = this.current;
+    for (let k = from + 1; k <= t; k++) {
+      [this.x, this.y] = this.step(this.x, this.y, dx, dy);
+      this.history.push({ t: k, seq, dx, dy });
+    }
+    if (this.history.length > this.maxHistory) this.history.splice(0, this.history.length - this.maxHistory);
+    this.tick = t;
+  }
+
+  /**
+   * Reconciles with an Update for tick `T` that acknowledges input `A`, where the server has
+   * the own entity at (`sx`, `sy`) world units. Returns the lead feedback: +1 when inputs
+   * reach the server later than predicted (run further ahead), -1 when earlier, else 0.
+   */
+  reconcile(T, A, sx, sy) {
+    let feedback = 0;
+    let atT = null;
+    for (const h of this.history) {
+      if (h.t > T) break;
+      atT = h;
+    }
+    if (atT) {
+      if (atT.seq > A) feedback = 1;
+      else if (atT.seq < A) feedback = -1;
+    }
+    let drop = 0;
+    while (drop < this.history.length && this.history[drop].t <= T) drop++;
+    if (drop > 0) this.history.splice(0, drop);
+    const acked = this.inputs.get(A) ?? { dx: 0, dy: 0 };
+    let x = sx;
+    let y = sy;
+    for (const h of this.history) {
+      const input = h.seq < A ? acked : h;
+      [x, y] = this.step(x, y, input.dx, input.dy);
+    }
+    this.x = x;
+    this.y = y;
+    if (this.tick === null || this.tick < T) {
+      this.tick = T;
+      this.history.length = 0;
+    }
+    for (const seq of this.inputs.keys()) if (seq < A) this.inputs.delete(seq);
+    return feedback;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------------
+
+const now = () => globalThis.performance.now();
+
+/** Counts events in a sliding window, for rates. */
+class RateWindow {
+  constructor(windowMs) {
+    this.windowMs = windowMs;
+    this.times = [];
+    this.sizes = [];
+    this.head = 0;
+  }
+  add(t, size) {
+    this.times.push(t);
+    this.sizes.push(size);
+    if (this.head > 1024) {
+      this.times.splice(0, this.head);
+      this.sizes.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+  /** [events per second, size units per second] over the window ending at t. */
+  rates(t) {
+    while (this.head < this.times.length && this.times[this.head] <= t - this.windowMs) this.head++;
+    const n = this.times.length - this.head;
+    if (n === 0) return [0, 0];
+    let total = 0;
+    for (let i = this.head; i < this.sizes.length; i++) total += this.sizes[i];
+    // Before the window is full, divide by the time since the first event in it.
+    const span = Math.min(this.windowMs, Math.max(t - this.times[this.head], 1000 / 60)) / 1000;
+    return [n / span, total / span];
+  }
+  clear() {
+    this.times.length = 0;
+    this.sizes.length = 0;
+    this.head = 0;
+  }
+}
+
+/**
+ * A Tickstream session that joins a room, keeps a verified replica, predicts the own entity,
+ * interpolates the others, and reconnects with backoff.
+ *
+ * Events (`client.on(name, fn)`): "open", "welcome" (the Welcome), "update" (the Update),
+ * "pong" ({rttMs, serverTick}), "desync" ({error}), "close" ({code, reason, wasClean,
+ * serverError, willReconnect, retryInMs}), "error" ({error}), "state" (the new state).
+ */
+export class TickstreamClient {
+  /**
+   * @param {object} options see docs/WEB_CLIENT.md; `url` is required.
+   */
+  constructor(options) {
+    if (!options || typeof options.url !== "string") throw new TypeError("options.url is required");
+    const o = options;
+    this.options = {
+      url: o.url,
+      room: o.room ?? "lobby",
+      interpolationDelayMs: o.interpolationDelayMs ?? 100,
+      playerSpeed: o.playerSpeed ?? 5,
+      maxStep: o.maxStep ?? 5,
+      maxBufferedAmount: o.maxBufferedAmount ?? 64,
+      pingIntervalMs: o.pingIntervalMs ?? 1000,
+      reconnect: o.reconnect ?? true,
+      reconnectInitialMs: o.reconnectInitialMs ?? 250,
+      reconnectMaxMs: o.reconnectMaxMs ?? 10000,
+      smoothingMs: o.smoothingMs ?? 80,
+      snapDistance: o.snapDistance ?? 20,
+      WebSocket: o.WebSocket ?? globalThis.WebSocket,
+    };
+    if (!isValidRoomName(this.options.room)) throw new TypeError(`invalid room name ${JSON.stringify(this.options.room)}`);
+    if (typeof this.options.WebSocket !== "function") throw new TypeError("no WebSocket implementation");
+    this.listeners = new Map();
+    /** "idle" | "connecting" | "joining" | "playing" | "reconnecting" | "closed" */
+    this.state = "idle";
+    this.ws = null;
+    this.attempts = 0;
+    this.reconnectTimer = null;
+    this.reconnectAt = null;
+    this.pumpTimer = null;
+    this.lastClose = null;
+    this.desyncs = 0;
+    this.reconnects = 0;
+    this.sessions = 0;
+    this.bytesIn = 0;
+    this.rttMs = null;
+    this.lastRttMs = null;
+    this.desired = { dx: 0, dy: 0, buttons: 0 };
+    this.updatesWindow = new RateWindow(2000);
+    this.resetSession();
+  }
+
+  resetSession() {
+    this.welcome = null;
+    this.replica = new Replica();
+    this.clock = null;
+    this.interp = null;
+    this.predictor = null;
+    this.seq = 0;
+    this.sent = { dx: 0, dy: 0, buttons: 0 };
+    this.lastInputTick = null;
+    this.leadAdjust = 0;
+    this.lastPingAt = -Infinity;
+    this.updates = 0;
+    this.sessionStart = null;
+    this.serverError = null;
+    this.offset = { x: 0, y: 0 };
+    this.lastFrameAt = null;
+    this.lastRenderTick = null;
+    this.updatesWindow.clear();
+  }
+
+  /** Subscribes to an event; returns a function that unsubscribes. */
+  on(name, fn) {
+    if (!this.listeners.has(name)) this.listeners.set(name, new Set());
+    this.listeners.get(name).add(fn);
+    return () => this.listeners.get(name)?.delete(fn);
+  }
+
+  emit(name, value) {
+    for (const fn of this.listeners.get(name) ?? []) {
+      try {
+        fn(value);
+      } catch (e) {
+        // A listener's bug must not break the session.
+        globalThis.console?.error?.("tickstream listener failed:", e);
+      }
+    }
+  }
+
+  setState(s) {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit("state", s);
+  }
+
+  /** Opens the connection (and keeps reconnecting until close()). Returns the client. */
+  connect() {
+    if (this.state === "connecting" || this.state === "joining" || this.state === "playing") return this;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.reconnectAt = null;
+    this.resetSession();
+    this.setState("connecting");
+    let ws;
+    try {
+      ws = new this.options.WebSocket(this.options.url, SUBPROTOCOL);
+    } catch (error) {
+      this.emit("error", { error });
+      this.ws = null;
+      this.onClosed(null, { code: CloseCode.ABNORMAL, reason: String(error), wasClean: false });
+      return this;
+    }
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.onopen = () => this.onOpen(ws);
+    ws.onmessage = (ev) => this.onMessage(ws, ev.data);
+    ws.onclose = (ev) => this.onClosed(ws, ev);
+    ws.onerror = () => {}; // a close event follows with the code
+    if (this.pumpTimer === null) {
+      // Inputs, pings and prediction keep running when nothing renders (a hidden tab).
+      this.pumpTimer = setInterval(() => this.pump(), 10);
+    }
+    return this;
+  }
+
+  /** Closes the session for good (code 1000); no reconnect. */
+  close(reason = "client closing") {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.reconnectAt = null;
+    clearInterval(this.pumpTimer);
+    this.pumpTimer = null;
+    const ws = this.ws;
+    this.ws = null;
+    this.setState("closed");
+    if (ws && (ws.readyState === 0 || ws.readyState === 1)) {
+      ws.onclose = null;
+      ws.close(CloseCode.NORMAL, reason);
+      this.lastClose = { code: CloseCode.NORMAL, reason, wasClean: true, serverError: null, willReconnect: false, retryInMs: null };
+      this.emit("close", this.lastClose);
+    }
+  }
+
+  /**
+   * Sets the player's intent: a direction (each component clamped into [-1, 1]) and buttons.
+   * It is sent at the next chance: at most once per tick, and only while the socket's
+   * bufferedAmount is low; until then a newer call replaces it, so nothing stale queues up.
+   */
+  setInput(dx, dy, buttons = 0) {
+    const clamp = (v) => (Number.isFinite(v) ? Math.min(1, Math.max(-1, v)) : 0);
+    this.desired = { dx: Math.fround(clamp(dx)), dy: Math.fround(clamp(dy)), buttons: buttons >>> 0 };
+    this.pump();
+  }
+
+  onOpen(ws) {
+    if (ws !== this.ws) return;
+    if (ws.protocol !== SUBPROTOCOL) {
+      this.fail(ws, `server chose subprotocol ${JSON.stringify(ws.protocol)}, not ${SUBPROTOCOL}`, false);
+      return;
+    }
+    this.setState("joining");
+    this.emit("open", undefined);
+    ws.send(encodeJoin(this.options.room));
+  }
+
+  onMessage(ws, data) {
+    if (ws !== this.ws) return;
+    const t = now();
+    let msg;
+    try {
+      msg = decodeServerMsg(data);
+    } catch (error) {
+      this.fail(ws, `malformed message: ${error.message}`, true);
+      return;
+    }
+    this.bytesIn += data.byteLength ?? 0;
+    switch (msg.type) {
+      case "Welcome":
+        this.onWelcome(ws, msg, t);
+        break;
+      case "Update":
+        this.onUpdate(ws, msg, t, data.byteLength ?? 0);
+        break;
+      case "Pong": {
+        const rtt = (Math.floor(t * 1000) - msg.clientTime) / 1000;
+        if (rtt >= 0 && rtt < 60000) {
+          this.lastRttMs = rtt;
+          this.rttMs = this.rttMs === null ? rtt : this.rttMs + (rtt - this.rttMs) * 0.2;
+          this.emit("pong", { rttMs: rtt, serverTick: msg.serverTick });
+        }
+        break;
+      }
+      case "Error":
+        this.serverError = { code: msg.code, reason: msg.reason };
+        break;
+    }
+  }
+
+  onWelcome(ws, w, t) {
+    if (this.welcome) {
+      this.fail(ws, "second Welcome", true);
+      return;
+    }
+    if (w.protocol !== PROTOCOL_VERSION) {
+      this.fail(ws, `server speaks protocol ${w.protocol}, this client ${PROTOCOL_VERSION}`, false);
+      return;
+    }
+    if (w.tickRateHz === 0) {
+      this.fail(ws, "tick rate 0", true);
+      return;
+    }
+    this.welcome = w;
+    this.sessionStart = t;
+    this.clock = new ServerClock(w.tickRateHz);
+    this.interp = new Interpolator({ maxStep: this.options.maxStep });
+    this.predictor = new Predictor({
+      worldWidth: w.worldWidth,
+      worldHeight: w.worldHeight,
+      speed: this.options.playerSpeed,
+    });
+    this.sessions += 1;
+    this.setState("playing");
+    this.emit("welcome", w);
+    this.ping(t);
+  }
+
+  onUpdate(ws, u, t, size) {
+    if (!this.welcome) {
+      this.fail(ws, "Update before Welcome", true);
+      return;
+    }
+    try {
+      this.replica.apply(u);
+    } catch (error) {
+      this.desyncs += 1;
+      this.emit("desync", { error });
+      this.fail(ws, error.message, true);
+      return;
+    }
+    this.updates += 1;
+    this.updatesWindow.add(t, size);
+    // Bring the prediction to now before the clock moves, so that the correction below
+    // compares positions at the same tick.
+    const tickBefore = this.localTick(t);
+    if (tickBefore !== null) this.predictor.advanceTo(tickBefore);
+    this.clock.observe(u.tick, t);
+    this.interp.record(u.tick, u.delta, this.replica);
+    const me = this.replica.get(this.welcome.entity);
+    if (me) {
+      const before = this.predictor.x === null ? null : { x: this.predictor.x, y: this.predictor.y };
+      const feedback = this.predictor.reconcile(u.tick, u.ackSeq, me.x / GRID_SCALE, me.y / GRID_SCALE);
+      this.leadAdjust = Math.min(8, Math.max(-4, this.leadAdjust + feedback * 0.25));
+      this.predictor.advanceTo(this.localTick(t));
+      if (before) {
+        // Show the correction over a few frames; snap when it is large.
+        const ox = this.offset.x + before.x - this.predictor.x;
+        const oy = this.offset.y + before.y - this.predictor.y;
+        this.offset = Math.hypot(ox, oy) > this.options.snapDistance ? { x: 0, y: 0 } : { x: ox, y: oy };
+      }
+    }
+    this.emit("update", u);
+    this.pump(t);
+  }
+
+  /** Ends a session on the client's side: close 1000, then reconnect unless `retry` is false. */
+  fail(ws, reason, retry) {
+    this.emit("error", { error: new ProtocolError(reason) });
+    ws.onclose = null;
+    ws.onmessage = null;
+    try {
+      ws.close(CloseCode.NORMAL, reason.slice(0, 120));
+    } catch {
+      // already closing
+    }
+    this.onClosed(ws, { code: CloseCode.NORMAL, reason, wasClean: true }, retry);
+  }
+
+  onClosed(ws, ev, retry = true) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    const t = now();
+    const code = ev.code ?? CloseCode.ABNORMAL;
+    // A session that played for a while starts the backoff over.
+    if (this.sessionStart !== null && t - this.sessionStart > 10000) this.attempts = 0;
+    const willReconnect = retry && this.options.reconnect !== false && !FINAL_CODES.has(code);
+    let retryInMs = null;
+    if (willReconnect) {
+      const base = Math.min(this.options.reconnectMaxMs, this.options.reconnectInitialMs * 2 ** this.attempts);
+      retryInMs = Math.round(base * (0.5 + Math.random() * 0.5));
+      this.attempts += 1;
+      this.reconnects += 1;
+      this.reconnectAt = t + retryInMs;
+      this.reconnectTimer = setTimeout(() => this.connect(), retryInMs);
+      this.setState("reconnecting");
+    } else {
+      clearInterval(this.pumpTimer);
+      this.pumpTimer = null;
+      this.setState("closed");
+    }
+    this.lastClose = {
+      code,
+      reason: ev.reason || this.serverError?.reason || "",
+      wasClean: !!ev.wasClean,
+      serverError: this.serverError,
+      willReconnect,
+      retryInMs,
+    };
+    this.emit("close", this.lastClose);
+  }
+
+  /** The local tick clock: the tick at which an input sent now is expected to be applied. */
+  localTick(t) {
+    const arriving = this.clock?.tickAt(t);
+    if (arriving === null || arriving === undefined) return null;
+    const hz = this.welcome.tickRateHz;
+    const rttTicks = ((this.rttMs ?? 0) * hz) / 1000;
+    return Math.floor(arriving + rttTicks + 1 + this.leadAdjust);
+  }
+
+  ping(t) {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1) return;
+    this.lastPingAt = t;
+    ws.send(encodePing(Math.floor(t * 1000)));
+  }
+
+  /** Advances prediction, sends the pending input and pings. Safe to call at any time. */
+  pump(t = now()) {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1 || this.state !== "playing" || !this.predictor) return;
+    const tick = this.localTick(t);
+    if (tick !== null) {
+      const d = this.desired;
+      const s = this.sent;
+      const changed = d.dx !== s.dx || d.dy !== s.dy || d.buttons !== s.buttons;
+      if (
+        changed &&
+        (this.lastInputTick === null || tick > this.lastInputTick) &&
+        ws.bufferedAmount <= this.options.maxBufferedAmount
+      ) {
+        this.seq += 1;
+        ws.send(encodeInput(this.seq, d.dx, d.dy, d.buttons));
+        this.sent = d;
+        this.lastInputTick = tick;
+        // In force from the next tick the prediction steps.
+        this.predictor.noteInput(this.seq, d.dx, d.dy);
+      }
+      this.predictor.advanceTo(tick);
+    }
+    if (t - this.lastPingAt >= this.options.pingIntervalMs && ws.bufferedAmount <= this.options.maxBufferedAmount) {
+      this.ping(t);
+    }
+  }
+
+  /**
+   * What to draw at time `t`: the own entity at its predicted position (with recent
+   * corrections blended in) and every other entity interpolated
+   * `interpolationDelayMs` in the past. Positions in world units.
+   */
+  frame(t = now()) {
+    this.pump(t);
+    const out = { own: null, entities: [], renderTick: null };
+    if (!this.welcome || !this.clock || this.replica.tick === null) return out;
+    const dtMs = this.lastFrameAt === null ? 0 : Math.max(0, t - this.lastFrameAt);
+    this.lastFrameAt = t;
+    const decay = Math.exp(-dtMs / this.options.smoothingMs);
+    this.offset = { x: this.offset.x * decay, y: this.offset.y * decay };
+    const hz = this.welcome.tickRateHz;
+    let renderTick = Math.min(this.clock.tickAt(t), this.replica.tick + 1) - (this.options.interpolationDelayMs * hz) / 1000;
+    // Time on screen never runs backwards, except after a reset of the clock.
+    const last = this.lastRenderTick;
+    if (last !== null && renderTick < last && last - renderTick < 3) renderTick = last;
+    this.lastRenderTick = renderTick;
+    out.renderTick = renderTick;
+    const own = this.welcome.entity;
+    for (const [id, track] of this.interp.tracks) {
+      if (id === own) continue;
+      const p = Interpolator.sample(track.samples, renderTick);
+      out.entities.push({ id, kind: track.kind, x: p.x, y: p.y });
+    }
+    this.interp.prune(renderTick - 1);
+    if (this.predictor.x !== null) {
+      const me = this.replica.get(own);
+      out.own = { id: own, kind: me ? me.kind : 0, x: this.predictor.x + this.offset.x, y: this.predictor.y + this.offset.y };
+    }
+    return out;
+  }
+
+  /** An entity of the replica, in world units (the server's latest, not interpolated). */
+  entity(id) {
+    const e = this.replica.get(id);
+    return e ? { id: e.id, kind: e.kind, x: e.x / GRID_SCALE, y: e.y / GRID_SCALE } : null;
+  }
+
+  /** Numbers for an overlay, tests and the curious. */
+  stats() {
+    const t = now();
+    this.pump(t); // so that the prediction is stepped up to now
+    const [updateHz, bytesPerSec] = this.updatesWindow.rates(t);
+    const w = this.welcome;
+    const me = w ? this.entity(w.entity) : null;
+    const p = this.predictor;
+    return {
+      connected: this.state === "playing",
+      state: this.state,
+      room: this.options.room,
+      url: this.options.url,
+      entity: w ? w.entity : null,
+      tick: this.replica.tick ?? 0,
+      ackSeq: this.replica.ackSeq,
+      inputSeq: this.seq,
+      entities: this.replica.size,
+      players: [...this.replica.entities.values()].filter((e) => e.kind === 0).length,
+      updateHz,
+      kbpsIn: bytesPerSec / 1000,
+      rttMs: this.rttMs,
+      lastRttMs: this.lastRttMs,
+      updates: this.updates,
+      bytesIn: this.bytesIn,
+      desyncs: this.desyncs,
+      reconnects: this.reconnects,
+      sessions: this.sessions,
+      interpolationDelayMs: this.options.interpolationDelayMs,
+      leadTicks: w && this.clock && this.replica.tick !== null ? (this.localTick(t) ?? 0) - this.replica.tick : null,
+      world: w ? { width: w.worldWidth, height: w.worldHeight, viewRadius: w.viewRadius, tickRateHz: w.tickRateHz } : null,
+      server: me ? { x: me.x, y: me.y } : null,
+      predicted: p && p.x !== null ? { x: p.x, y: p.y } : null,
+      predictedTick: p ? p.tick : null,
+      lastClose: this.lastClose,
+      reconnectInMs: this.reconnectAt === null ? null : Math.max(0, this.reconnectAt - t),
+    };
+  }
+}

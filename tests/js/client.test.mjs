@@ -1,0 +1,329 @@
+// The JavaScript client's own logic, without a server: malformed messages and desyncs are
+// refused, the prediction follows the server's movement rule and reconciles with ack_seq, the
+// interpolation renders between known states, and the session (against a fake WebSocket)
+// joins, sends inputs latest-wins under congestion, reports close codes and reconnects.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+
+import {
+  CloseCode,
+  DesyncError,
+  Interpolator,
+  Predictor,
+  ProtocolError,
+  Replica,
+  SUBPROTOCOL,
+  TickstreamClient,
+  decodeClientMsg,
+  decodeServerMsg,
+  encodeServerMsg,
+  viewChecksum,
+} from "../../assets/web/tickstream.js";
+
+const unhex = (s) => new Uint8Array(Buffer.from(s, "hex"));
+
+test("malformed server messages are protocol errors (PROTOCOL.md §5.4)", () => {
+  const bad = {
+    "empty frame": "",
+    "truncated pong": "02fc40420f",
+    "trailing byte": "02fc40420f002a00",
+    "unknown variant": "04",
+    "u16 with a u32 tag": "03fc a00f0000 00".replace(/ /g, ""),
+    "u32 with a u64 tag": "02fc40420f00fd0000000000000000",
+    "u64 with a u128 tag": "02fe",
+    "u64 of 2^53": "02fd0000000000002000" + "2a",
+    "change that moves nothing": "0101000000000000000001" + "03" + "000000",
+    "list longer than 65536": "01010000000000fc01000100",
+    "entity id past 2^32-1": "01010000000000" + "02fcffffffff00" + "0000",
+    "reason not UTF-8": "03fa01ff",
+  };
+  for (const [what, h] of Object.entries(bad)) {
+    assert.throws(() => decodeServerMsg(unhex(h)), ProtocolError, what);
+  }
+  assert.throws(() => decodeServerMsg("text"), ProtocolError, "a text frame");
+});
+
+const upd = (tick, ackSeq, view, delta) => ({
+  type: "Update",
+  tick,
+  ackSeq,
+  checksum: viewChecksum(view),
+  delta: { despawns: [], spawns: [], changes: [], ...delta },
+});
+const e = (id, x, y, kind = 1) => ({ id, kind, x, y });
+
+test("inconsistent updates are desyncs (PROTOCOL.md §8)", () => {
+  const cases = {
+    "despawn of an unknown id": upd(2, 0, [], { despawns: [9] }),
+    "spawn of a present id": upd(2, 0, [e(1, 1, 1), e(1, 1, 1)], { spawns: [e(1, 1, 1)] }),
+    "change of an unknown id": upd(2, 0, [e(1, 1, 1)], { changes: [{ id: 5, dx: 1, dy: 0 }] }),
+    "change below 0": upd(2, 0, [e(1, 0, 1)], { changes: [{ id: 1, dx: -2, dy: 0 }] }),
+    "tick not after": upd(1, 0, [e(1, 1, 1)], {}),
+    "wrong checksum": { ...upd(2, 0, [e(1, 1, 1)], {}), checksum: 12345 },
+  };
+  for (const [what, u] of Object.entries(cases)) {
+    const r = new Replica();
+    r.apply(upd(1, 0, [e(1, 1, 1)], { spawns: [e(1, 1, 1)] }));
+    assert.throws(() => r.apply(u), DesyncError, what);
+  }
+  const r = new Replica();
+  r.apply(upd(1, 0, [e(1, 1, 1)], { spawns: [e(1, 1, 1)] }));
+  r.apply(upd(2, 0, [e(1, 5, 5, 0)], { despawns: [1], spawns: [e(1, 5, 5, 0)] }));
+  assert.deepEqual(r.get(1), e(1, 5, 5, 0), "an id may be despawned and spawned in one update");
+});
+
+test("prediction follows the server's rule: normalised, 5 units a tick, clamped", () => {
+  const p = new Predictor({ worldWidth: 100, worldHeight: 100 });
+  p.reconcile(10, 0, 50, 50);
+  p.noteInput(1, 1, 0);
+  p.advanceTo(12);
+  assert.deepEqual([p.x, p.y], [60, 50], "two ticks right");
+  p.noteInput(2, 0.1, 0.1);
+  p.advanceTo(13);
+  assert.ok(Math.abs(p.x - (60 + 5 / Math.SQRT2)) < 1e-9 && Math.abs(p.y - (50 + 5 / Math.SQRT2)) < 1e-9, "the magnitude does not matter");
+  p.noteInput(3, -1, 0);
+  p.advanceTo(40);
+  assert.equal(p.x, 0, "clamped at the arena's edge");
+});
+
+test("reconciliation replays unacknowledged ticks from the server's position (PROTOCOL.md §13.4)", () => {
+  const p = new Predictor({ worldWidth: 1000, worldHeight: 1000 });
+  p.reconcile(100, 0, 500, 500);
+  p.noteInput(1, 1, 0); // predicted to apply from tick 101
+  p.advanceTo(104);
+  assert.equal(p.x, 520);
+  // The server applied input 1 one tick later than predicted (from 102): at tick 102 it is at
+  // 505; ticks 103 and 104 are replayed with input 1.
+  const feedback = p.reconcile(102, 1, 505, 500);
+  assert.equal(p.x, 515, "authoritative 505 plus two replayed ticks");
+  assert.equal(feedback, 0, "input 1 was in force at tick 102 as predicted");
+  p.noteInput(2, 0, 0); // stop, predicted from tick 105
+  p.advanceTo(106);
+  assert.equal(p.x, 515, "stopped at 104's position");
+  // The server still had input 1 at tick 105: the stop arrives later than predicted.
+  assert.equal(p.reconcile(105, 1, 520, 500), 1, "later than predicted: lead up");
+  assert.equal(p.x, 520, "tick 106 replays the stop");
+  // The server applied the stop at tick 107 (after moving once more at 106); once it is
+  // acknowledged, the prediction is the server's position, exactly.
+  p.advanceTo(110);
+  assert.equal(p.reconcile(107, 2, 525, 500), 0, "in force at 107 as predicted");
+  assert.equal(p.x, 525, "acknowledged stop: prediction = server");
+  p.advanceTo(130);
+  assert.equal(p.x, 525, "and stays there");
+});
+
+test("interpolation renders between states, holds unchanged entities, snaps teleports", () => {
+  const r = new Replica();
+  const it = new Interpolator({ maxStep: 5 });
+  const apply = (u) => {
+    r.apply(u);
+    it.record(u.tick, u.delta, r);
+  };
+  apply(upd(10, 0, [e(1, 0, 0)], { spawns: [e(1, 0, 0)] }));
+  assert.deepEqual(it.positionAt(1, 9), { x: 0, y: 0 }, "a new entity shows in place");
+  apply(upd(11, 0, [e(1, 320, 0)], { changes: [{ id: 1, dx: 320, dy: 0 }] }));
+  assert.deepEqual(it.positionAt(1, 10.5), { x: 2.5, y: 0 }, "halfway between ticks 10 and 11");
+  apply(upd(12, 0, [e(1, 320, 0)], {}));
+  apply(upd(13, 0, [e(1, 320, 0)], {}));
+  apply(upd(14, 0, [e(1, 640, 0)], { changes: [{ id: 1, dx: 320, dy: 0 }] }));
+  assert.deepEqual(it.positionAt(1, 12.5), { x: 5, y: 0 }, "still until tick 13, not spread back");
+  assert.deepEqual(it.positionAt(1, 13.5), { x: 7.5, y: 0 }, "moves between 13 and 14");
+  apply(upd(15, 0, [e(1, 64000, 0)], { changes: [{ id: 1, dx: 64000 - 640, dy: 0 }] }));
+  assert.deepEqual(it.positionAt(1, 14.5), { x: 10, y: 0 }, "a teleport is not interpolated");
+  assert.deepEqual(it.positionAt(1, 15), { x: 1000, y: 0 }, "it snaps at its tick");
+  apply(upd(16, 0, [], { despawns: [1] }));
+  assert.equal(it.positionAt(1, 16), null, "despawned");
+});
+
+/** A WebSocket stand-in: records what the client sends, and lets the test play the server. */
+class FakeSocket {
+  static all = [];
+  constructor(url, protocol) {
+    this.url = url;
+    this.offered = protocol;
+    this.protocol = "";
+    this.readyState = 0;
+    this.bufferedAmount = 0;
+    this.sent = [];
+    this.closedWith = null;
+    FakeSocket.all.push(this);
+  }
+  send(bytes) {
+    this.sent.push(decodeClientMsg(bytes));
+  }
+  close(code, reason) {
+    this.closedWith = { code, reason };
+    this.readyState = 3;
+  }
+  // --- the server's side ---
+  open(protocol = SUBPROTOCOL) {
+    this.readyState = 1;
+    this.protocol = protocol;
+    this.onopen?.({});
+  }
+  deliver(msg) {
+    this.onmessage?.({ data: encodeServerMsg(msg).buffer });
+  }
+  serverClose(code, reason = "") {
+    this.readyState = 3;
+    this.onclose?.({ code, reason, wasClean: code !== 1006 });
+  }
+  inputs() {
+    return this.sent.filter((m) => m.type === "Input");
+  }
+}
+
+const welcome = { type: "Welcome", protocol: 1, entity: 7, tickRateHz: 30, tick: 1, worldWidth: 1000, worldHeight: 1000, viewRadius: 0 };
+
+function started(options = {}) {
+  FakeSocket.all.length = 0;
+  const client = new TickstreamClient({ url: "wss://example.test/ws", room: "r1", WebSocket: FakeSocket, reconnectInitialMs: 20, ...options });
+  client.connect();
+  const ws = FakeSocket.all[0];
+  ws.open();
+  ws.deliver(welcome);
+  ws.deliver(upd(2, 0, [e(7, 6400, 6400, 0)], { spawns: [e(7, 6400, 6400, 0)] }));
+  return { client, ws };
+}
+
+test("a session offers the subprotocol, joins, pings and plays", () => {
+  const { client, ws } = started();
+  try {
+    assert.equal(ws.offered, SUBPROTOCOL);
+    assert.deepEqual(ws.sent[0], { type: "Join", room: "r1" }, "Join first");
+    assert.ok(ws.sent.some((m) => m.type === "Ping"), "a ping after the welcome");
+    const s = client.stats();
+    assert.equal(s.connected, true);
+    assert.equal(s.tick, 2);
+    assert.equal(s.entities, 1);
+    assert.equal(s.entity, 7);
+    assert.deepEqual(s.server, { x: 100, y: 100 });
+    assert.deepEqual(client.entity(7), { id: 7, kind: 0, x: 100, y: 100 });
+    for (const key of ["connected", "tick", "entities", "updateHz", "rttMs"]) assert.ok(key in s, `stats() has ${key}`);
+  } finally {
+    client.close();
+  }
+});
+
+test("inputs: sequence numbers from 1, nothing unchanged, latest wins while the socket is congested", async () => {
+  const { client, ws } = started();
+  try {
+    client.setInput(1, 0);
+    assert.deepEqual(ws.inputs(), [{ type: "Input", seq: 1, dx: 1, dy: 0, buttons: 0 }]);
+    client.setInput(1, 0);
+    await sleep(80);
+    assert.equal(ws.inputs().length, 1, "an unchanged input is not sent again");
+    ws.bufferedAmount = 10000; // congested: nothing more may be sent
+    client.setInput(0, 1);
+    client.setInput(-1, 0);
+    client.setInput(0, -1);
+    await sleep(80);
+    assert.equal(ws.inputs().length, 1, "nothing sent while bufferedAmount is high");
+    ws.bufferedAmount = 0;
+    await sleep(80);
+    assert.deepEqual(ws.inputs().slice(1), [{ type: "Input", seq: 2, dx: 0, dy: -1, buttons: 0 }], "only the newest, with the next seq");
+    client.setInput(5, Number.NaN);
+    await sleep(80);
+    assert.deepEqual(ws.inputs()[2], { type: "Input", seq: 3, dx: 1, dy: 0, buttons: 0 }, "clamped into [-1, 1], NaN as 0");
+  } finally {
+    client.close();
+  }
+});
+
+test("a desync closes with 1000 and reconnects with a fresh replica", async () => {
+  const { client, ws } = started();
+  try {
+    const desyncs = [];
+    client.on("desync", (d) => desyncs.push(d));
+    ws.deliver({ ...upd(3, 0, [e(7, 6400, 6400, 0)], {}), checksum: 1 });
+    assert.equal(desyncs.length, 1);
+    assert.equal(ws.closedWith.code, CloseCode.NORMAL, "closed with 1000");
+    assert.equal(client.stats().state, "reconnecting");
+    await sleep(100);
+    assert.equal(FakeSocket.all.length, 2, "a new socket");
+    const again = FakeSocket.all[1];
+    again.open();
+    again.deliver(welcome);
+    again.deliver(upd(9, 0, [e(7, 64, 64, 0)], { spawns: [e(7, 64, 64, 0)] }));
+    const s = client.stats();
+    assert.equal(s.connected, true);
+    assert.equal(s.tick, 9);
+    assert.equal(s.desyncs, 1);
+    assert.equal(s.reconnects, 1);
+  } finally {
+    client.close();
+  }
+});
+
+test("close codes and reasons are reported; some codes end the session for good", async () => {
+  {
+    const { client, ws } = started();
+    const closes = [];
+    client.on("close", (c) => closes.push(c));
+    ws.deliver({ type: "Error", code: 4000, reason: "too slow" });
+    ws.serverClose(4000, "too slow");
+    assert.equal(closes.length, 1);
+    assert.equal(closes[0].code, 4000);
+    assert.equal(closes[0].reason, "too slow");
+    assert.deepEqual(closes[0].serverError, { code: 4000, reason: "too slow" });
+    assert.equal(closes[0].willReconnect, true, "4000: reconnect with backoff");
+    assert.ok(closes[0].retryInMs >= 10 && closes[0].retryInMs <= 20, `first backoff ${closes[0].retryInMs}`);
+    client.close();
+  }
+  for (const code of [CloseCode.PROTOCOL_ERROR, CloseCode.TOO_BIG, CloseCode.BAD_ROOM_NAME]) {
+    const { client, ws } = started();
+    const closes = [];
+    client.on("close", (c) => closes.push(c));
+    ws.serverClose(code, "x");
+    assert.equal(closes[0].willReconnect, false, `${code} is final`);
+    assert.equal(client.stats().state, "closed");
+    await sleep(50);
+    assert.equal(FakeSocket.all.length, 1, `${code}: no new socket`);
+    client.close();
+  }
+});
+
+test("backoff grows while connecting keeps failing", async () => {
+  FakeSocket.all.length = 0;
+  const client = new TickstreamClient({ url: "wss://x.test/ws", WebSocket: FakeSocket, reconnectInitialMs: 10, reconnectMaxMs: 40 });
+  const delays = [];
+  client.on("close", (c) => delays.push(c.retryInMs));
+  try {
+    client.connect();
+    for (let i = 0; i < 4; i++) {
+      const ws = FakeSocket.all[FakeSocket.all.length - 1];
+      ws.serverClose(1006);
+      await sleep(60);
+    }
+    assert.equal(delays.length, 4);
+    const caps = [10, 20, 40, 40];
+    delays.forEach((d, i) => assert.ok(d >= caps[i] / 2 && d <= caps[i], `attempt ${i}: ${d} ms within [${caps[i] / 2}, ${caps[i]}]`));
+  } finally {
+    client.close();
+  }
+});
+
+test("a server that picks another subprotocol or protocol version is refused for good", () => {
+  FakeSocket.all.length = 0;
+  const client = new TickstreamClient({ url: "wss://x.test/ws", WebSocket: FakeSocket });
+  try {
+    client.connect();
+    FakeSocket.all[0].open("other");
+    assert.equal(client.stats().state, "closed");
+    assert.equal(client.stats().lastClose.willReconnect, false);
+  } finally {
+    client.close();
+  }
+  FakeSocket.all.length = 0;
+  const c2 = new TickstreamClient({ url: "wss://x.test/ws", WebSocket: FakeSocket });
+  try {
+    c2.connect();
+    FakeSocket.all[0].open();
+    FakeSocket.all[0].deliver({ ...welcome, protocol: 2 });
+    assert.equal(c2.stats().state, "closed");
+  } finally {
+    c2.close();
+  }
+});
