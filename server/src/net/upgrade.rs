@@ -104,14 +104,20 @@ pub fn offers_subprotocol<B>(req: &Request<B>) -> bool {
 /// Where the accepted upgrade is handed to the connection task, which runs the session.
 pub type UpgradeSlot = Arc<Mutex<Option<UpgradeFut>>>;
 
-/// Answers one HTTP request: refuses it, or accepts the upgrade and leaves the upgrade future
-/// in `slot`.
+/// Answers one HTTP request: serves an embedded web file, refuses it, or accepts the upgrade
+/// and leaves the upgrade future in `slot`.
 pub fn answer(
     mut req: Request<Incoming>,
     accepting: bool,
     slot: &UpgradeSlot,
 ) -> Response<Full<Bytes>> {
     if req.uri().path() != WS_PATH {
+        // The demo page and the client library, for plain requests of their paths.
+        if !is_upgrade_request(&req)
+            && let Some(resp) = super::static_files::response(&req)
+        {
+            return resp;
+        }
         return Refusal::NotFound.response();
     }
     if !is_upgrade_request(&req) {

@@ -1,0 +1,215 @@
+// The demo page: the arena on a canvas, the own player moved with WASD or the arrow keys, and
+// an overlay with the numbers. The client is `window.tickstream` (see docs/WEB_CLIENT.md).
+
+import { TickstreamClient } from "./tickstream.js";
+
+const params = new URLSearchParams(location.search);
+// The page talks to the server it came from: wss:// when served over https, ws:// otherwise.
+const url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
+const delay = Number(params.get("delay"));
+const client = new TickstreamClient({
+  url,
+  room: params.get("room") || "lobby",
+  interpolationDelayMs: Number.isFinite(delay) && delay >= 0 && params.has("delay") ? delay : 100,
+});
+window.tickstream = client;
+
+// ---- input ----------------------------------------------------------------------------------
+
+const KEYS = {
+  KeyW: "up", ArrowUp: "up",
+  KeyS: "down", ArrowDown: "down",
+  KeyA: "left", ArrowLeft: "left",
+  KeyD: "right", ArrowRight: "right",
+};
+const held = new Set();
+
+function sendDirection() {
+  const dx = (held.has("right") ? 1 : 0) - (held.has("left") ? 1 : 0);
+  const dy = (held.has("down") ? 1 : 0) - (held.has("up") ? 1 : 0); // screen y grows downward
+  client.setInput(dx, dy);
+}
+
+addEventListener("keydown", (ev) => {
+  const dir = KEYS[ev.code];
+  if (!dir || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  ev.preventDefault(); // no scrolling with the arrow keys
+  if (!held.has(dir)) {
+    held.add(dir);
+    sendDirection();
+  }
+});
+addEventListener("keyup", (ev) => {
+  const dir = KEYS[ev.code];
+  if (dir && held.delete(dir)) sendDirection();
+});
+// A key released while the page had no focus would never send its keyup: stop instead.
+addEventListener("blur", () => {
+  if (held.size > 0) {
+    held.clear();
+    sendDirection();
+  }
+});
+
+// ---- drawing --------------------------------------------------------------------------------
+
+const canvas = document.getElementById("arena");
+const overlayBox = document.getElementById("overlay");
+const ctx = canvas.getContext("2d", { alpha: false });
+const COLORS = {
+  background: "#0d1117",
+  arena: "#131a24",
+  grid: "#1f2a37",
+  border: "#30363d",
+  npc: "#5b7a9d",
+  player: "#f0883e",
+  own: "#3fb950",
+  ghost: "rgba(230, 237, 243, 0.55)",
+  view: "rgba(63, 185, 80, 0.35)",
+  label: "#e6edf3",
+};
+
+function resize() {
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.round(canvas.clientWidth * dpr);
+  const h = Math.round(canvas.clientHeight * dpr);
+  if (canvas.width !== w || canvas.height !== h) {
+    canvas.width = w;
+    canvas.height = h;
+  }
+  return dpr;
+}
+
+function draw() {
+  const dpr = resize();
+  const W = canvas.width;
+  const H = canvas.height;
+  ctx.fillStyle = COLORS.background;
+  ctx.fillRect(0, 0, W, H);
+  const frame = client.frame();
+  const world = client.welcome;
+  if (world) {
+    const margin = 16 * dpr;
+    // Beside the overlay when the window is wide enough to leave a large arena, else under it.
+    const beside = (overlayBox.getBoundingClientRect().right + 16) * dpr;
+    const fit = (w) => Math.min(w / world.worldWidth, (H - 2 * margin) / world.worldHeight);
+    const clear = W - beside - margin > 0.6 * W;
+    const scale = clear ? fit(W - beside - margin) : fit(W - 2 * margin);
+    const ox = clear ? Math.max(beside, (W - world.worldWidth * scale) / 2) : (W - world.worldWidth * scale) / 2;
+    const oy = (H - world.worldHeight * scale) / 2;
+    const X = (x) => ox + x * scale;
+    const Y = (y) => oy + y * scale;
+
+    ctx.fillStyle = COLORS.arena;
+    ctx.fillRect(ox, oy, world.worldWidth * scale, world.worldHeight * scale);
+    ctx.strokeStyle = COLORS.grid;
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    const step = 100;
+    for (let gx = step; gx < world.worldWidth; gx += step) {
+      ctx.moveTo(Math.round(X(gx)) + 0.5, oy);
+      ctx.lineTo(Math.round(X(gx)) + 0.5, oy + world.worldHeight * scale);
+    }
+    for (let gy = step; gy < world.worldHeight; gy += step) {
+      ctx.moveTo(ox, Math.round(Y(gy)) + 0.5);
+      ctx.lineTo(ox + world.worldWidth * scale, Math.round(Y(gy)) + 0.5);
+    }
+    ctx.stroke();
+    ctx.strokeStyle = COLORS.border;
+    ctx.lineWidth = 2 * dpr;
+    ctx.strokeRect(ox, oy, world.worldWidth * scale, world.worldHeight * scale);
+
+    // NPCs first, players on top of them.
+    const npcR = Math.max(1.6 * dpr, 3 * scale);
+    ctx.fillStyle = COLORS.npc;
+    ctx.beginPath();
+    for (const e of frame.entities) {
+      if (e.kind === 0) continue;
+      ctx.moveTo(X(e.x) + npcR, Y(e.y));
+      ctx.arc(X(e.x), Y(e.y), npcR, 0, Math.PI * 2);
+    }
+    ctx.fill();
+
+    const playerR = Math.max(4.5 * dpr, 7 * scale);
+    ctx.font = `${11 * dpr}px system-ui, "DejaVu Sans", sans-serif`;
+    ctx.textAlign = "center";
+    for (const e of frame.entities) {
+      if (e.kind !== 0) continue;
+      ctx.fillStyle = COLORS.player;
+      ctx.beginPath();
+      ctx.arc(X(e.x), Y(e.y), playerR, 0, Math.PI * 2);
+      ctx.fill();
+      ctx.fillStyle = COLORS.label;
+      ctx.fillText(`#${e.id}`, X(e.x), Y(e.y) - playerR - 4 * dpr);
+    }
+
+    if (frame.own) {
+      const me = frame.own;
+      if (world.viewRadius > 0) {
+        ctx.strokeStyle = COLORS.view;
+        ctx.lineWidth = 1.5 * dpr;
+        ctx.beginPath();
+        ctx.arc(X(me.x), Y(me.y), world.viewRadius * scale, 0, Math.PI * 2);
+        ctx.stroke();
+      }
+      // The server's latest word on the own entity, behind the prediction.
+      const server = client.entity(me.id);
+      if (server) {
+        ctx.strokeStyle = COLORS.ghost;
+        ctx.lineWidth = 1 * dpr;
+        ctx.beginPath();
+        ctx.arc(X(server.x), Y(server.y), playerR * 1.6, 0, Math.PI * 2);
+        ctx.stroke();
+      }
+      const r = playerR * 1.25;
+      ctx.fillStyle = COLORS.own;
+      ctx.shadowColor = COLORS.own;
+      ctx.shadowBlur = 12 * dpr;
+      ctx.beginPath();
+      ctx.arc(X(me.x), Y(me.y), r, 0, Math.PI * 2);
+      ctx.fill();
+      ctx.shadowBlur = 0;
+      ctx.strokeStyle = "#ffffff";
+      ctx.lineWidth = 2 * dpr;
+      ctx.stroke();
+      ctx.fillStyle = COLORS.label;
+      ctx.font = `bold ${12 * dpr}px system-ui, "DejaVu Sans", sans-serif`;
+      ctx.fillText(`you #${me.id}`, X(me.x), Y(me.y) - r - 5 * dpr);
+    }
+  }
+  requestAnimationFrame(draw);
+}
+
+// ---- overlay --------------------------------------------------------------------------------
+
+const $ = (id) => document.getElementById(id);
+const fixed = (v, digits) => (v === null || v === undefined ? "–" : v.toFixed(digits));
+
+function overlay() {
+  const s = client.stats();
+  $("room").textContent = s.room;
+  $("player").textContent = s.entity === null ? "–" : `#${s.entity}`;
+  $("rtt").textContent = s.rttMs === null ? "–" : `${fixed(s.rttMs, 1)} ms`;
+  $("hz").textContent = `${fixed(s.updateHz, 1)} /s`;
+  $("kbps").textContent = `${fixed(s.kbpsIn, 1)} kB/s`;
+  $("entities").textContent = String(s.entities);
+  $("tick").textContent = String(s.tick);
+  let status = "";
+  if (s.state === "connecting" || s.state === "joining") status = `Connecting to ${s.url}…`;
+  else if (s.state === "reconnecting") {
+    const c = s.lastClose;
+    const why = c ? `${c.code}${c.reason ? ` ${c.reason}` : ""}` : "";
+    status = `Disconnected (${why}); reconnecting in ${(s.reconnectInMs / 1000).toFixed(1)} s`;
+  } else if (s.state === "closed") {
+    const c = s.lastClose;
+    status = `Closed${c ? ` (${c.code}${c.reason ? ` ${c.reason}` : ""})` : ""}; reload to try again`;
+  }
+  $("status").textContent = status;
+}
+
+client.on("desync", ({ error }) => console.warn("tickstream desync; reconnecting:", error.message));
+client.on("close", (c) => console.info("tickstream closed:", c.code, c.reason, c.willReconnect ? `(retry in ${c.retryInMs} ms)` : ""));
+client.connect();
+setInterval(overlay, 250);
+overlay();
+requestAnimationFrame(draw);
