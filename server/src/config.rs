@@ -71,6 +71,9 @@ pub struct ServerConfig {
     /// Open connections from one IP address; one more gets HTTP 503. 32 lets a household or
     /// an office behind one NAT play together while one host cannot take every slot.
     pub max_connections_per_ip: usize,
+    /// The shared secret join tokens are signed with (at least 16 bytes). Unset, the server is
+    /// open: anyone may join any room (and a warning says so at start-up).
+    pub join_secret: Option<String>,
     /// Addresses the per-address cap does not apply to. The host itself by default: local load
     /// tests, and a reverse proxy on the same host through which every player arrives.
     pub per_ip_exempt: Vec<std::net::IpAddr>,
@@ -128,6 +131,7 @@ impl Default for ServerConfig {
             tls_key: None,
             max_connections: 10_000,
             max_connections_per_ip: 32,
+            join_secret: None,
             per_ip_exempt: vec![
                 std::net::IpAddr::from([127, 0, 0, 1]),
                 std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
@@ -250,6 +254,8 @@ pub struct Overrides {
     pub log_filter: Option<String>,
     /// `--log-format` / `TICKSTREAM_LOG_FORMAT`.
     pub log_format: Option<LogFormat>,
+    /// `TICKSTREAM_JOIN_SECRET` (or `--join-secret`).
+    pub join_secret: Option<String>,
 }
 
 impl Config {
@@ -284,6 +290,9 @@ impl Config {
     /// Applies command-line and environment overrides.
     pub fn apply(&mut self, o: &Overrides) {
         let s = &mut self.server;
+        if let Some(v) = &o.join_secret {
+            s.join_secret = Some(v.clone());
+        }
         if let Some(v) = o.listen {
             s.listen = v;
         }
@@ -330,6 +339,9 @@ impl Config {
         let s = &self.server;
         if s.tls_cert.is_some() != s.tls_key.is_some() {
             return invalid("server.tls_cert", "tls_cert and tls_key go together");
+        }
+        if s.join_secret.as_ref().is_some_and(|k| k.len() < 16) {
+            return invalid("server.join_secret", "must be at least 16 bytes");
         }
         if s.max_connections == 0
             || s.max_connections_per_ip == 0

@@ -9,6 +9,7 @@
 //! Folders follow the data: `net` → `room` → `sim` → `sync` → `net`.
 //!
 //! - [`config`]: [`Config`], defaults overridden by a TOML file, the environment and flags.
+//! - [`join_token`]: HMAC-signed join tokens: who may enter which room.
 //! - [`server`]: [`Server`], which binds the listeners, runs them and shuts down cleanly.
 //! - [`net`]: TLS, the HTTP upgrade, sessions (reader and writer tasks), rate limits.
 //! - [`room`]: the room registry, the fixed-tick room task, and the client link between a
@@ -21,6 +22,7 @@
 //! - [`tasks`]: the task tracker that shutdown waits on.
 
 pub mod config;
+pub mod join_token;
 pub mod metrics;
 pub mod net;
 pub mod ops;

@@ -57,6 +57,30 @@ struct Args {
     /// Log format [default: text].
     #[arg(long, env = "TICKSTREAM_LOG_FORMAT", value_name = "text|json")]
     log_format: Option<LogFormat>,
+    /// Secret that join tokens are signed with (prefer the environment variable: a flag is
+    /// visible in the process list). Unset, anyone may join any room.
+    #[arg(long, env = "TICKSTREAM_JOIN_SECRET", hide_env_values = true)]
+    join_secret: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// What to do instead of serving.
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Print a join token signed with the configured secret (for development and tests; a game
+    /// backend mints its own, see docs/SECURITY.md).
+    Token {
+        /// The room it admits to.
+        #[arg(long)]
+        room: String,
+        /// The player id.
+        #[arg(long)]
+        player: String,
+        /// Seconds until it expires.
+        #[arg(long, default_value_t = 300)]
+        ttl: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,8 +97,24 @@ fn main() -> anyhow::Result<()> {
         drain_delay_ms: args.drain_delay_ms,
         log_filter: args.log.clone(),
         log_format: args.log_format,
+        join_secret: args.join_secret.clone(),
     };
     let config = Config::load(args.config.as_deref(), &overrides)?;
+    if let Some(Command::Token { room, player, ttl }) = &args.command {
+        let secret = config.server.join_secret.as_ref().context(
+            "no join secret: set TICKSTREAM_JOIN_SECRET, --join-secret or server.join_secret",
+        )?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("the clock is before 1970")?
+            .as_secs();
+        let nonce = tickstream_server::join_token::random_nonce();
+        println!(
+            "{}",
+            tickstream_server::join_token::mint(secret.as_bytes(), room, player, now + ttl, &nonce)
+        );
+        return Ok(());
+    }
     logging::init(&config.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -105,6 +145,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "serving /metrics, /healthz and /readyz"
         ),
         None => tracing::info!("ops listener off: no /metrics, /healthz or /readyz"),
+    }
+    if config.server.join_secret.is_none() {
+        tracing::warn!(
+            "no join secret configured: anyone may join any room (set TICKSTREAM_JOIN_SECRET to require join tokens)"
+        );
     }
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),

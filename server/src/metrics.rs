@@ -44,6 +44,8 @@ pub const DISCONNECTS: &str = "tickstream_disconnects_total";
 pub const REJECTED_CONNECTIONS: &str = "tickstream_rejected_connections_total";
 /// Inputs ignored, by reason (counter, label `reason`).
 pub const REJECTED_INPUTS: &str = "tickstream_rejected_inputs_total";
+/// Joins refused for their token, by reason (counter, label `reason`).
+pub const REJECTED_JOINS: &str = "tickstream_rejected_joins_total";
 /// Rooms whose game panicked; their clients were closed with 1011 (counter).
 pub const ROOM_PANICS: &str = "tickstream_room_panics_total";
 /// Client messages that did not decode (counter).
@@ -74,6 +76,7 @@ pub const ALL: &[&str] = &[
     REJECTED_INPUTS,
     DECODE_ERRORS,
     ROOM_PANICS,
+    REJECTED_JOINS,
     TICK_BUDGET,
     BUILD_INFO,
 ];
@@ -166,6 +169,10 @@ pub fn describe() {
     describe_counter!(REJECTED_INPUTS, "Inputs ignored, by reason.");
     describe_counter!(DECODE_ERRORS, "Client messages that did not decode.");
     describe_counter!(
+        REJECTED_JOINS,
+        "Joins refused for their join token, by reason."
+    );
+    describe_counter!(
         ROOM_PANICS,
         "Rooms whose game panicked; their clients were closed with 1011 and other rooms kept ticking."
     );
@@ -211,6 +218,9 @@ pub fn register() {
     let refusals = Refusal::ALL.iter().map(|r| r.label());
     for reason in refusals.chain(LISTENER_REFUSALS.iter().copied()) {
         metrics::counter!(REJECTED_CONNECTIONS, "reason" => reason).increment(0);
+    }
+    for e in crate::join_token::TokenError::ALL {
+        metrics::counter!(REJECTED_JOINS, "reason" => e.label()).increment(0);
     }
     for e in InputError::ALL {
         metrics::counter!(REJECTED_INPUTS, "reason" => e.label()).increment(0);

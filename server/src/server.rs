@@ -24,6 +24,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
+use crate::join_token::JoinTokens;
 use crate::metrics as m;
 use crate::net::ip_limit::IpLimits;
 use crate::net::listener::accept_loop;
@@ -60,6 +61,8 @@ pub(crate) struct ServerCtx {
     pub(crate) conn_limit: Arc<Semaphore>,
     pub(crate) refusal_limit: Arc<Semaphore>,
     pub(crate) ip_limits: Arc<IpLimits>,
+    /// With a join secret, the token verifier; `None` runs open.
+    pub(crate) tokens: Option<JoinTokens>,
     pub(crate) tasks: TaskTracker,
     pub(crate) handshake_timeout: Duration,
     pub(crate) join_timeout: Duration,
@@ -161,6 +164,10 @@ impl Server {
                 s.max_connections_per_ip,
                 s.per_ip_exempt.clone(),
             )),
+            tokens: s
+                .join_secret
+                .as_ref()
+                .map(|k| JoinTokens::new(k.as_bytes())),
             tasks,
             handshake_timeout: Duration::from_millis(s.handshake_timeout_ms),
             join_timeout: Duration::from_millis(s.join_timeout_ms),

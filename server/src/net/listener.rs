@@ -132,11 +132,11 @@ where
         }
     }
     let fut = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let (Some(fut), Some(permit)) = (fut, permit) else {
+    let (Some((fut, token)), Some(permit)) = (fut, permit) else {
         return;
     };
     match fut.await {
-        Ok(ws) => session::run(ws, ctx, permit).await,
+        Ok(ws) => session::run(ws, ctx, permit, token).await,
         Err(e) => tracing::debug!(error = %e, "upgrade failed"),
     }
 }

@@ -20,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::frame_guard::{FrameGuard, Violations};
 use super::ip_limit::ConnPermit;
 use super::rate::TokenBucket;
+use crate::join_token::TokenError;
 use crate::metrics as m;
 use crate::room::link::WriterJob;
 use crate::room::{ClientLink, JoinError, Joined, Outgoing};
@@ -38,8 +39,12 @@ const ABNORMAL: u16 = 1006;
 pub const MAX_ROOM_NAME: usize = 64;
 
 /// Runs one WebSocket session to its end.
-pub(crate) async fn run<S>(ws: WebSocket<S>, ctx: Arc<ServerCtx>, permit: ConnPermit)
-where
+pub(crate) async fn run<S>(
+    ws: WebSocket<S>,
+    ctx: Arc<ServerCtx>,
+    permit: ConnPermit,
+    token: Option<String>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let conn_id = ctx.next_conn_id();
@@ -58,6 +63,7 @@ where
         Arc::clone(&link),
         Arc::clone(&ctx),
         violations,
+        token,
     ));
     let mut shutdown = ctx.shutdown.clone();
     let every = Duration::from_millis(ctx.config.server.ping_interval_ms);
@@ -170,8 +176,10 @@ struct Reader {
     joined: Option<Joined>,
     last_seq: u32,
     bucket: TokenBucket,
-    /// A fragmented message being collected, bounded by `MAX_CLIENT_MESSAGE`.
+    /// A fragmented message being collected, bounded by `server.max_message_bytes`.
     fragments: Option<Vec<u8>>,
+    /// The join token from the upgrade URL.
+    token: Option<String>,
     /// Metric handles looked up once per session.
     bytes_received: metrics::Counter,
     messages_received: metrics::Counter,
@@ -185,6 +193,7 @@ async fn read_loop<R>(
     link: Arc<ClientLink>,
     ctx: Arc<ServerCtx>,
     violations: Arc<Violations>,
+    token: Option<String>,
 ) where
     R: AsyncRead + Unpin,
 {
@@ -206,6 +215,7 @@ async fn read_loop<R>(
         joined: None,
         last_seq: 0,
         fragments: None,
+        token,
         bytes_received: metrics::counter!(m::BYTES_RECEIVED),
         messages_received: metrics::counter!(m::MESSAGES_RECEIVED),
     };
@@ -344,6 +354,28 @@ impl Reader {
                         close_code::BAD_ROOM_NAME,
                         "room name must be 1-64 of [A-Za-z0-9_.-]",
                     );
+                }
+                if let Some(tokens) = &self.ctx.tokens {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    match tokens.admit(self.token.as_deref(), &join.room, now) {
+                        Ok(claims) => tracing::debug!(
+                            conn = self.link.conn_id,
+                            player = %claims.player,
+                            "join token accepted"
+                        ),
+                        Err(e) => {
+                            metrics::counter!(m::REJECTED_JOINS, "reason" => e.label())
+                                .increment(1);
+                            let code = if e == TokenError::Full {
+                                close_code::TRY_AGAIN
+                            } else {
+                                close_code::POLICY
+                            };
+                            return self.fail(code, &e.to_string());
+                        }
+                    }
                 }
                 match self
                     .ctx

@@ -101,8 +101,21 @@ pub fn offers_subprotocol<B>(req: &Request<B>) -> bool {
         .any(|p| p.trim() == SUBPROTOCOL)
 }
 
-/// Where the accepted upgrade is handed to the connection task, which runs the session.
-pub type UpgradeSlot = Arc<Mutex<Option<UpgradeFut>>>;
+/// Where the accepted upgrade is handed to the connection task, which runs the session, with
+/// the join token from the URL's `token` query parameter, if any.
+pub type UpgradeSlot = Arc<Mutex<Option<(UpgradeFut, Option<String>)>>>;
+
+/// The longest `token` query value kept; a longer one cannot be genuine.
+const MAX_TOKEN: usize = 512;
+
+/// The `token` query parameter of the upgrade request.
+fn token_param<B>(req: &Request<B>) -> Option<String> {
+    req.uri()
+        .query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("token="))
+        .map(|t| t.chars().take(MAX_TOKEN + 1).collect())
+}
 
 /// Answers one HTTP request: serves an embedded web file, refuses it, or accepts the upgrade
 /// and leaves the upgrade future in `slot`.
@@ -137,7 +150,7 @@ pub fn answer(
         // A second upgrade on one connection cannot happen in HTTP/1.1; refuse it anyway.
         return Refusal::BadHandshake.response();
     }
-    *guard = Some(fut);
+    *guard = Some((fut, token_param(&req)));
     let (mut parts, _) = resp.into_parts();
     parts.headers.insert(
         SEC_WEBSOCKET_PROTOCOL,

@@ -13,3 +13,4 @@ mod malformed;
 mod ops;
 mod per_ip;
 mod slow_reader;
+mod tokens;
