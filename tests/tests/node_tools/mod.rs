@@ -1,0 +1,121 @@
+//! What the JavaScript tests need from outside Cargo (Node.js; for the browser test also
+//! Debian's Chromium and `playwright-core` from `tests/browser/package-lock.json`), and running
+//! them with a deadline. A missing tool fails the test under `CI=true` (`.ci/run` installs
+//! them all) and skips it, loudly, elsewhere: the same policy as `server/tests/prometheus.rs`.
+
+#![allow(dead_code)] // each test target uses a part of it
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Ok(false) after a loud skip message, or an error under `CI=true`.
+pub fn missing(message: &str) -> anyhow::Result<bool> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        bail!("{message}");
+    }
+    // Straight to stderr: the test harness captures `eprintln!` of passing tests.
+    let _ = writeln!(std::io::stderr(), "\n!!! SKIPPED: {message}\n");
+    Ok(false)
+}
+
+/// True when `program --version` runs and succeeds.
+pub fn runs(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether `node` can run (see the module docs for what happens when it cannot).
+pub fn node_present() -> anyhow::Result<bool> {
+    if runs("node") {
+        return Ok(true);
+    }
+    missing("node is not on the PATH: install Node.js 20 or later (Debian: `nodejs`; .ci/run does)")
+}
+
+/// The Chromium binary the browser test drives: `$TICKSTREAM_CHROMIUM` or Debian's.
+pub fn chromium() -> PathBuf {
+    std::env::var_os("TICKSTREAM_CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
+
+/// Whether the browser test can run: Node.js, Chromium, and `playwright-core` installed in
+/// `tests/browser/node_modules` (outside CI this runs `npm ci` there when it is missing).
+pub fn browser_ready() -> anyhow::Result<bool> {
+    if !node_present()? {
+        return Ok(false);
+    }
+    let chromium = chromium();
+    if !chromium.exists() {
+        return missing(&format!(
+            "{} not found: install Debian's `chromium` package (.ci/run does), or point \
+             TICKSTREAM_CHROMIUM at a Chromium",
+            chromium.display()
+        ));
+    }
+    let dir = repo().join("tests/browser");
+    if dir
+        .join("node_modules/playwright-core/package.json")
+        .exists()
+    {
+        return Ok(true);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        bail!(
+            "tests/browser/node_modules is missing: run `npm ci` in tests/browser (.ci/run does)"
+        );
+    }
+    if !runs("npm") {
+        return missing("npm is not on the PATH, and tests/browser needs `npm ci`");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "installing playwright-core: npm ci in {}",
+        dir.display()
+    );
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .status()
+        .context("cannot run npm")?;
+    if !status.success() {
+        return missing(&format!("`npm ci` in tests/browser failed ({status})"));
+    }
+    Ok(true)
+}
+
+/// Runs `cmd` with its output passed through; kills it when it outlives `deadline`.
+pub fn run_with_deadline(mut cmd: Command, deadline: Duration) -> anyhow::Result<ExitStatus> {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {what}"))?;
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("{what} did not finish within {deadline:?}; killed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
