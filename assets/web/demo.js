@@ -11,6 +11,8 @@ const client = new TickstreamClient({
   url,
   room: params.get("room") || "lobby",
   interpolationDelayMs: Number.isFinite(delay) && delay >= 0 && params.has("delay") ? delay : 100,
+  // For a server with a join secret (development): `?token=…` from `tickstream-server token`.
+  token: params.get("token") ?? undefined,
 });
 window.tickstream = client;
 
@@ -95,7 +97,7 @@ function draw() {
     const fit = (w) => Math.min(w / world.worldWidth, (H - 2 * margin) / world.worldHeight);
     const clear = W - beside - margin > 0.6 * W;
     const scale = clear ? fit(W - beside - margin) : fit(W - 2 * margin);
-    const ox = clear ? Math.max(beside, (W - world.worldWidth * scale) / 2) : (W - world.worldWidth * scale) / 2;
+    const ox = clear ? beside + (W - margin - beside - world.worldWidth * scale) / 2 : (W - world.worldWidth * scale) / 2;
     const oy = (H - world.worldHeight * scale) / 2;
     const X = (x) => ox + x * scale;
     const Y = (y) => oy + y * scale;
@@ -140,7 +142,7 @@ function draw() {
       ctx.arc(X(e.x), Y(e.y), playerR, 0, Math.PI * 2);
       ctx.fill();
       ctx.fillStyle = COLORS.label;
-      ctx.fillText(`#${e.id}`, X(e.x), Y(e.y) - playerR - 4 * dpr);
+      ctx.fillText(`#${e.id}`, X(e.x), Math.max(Y(e.y) - playerR - 4 * dpr, 12 * dpr));
     }
 
     if (frame.own) {
@@ -174,7 +176,7 @@ function draw() {
       ctx.stroke();
       ctx.fillStyle = COLORS.label;
       ctx.font = `bold ${12 * dpr}px system-ui, "DejaVu Sans", sans-serif`;
-      ctx.fillText(`you #${me.id}`, X(me.x), Y(me.y) - r - 5 * dpr);
+      ctx.fillText(`you #${me.id}`, X(me.x), Math.max(Y(me.y) - r - 5 * dpr, 13 * dpr));
     }
   }
   requestAnimationFrame(draw);

@@ -192,6 +192,12 @@ export interface ClientOptions {
   smoothingMs?: number;
   /** Corrections larger than this (world units) snap. Default 20. */
   snapDistance?: number;
+  /**
+   * A join token for servers that require one (PROTOCOL.md §2.2a), sent as the `token` query
+   * parameter. A server admits each token once: pass a function (called before every
+   * connection, reconnects included) that gets a fresh one from the game's backend.
+   */
+  token?: string | (() => string | Promise<string>);
   /** A WebSocket constructor; default globalThis.WebSocket. */
   WebSocket?: new (url: string, protocol: string) => WebSocket;
 }
@@ -226,7 +232,7 @@ export interface Stats {
   updateHz: number;
   /** Kilobytes per second of Updates received over the last 2 s. */
   kbpsIn: number;
-  /** Smoothed round trip of Ping/Pong; null before the first Pong. */
+  /** Round trip of Ping/Pong, the median of the last five; null before the first Pong. */
   rttMs: number | null;
   lastRttMs: number | null;
   updates: number;

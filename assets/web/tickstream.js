@@ -888,6 +888,7 @@ export class TickstreamClient {
       reconnectMaxMs: o.reconnectMaxMs ?? 10000,
       smoothingMs: o.smoothingMs ?? 80,
       snapDistance: o.snapDistance ?? 20,
+      token: o.token,
       WebSocket: o.WebSocket ?? globalThis.WebSocket,
     };
     if (!isValidRoomName(this.options.room)) throw new TypeError(`invalid room name ${JSON.stringify(this.options.room)}`);
@@ -897,6 +898,7 @@ export class TickstreamClient {
     this.state = "idle";
     this.ws = null;
     this.attempts = 0;
+    this.attempt = 0;
     this.reconnectTimer = null;
     this.reconnectAt = null;
     this.pumpTimer = null;
@@ -907,6 +909,7 @@ export class TickstreamClient {
     this.bytesIn = 0;
     this.rttMs = null;
     this.lastRttMs = null;
+    this.rttSamples = [];
     this.desired = { dx: 0, dy: 0, buttons: 0 };
     this.updatesWindow = new RateWindow(2000);
     this.resetSession();
@@ -964,14 +967,43 @@ export class TickstreamClient {
     this.reconnectAt = null;
     this.resetSession();
     this.setState("connecting");
+    if (this.pumpTimer === null) {
+      // Inputs, pings and prediction keep running when nothing renders (a hidden tab).
+      this.pumpTimer = setInterval(() => this.pump(), 10);
+    }
+    const attempt = ++this.attempt;
+    const token = this.options.token;
+    if (typeof token !== "function") {
+      this.open(token);
+      return this;
+    }
+    // A fresh join token per connection: the server admits each token once.
+    let pending;
+    try {
+      pending = Promise.resolve(token());
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then(
+      (t) => attempt === this.attempt && this.state === "connecting" && this.open(t),
+      (error) => attempt === this.attempt && this.state === "connecting" && this.openFailed(error),
+    );
+    return this;
+  }
+
+  open(token) {
     let ws;
     try {
-      ws = new this.options.WebSocket(this.options.url, SUBPROTOCOL);
+      let url = this.options.url;
+      if (typeof token === "string" && token !== "") {
+        const u = new URL(url);
+        u.searchParams.set("token", token);
+        url = u.href;
+      }
+      ws = new this.options.WebSocket(url, SUBPROTOCOL);
     } catch (error) {
-      this.emit("error", { error });
-      this.ws = null;
-      this.onClosed(null, { code: CloseCode.ABNORMAL, reason: String(error), wasClean: false });
-      return this;
+      this.openFailed(error);
+      return;
     }
     ws.binaryType = "arraybuffer";
     this.ws = ws;
@@ -979,15 +1011,17 @@ export class TickstreamClient {
     ws.onmessage = (ev) => this.onMessage(ws, ev.data);
     ws.onclose = (ev) => this.onClosed(ws, ev);
     ws.onerror = () => {}; // a close event follows with the code
-    if (this.pumpTimer === null) {
-      // Inputs, pings and prediction keep running when nothing renders (a hidden tab).
-      this.pumpTimer = setInterval(() => this.pump(), 10);
-    }
-    return this;
+  }
+
+  openFailed(error) {
+    this.emit("error", { error });
+    this.ws = null;
+    this.onClosed(null, { code: CloseCode.ABNORMAL, reason: String(error?.message ?? error), wasClean: false });
   }
 
   /** Closes the session for good (code 1000); no reconnect. */
   close(reason = "client closing") {
+    this.attempt += 1; // a join token still on its way is not used
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     this.reconnectAt = null;
@@ -1047,8 +1081,13 @@ export class TickstreamClient {
       case "Pong": {
         const rtt = (Math.floor(t * 1000) - msg.clientTime) / 1000;
         if (rtt >= 0 && rtt < 60000) {
+          // The median of the last five: steady, and one slow answer (a busy page, a
+          // retransmission) does not linger.
           this.lastRttMs = rtt;
-          this.rttMs = this.rttMs === null ? rtt : this.rttMs + (rtt - this.rttMs) * 0.2;
+          this.rttSamples.push(rtt);
+          if (this.rttSamples.length > 5) this.rttSamples.shift();
+          const sorted = [...this.rttSamples].sort((a, b) => a - b);
+          this.rttMs = sorted[Math.floor(sorted.length / 2)];
           this.emit("pong", { rttMs: rtt, serverTick: msg.serverTick });
         }
         break;
@@ -1177,7 +1216,9 @@ export class TickstreamClient {
     if (arriving === null || arriving === undefined) return null;
     const hz = this.welcome.tickRateHz;
     const rttTicks = ((this.rttMs ?? 0) * hz) / 1000;
-    return Math.floor(arriving + rttTicks + 1 + this.leadAdjust);
+    const estimate = Math.floor(arriving + rttTicks + 1 + this.leadAdjust);
+    // The newest Update already left the server: an input sent now applies after it at best.
+    return this.replica.tick === null ? estimate : Math.max(estimate, this.replica.tick + 1);
   }
 
   ping(t) {

@@ -327,3 +327,37 @@ test("a server that picks another subprotocol or protocol version is refused for
     c2.close();
   }
 });
+
+test("a join token function is asked for a fresh token before every connection", async () => {
+  FakeSocket.all.length = 0;
+  let n = 0;
+  const client = new TickstreamClient({
+    url: "wss://x.test:7443/ws",
+    WebSocket: FakeSocket,
+    reconnectInitialMs: 10,
+    token: async () => `t${++n}`,
+  });
+  try {
+    client.connect();
+    await sleep(5);
+    assert.equal(FakeSocket.all[0].url, "wss://x.test:7443/ws?token=t1");
+    FakeSocket.all[0].serverClose(1008, "join token was already used");
+    await sleep(60);
+    assert.equal(FakeSocket.all[1].url, "wss://x.test:7443/ws?token=t2", "a new token for the reconnect");
+  } finally {
+    client.close();
+  }
+  FakeSocket.all.length = 0;
+  const failing = new TickstreamClient({ url: "wss://x.test/ws", WebSocket: FakeSocket, token: () => Promise.reject(new Error("backend down")) });
+  const closes = [];
+  failing.on("close", (c) => closes.push(c));
+  try {
+    failing.connect();
+    await sleep(5);
+    assert.equal(FakeSocket.all.length, 0, "no socket without a token");
+    assert.equal(closes[0].code, CloseCode.ABNORMAL);
+    assert.equal(closes[0].willReconnect, true, "retried with backoff");
+  } finally {
+    failing.close();
+  }
+});

@@ -9,8 +9,8 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{
-    ALLOW, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HeaderValue, REFERRER_POLICY,
-    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ALLOW, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    HeaderValue, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use hyper::{Method, Request, Response, StatusCode};
 
@@ -23,6 +23,9 @@ pub struct Asset {
     pub content_type: &'static str,
     /// The file's bytes.
     pub body: &'static [u8],
+    /// Readable from pages of any origin (`Access-Control-Allow-Origin: *`): the client
+    /// library, so that a game page elsewhere can `import` it from its game server.
+    pub shared: bool,
 }
 
 /// Everything served. `tickstream.js` and `tickstream.d.ts` are the client library itself, so
@@ -32,26 +35,31 @@ pub const ASSETS: [Asset; 5] = [
         path: "/",
         content_type: "text/html; charset=utf-8",
         body: include_bytes!("../../../assets/web/index.html"),
+        shared: false,
     },
     Asset {
         path: "/demo.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../../assets/web/demo.js"),
+        shared: false,
     },
     Asset {
         path: "/demo.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../../../assets/web/demo.css"),
+        shared: false,
     },
     Asset {
         path: "/tickstream.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../../assets/web/tickstream.js"),
+        shared: true,
     },
     Asset {
         path: "/tickstream.d.ts",
         content_type: "text/plain; charset=utf-8",
         body: include_bytes!("../../../assets/web/tickstream.d.ts"),
+        shared: true,
     },
 ];
 
@@ -99,6 +107,9 @@ pub fn response<B>(req: &Request<B>) -> Option<Response<Full<Bytes>>> {
     );
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if asset.shared {
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    }
     tracing::debug!(path = asset.path, %status, "static file");
     Some(resp)
 }
@@ -176,6 +187,20 @@ mod tests {
         assert_eq!(header(&resp, "allow"), "GET, HEAD", "what is allowed");
         let head = response(&req(Method::HEAD, "/tickstream.js")).expect("an asset path");
         assert_eq!(head.status(), StatusCode::OK, "HEAD is allowed");
+    }
+
+    #[test]
+    fn only_the_library_is_shared_with_other_origins() {
+        for asset in &ASSETS {
+            let resp = response(&req(Method::GET, asset.path)).expect("an asset path");
+            let shared = header(&resp, "access-control-allow-origin") == "*";
+            assert_eq!(
+                shared,
+                asset.path.starts_with("/tickstream."),
+                "{}: importable from other origins only if it is the library",
+                asset.path
+            );
+        }
     }
 
     #[test]
