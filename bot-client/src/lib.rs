@@ -21,6 +21,7 @@
 //! - [`bot`]: [`bot::run_bot`], one bot from connect to close, and its [`bot::BotReport`].
 //! - [`summary`]: [`Summary`] and the [`summary::Aggregator`] that merges bot reports.
 //! - [`http`]: a plain HTTP GET for the server's ops endpoints and Prometheus' API.
+//! - [`misbehave`]: probes that misbehave on purpose and report what the server answered.
 //! - [`load`]: [`LoadConfig`] and [`load::run`], a whole run with progress reports.
 //! - [`bench`](mod@bench): the benchmark behind `tickstream-bench`: server and bots on this machine, the
 //!   server's CPU, ticks and memory measured from outside.
@@ -32,6 +33,7 @@ pub mod client;
 pub mod connect;
 pub mod http;
 pub mod load;
+pub mod misbehave;
 pub mod rtt;
 pub mod schedule;
 pub mod summary;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use tickstream_bot::misbehave::{self, Mode};
 use tickstream_bot::{ConnectOptions, LoadConfig, Progress, load};
 
 /// Headless Tickstream bots: load, verification, latency and bandwidth.
@@ -49,6 +50,10 @@ struct Args {
     /// Seconds over which bot connections are spread.
     #[arg(long, default_value_t = 1.0)]
     ramp: f64,
+    /// Instead of a load run, probe the server with one misbehaving connection per mode and
+    /// report what it answered: garbage, oversize, flood, stall, slowloris, or all.
+    #[arg(long, value_name = "MODE")]
+    misbehave: Option<String>,
 }
 
 fn seconds(name: &str, v: f64) -> anyhow::Result<Duration> {
@@ -76,6 +81,24 @@ fn main() -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the tokio runtime")?;
+    if let Some(mode) = &args.misbehave {
+        let modes: Vec<Mode> = if mode == "all" {
+            Mode::ALL.to_vec()
+        } else {
+            vec![mode.parse().map_err(anyhow::Error::msg)?]
+        };
+        let mut all_ok = true;
+        for m in modes {
+            let outcome = runtime.block_on(misbehave::probe(m, &cfg.url, &cfg.connect, &cfg.room));
+            println!("{outcome}");
+            all_ok &= outcome.as_expected;
+        }
+        return Ok(if all_ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let redraw = std::io::stderr().is_terminal();
     let show = |p: &Progress| {
         let mut err = std::io::stderr().lock();

@@ -10,6 +10,7 @@ mod interest;
 mod isolation;
 mod join;
 mod malformed;
+mod misbehave;
 mod ops;
 mod per_ip;
 mod slow_reader;

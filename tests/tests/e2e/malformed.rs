@@ -109,7 +109,7 @@ async fn join_rules_have_their_own_codes() -> anyhow::Result<()> {
 async fn a_message_flood_is_closed_with_1008() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let mut flood = server.join("flood").await?;
-    for _ in 0..500 {
+    for _ in 0..300 {
         if flood
             .client
             .send(&ClientMsg::Ping(tickstream_shared::Ping { client_time: 1 }))
@@ -123,7 +123,7 @@ async fn a_message_flood_is_closed_with_1008() -> anyhow::Result<()> {
     assert_eq!(
         code,
         close_code::POLICY,
-        "500 messages at once exceed the burst of 120"
+        "300 messages at once exceed the burst of 120"
     );
     server.stop().await;
     Ok(())
