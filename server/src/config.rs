@@ -74,6 +74,10 @@ pub struct ServerConfig {
     /// The shared secret join tokens are signed with (at least 16 bytes). Unset, the server is
     /// open: anyone may join any room (and a warning says so at start-up).
     pub join_secret: Option<String>,
+    /// Browser origins (`scheme://host[:port]`, exactly as browsers send `Origin`) allowed to
+    /// connect; a listed origin is required of every request that carries an `Origin` header
+    /// (native clients send none). Empty allows every origin, with a warning at start-up.
+    pub allowed_origins: Vec<String>,
     /// Addresses the per-address cap does not apply to. The host itself by default: local load
     /// tests, and a reverse proxy on the same host through which every player arrives.
     pub per_ip_exempt: Vec<std::net::IpAddr>,
@@ -132,6 +136,7 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             max_connections_per_ip: 32,
             join_secret: None,
+            allowed_origins: Vec::new(),
             per_ip_exempt: vec![
                 std::net::IpAddr::from([127, 0, 0, 1]),
                 std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),

@@ -146,6 +146,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ),
         None => tracing::info!("ops listener off: no /metrics, /healthz or /readyz"),
     }
+    if config.server.allowed_origins.is_empty() {
+        tracing::warn!(
+            "no allowed_origins configured: pages from any origin may connect (set server.allowed_origins)"
+        );
+    }
     if config.server.join_secret.is_none() {
         tracing::warn!(
             "no join secret configured: anyone may join any room (set TICKSTREAM_JOIN_SECRET to require join tokens)"

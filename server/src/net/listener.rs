@@ -110,7 +110,7 @@ where
     let svc_ctx = Arc::clone(&ctx);
     let service = service_fn(move |req| {
         let open = accepting && svc_ctx.accepting();
-        let resp = answer(req, open, &svc_slot);
+        let resp = answer(req, open, &svc_ctx.config.server.allowed_origins, &svc_slot);
         async move { Ok::<_, std::convert::Infallible>(resp) }
     });
     let conn = http1::Builder::new()

@@ -25,16 +25,19 @@ pub enum Refusal {
     BadHandshake,
     /// At the connection cap or draining: 503.
     Unavailable,
+    /// A browser `Origin` not on the allowlist: 403.
+    Origin,
 }
 
 impl Refusal {
     /// Every variant, for creating the metric series at zero.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::NotFound,
         Self::NotUpgrade,
         Self::NoSubprotocol,
         Self::BadHandshake,
         Self::Unavailable,
+        Self::Origin,
     ];
 
     fn status(self) -> StatusCode {
@@ -43,6 +46,7 @@ impl Refusal {
             Self::NotUpgrade => StatusCode::UPGRADE_REQUIRED,
             Self::NoSubprotocol | Self::BadHandshake => StatusCode::BAD_REQUEST,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Origin => StatusCode::FORBIDDEN,
         }
     }
 
@@ -55,6 +59,7 @@ impl Refusal {
             Self::NoSubprotocol => "no_subprotocol",
             Self::BadHandshake => "bad_handshake",
             Self::Unavailable => "unavailable",
+            Self::Origin => "origin",
         }
     }
 
@@ -65,6 +70,7 @@ impl Refusal {
             Self::NoSubprotocol => "missing WebSocket subprotocol: offer tickstream.v1\n",
             Self::BadHandshake => "invalid WebSocket handshake\n",
             Self::Unavailable => "server at capacity or shutting down; try again later\n",
+            Self::Origin => "this page's origin may not connect to this server\n",
         }
     }
 
@@ -117,11 +123,28 @@ fn token_param<B>(req: &Request<B>) -> Option<String> {
         .map(|t| t.chars().take(MAX_TOKEN + 1).collect())
 }
 
+/// True when the request may connect from its `Origin`: always with an empty allowlist or
+/// without an `Origin` header (native clients send none; browsers always do), otherwise only
+/// for an exact match (scheme, host and port, as browsers send it).
+#[must_use]
+pub fn origin_allowed<B>(req: &Request<B>, allowed: &[String]) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    match req.headers().get(hyper::header::ORIGIN) {
+        None => true,
+        Some(origin) => origin
+            .to_str()
+            .is_ok_and(|o| allowed.iter().any(|a| a.eq_ignore_ascii_case(o))),
+    }
+}
+
 /// Answers one HTTP request: serves an embedded web file, refuses it, or accepts the upgrade
 /// and leaves the upgrade future in `slot`.
 pub fn answer(
     mut req: Request<Incoming>,
     accepting: bool,
+    allowed_origins: &[String],
     slot: &UpgradeSlot,
 ) -> Response<Full<Bytes>> {
     if req.uri().path() != WS_PATH {
@@ -138,6 +161,9 @@ pub fn answer(
     }
     if !accepting {
         return Refusal::Unavailable.response();
+    }
+    if !origin_allowed(&req, allowed_origins) {
+        return Refusal::Origin.response();
     }
     if !offers_subprotocol(&req) {
         return Refusal::NoSubprotocol.response();
@@ -169,6 +195,37 @@ mod tests {
             b = b.header(SEC_WEBSOCKET_PROTOCOL, *p);
         }
         b.body(()).expect("request builds")
+    }
+
+    #[test]
+    fn origins_are_matched_exactly_when_a_list_is_set() {
+        let with = |o: &str| {
+            Request::builder()
+                .header(hyper::header::ORIGIN, o)
+                .body(())
+                .expect("request builds")
+        };
+        let list = vec!["https://game.example".to_owned()];
+        assert!(
+            origin_allowed(&with("https://evil.example"), &[]),
+            "empty list: all"
+        );
+        assert!(
+            origin_allowed(&with("https://game.example"), &list),
+            "listed"
+        );
+        assert!(
+            !origin_allowed(&with("https://evil.example"), &list),
+            "not listed"
+        );
+        assert!(
+            !origin_allowed(&with("https://game.example.evil"), &list),
+            "no prefix match"
+        );
+        assert!(
+            origin_allowed(&req(&[]), &list),
+            "no Origin header: a native client"
+        );
     }
 
     #[test]

@@ -75,3 +75,45 @@ async fn a_certificate_not_trusted_fails_the_tls_handshake() -> anyhow::Result<(
     server.stop().await;
     Ok(())
 }
+
+/// The HTTP status of an upgrade request over plain ws with the given extra header lines.
+async fn upgrade_status(ws_url: &str, extra: &str) -> anyhow::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = ws_url.trim_start_matches("ws://").trim_end_matches("/ws");
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: tickstream.v1\r\n{extra}\r\n"
+    );
+    s.write_all(request.as_bytes()).await?;
+    let mut head = [0u8; 12];
+    tokio::time::timeout(tickstream_tests::STEP_TIMEOUT, s.read_exact(&mut head)).await??;
+    Ok(String::from_utf8_lossy(&head[9..12]).parse()?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origins_off_the_allowlist_get_403() -> anyhow::Result<()> {
+    let server = TestServer::start_with(|c| {
+        c.server.allowed_origins = vec!["https://game.example".into()];
+    })
+    .await?;
+    let url = &server.ws_url;
+    assert_eq!(
+        upgrade_status(url, "Origin: https://evil.example\r\n").await?,
+        403,
+        "an origin not on the list"
+    );
+    assert_eq!(
+        upgrade_status(url, "Origin: https://game.example\r\n").await?,
+        101,
+        "the listed origin"
+    );
+    assert_eq!(
+        upgrade_status(url, "").await?,
+        101,
+        "no Origin header: a native client"
+    );
+    server.stop().await;
+    Ok(())
+}
