@@ -14,4 +14,5 @@ mod misbehave;
 mod ops;
 mod per_ip;
 mod slow_reader;
+mod soak;
 mod tokens;
