@@ -8,6 +8,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fastwebsockets::{
@@ -58,15 +59,21 @@ pub(crate) async fn run<S>(
     metrics::gauge!(m::CONNECTIONS).increment(1.0);
     tracing::debug!(conn = conn_id, "session opened");
     let mut writer = tokio::spawn(write_loop(wr, Arc::clone(&link)));
+    // When the client was last heard from, in milliseconds since `opened`: the reader stores
+    // it for every frame (one atomic store, no timer per read), the ping tick checks it.
+    let opened = Instant::now();
+    let heard = Arc::new(AtomicU64::new(0));
     let mut reader = tokio::spawn(read_loop(
         rd,
         Arc::clone(&link),
         Arc::clone(&ctx),
         violations,
         token,
+        (opened, Arc::clone(&heard)),
     ));
     let mut shutdown = ctx.shutdown.clone();
     let every = Duration::from_millis(ctx.config.server.ping_interval_ms);
+    let idle = Duration::from_millis(ctx.config.server.idle_timeout_ms);
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         tokio::select! {
@@ -78,7 +85,14 @@ pub(crate) async fn run<S>(
                 break;
             }
             _ = pings.tick() => {
-                link.push_control(Outgoing::Ping);
+                let silent = opened
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(heard.load(Ordering::Relaxed)));
+                if silent > idle {
+                    link.close(close_code::IDLE_TIMEOUT, "nothing received for too long");
+                } else {
+                    link.push_control(Outgoing::Ping);
+                }
             }
         }
     }
@@ -194,6 +208,7 @@ async fn read_loop<R>(
     ctx: Arc<ServerCtx>,
     violations: Arc<Violations>,
     token: Option<String>,
+    (opened, heard): (Instant, Arc<AtomicU64>),
 ) where
     R: AsyncRead + Unpin,
 {
@@ -203,7 +218,6 @@ async fn read_loop<R>(
     // fastwebsockets refuses frames of this many bytes or more.
     rd.set_max_message_size(limits.max_message_bytes + 1);
     let join_deadline = tokio::time::Instant::now() + ctx.join_timeout;
-    let idle = Duration::from_millis(limits.idle_timeout_ms);
     let mut reader = Reader {
         bucket: TokenBucket::new(
             limits.max_messages_per_sec,
@@ -222,19 +236,18 @@ async fn read_loop<R>(
     let mut no_obligations = |_: Frame<'_>| std::future::ready(Ok::<(), Infallible>(()));
     loop {
         let read = rd.read_frame(&mut no_obligations);
-        let (deadline, code, reason) = match reader.joined {
-            None => (join_deadline, close_code::JOIN_TIMEOUT, "no join in time"),
-            Some(_) => (
-                tokio::time::Instant::now() + idle,
-                close_code::IDLE_TIMEOUT,
-                "nothing received for too long",
-            ),
+        let frame = if reader.joined.is_none() {
+            let Ok(frame) = tokio::time::timeout_at(join_deadline, read).await else {
+                // Dropping a half-read frame is fine: the connection is closing.
+                let _ = reader.fail(close_code::JOIN_TIMEOUT, "no join in time");
+                return;
+            };
+            frame
+        } else {
+            // Silence after the join is caught by the supervisor's ping tick.
+            read.await
         };
-        let Ok(frame) = tokio::time::timeout_at(deadline, read).await else {
-            // Dropping a half-read frame is fine: the connection is closing.
-            let _ = reader.fail(code, reason);
-            return;
-        };
+        heard.store(opened.elapsed().as_millis() as u64, Ordering::Relaxed);
         if let Some(v) = violations.get() {
             metrics::counter!(m::DECODE_ERRORS).increment(1);
             let _ = reader.fail(close_code::PROTOCOL_ERROR, v.reason());

@@ -124,19 +124,27 @@ fn token_param<B>(req: &Request<B>) -> Option<String> {
 }
 
 /// True when the request may connect from its `Origin`: always with an empty allowlist or
-/// without an `Origin` header (native clients send none; browsers always do), otherwise only
-/// for an exact match (scheme, host and port, as browsers send it).
+/// without an `Origin` header (native clients send none; browsers always do); otherwise for an
+/// exact match (scheme, host and port, as browsers send it), or for the server's own origin
+/// (the `Origin` names the host the request was sent to: the demo page this server serves).
 #[must_use]
 pub fn origin_allowed<B>(req: &Request<B>, allowed: &[String]) -> bool {
     if allowed.is_empty() {
         return true;
     }
-    match req.headers().get(hyper::header::ORIGIN) {
-        None => true,
-        Some(origin) => origin
-            .to_str()
-            .is_ok_and(|o| allowed.iter().any(|a| a.eq_ignore_ascii_case(o))),
-    }
+    let Some(origin) = req.headers().get(hyper::header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let same_host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .zip(origin.split_once("://").map(|(_, rest)| rest))
+        .is_some_and(|(host, origin_host)| host.eq_ignore_ascii_case(origin_host));
+    same_host || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
 }
 
 /// Answers one HTTP request: serves an embedded web file, refuses it, or accepts the upgrade
