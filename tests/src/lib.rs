@@ -244,6 +244,52 @@ pub async fn http_get(addr: SocketAddr, path_and_query: &str) -> anyhow::Result<
     Ok(tickstream_bot::http::get(addr, path_and_query, STEP_TIMEOUT).await?)
 }
 
+/// A WebSocket upgrade written by hand on a raw TCP socket (plain ws), for tests that need
+/// to control the bytes: from a chosen local address, with extra header lines, and then
+/// frames of their own making.
+pub struct RawUpgrade {
+    /// The HTTP status of the answer (101 when upgraded).
+    pub status: u16,
+    /// The connection, positioned after the answer's headers.
+    pub stream: tokio::net::TcpStream,
+}
+
+impl RawUpgrade {
+    /// Sends an upgrade request for `ws_url` (`ws://HOST:PORT/ws`) from `local` (an IPv4
+    /// address to bind, for example `127.0.0.2`, or `None`), with `extra` header lines (each
+    /// ending in `\r\n`), and reads the answer's headers.
+    pub async fn send(ws_url: &str, local: Option<&str>, extra: &str) -> anyhow::Result<Self> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr: SocketAddr = ws_url
+            .trim_start_matches("ws://")
+            .trim_end_matches("/ws")
+            .parse()?;
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        if let Some(local) = local {
+            socket.bind(format!("{local}:0").parse()?)?;
+        }
+        let mut stream = socket.connect(addr).await?;
+        let request = format!(
+            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: tickstream.v1\r\n{extra}\r\n"
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut b = [0u8; 1];
+            tokio::time::timeout(STEP_TIMEOUT, stream.read_exact(&mut b)).await??;
+            head.push(b[0]);
+        }
+        let status = String::from_utf8_lossy(&head)
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        Ok(Self { status, stream })
+    }
+}
+
 /// Reads `client` until the server's `Error` message and returns its code (what a client
 /// refused before or at `Join` receives first).
 pub async fn error_code(client: &mut Client) -> anyhow::Result<u16> {

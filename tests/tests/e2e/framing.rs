@@ -5,32 +5,15 @@ use std::time::Duration;
 
 use tickstream_shared::codec::encode_client;
 use tickstream_shared::{ClientMsg, Join, close_code};
-use tickstream_tests::{STEP_TIMEOUT, TestServer};
+use tickstream_tests::{RawUpgrade, STEP_TIMEOUT, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Opens a plain ws connection by hand and completes the upgrade.
 async fn raw_upgrade(ws_url: &str) -> anyhow::Result<TcpStream> {
-    let addr = ws_url
-        .trim_start_matches("ws://")
-        .trim_end_matches("/ws")
-        .to_owned();
-    let mut s = TcpStream::connect(&addr).await?;
-    let request = format!(
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Protocol: tickstream.v1\r\n\r\n"
-    );
-    s.write_all(request.as_bytes()).await?;
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut b = [0u8; 1];
-        tokio::time::timeout(STEP_TIMEOUT, s.read_exact(&mut b)).await??;
-        head.push(b[0]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    anyhow::ensure!(head.starts_with("HTTP/1.1 101"), "upgrade refused: {head}");
-    Ok(s)
+    let up = RawUpgrade::send(ws_url, None, "").await?;
+    anyhow::ensure!(up.status == 101, "upgrade refused with {}", up.status);
+    Ok(up.stream)
 }
 
 /// One client frame: `first` is the FIN/RSV/opcode byte; masked with a fixed key unless

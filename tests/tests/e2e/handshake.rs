@@ -78,18 +78,9 @@ async fn a_certificate_not_trusted_fails_the_tls_handshake() -> anyhow::Result<(
 
 /// The HTTP status of an upgrade request over plain ws with the given extra header lines.
 async fn upgrade_status(ws_url: &str, extra: &str) -> anyhow::Result<u16> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = ws_url.trim_start_matches("ws://").trim_end_matches("/ws");
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    let request = format!(
-        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Protocol: tickstream.v1\r\n{extra}\r\n"
-    );
-    s.write_all(request.as_bytes()).await?;
-    let mut head = [0u8; 12];
-    tokio::time::timeout(tickstream_tests::STEP_TIMEOUT, s.read_exact(&mut head)).await??;
-    Ok(String::from_utf8_lossy(&head[9..12]).parse()?)
+    Ok(tickstream_tests::RawUpgrade::send(ws_url, None, extra)
+        .await?
+        .status)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
