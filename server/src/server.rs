@@ -28,7 +28,7 @@ use crate::join_token::JoinTokens;
 use crate::metrics as m;
 use crate::net::ip_limit::IpLimits;
 use crate::net::listener::accept_loop;
-use crate::net::tls::{self, CertSource, TlsError};
+use crate::net::tls::{self, CertSource, CertStore, TlsError};
 use crate::ops::{self, endpoint};
 use crate::room::registry::RoomSettings;
 use crate::room::{Registry, RoomInfo};
@@ -61,6 +61,8 @@ pub(crate) struct ServerCtx {
     pub(crate) conn_limit: Arc<Semaphore>,
     pub(crate) refusal_limit: Arc<Semaphore>,
     pub(crate) ip_limits: Arc<IpLimits>,
+    /// The served certificate, reloadable.
+    pub(crate) certs: Arc<CertStore>,
     /// With a join secret, the token verifier; `None` runs open.
     pub(crate) tokens: Option<JoinTokens>,
     pub(crate) tasks: TaskTracker,
@@ -118,6 +120,13 @@ impl ServerHandle {
         self.ctx.config.server.max_connections - self.ctx.conn_limit.available_permits()
     }
 
+    /// Loads the TLS certificate and key files again (what SIGHUP does). Returns whether a new
+    /// certificate is now served; on error the old one stays. Connected players are not
+    /// affected either way.
+    pub fn reload_tls(&self) -> Result<bool, TlsError> {
+        self.ctx.certs.reload(true)
+    }
+
     /// True until the server starts draining (what `/readyz` reports).
     #[must_use]
     pub fn accepting(&self) -> bool {
@@ -131,7 +140,8 @@ impl Server {
     /// Prometheus recorder ([`ops::install_recorder`]).
     pub async fn bind(config: Config) -> Result<Self, StartError> {
         let s = &config.server;
-        let (tls_config, cert) = tls::server_config(s.tls_cert.as_deref(), s.tls_key.as_deref())?;
+        let (tls_config, certs, cert) =
+            tls::server_config(s.tls_cert.as_deref(), s.tls_key.as_deref())?;
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
                 .await
@@ -164,6 +174,7 @@ impl Server {
                 s.max_connections_per_ip,
                 s.per_ip_exempt.clone(),
             )),
+            certs,
             tokens: s
                 .join_secret
                 .as_ref()
@@ -235,7 +246,14 @@ impl Server {
         if let Some(ws) = ws {
             listeners.push(tokio::spawn(accept_loop(ws, None, Arc::clone(&ctx))));
         }
+        let reloads = ctx
+            .certs
+            .reloadable()
+            .then(|| tokio::spawn(watch_certificates(Arc::clone(&ctx.certs))));
         shutdown.await;
+        if let Some(r) = reloads {
+            r.abort();
+        }
         let s = &ctx.config.server;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(s.shutdown_grace_ms);
         ctx.draining.store(true, Ordering::Release);
@@ -267,5 +285,37 @@ impl Server {
             ops.abort();
         }
         tracing::info!("shutdown complete");
+    }
+}
+
+/// How often the certificate files are checked for a change.
+const CERT_CHECK: Duration = Duration::from_secs(5);
+
+/// Reloads the certificate on SIGHUP and when its files change.
+async fn watch_certificates(certs: Arc<CertStore>) {
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut check = tokio::time::interval(CERT_CHECK);
+    loop {
+        #[cfg(unix)]
+        let signalled = async {
+            match hup.as_mut() {
+                Some(h) => h.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let signalled = std::future::pending::<Option<()>>();
+        let force = tokio::select! {
+            _ = signalled => true,
+            _ = check.tick() => false,
+        };
+        match certs.reload(force) {
+            Ok(true) => tracing::info!("TLS certificate reloaded"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "TLS certificate reload failed; still serving the previous one")
+            }
+        }
     }
 }

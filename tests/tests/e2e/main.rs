@@ -15,4 +15,5 @@ mod ops;
 mod per_ip;
 mod slow_reader;
 mod soak;
+mod tls_reload;
 mod tokens;
