@@ -94,7 +94,9 @@ impl<R> FrameGuard<R> {
         }
     }
 
-    fn observe(&mut self, mut bytes: &[u8]) {
+    /// Follows the frame headers through `bytes`, the next bytes read from the connection
+    /// (public for the fuzz target; [`AsyncRead`] calls it for every read).
+    pub fn observe(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             match &mut self.scan {
                 Scan::Payload { left } => {
