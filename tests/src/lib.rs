@@ -191,6 +191,17 @@ impl TestClient {
         }
     }
 
+    /// Applies updates for `window` and returns how many arrived: the update rate a client
+    /// kept while something else happened on the server.
+    pub async fn updates_during(&mut self, window: Duration) -> anyhow::Result<u64> {
+        let start = std::time::Instant::now();
+        let before = self.updates;
+        while start.elapsed() < window {
+            self.next_update().await?;
+        }
+        Ok(self.updates - before)
+    }
+
     /// Sends an input with the next sequence number; returns that number.
     pub async fn input(&mut self, dx: f32, dy: f32) -> anyhow::Result<u32> {
         let seq = self.next_seq;

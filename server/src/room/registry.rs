@@ -1,7 +1,7 @@
 //! Rooms by name, created on first join up to a cap.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,7 +53,6 @@ pub struct RoomInfo {
     /// The room's name.
     pub name: String,
     tick: AtomicU32,
-    players: AtomicUsize,
     latest: Mutex<Option<Arc<Snapshot>>>,
 }
 
@@ -62,7 +61,6 @@ impl RoomInfo {
         Self {
             name,
             tick: AtomicU32::new(0),
-            players: AtomicUsize::new(0),
             latest: Mutex::new(None),
         }
     }
@@ -71,12 +69,6 @@ impl RoomInfo {
     #[must_use]
     pub fn tick(&self) -> Tick {
         Tick(self.tick.load(Ordering::Relaxed))
-    }
-
-    /// Players in the room.
-    #[must_use]
-    pub fn players(&self) -> usize {
-        self.players.load(Ordering::Relaxed)
     }
 
     /// The snapshot of the last completed tick.
@@ -88,10 +80,9 @@ impl RoomInfo {
             .clone()
     }
 
-    pub(crate) fn publish(&self, snap: &Arc<Snapshot>, players: usize) {
+    pub(crate) fn publish(&self, snap: &Arc<Snapshot>) {
         *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(snap));
         self.tick.store(snap.tick.0, Ordering::Relaxed);
-        self.players.store(players, Ordering::Relaxed);
     }
 }
 

@@ -265,7 +265,7 @@ impl Room {
         self.tick = self.tick.next();
         let snap = Arc::new(Snapshot::capture(&self.world, self.tick));
         self.publish(&snap, start);
-        self.info.publish(&snap, self.clients.len());
+        self.info.publish(&snap);
         self.prev = Some(snap);
         let took = start.elapsed();
         self.metrics.ticks.increment(1);

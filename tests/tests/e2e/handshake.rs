@@ -1,6 +1,6 @@
 //! The upgrade: subprotocol negotiated over wss and ws; refusals as HTTP statuses.
 
-use tickstream_bot::connect::{ConnectOptions, connect};
+use tickstream_bot::connect::{ConnectError, ConnectOptions, connect};
 use tickstream_tests::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,6 +22,14 @@ async fn wss_upgrade_negotiates_the_subprotocol() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The error of a connection attempt that must fail.
+fn refused<T>(result: Result<T, ConnectError>) -> ConnectError {
+    match result {
+        Ok(_) => panic!("the upgrade must be refused"),
+        Err(e) => e,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrade_without_the_subprotocol_is_refused_with_400() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
@@ -29,9 +37,7 @@ async fn upgrade_without_the_subprotocol_is_refused_with_400() -> anyhow::Result
         subprotocol: None,
         ..TestServer::options()
     };
-    let Err(err) = connect(&server.wss_url, &opts).await else {
-        panic!("the upgrade must be refused");
-    };
+    let err = refused(connect(&server.wss_url, &opts).await);
     assert_eq!(
         err.http_status(),
         Some(400),
@@ -41,18 +47,14 @@ async fn upgrade_without_the_subprotocol_is_refused_with_400() -> anyhow::Result
         subprotocol: Some("tickstream.v0".into()),
         ..TestServer::options()
     };
-    let Err(err) = connect(&server.wss_url, &opts).await else {
-        panic!("the upgrade must be refused");
-    };
+    let err = refused(connect(&server.wss_url, &opts).await);
     assert_eq!(
         err.http_status(),
         Some(400),
         "another subprotocol: 400, got {err}"
     );
     let wrong_path = server.wss_url.replace("/ws", "/nope");
-    let Err(err) = connect(&wrong_path, &TestServer::options()).await else {
-        panic!("the upgrade must be refused");
-    };
+    let err = refused(connect(&wrong_path, &TestServer::options()).await);
     assert_eq!(err.http_status(), Some(404), "another path: 404, got {err}");
     assert_eq!(
         server.handle.room_names().len(),

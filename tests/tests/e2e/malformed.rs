@@ -1,21 +1,11 @@
 //! Bad input closes only the offending client, with a documented close code; the room keeps
 //! ticking for everyone else.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tickstream_bot::connect::connect;
 use tickstream_shared::{ClientMsg, Join, close_code};
-use tickstream_tests::{TestClient, TestServer, error_code};
-
-/// Counts the updates `c` receives in `window`.
-async fn updates_in(c: &mut TestClient, window: Duration) -> anyhow::Result<u64> {
-    let start = Instant::now();
-    let before = c.updates;
-    while start.elapsed() < window {
-        c.next_update().await?;
-    }
-    Ok(c.updates - before)
-}
+use tickstream_tests::{TestServer, error_code};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_messages_close_only_the_sender() -> anyhow::Result<()> {
@@ -55,7 +45,7 @@ async fn malformed_messages_close_only_the_sender() -> anyhow::Result<()> {
     text.client.send_text("hello").await?;
     let (code, _, _) = text.until_closed().await?;
     assert_eq!(code, close_code::UNSUPPORTED_DATA, "text frames: 1003");
-    let n = updates_in(&mut good, Duration::from_secs(1)).await?;
+    let n = good.updates_during(Duration::from_secs(1)).await?;
     assert!(
         n >= 20,
         "the well-behaved client kept receiving ({n} updates in 1 s)"
