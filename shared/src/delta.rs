@@ -1,10 +1,12 @@
 //! The delta format: what changed in one client's view between two ticks.
 //!
-//! A [`Delta`] holds three lists, each sorted by entity id: despawns (the id only), spawns (the
-//! full [`EntityState`]) and changes (per-field position differences in grid points). A client
-//! applies them in that order. Because the lists are sorted, ids are sent as the gap to the
-//! previous id in the same list, which is one byte for the dense ids a room hands out, and each
-//! change picks the smallest of four field forms. `docs/PROTOCOL.md` gives the exact bytes.
+//! A [`Delta`] holds four lists, each sorted by entity id: despawns (the id only), spawns (the
+//! full [`EntityState`]), position changes (differences in grid points) and field changes (the
+//! new values of the game fields that changed, under a bit mask). A client applies them in that
+//! order. Because the lists are sorted, ids are sent as the gap to the previous id in the same
+//! list, which is one byte for the dense ids a room hands out; each position change picks the
+//! smallest of four forms, and unchanged fields cost nothing. `docs/PROTOCOL.md` gives the exact
+//! bytes.
 //!
 //! [`diff`] is the pure function that computes a delta between two views; applying its result
 //! to the first view gives the second (a property test checks this).
@@ -13,6 +15,7 @@ use bincode::de::{Decode, Decoder};
 use bincode::enc::{Encode, Encoder};
 use bincode::error::{DecodeError, EncodeError};
 
+use crate::entity::{Fields, MAX_FIELDS};
 use crate::{EntityId, EntityState};
 
 /// The most entries one list of a delta may hold; a decoder refuses longer lists before it
@@ -39,6 +42,28 @@ pub struct Change {
     pub dy: i32,
 }
 
+/// One entity's game-field change: the new value of every field whose bit is set in `mask`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldChange {
+    /// The entity whose fields changed.
+    pub id: EntityId,
+    /// Bit `i` set: field `i` changed. Never 0.
+    pub mask: u8,
+    /// The new values; entries whose bit is clear are 0 and are not sent.
+    pub values: Fields,
+}
+
+impl FieldChange {
+    /// Writes the changed values into `fields`.
+    pub fn apply_to(&self, fields: &mut Fields) {
+        for (i, f) in fields.iter_mut().enumerate() {
+            if self.mask & (1 << i) != 0 {
+                *f = self.values[i];
+            }
+        }
+    }
+}
+
 /// What changed in a view between two ticks. Each list is strictly ascending by id.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Delta {
@@ -48,13 +73,18 @@ pub struct Delta {
     pub spawns: Vec<EntityState>,
     /// Entities in both views whose position changed.
     pub changes: Vec<Change>,
+    /// Entities in both views whose game fields changed.
+    pub field_changes: Vec<FieldChange>,
 }
 
 impl Delta {
     /// True when nothing changed.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.despawns.is_empty() && self.spawns.is_empty() && self.changes.is_empty()
+        self.despawns.is_empty()
+            && self.spawns.is_empty()
+            && self.changes.is_empty()
+            && self.field_changes.is_empty()
     }
 
     /// Empties all lists, keeping their allocations.
@@ -62,6 +92,7 @@ impl Delta {
         self.despawns.clear();
         self.spawns.clear();
         self.changes.clear();
+        self.field_changes.clear();
     }
 }
 
@@ -84,12 +115,17 @@ pub fn diff_into(base: &[EntityState], cur: &[EntityState], out: &mut Delta) {
                     // A kind never changes in place: the id now names a different entity.
                     out.despawns.push(b.id);
                     out.spawns.push(*c);
-                } else if b.x != c.x || b.y != c.y {
-                    out.changes.push(Change {
-                        id: c.id,
-                        dx: grid_diff(c.x, b.x),
-                        dy: grid_diff(c.y, b.y),
-                    });
+                } else {
+                    if b.x != c.x || b.y != c.y {
+                        out.changes.push(Change {
+                            id: c.id,
+                            dx: grid_diff(c.x, b.x),
+                            dy: grid_diff(c.y, b.y),
+                        });
+                    }
+                    if b.fields != c.fields {
+                        out.field_changes.push(field_change(c.id, &b.fields, &c.fields));
+                    }
                 }
                 i += 1;
                 j += 1;
@@ -109,6 +145,49 @@ pub fn diff_into(base: &[EntityState], cur: &[EntityState], out: &mut Delta) {
             (None, None) => break,
         }
     }
+}
+
+fn field_change(id: EntityId, old: &Fields, new: &Fields) -> FieldChange {
+    let mut mask = 0u8;
+    let mut values = [0; MAX_FIELDS];
+    for i in 0..MAX_FIELDS {
+        if old[i] != new[i] {
+            mask |= 1 << i;
+            values[i] = new[i];
+        }
+    }
+    FieldChange { id, mask, values }
+}
+
+/// Writes the fields selected by `mask` as zigzag varints, after the mask itself.
+fn encode_fields<E: Encoder>(mask: u8, values: &Fields, e: &mut E) -> Result<(), EncodeError> {
+    mask.encode(e)?;
+    for (i, v) in values.iter().enumerate() {
+        if mask & (1 << i) != 0 {
+            v.encode(e)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a mask and the fields it selects; the others are 0.
+fn decode_fields<D: Decoder>(d: &mut D) -> Result<(u8, Fields), DecodeError> {
+    let mask = u8::decode(d)?;
+    let mut values = [0; MAX_FIELDS];
+    for (i, v) in values.iter_mut().enumerate() {
+        if mask & (1 << i) != 0 {
+            *v = i32::decode(d)?;
+        }
+    }
+    Ok((mask, values))
+}
+
+/// The mask of the non-zero fields: what a spawn sends.
+fn nonzero_mask(values: &Fields) -> u8 {
+    values
+        .iter()
+        .enumerate()
+        .fold(0, |m, (i, v)| if *v != 0 { m | (1 << i) } else { m })
 }
 
 /// `new - old` for grid coordinates; coordinates beyond ±2^31 grid points (33 million units)
@@ -195,6 +274,7 @@ impl Encode for Delta {
             s.kind.encode(e)?;
             s.x.encode(e)?;
             s.y.encode(e)?;
+            encode_fields(nonzero_mask(&s.fields), &s.fields, e)?;
         }
         encode_len(self.changes.len(), e)?;
         let mut gaps = GapEncoder::new();
@@ -222,6 +302,15 @@ impl Encode for Delta {
             } else {
                 return Err(EncodeError::Other("a change must move at least one field"));
             }
+        }
+        encode_len(self.field_changes.len(), e)?;
+        let mut gaps = GapEncoder::new();
+        for f in &self.field_changes {
+            gaps.gap(f.id)?.encode(e)?;
+            if f.mask == 0 {
+                return Err(EncodeError::Other("a field change must change a field"));
+            }
+            encode_fields(f.mask, &f.values, e)?;
         }
         Ok(())
     }
@@ -252,7 +341,14 @@ impl<Context> Decode<Context> for Delta {
             let kind = u8::decode(d)?;
             let x = u32::decode(d)?;
             let y = u32::decode(d)?;
-            spawns.push(EntityState { id, kind, x, y });
+            let (_, fields) = decode_fields(d)?;
+            spawns.push(EntityState {
+                id,
+                kind,
+                x,
+                y,
+                fields,
+            });
         }
         let n = decode_len::<Change, D>(d)?;
         let mut changes = Vec::with_capacity(n);
@@ -276,10 +372,23 @@ impl<Context> Decode<Context> for Delta {
             }
             changes.push(Change { id, dx, dy });
         }
+        let n = decode_len::<FieldChange, D>(d)?;
+        let mut field_changes = Vec::with_capacity(n);
+        let mut ids = GapDecoder::new();
+        for _ in 0..n {
+            d.unclaim_bytes_read(size_of::<FieldChange>());
+            let id = ids.id(u64::decode(d)?)?;
+            let (mask, values) = decode_fields(d)?;
+            if mask == 0 {
+                return Err(DecodeError::Other("a field change must change a field"));
+            }
+            field_changes.push(FieldChange { id, mask, values });
+        }
         Ok(Delta {
             despawns,
             spawns,
             changes,
+            field_changes,
         })
     }
 }
@@ -290,12 +399,7 @@ mod tests {
     use super::*;
 
     fn e(id: u32, kind: u8, x: u32, y: u32) -> EntityState {
-        EntityState {
-            id: EntityId(id),
-            kind,
-            x,
-            y,
-        }
+        EntityState::new(EntityId(id), kind, x, y)
     }
 
     #[test]
@@ -321,6 +425,24 @@ mod tests {
         let d = diff(&[e(1, 0, 1, 1)], &[e(1, 1, 1, 1)]);
         assert_eq!(d.despawns, vec![EntityId(1)], "old entity goes");
         assert_eq!(d.spawns, vec![e(1, 1, 1, 1)], "new entity comes");
+    }
+
+    #[test]
+    fn only_changed_fields_are_sent() {
+        let a = e(1, 1, 10, 10).with_field(0, 100).with_field(2, 7);
+        let b = e(1, 1, 10, 10).with_field(0, 90).with_field(2, 7);
+        let d = diff(&[a], &[b]);
+        assert!(d.changes.is_empty(), "the position did not change");
+        assert_eq!(
+            d.field_changes,
+            vec![FieldChange {
+                id: EntityId(1),
+                mask: 0b1,
+                values: [90, 0, 0, 0, 0, 0, 0, 0],
+            }],
+            "only field 0 changed"
+        );
+        assert!(diff(&[a], &[a]).is_empty(), "unchanged fields cost nothing");
     }
 
     #[test]

@@ -27,18 +27,21 @@ pub mod replica;
 pub mod rng;
 
 pub use codec::CodecError;
-pub use delta::{Change, Delta};
-pub use entity::{EntityState, view_checksum};
+pub use delta::{Change, Delta, FieldChange};
+pub use entity::{EntityState, Fields, MAX_FIELDS, view_checksum};
 pub use ids::{EntityId, Tick};
-pub use messages::{ClientMsg, ErrorMsg, Input, Join, Ping, Pong, ServerMsg, Update, Welcome};
+pub use messages::{
+    ClientMsg, ErrorMsg, FieldSpec, GameEvent, Input, Join, Ping, Pong, Resume, ServerMsg, Update,
+    Welcome,
+};
 pub use replica::{Replica, ReplicaError};
 pub use rng::Mulberry32;
 
 /// The WebSocket subprotocol a client must offer; the server echoes it or refuses the upgrade.
-pub const SUBPROTOCOL: &str = "tickstream.v1";
+pub const SUBPROTOCOL: &str = "tickstream.v2";
 
 /// The protocol version carried in [`Welcome`]; it changes whenever the bytes change.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The HTTP path of the WebSocket endpoint.
 pub const WS_PATH: &str = "/ws";
@@ -61,7 +64,7 @@ pub mod close_code {
     pub const TOO_BIG: u16 = 1009;
     /// The server hit an internal error with this session.
     pub const INTERNAL: u16 = 1011;
-    /// Try again later: the room or the server is full.
+    /// Try again later: the room or the server is full (the reason says which).
     pub const TRY_AGAIN: u16 = 1013;
     /// The client could not keep up with its updates for longer than the configured limit.
     pub const TOO_SLOW: u16 = 4000;
@@ -71,4 +74,12 @@ pub mod close_code {
     pub const BAD_ROOM_NAME: u16 = 4002;
     /// The client sent nothing (not even a pong) for longer than the idle limit.
     pub const IDLE_TIMEOUT: u16 = 4003;
+    /// The client did not take its one-shot events fast enough and its bounded event queue
+    /// overflowed: rather than lose an event silently, the server disconnects it. A `Resume`
+    /// may still recover the events if they are within the room's history.
+    pub const EVENTS_OVERFLOW: u16 = 4004;
+    /// A `Resume` was refused: the token is unknown, already used, for another room, or its
+    /// grace period is over (the entity is gone), or the events since `last_event_seq` are no
+    /// longer kept. The reason says which; the client should `Join` afresh.
+    pub const RESUME_REFUSED: u16 = 4005;
 }

@@ -19,6 +19,8 @@ pub enum ClientMsg {
     Input(Input),
     /// Asks for a [`Pong`] carrying the same `client_time` back.
     Ping(Ping),
+    /// Take back the entity of a dropped connection; instead of [`Join`], as the first message.
+    Resume(Resume),
 }
 
 /// Enter the room with this name, creating it if the server has room for one more.
@@ -26,6 +28,18 @@ pub enum ClientMsg {
 pub struct Join {
     /// 1 to 64 characters of `[A-Za-z0-9_.-]`.
     pub room: String,
+}
+
+/// Reconnects to the entity a previous connection held, within the room's grace period.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Resume {
+    /// The room the entity lives in, as in [`Join`].
+    pub room: String,
+    /// [`Welcome::resume_token`] of the previous connection (single use).
+    pub token: String,
+    /// The `seq` of the last [`GameEvent`] the client received (0 = none): the server sends
+    /// every later one again, in order, so no event is lost across the reconnect.
+    pub last_event_seq: u32,
 }
 
 /// A player's input. The latest input stays in force until the next one.
@@ -62,8 +76,9 @@ pub enum ServerMsg {
     Error(ErrorMsg),
 }
 
-/// Sent once, right after a successful [`Join`], before the first [`Update`].
-#[derive(Debug, Clone, Copy, PartialEq, Encode, Decode)]
+/// Sent once, right after a successful [`Join`] or [`Resume`], before the first [`Update`]
+/// (which spawns the client's whole view: a client starts a fresh replica on every welcome).
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
 pub struct Welcome {
     /// [`crate::PROTOCOL_VERSION`] of the server.
     pub protocol: u16,
@@ -79,7 +94,47 @@ pub struct Welcome {
     pub world_height: f32,
     /// Entities within this distance of the client's own entity are in view; 0 means all.
     pub view_radius: f32,
+    /// The game the room runs (`arena`, `coins`, or a studio's own).
+    pub game: String,
+    /// `kinds[k]` names entity kind `k` (`player`, `npc`, `coin`…).
+    pub kinds: Vec<String>,
+    /// `fields[i]` describes game field `i` of every entity; fields past the end are unused.
+    pub fields: Vec<FieldSpec>,
+    /// `event_kinds[k]` names [`GameEvent::kind`] `k`.
+    pub event_kinds: Vec<String>,
+    /// Single-use secret for [`Resume`] after a dropped connection (32 hex digits).
+    pub resume_token: String,
+    /// True when this welcome answers a [`Resume`]: same entity, continued inputs and events.
+    pub resumed: bool,
 }
+
+/// What one game field holds: `value = raw × scale` in the game's units.
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub struct FieldSpec {
+    /// The field's name (`health`, `rotation`, `team`, `score`…).
+    pub name: String,
+    /// The quantization step: 1 for counts and enums, 2π/65536 for a 16-bit angle, and so on.
+    pub scale: f32,
+}
+
+/// A one-shot game event (a player joined, a coin was collected, a chat line). Events reach a
+/// client in `seq` order, each exactly once per connection, carried by the next updates.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct GameEvent {
+    /// 1, 2, 3… per player, without gaps, across resumes.
+    pub seq: u32,
+    /// Game-defined; [`Welcome::event_kinds`] names it.
+    pub kind: u16,
+    /// The entity the event is about (game-defined meaning).
+    pub entity: EntityId,
+    /// A game-defined number (points scored, damage…).
+    pub value: i32,
+    /// Game-defined text, at most [`MAX_EVENT_TEXT`] bytes.
+    pub text: String,
+}
+
+/// The longest [`GameEvent::text`], in bytes.
+pub const MAX_EVENT_TEXT: usize = 128;
 
 /// One tick of a client's view.
 #[derive(Debug, Clone, PartialEq, Encode, Decode)]
@@ -93,6 +148,8 @@ pub struct Update {
     /// What changed since the previous update this client received (or since nothing, for the
     /// first one).
     pub delta: Delta,
+    /// One-shot events since the previous update, in `seq` order.
+    pub events: Vec<GameEvent>,
 }
 
 /// A view checksum, sent as four little-endian bytes (a varint would average five).

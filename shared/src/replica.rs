@@ -15,6 +15,9 @@ pub enum ReplicaError {
     /// A change for an entity the replica does not hold.
     #[error("change of unknown entity {0:?}")]
     UnknownChange(EntityId),
+    /// A field change for an entity the replica does not hold.
+    #[error("field change of unknown entity {0:?}")]
+    UnknownFieldChange(EntityId),
     /// A change that moves a coordinate below 0 or past `u32::MAX` grid points.
     #[error("change moves entity {0:?} out of the grid")]
     OutOfGrid(EntityId),
@@ -121,7 +124,7 @@ impl Replica {
         Ok(())
     }
 
-    /// Applies the three lists of a delta: despawns, spawns, then changes.
+    /// Applies the four lists of a delta: despawns, spawns, position changes, field changes.
     pub fn apply_delta(&mut self, delta: &Delta) -> Result<(), ReplicaError> {
         if !delta.despawns.is_empty() {
             let mut gone = delta.despawns.iter().peekable();
@@ -189,6 +192,16 @@ impl Replica {
                 e.y.checked_add_signed(c.dy)
                     .ok_or(ReplicaError::OutOfGrid(c.id))?;
         }
+        let mut i = 0;
+        for f in &delta.field_changes {
+            while i < self.entities.len() && self.entities[i].id < f.id {
+                i += 1;
+            }
+            match self.entities.get_mut(i) {
+                Some(e) if e.id == f.id => f.apply_to(&mut e.fields),
+                _ => return Err(ReplicaError::UnknownFieldChange(f.id)),
+            }
+        }
         Ok(())
     }
 }
@@ -200,12 +213,7 @@ mod tests {
     use crate::messages::ViewChecksum;
 
     fn e(id: u32, x: u32, y: u32) -> EntityState {
-        EntityState {
-            id: EntityId(id),
-            kind: 1,
-            x,
-            y,
-        }
+        EntityState::new(EntityId(id), 1, x, y)
     }
 
     fn update(tick: u32, base: &[EntityState], cur: &[EntityState]) -> Update {
@@ -214,13 +222,14 @@ mod tests {
             ack_seq: 0,
             checksum: ViewChecksum(view_checksum(cur)),
             delta: diff(base, cur),
+            events: vec![],
         }
     }
 
     #[test]
     fn applies_a_sequence_of_updates() {
         let v1 = [e(1, 1, 1), e(3, 3, 3)];
-        let v2 = [e(2, 2, 2), e(3, 4, 3)];
+        let v2 = [e(2, 2, 2), e(3, 4, 3).with_field(1, -300)];
         let mut r = Replica::new();
         r.apply(&update(1, &[], &v1)).expect("first update applies");
         r.apply(&update(2, &v1, &v2))

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use tickstream_shared::codec::{decode_client, decode_server, encode_client, encode_server};
 use tickstream_shared::messages::ViewChecksum;
 use tickstream_shared::{
-    Change, ClientMsg, Delta, EntityId, EntityState, ErrorMsg, Input, Join, Ping, Pong, ServerMsg,
-    Tick, Update, Welcome,
+    Change, ClientMsg, Delta, EntityId, EntityState, ErrorMsg, FieldChange, FieldSpec, GameEvent,
+    Input, Join, Ping, Pong, Resume, ServerMsg, Tick, Update, Welcome,
 };
 
 const VECTORS: &str = "tests/golden/vectors.txt";
@@ -38,16 +38,19 @@ fn client_samples() -> Vec<(&'static str, ClientMsg)> {
                 client_time: 1_000_000,
             }),
         ),
+        (
+            "client_resume",
+            ClientMsg::Resume(Resume {
+                room: "lobby".into(),
+                token: "00112233445566778899aabbccddeeff".into(),
+                last_event_seq: 300,
+            }),
+        ),
     ]
 }
 
 fn server_samples() -> Vec<(&'static str, ServerMsg)> {
-    let spawn = |id, kind, x, y| EntityState {
-        id: EntityId(id),
-        kind,
-        x,
-        y,
-    };
+    let spawn = |id, kind, x, y| EntityState::new(EntityId(id), kind, x, y);
     let change = |id, dx, dy| Change {
         id: EntityId(id),
         dx,
@@ -57,13 +60,28 @@ fn server_samples() -> Vec<(&'static str, ServerMsg)> {
         (
             "server_welcome",
             ServerMsg::Welcome(Welcome {
-                protocol: 1,
+                protocol: 2,
                 entity: EntityId(500),
                 tick_rate_hz: 30,
                 tick: Tick(42),
                 world_width: 1000.0,
                 world_height: 1000.0,
                 view_radius: 150.0,
+                game: "coins".into(),
+                kinds: vec!["player".into(), "coin".into()],
+                fields: vec![
+                    FieldSpec {
+                        name: "score".into(),
+                        scale: 1.0,
+                    },
+                    FieldSpec {
+                        name: "rotation".into(),
+                        scale: std::f32::consts::TAU / 65536.0,
+                    },
+                ],
+                event_kinds: vec!["joined".into(), "left".into(), "collected".into()],
+                resume_token: "00112233445566778899aabbccddeeff".into(),
+                resumed: false,
             }),
         ),
         (
@@ -80,7 +98,9 @@ fn server_samples() -> Vec<(&'static str, ServerMsg)> {
                         spawn(500, 0, 6400, 6400),
                     ],
                     changes: vec![],
+                    field_changes: vec![],
                 },
+                events: vec![],
             }),
         ),
         (
@@ -98,7 +118,34 @@ fn server_samples() -> Vec<(&'static str, ServerMsg)> {
                         change(2, 0, 2047),   // form 2: y only
                         change(4, 3000, 1),   // form 3: wide
                     ],
+                    field_changes: vec![],
                 },
+                events: vec![],
+            }),
+        ),
+        (
+            "server_update_fields_events",
+            ServerMsg::Update(Update {
+                tick: Tick(100),
+                ack_seq: 7,
+                checksum: ViewChecksum(0x0102_0304),
+                delta: Delta {
+                    despawns: vec![],
+                    spawns: vec![spawn(3, 1, 640, 640).with_field(0, 5).with_field(1, -1)],
+                    changes: vec![],
+                    field_changes: vec![FieldChange {
+                        id: EntityId(20),
+                        mask: 0b10,
+                        values: [0, 16384, 0, 0, 0, 0, 0, 0],
+                    }],
+                },
+                events: vec![GameEvent {
+                    seq: 1,
+                    kind: 2,
+                    entity: EntityId(3),
+                    value: 10,
+                    text: "hi".into(),
+                }],
             }),
         ),
         (

@@ -6,20 +6,26 @@ use tickstream_shared::delta::diff;
 use tickstream_shared::messages::ViewChecksum;
 use tickstream_shared::{EntityId, EntityState, Replica, ServerMsg, Tick, Update, view_checksum};
 
-/// A view: up to 60 entities with ids below 200 (so views overlap), any kind and position.
+/// A view: up to 60 entities with ids below 200 (so views overlap), any kind, position and
+/// game fields (mostly zero, as games leave most fields unused).
 fn view() -> impl Strategy<Value = Vec<EntityState>> {
-    prop::collection::btree_map(0u32..200, (0u8..2, any::<u32>(), any::<u32>()), 0..60).prop_map(
-        |m| {
-            m.into_iter()
-                .map(|(id, (kind, x, y))| EntityState {
-                    id: EntityId(id),
-                    kind,
-                    x: x % 2_000_000,
-                    y: y % 2_000_000,
-                })
-                .collect()
-        },
+    let fields = prop::array::uniform8(prop_oneof![3 => Just(0i32), 1 => any::<i32>()]);
+    prop::collection::btree_map(
+        0u32..200,
+        (0u8..2, any::<u32>(), any::<u32>(), fields),
+        0..60,
     )
+    .prop_map(|m| {
+        m.into_iter()
+            .map(|(id, (kind, x, y, fields))| EntityState {
+                id: EntityId(id),
+                kind,
+                x: x % 2_000_000,
+                y: y % 2_000_000,
+                fields,
+            })
+            .collect()
+    })
 }
 
 /// A view and a second one in which some entities stayed, some moved a little, some left and
@@ -28,14 +34,15 @@ fn two_views() -> impl Strategy<Value = (Vec<EntityState>, Vec<EntityState>)> {
     (
         view(),
         view(),
-        prop::collection::vec((-3000i32..3000, -3000i32..3000, 0u8..4), 60),
+        prop::collection::vec((-3000i32..3000, -3000i32..3000, 0u8..4, 0usize..8, any::<i32>()), 60),
     )
         .prop_map(|(a, extra, moves)| {
             let mut b: Vec<EntityState> = Vec::new();
-            for (e, (dx, dy, what)) in a.iter().zip(moves.iter().cycle()) {
+            for (e, (dx, dy, what, field, value)) in a.iter().zip(moves.iter().cycle()) {
                 match what {
                     0 => {}
                     1 => b.push(*e),
+                    2 => b.push(e.with_field(*field, *value)),
                     _ => b.push(EntityState {
                         x: e.x.saturating_add_signed(*dx),
                         y: e.y.saturating_add_signed(*dy),
@@ -57,10 +64,10 @@ proptest! {
     #[test]
     fn applying_the_delta_from_a_to_b_gives_b((a, b) in two_views()) {
         let mut r = Replica::new();
-        let first = Update { tick: Tick(1), ack_seq: 0, checksum: ViewChecksum(view_checksum(&a)), delta: diff(&[], &a) };
+        let first = Update { tick: Tick(1), ack_seq: 0, checksum: ViewChecksum(view_checksum(&a)), delta: diff(&[], &a), events: vec![] };
         r.apply(&first).expect("the first view applies");
         prop_assert_eq!(r.entities(), &a[..]);
-        let second = Update { tick: Tick(2), ack_seq: 3, checksum: ViewChecksum(view_checksum(&b)), delta: diff(&a, &b) };
+        let second = Update { tick: Tick(2), ack_seq: 3, checksum: ViewChecksum(view_checksum(&b)), delta: diff(&a, &b), events: vec![] };
         // Through the wire, to cover the encoding as well.
         let mut buf = Vec::new();
         encode_server(&ServerMsg::Update(second), &mut buf).expect("encodes");
@@ -79,7 +86,7 @@ proptest! {
 
     #[test]
     fn decoding_mutated_valid_updates_never_panics((a, b) in two_views(), flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
-        let u = Update { tick: Tick(9), ack_seq: 1, checksum: ViewChecksum(0), delta: diff(&a, &b) };
+        let u = Update { tick: Tick(9), ack_seq: 1, checksum: ViewChecksum(0), delta: diff(&a, &b), events: vec![] };
         let mut buf = Vec::new();
         encode_server(&ServerMsg::Update(u), &mut buf).expect("encodes");
         for (at, byte) in flips {
