@@ -56,7 +56,12 @@ pub(crate) async fn accept_loop(
                     None
                 }
             },
-            None => None,
+            None => {
+                metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "connection_cap")
+                    .increment(1);
+                tracing::debug!(%peer, "connection cap reached");
+                None
+            }
         };
         let refusing = match &permit {
             Some(_) => None,
@@ -122,6 +127,11 @@ where
     match tokio::time::timeout(ctx.handshake_timeout, conn).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
+            if e.is_timeout() {
+                // hyper's header read timeout: the request never completed.
+                metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "handshake_timeout")
+                    .increment(1);
+            }
             tracing::debug!(error = %e, "HTTP connection error");
             return;
         }

@@ -249,7 +249,6 @@ async fn read_loop<R>(
         };
         heard.store(opened.elapsed().as_millis() as u64, Ordering::Relaxed);
         if let Some(v) = violations.get() {
-            metrics::counter!(m::DECODE_ERRORS).increment(1);
             let _ = reader.fail(close_code::PROTOCOL_ERROR, v.reason());
             return;
         }
@@ -267,7 +266,12 @@ async fn read_loop<R>(
 }
 
 impl Reader {
+    /// Closes the session with `code`; a protocol error (1002) or a message too big (1009) is
+    /// also counted as a decode error, whichever rule it broke.
     fn fail(&self, code: u16, reason: &str) -> Result<(), Stop> {
+        if code == close_code::PROTOCOL_ERROR || code == close_code::TOO_BIG {
+            metrics::counter!(m::DECODE_ERRORS).increment(1);
+        }
         tracing::debug!(conn = self.link.conn_id, code, reason, "closing session");
         self.link.close(code, reason);
         Err(Stop)
@@ -279,11 +283,9 @@ impl Reader {
             | WebSocketError::IoError(_)
             | WebSocketError::ConnectionClosed => {}
             WebSocketError::FrameTooLarge => {
-                metrics::counter!(m::DECODE_ERRORS).increment(1);
                 let _ = self.fail(close_code::TOO_BIG, "message too big");
             }
             other => {
-                metrics::counter!(m::DECODE_ERRORS).increment(1);
                 let _ = self.fail(close_code::PROTOCOL_ERROR, &format!("bad frame: {other}"));
             }
         }
@@ -346,11 +348,9 @@ impl Reader {
         let msg = match decode_client(bytes) {
             Ok(msg) => msg,
             Err(e @ CodecError::TooBig { .. }) => {
-                metrics::counter!(m::DECODE_ERRORS).increment(1);
                 return self.fail(close_code::TOO_BIG, &e.to_string());
             }
             Err(e) => {
-                metrics::counter!(m::DECODE_ERRORS).increment(1);
                 return self.fail(
                     close_code::PROTOCOL_ERROR,
                     &format!("undecodable message: {e}"),
