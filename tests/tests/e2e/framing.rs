@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use tickstream_server::metrics as m;
 use tickstream_shared::codec::encode_client;
 use tickstream_shared::{ClientMsg, Join, close_code};
-use tickstream_tests::{RawUpgrade, STEP_TIMEOUT, TestServer};
+use tickstream_tests::{RawUpgrade, STEP_TIMEOUT, TestServer, disconnects};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -79,8 +80,14 @@ async fn close_code_of(s: &mut TcpStream) -> anyhow::Result<u16> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_rfc6455_forbids_are_closed_with_their_codes() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
-    let mut good = server.join("framing").await?;
-    good.next_update().await?;
+    let good = server.join("framing").await?.watch_updates();
+    let (protocol, too_big) = (
+        disconnects(close_code::PROTOCOL_ERROR),
+        disconnects(close_code::TOO_BIG),
+    );
+    let metrics = server
+        .baseline(&[&protocol, &too_big, m::DECODE_ERRORS])
+        .await?;
     let join = frame(0x82, true, &join_bytes());
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         (
@@ -135,16 +142,18 @@ async fn frames_rfc6455_forbids_are_closed_with_their_codes() -> anyhow::Result<
         let code = close_code_of(&mut s).await?;
         assert_eq!(code, expected, "{what}");
     }
+    metrics
+        .assert_rose(&protocol, 5.0, "five frames broke RFC 6455")
+        .await?;
+    metrics
+        .assert_rose(&too_big, 3.0, "three messages were too big")
+        .await?;
+    metrics
+        .assert_rose(m::DECODE_ERRORS, 8.0, "every bad frame is a decode error")
+        .await?;
     // The room kept ticking for the well-behaved client throughout.
-    let before = good.updates;
-    for _ in 0..20 {
-        good.next_update().await?;
-    }
-    assert_eq!(
-        good.updates - before,
-        20,
-        "the good client still receives updates"
-    );
+    good.finish("frames RFC 6455 forbids, from other clients")
+        .await?;
     server.stop().await;
     Ok(())
 }
@@ -159,9 +168,12 @@ async fn a_client_that_never_answers_is_closed_as_idle() -> anyhow::Result<()> {
     let mut s = raw_upgrade(&server.ws_url).await?;
     s.write_all(&frame(0x82, true, &join_bytes())).await?;
     // Never a pong, never an input: the reads below see the pings and updates go by.
+    let idle = disconnects(close_code::IDLE_TIMEOUT);
+    let metrics = server.baseline(&[&idle]).await?;
     let started = std::time::Instant::now();
     let code = close_code_of(&mut s).await?;
     assert_eq!(code, close_code::IDLE_TIMEOUT, "closed as idle");
+    metrics.assert_rose(&idle, 1.0, "one idle client").await?;
     assert!(
         started.elapsed() >= Duration::from_millis(1_000),
         "not before the idle limit ({:?})",

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tickstream_tests::{RawUpgrade, TestServer};
+use tickstream_tests::{RawUpgrade, TestServer, rejected_connections};
 use tokio::net::TcpStream;
 
 /// Sends an upgrade request from `local` and returns the HTTP status with the open stream.
@@ -15,6 +15,9 @@ async fn upgrade_from(local: &str, ws_url: &str) -> anyhow::Result<(u16, TcpStre
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_cannot_take_every_slot() -> anyhow::Result<()> {
     let server = TestServer::start_with(|c| c.server.max_connections_per_ip = 3).await?;
+    let good = server.join("per-ip").await?.watch_updates();
+    let per_ip = rejected_connections("per_ip_cap");
+    let metrics = server.baseline(&[&per_ip]).await?;
     let addr = server.ws_url.as_str();
     let mut held = Vec::new();
     for i in 0..3 {
@@ -27,6 +30,9 @@ async fn one_address_cannot_take_every_slot() -> anyhow::Result<()> {
         status, 503,
         "a fourth from the same address is refused before the upgrade"
     );
+    metrics
+        .assert_rose(&per_ip, 1.0, "a fourth connection from one address")
+        .await?;
     let (status, _other) = upgrade_from("127.0.0.3", addr).await?;
     assert_eq!(status, 101, "another address still gets in");
     drop(held.pop());
@@ -43,6 +49,7 @@ async fn one_address_cannot_take_every_slot() -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    good.finish("one address trying to take every slot").await?;
     server.stop().await;
     Ok(())
 }
