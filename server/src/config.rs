@@ -81,6 +81,11 @@ pub struct ServerConfig {
     /// Addresses the per-address cap does not apply to. The host itself by default: local load
     /// tests, and a reverse proxy on the same host through which every player arrives.
     pub per_ip_exempt: Vec<std::net::IpAddr>,
+    /// Reverse proxies whose `X-Forwarded-For` header names the client. A connection from one
+    /// of these addresses is counted under the per-address cap (and logged) as the right-most
+    /// forwarded address that is not itself a trusted proxy; without a usable header, as the
+    /// proxy. Empty by default: no peer's header is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Rooms alive at once; a join that would create one more is refused with 1013.
     pub max_rooms: usize,
     /// Players in one room; one more is refused with 1013.
@@ -141,6 +146,7 @@ impl Default for ServerConfig {
                 std::net::IpAddr::from([127, 0, 0, 1]),
                 std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
             ],
+            trusted_proxies: Vec::new(),
             max_rooms: 1_000,
             max_players_per_room: 5_000,
             handshake_timeout_ms: 5_000,
