@@ -4,8 +4,10 @@
 mod bots;
 mod caps;
 mod convergence;
+mod events;
 mod flood;
 mod framing;
+mod games;
 mod handshake;
 mod inputs;
 mod interest;
@@ -15,6 +17,9 @@ mod malformed;
 mod misbehave;
 mod ops;
 mod per_ip;
+mod resume;
+mod rooms;
+
 mod slow_reader;
 mod slowloris;
 mod soak;
