@@ -1,4 +1,5 @@
-//! `tickstream-server`: runs the server until SIGINT or SIGTERM, then drains and exits 0.
+//! `tickstream-server`: runs the server until SIGINT or SIGTERM (or, as an Agones game server,
+//! until Agones shuts it down), then drains and exits 0.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -172,10 +173,39 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::warn!("second shutdown signal: exiting without waiting for the drain");
         std::process::exit(1);
     });
+    // As an Agones game server: Ready now that the listeners are bound, then Health, counts
+    // and labels; Agones' Shutdown drains like a signal.
+    #[cfg(feature = "agones")]
+    let agones = config.agones.enabled.then(|| {
+        tracing::info!(
+            sdk = %config.agones.sdk_address(),
+            health_period_ms = config.agones.health_period_ms,
+            "agones: reporting to the SDK sidecar"
+        );
+        tickstream_server::ops::agones::Agones::start(&config.agones, server.handle())
+    });
+    #[cfg(feature = "agones")]
+    let agones_shutdown = agones.as_ref().map(|a| a.shutdown_requested());
+    #[cfg(not(feature = "agones"))]
+    let agones_shutdown: Option<std::future::Pending<()>> = None;
     server
         .run(async move {
-            let _ = first.await;
+            let agones = async move {
+                match agones_shutdown {
+                    Some(requested) => {
+                        let cause = requested.await;
+                        tracing::info!(?cause, "shutdown requested by Agones");
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = first => {}
+                () = agones => {}
+            }
         })
         .await;
+    #[cfg(feature = "agones")]
+    drop(agones);
     Ok(())
 }

@@ -55,6 +55,9 @@ pub const RESUMES: &str = "tickstream_resumes_total";
 /// Client messages or frames that broke the protocol (close 1002) or were too big (1009)
 /// (counter).
 pub const DECODE_ERRORS: &str = "tickstream_decode_errors_total";
+/// Calls to the Agones SDK sidecar that failed, by `call` (counter, label `call`): a sidecar
+/// that is missing, slow or answering errors.
+pub const AGONES_ERRORS: &str = "tickstream_agones_errors_total";
 /// The tick budget, 1 / tick rate, seconds (gauge): the line the tick duration is drawn
 /// against, whatever the configured rate.
 pub const TICK_BUDGET: &str = "tickstream_tick_budget_seconds";
@@ -84,6 +87,7 @@ pub const ALL: &[&str] = &[
     DECODE_ERRORS,
     ROOM_PANICS,
     REJECTED_JOINS,
+    AGONES_ERRORS,
     TICK_BUDGET,
     BUILD_INFO,
 ];
@@ -129,6 +133,17 @@ const LISTENER_REFUSALS: &[&str] = &[
     "per_ip_cap",
     "tls",
     "handshake_timeout",
+];
+
+/// The `call` labels of [`AGONES_ERRORS`]: one per kind of call the server makes to the
+/// sidecar, created at zero.
+pub const AGONES_CALLS: &[&str] = &[
+    "ready",
+    "health",
+    "gameserver",
+    "watch",
+    "counter",
+    "shutdown",
 ];
 
 /// The `code` label of [`DISCONNECTS`] for a close code: the code itself when it is one the
@@ -202,6 +217,10 @@ pub fn describe() {
         ROOM_PANICS,
         "Rooms whose game panicked; their clients were closed with 1011 and other rooms kept ticking."
     );
+    describe_counter!(
+        AGONES_ERRORS,
+        "Calls to the Agones SDK sidecar that failed (unreachable, timed out, or an error answer), by call."
+    );
     describe_gauge!(
         TICK_BUDGET,
         Unit::Seconds,
@@ -254,6 +273,9 @@ pub fn register() {
     }
     for e in InputError::ALL {
         metrics::counter!(REJECTED_INPUTS, "reason" => e.label()).increment(0);
+    }
+    for call in AGONES_CALLS {
+        metrics::counter!(AGONES_ERRORS, "call" => *call).increment(0);
     }
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }

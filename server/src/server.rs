@@ -31,7 +31,7 @@ use crate::net::listener::accept_loop;
 use crate::net::tls::{self, CertSource, CertStore, TlsError};
 use crate::ops::{self, endpoint};
 use crate::room::registry::{RoomPolicy, RoomSummary};
-use crate::room::{Registry, RoomInfo};
+use crate::room::{OpenError, Registry, RoomInfo};
 use crate::sim::{Arena, Coins, GameCatalog};
 use crate::tasks::TaskTracker;
 
@@ -130,6 +130,12 @@ impl ServerHandle {
     #[must_use]
     pub fn rooms(&self) -> Vec<RoomSummary> {
         self.ctx.registry.summaries()
+    }
+
+    /// Starts the room `name` running `game` (or the game its rule names) unless it is alive
+    /// already; true if it was started now. See [`Registry::open`].
+    pub fn open_room(&self, name: &str, game: Option<&str>) -> Result<bool, OpenError> {
+        self.ctx.registry.open(name, game)
     }
 
     /// Open WebSocket sessions and connections still in their handshake.

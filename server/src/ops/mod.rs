@@ -8,9 +8,13 @@
 //!   `/healthz` (alive) and `/readyz` (accepting players; 503 while draining).
 //! - [`logging`]: the `tracing` subscriber, readable text or JSON lines.
 //! - [`signal`]: SIGINT and SIGTERM as a future, the trigger of the graceful drain.
+//! - `agones` (cargo feature `agones`, on by default): the Agones game server lifecycle
+//!   through the SDK sidecar's HTTP gateway: Ready, Health, labels, Counters, Shutdown.
 //!
 //! The drain itself is [`crate::Server::run`]'s: the metric names are in [`crate::metrics`].
 
+#[cfg(feature = "agones")]
+pub mod agones;
 pub mod endpoint;
 pub mod logging;
 pub mod recorder;

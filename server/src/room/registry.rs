@@ -43,6 +43,20 @@ pub enum JoinError {
     ResumeRefused(&'static str),
 }
 
+/// Why a room could not be opened by name and game ([`Registry::open`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// The name is not 1-64 of `[A-Za-z0-9_.-]`.
+    #[error("invalid room name {0:?}")]
+    BadName(String),
+    /// The server has no game by that name.
+    #[error("unknown game {0:?}")]
+    UnknownGame(String),
+    /// The room could not be started (the room cap, or the server is shutting down).
+    #[error(transparent)]
+    Refused(#[from] JoinError),
+}
+
 /// A successful join.
 #[derive(Debug, Clone)]
 pub struct Joined {
@@ -175,6 +189,17 @@ impl RoomPolicy {
             max_pending_events: self.max_pending_events,
             event_history: self.event_history,
         })
+    }
+}
+
+impl RoomPolicy {
+    /// The settings of the room `name` running `game` whatever the rules say (its player cap
+    /// and lifetime still come from the name's rule); `None` if the game is not in the catalog.
+    #[must_use]
+    pub fn settings_with_game(&self, name: &str, game: &str) -> Option<RoomSettings> {
+        let mut settings = self.settings_for(name)?;
+        settings.game = Arc::clone(self.games.get(game)?);
+        Some(settings)
     }
 }
 
@@ -325,6 +350,47 @@ impl Registry {
             entry.tx.try_send(cmd(reply)).map_err(|_| JoinError::Busy)?;
         }
         answer.await.unwrap_or(Err(JoinError::ShuttingDown))
+    }
+
+    /// Starts the room `name` unless it is alive, running `game` (or, with `None`, the game its
+    /// rule names), as an orchestrator asks for a room before its players arrive. Returns true
+    /// if the room was started now; a live room is left as it is, whatever it runs. The room
+    /// lives like one created by a join: disposed after `rooms.empty_timeout_ms` without
+    /// players (unless a `name` rule keeps it).
+    pub fn open(&self, name: &str, game: Option<&str>) -> Result<bool, OpenError> {
+        if !crate::net::session::valid_room_name(name) {
+            return Err(OpenError::BadName(name.to_owned()));
+        }
+        if *self.shared.shutdown.borrow() {
+            return Err(JoinError::ShuttingDown.into());
+        }
+        let policy = &self.shared.policy;
+        let settings = match game {
+            Some(game) => policy.settings_with_game(name, game),
+            None => policy.settings_for(name),
+        }
+        .ok_or_else(|| OpenError::UnknownGame(game.unwrap_or(&policy.default_game).to_owned()))?;
+        let mut rooms = self.shared.rooms();
+        if rooms.contains_key(name) {
+            return Ok(false);
+        }
+        if rooms.len() >= self.shared.max_rooms {
+            return Err(JoinError::TooManyRooms.into());
+        }
+        // As `start_room`, with the settings chosen above.
+        let (tx, rx) = mpsc::channel(ROOM_INBOX);
+        let info = Arc::new(RoomInfo::new(name.to_owned(), &settings));
+        let room = Room::new(
+            Arc::clone(&info),
+            settings,
+            rx,
+            Arc::clone(&self.shared),
+            self.shared.shutdown.clone(),
+        );
+        self.shared.tasks.spawn(room.run());
+        rooms.insert(name.to_owned(), Entry { tx, info });
+        metrics::gauge!(m::ROOMS).set(rooms.len() as f64);
+        Ok(true)
     }
 
     /// Every live room, sorted by name, as `/rooms` lists them.
