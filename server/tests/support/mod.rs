@@ -43,6 +43,11 @@ impl ServerProcess {
     /// Starts the binary with every listener on loopback port 0, JSON logs, and `args`
     /// after those (later flags win), and waits until it has logged its three listeners.
     pub fn start(args: &[&str]) -> anyhow::Result<Self> {
+        Self::start_with_env(args, &[])
+    }
+
+    /// [`ServerProcess::start`] with these environment variables set for the server.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickstream-server"));
         cmd.args(["--listen", "127.0.0.1:0", "--ws-listen", "127.0.0.1:0"])
             .args(["--metrics-listen", "127.0.0.1:0", "--log-format", "json"])
@@ -52,10 +57,11 @@ impl ServerProcess {
             .stderr(Stdio::inherit());
         // The test's own environment must not steer the server.
         for (key, _) in std::env::vars() {
-            if key.starts_with("TICKSTREAM_") {
+            if key.starts_with("TICKSTREAM_") || key.starts_with("AGONES_") {
                 cmd.env_remove(key);
             }
         }
+        cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().context("cannot start tickstream-server")?;
         let stdout = child.stdout.take().context("stdout is piped")?;
         let log = Arc::new(Mutex::new(Vec::new()));
