@@ -94,13 +94,22 @@ fn the_fleet_runs_the_server_as_an_agones_game_server() {
     let path = "deploy/agones/fleet.yaml";
     let docs = yaml(path);
     let config = fleet_config(&docs);
-    assert!(config.agones.enabled, "the Fleet's servers report to Agones");
+    assert!(
+        config.agones.enabled,
+        "the Fleet's servers report to Agones"
+    );
 
     let fleet = of_kind(&docs, "Fleet", path);
     assert_object(fleet, "agones.dev/v1", "Fleet", path);
     let fleet_name = string(fleet, &["metadata", "name"], "the Fleet");
-    assert_eq!(fleet_name, "tickstream", "the name the autoscaler and allocation use");
-    assert!(int(fleet, &["spec", "replicas"], "the Fleet") >= 1, "replicas");
+    assert_eq!(
+        fleet_name, "tickstream",
+        "the name the autoscaler and allocation use"
+    );
+    assert!(
+        int(fleet, &["spec", "replicas"], "the Fleet") >= 1,
+        "replicas"
+    );
     let gs = &fleet["spec"]["template"]["spec"];
 
     // The players' port is the server's wss listener.
@@ -119,7 +128,10 @@ fn the_fleet_runs_the_server_as_an_agones_game_server() {
         "the server listens beyond loopback inside the pod"
     );
     assert!(
-        matches!(wss["portPolicy"].as_str(), Some("Dynamic" | "Static" | "Passthrough")),
+        matches!(
+            wss["portPolicy"].as_str(),
+            Some("Dynamic" | "Static" | "Passthrough")
+        ),
         "the wss port has a port policy"
     );
 
@@ -147,7 +159,11 @@ fn the_fleet_runs_the_server_as_an_agones_game_server() {
         .as_i64()
         .unwrap_or_default();
     assert!(
-        players as usize <= config.server.max_players_per_room.min(config.server.max_connections),
+        players as usize
+            <= config
+                .server
+                .max_players_per_room
+                .min(config.server.max_connections),
         "the server takes as many players as the Counter allows"
     );
 
@@ -265,7 +281,12 @@ fn the_allocation_example_sets_the_labels_the_server_reads() {
     let path = "deploy/agones/gameserverallocation.yaml";
     let docs = yaml(path);
     let gsa = of_kind(&docs, "GameServerAllocation", path);
-    assert_object(gsa, "allocation.agones.dev/v1", "GameServerAllocation", path);
+    assert_object(
+        gsa,
+        "allocation.agones.dev/v1",
+        "GameServerAllocation",
+        path,
+    );
     let selectors = list(gsa, &["spec", "selectors"], "the allocation");
     assert!(
         selectors
@@ -275,12 +296,20 @@ fn the_allocation_example_sets_the_labels_the_server_reads() {
     );
     let defaults = AgonesConfig::default();
     let labels = &gsa["spec"]["metadata"]["labels"];
-    let room = string(labels, &[defaults.room_label.as_str()], "the allocation's labels");
+    let room = string(
+        labels,
+        &[defaults.room_label.as_str()],
+        "the allocation's labels",
+    );
     assert!(
         tickstream_server::net::session::valid_room_name(room),
         "the room label is a valid room name: {room}"
     );
-    let game = string(labels, &[defaults.game_label.as_str()], "the allocation's labels");
+    let game = string(
+        labels,
+        &[defaults.game_label.as_str()],
+        "the allocation's labels",
+    );
     let games = tickstream_server::builtin_games(&Config::default());
     assert!(
         games.get(game).is_some(),
