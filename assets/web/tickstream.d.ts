@@ -169,6 +169,8 @@ export function fmix32(h: number): number;
 /** Fields at 0 (or no fields) hash as in version 1. */
 export function entityHash(id: number, kind: number, x: number, y: number, fields?: ArrayLike<number>): number;
 export function viewChecksum(entities: Iterable<{ id: number; kind: number; x: number; y: number; fields?: ArrayLike<number> }>): number;
+/** A player's speed per tick in the built-in games: 4 in `coins`, 5 otherwise. */
+export function defaultSpeed(welcome: Welcome): number;
 /** `raw × spec.scale`; the raw value without a spec. */
 export function scaleField(raw: number, spec: FieldSpec | undefined): number;
 /** Fields by name, scaled: `{ score: 3, rotation: 1.57… }`. */
@@ -235,10 +237,13 @@ export interface ClientOptions {
   room?: string;
   /** How far in the past remote entities are rendered. Default 100. */
   interpolationDelayMs?: number;
-  /** The game's player speed per tick, for prediction. Default 5 (the reference game). */
-  playerSpeed?: number;
-  /** Largest legitimate move per tick; a larger jump is not interpolated. Default 5. */
-  maxStep?: number;
+  /**
+   * The game's player speed per tick, for prediction: a number, or a function of the Welcome.
+   * Default `defaultSpeed`: 4 in `coins`, 5 otherwise (the built-in games' defaults).
+   */
+  playerSpeed?: number | ((welcome: Welcome) => number);
+  /** Largest legitimate move per tick; a larger jump is not interpolated. Default as playerSpeed. */
+  maxStep?: number | ((welcome: Welcome) => number);
   /** Inputs and pings are sent only while bufferedAmount is at most this. Default 64. */
   maxBufferedAmount?: number;
   /** Default 1000. */

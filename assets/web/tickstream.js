@@ -998,6 +998,15 @@ export class Predictor {
 
 const now = () => globalThis.performance.now();
 
+/**
+ * A player's speed per tick in the server's built-in games with their default settings
+ * (PROTOCOL.md §7.1a): 4 in `coins`, 5 in `arena` and anything else. The Welcome does not
+ * carry it; a game with other settings passes `playerSpeed` (and `maxStep`).
+ */
+export function defaultSpeed(welcome) {
+  return welcome.game === "coins" ? 4 : 5;
+}
+
 /** Counts events in a sliding window, for rates. */
 class RateWindow {
   constructor(windowMs) {
@@ -1054,8 +1063,8 @@ export class TickstreamClient {
       url: o.url,
       room: o.room ?? "lobby",
       interpolationDelayMs: o.interpolationDelayMs ?? 100,
-      playerSpeed: o.playerSpeed ?? 5,
-      maxStep: o.maxStep ?? 5,
+      playerSpeed: o.playerSpeed ?? defaultSpeed,
+      maxStep: o.maxStep ?? defaultSpeed,
       maxBufferedAmount: o.maxBufferedAmount ?? 64,
       pingIntervalMs: o.pingIntervalMs ?? 1000,
       reconnect: o.reconnect ?? true,
@@ -1387,11 +1396,12 @@ export class TickstreamClient {
     this.welcome = w;
     this.sessionStart = t;
     this.clock = new ServerClock(w.tickRateHz);
-    this.interp = new Interpolator({ maxStep: this.options.maxStep });
+    const perGame = (v) => (typeof v === "function" ? v(w) : v);
+    this.interp = new Interpolator({ maxStep: perGame(this.options.maxStep) });
     this.predictor = new Predictor({
       worldWidth: w.worldWidth,
       worldHeight: w.worldHeight,
-      speed: this.options.playerSpeed,
+      speed: perGame(this.options.playerSpeed),
     });
     this.sessions += 1;
     this.setState("playing");

@@ -600,3 +600,24 @@ test("with autoResume off a reconnect joins afresh", async () => {
     client.close();
   }
 });
+
+test("prediction and interpolation use the game's player speed unless told otherwise", () => {
+  for (const [game, options, speed] of [
+    ["coins", {}, 4],
+    ["arena", {}, 5],
+    ["coins", { playerSpeed: 7, maxStep: 7 }, 7],
+    ["arena", { playerSpeed: (w) => (w.game === "arena" ? 3 : 9), maxStep: () => 3 }, 3],
+  ]) {
+    FakeSocket.all.length = 0;
+    const client = new TickstreamClient({ url: "wss://x.test/ws", WebSocket: FakeSocket, ...options });
+    try {
+      client.connect();
+      FakeSocket.all[0].open();
+      FakeSocket.all[0].deliver({ ...welcome, game });
+      assert.equal(client.predictor.speed, speed, `${game} with ${JSON.stringify(Object.keys(options))}: predicted speed`);
+      assert.equal(client.interp.maxStep, speed, `${game}: interpolation's largest step`);
+    } finally {
+      client.close();
+    }
+  }
+});
