@@ -48,7 +48,12 @@ pub const REJECTED_INPUTS: &str = "tickstream_rejected_inputs_total";
 pub const REJECTED_JOINS: &str = "tickstream_rejected_joins_total";
 /// Rooms whose game panicked; their clients were closed with 1011 (counter).
 pub const ROOM_PANICS: &str = "tickstream_room_panics_total";
-/// Client messages that did not decode (counter).
+/// One-shot game events handed to players' queues (counter).
+pub const EVENTS: &str = "tickstream_events_total";
+/// Resume attempts, by `outcome` (`ok`, `refused`) (counter).
+pub const RESUMES: &str = "tickstream_resumes_total";
+/// Client messages or frames that broke the protocol (close 1002) or were too big (1009)
+/// (counter).
 pub const DECODE_ERRORS: &str = "tickstream_decode_errors_total";
 /// The tick budget, 1 / tick rate, seconds (gauge): the line the tick duration is drawn
 /// against, whatever the configured rate.
@@ -71,6 +76,8 @@ pub const ALL: &[&str] = &[
     MESSAGES_RECEIVED,
     UPDATE_SIZE,
     UPDATES_MERGED,
+    EVENTS,
+    RESUMES,
     DISCONNECTS,
     REJECTED_CONNECTIONS,
     REJECTED_INPUTS,
@@ -111,10 +118,18 @@ const KNOWN_CLOSE_CODES: &[u16] = &[
     close_code::JOIN_TIMEOUT,
     close_code::BAD_ROOM_NAME,
     close_code::IDLE_TIMEOUT,
+    close_code::EVENTS_OVERFLOW,
+    close_code::RESUME_REFUSED,
 ];
 
 /// Connection refusals outside the upgrade (see `net::listener`), created at zero.
-const LISTENER_REFUSALS: &[&str] = &["over_capacity", "per_ip_cap", "tls", "handshake_timeout"];
+const LISTENER_REFUSALS: &[&str] = &[
+    "connection_cap",
+    "over_capacity",
+    "per_ip_cap",
+    "tls",
+    "handshake_timeout",
+];
 
 /// The `code` label of [`DISCONNECTS`] for a close code: the code itself when it is one the
 /// server knows, `other` for anything else (a client's own close frame may carry any of
@@ -161,13 +176,24 @@ pub fn describe() {
         UPDATES_MERGED,
         "Client-ticks skipped because the client's previous update was still waiting; the next delta covers them."
     );
+    describe_counter!(
+        EVENTS,
+        "One-shot game events queued for players (one per recipient)."
+    );
+    describe_counter!(
+        RESUMES,
+        "Resume attempts after a dropped connection, by outcome."
+    );
     describe_counter!(DISCONNECTS, "Sessions ended, by WebSocket close code.");
     describe_counter!(
         REJECTED_CONNECTIONS,
         "Connections refused before the WebSocket upgrade, by reason."
     );
     describe_counter!(REJECTED_INPUTS, "Inputs ignored, by reason.");
-    describe_counter!(DECODE_ERRORS, "Client messages that did not decode.");
+    describe_counter!(
+        DECODE_ERRORS,
+        "Client messages or frames that broke the protocol (close 1002) or were too big (1009)."
+    );
     describe_counter!(
         REJECTED_JOINS,
         "Joins refused for their join token, by reason."
@@ -203,6 +229,7 @@ pub fn register() {
         MESSAGES_SENT,
         MESSAGES_RECEIVED,
         UPDATES_MERGED,
+        EVENTS,
         DECODE_ERRORS,
         ROOM_PANICS,
     ] {
@@ -215,6 +242,9 @@ pub fn register() {
         metrics::counter!(DISCONNECTS, "code" => code.to_string()).increment(0);
     }
     metrics::counter!(DISCONNECTS, "code" => "other").increment(0);
+    for outcome in ["ok", "refused"] {
+        metrics::counter!(RESUMES, "outcome" => outcome).increment(0);
+    }
     let refusals = Refusal::ALL.iter().map(|r| r.label());
     for reason in refusals.chain(LISTENER_REFUSALS.iter().copied()) {
         metrics::counter!(REJECTED_CONNECTIONS, "reason" => reason).increment(0);

@@ -14,9 +14,12 @@ use std::time::{Duration, Instant};
 use fastwebsockets::{
     Frame, OpCode, Payload, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite,
 };
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use tickstream_shared::codec::{CodecError, decode_client, encode_server};
 use tickstream_shared::{ClientMsg, Pong, ServerMsg, Tick, close_code};
-use tokio::io::{AsyncRead, AsyncWrite};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use super::frame_guard::{FrameGuard, Violations};
 use super::ip_limit::ConnPermit;
@@ -26,7 +29,7 @@ use crate::metrics as m;
 use crate::room::link::WriterJob;
 use crate::room::{ClientLink, JoinError, Joined, Outgoing};
 use crate::server::ServerCtx;
-use crate::sim::world::validate_direction;
+use crate::sim::validate_direction;
 use crate::sync::ClientSync;
 
 /// How long the writer may take to deliver the last frames once a close is decided; a peer
@@ -52,9 +55,18 @@ pub(crate) async fn run<S>(
     let link = Arc::new(ClientLink::new(conn_id));
     let violations = Arc::new(Violations::default());
     let guard = Arc::clone(&violations);
-    let (rd, wr) = ws.split(move |io| {
+    // The halves stay reachable from here once the reader and writer are done with them, for
+    // the lingering close.
+    let read_half = Reclaimable::default();
+    let write_half = Reclaimable::default();
+    let (rd, wr) = ws.split(|io| {
         let (r, w) = tokio::io::split(io);
-        (FrameGuard::new(r, Arc::clone(&guard)), w)
+        read_half.put(r);
+        write_half.put(w);
+        (
+            FrameGuard::new(read_half.clone(), Arc::clone(&guard)),
+            write_half.clone(),
+        )
     });
     metrics::gauge!(m::CONNECTIONS).increment(1.0);
     tracing::debug!(conn = conn_id, "session opened");
@@ -75,10 +87,15 @@ pub(crate) async fn run<S>(
     let every = Duration::from_millis(ctx.config.server.ping_interval_ms);
     let idle = Duration::from_millis(ctx.config.server.idle_timeout_ms);
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    // What the writer ended with, once it did: `Ok(true)` when it sent the close frame.
+    let mut written = None;
     loop {
         tokio::select! {
             _ = &mut reader => break,
-            _ = &mut writer => break,
+            w = &mut writer => {
+                written = Some(w);
+                break;
+            }
             _ = link.killed() => break,
             _ = shutdown.changed() => {
                 link.close(close_code::GOING_AWAY, "server shutting down");
@@ -96,8 +113,8 @@ pub(crate) async fn run<S>(
             }
         }
     }
-    if link.closing_code().is_some() && !writer.is_finished() {
-        let _ = tokio::time::timeout(CLOSE_GRACE, &mut writer).await;
+    if written.is_none() && link.closing_code().is_some() {
+        written = tokio::time::timeout(CLOSE_GRACE, &mut writer).await.ok();
     }
     reader.abort();
     writer.abort();
@@ -106,13 +123,141 @@ pub(crate) async fn run<S>(
     metrics::counter!(m::DISCONNECTS, "code" => m::close_code_label(code)).increment(1);
     metrics::gauge!(m::CONNECTIONS).decrement(1.0);
     tracing::debug!(conn = conn_id, code, "session closed");
+    if matches!(written, Some(Ok(Ok(true)))) {
+        let s = &ctx.config.server;
+        linger(
+            read_half.reclaim(),
+            write_half.reclaim(),
+            Duration::from_millis(s.close_linger_ms),
+            s.close_linger_bytes,
+        )
+        .await;
+    }
     drop(permit);
 }
 
+/// The lingering close, after the close frame was written: ends the sending direction (the
+/// peer sees the end of the stream after the close frame) and reads and discards what the
+/// peer still sends, until it closes too, `time` has passed or `budget` bytes were read.
+/// Dropping a socket with unread bytes makes the kernel reset the connection and discard
+/// what it has not sent yet (the close frame, behind a client's small window); once the
+/// peer's bytes are read, the kernel delivers the rest after the socket is dropped.
+async fn linger<R, W>(rd: Option<R>, wr: Option<W>, time: Duration, budget: usize)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let (Some(mut rd), Some(mut wr)) = (rd, wr) else {
+        return;
+    };
+    let drain = async {
+        let _ = wr.shutdown().await;
+        let mut buf = [0u8; 4096];
+        let mut left = budget;
+        while left > 0 {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(time, drain).await;
+}
+
+/// One half of the connection, lent to fastwebsockets and taken back by the session once the
+/// reader and writer have ended (it reads as the end of the stream after that).
+struct Reclaimable<T>(Arc<std::sync::Mutex<Option<T>>>);
+
+impl<T> Default for Reclaimable<T> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<T> Clone for Reclaimable<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Reclaimable<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<T>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn put(&self, half: T) {
+        *self.lock() = Some(half);
+    }
+
+    fn reclaim(&self) -> Option<T> {
+        self.lock().take()
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Reclaimable<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.lock().as_mut() {
+            Some(r) => Pin::new(r).poll_read(cx, buf),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Reclaimable<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.lock().as_mut() {
+            Some(w) => Pin::new(w).poll_write(cx, buf),
+            None => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.lock().as_mut() {
+            Some(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+            None => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.lock()
+            .as_ref()
+            .is_some_and(AsyncWrite::is_write_vectored)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.lock().as_mut() {
+            Some(w) => Pin::new(w).poll_flush(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.lock().as_mut() {
+            Some(w) => Pin::new(w).poll_shutdown(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// Writes until the close frame is sent (`Ok(true)`) or the connection fails.
 async fn write_loop<W>(
     mut wr: WebSocketWrite<W>,
     link: Arc<ClientLink>,
-) -> Result<(), WebSocketError>
+) -> Result<bool, WebSocketError>
 where
     W: AsyncWrite + Unpin,
 {
@@ -121,6 +266,7 @@ where
     // whichever core runs it, when the client is ready for one.
     let mut sync = ClientSync::new();
     let mut buf = Vec::new();
+    let mut events = Vec::new();
     // Metric handles looked up once per session, not once per frame.
     let bytes_sent = metrics::counter!(m::BYTES_SENT);
     let messages_sent = metrics::counter!(m::MESSAGES_SENT);
@@ -137,7 +283,9 @@ where
         match job {
             WriterJob::Update(p) => {
                 buf.clear();
-                if let Err(e) = sync.build_frame(&p.frame, p.entity, p.ack_seq, &mut buf) {
+                events.clear();
+                link.take_events(&mut events);
+                if let Err(e) = sync.build_frame(&p.frame, p.entity, p.ack_seq, &events, &mut buf) {
                     tracing::error!(conn = link.conn_id, error = %e, "cannot encode update");
                     link.close(close_code::INTERNAL, "internal error");
                     continue;
@@ -166,7 +314,7 @@ where
                 wr.write_frame(Frame::close(code, reason.as_bytes()))
                     .await?;
                 wr.flush().await?;
-                return Ok(());
+                return Ok(true);
             }
         }
         unflushed = true;
@@ -249,7 +397,6 @@ async fn read_loop<R>(
         };
         heard.store(opened.elapsed().as_millis() as u64, Ordering::Relaxed);
         if let Some(v) = violations.get() {
-            metrics::counter!(m::DECODE_ERRORS).increment(1);
             let _ = reader.fail(close_code::PROTOCOL_ERROR, v.reason());
             return;
         }
@@ -267,7 +414,12 @@ async fn read_loop<R>(
 }
 
 impl Reader {
+    /// Closes the session with `code`; a protocol error (1002) or a message too big (1009) is
+    /// also counted as a decode error, whichever rule it broke.
     fn fail(&self, code: u16, reason: &str) -> Result<(), Stop> {
+        if code == close_code::PROTOCOL_ERROR || code == close_code::TOO_BIG {
+            metrics::counter!(m::DECODE_ERRORS).increment(1);
+        }
         tracing::debug!(conn = self.link.conn_id, code, reason, "closing session");
         self.link.close(code, reason);
         Err(Stop)
@@ -279,11 +431,9 @@ impl Reader {
             | WebSocketError::IoError(_)
             | WebSocketError::ConnectionClosed => {}
             WebSocketError::FrameTooLarge => {
-                metrics::counter!(m::DECODE_ERRORS).increment(1);
                 let _ = self.fail(close_code::TOO_BIG, "message too big");
             }
             other => {
-                metrics::counter!(m::DECODE_ERRORS).increment(1);
                 let _ = self.fail(close_code::PROTOCOL_ERROR, &format!("bad frame: {other}"));
             }
         }
@@ -333,6 +483,9 @@ impl Reader {
                     Some(b) => u16::from_be_bytes([b[0], b[1]]),
                     None => close_code::NORMAL,
                 };
+                if code == close_code::NORMAL || code == close_code::GOING_AWAY {
+                    self.link.mark_left();
+                }
                 // Echo the client's code, as RFC 6455 suggests, without an error message.
                 self.link.close_with(code, "", None);
                 Err(Stop)
@@ -346,11 +499,9 @@ impl Reader {
         let msg = match decode_client(bytes) {
             Ok(msg) => msg,
             Err(e @ CodecError::TooBig { .. }) => {
-                metrics::counter!(m::DECODE_ERRORS).increment(1);
                 return self.fail(close_code::TOO_BIG, &e.to_string());
             }
             Err(e) => {
-                metrics::counter!(m::DECODE_ERRORS).increment(1);
                 return self.fail(
                     close_code::PROTOCOL_ERROR,
                     &format!("undecodable message: {e}"),
@@ -359,15 +510,7 @@ impl Reader {
         };
         match msg {
             ClientMsg::Join(join) => {
-                if self.joined.is_some() {
-                    return self.fail(close_code::PROTOCOL_ERROR, "already joined");
-                }
-                if !valid_room_name(&join.room) {
-                    return self.fail(
-                        close_code::BAD_ROOM_NAME,
-                        "room name must be 1-64 of [A-Za-z0-9_.-]",
-                    );
-                }
+                self.check_room(&join.room)?;
                 if let Some(tokens) = &self.ctx.tokens {
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
@@ -390,21 +533,28 @@ impl Reader {
                         }
                     }
                 }
-                match self
+                let joined = self
                     .ctx
                     .registry
                     .join(&join.room, Arc::clone(&self.link))
-                    .await
-                {
-                    Ok(joined) => {
-                        self.joined = Some(joined);
-                        Ok(())
-                    }
-                    Err(JoinError::ShuttingDown) => {
-                        self.fail(close_code::GOING_AWAY, "server shutting down")
-                    }
-                    Err(e) => self.fail(close_code::TRY_AGAIN, &e.to_string()),
-                }
+                    .await;
+                self.entered(joined)
+            }
+            ClientMsg::Resume(resume) => {
+                // The resume token is the credential here: it was handed to the player that
+                // joined with a valid join token, over its own connection.
+                self.check_room(&resume.room)?;
+                let joined = self
+                    .ctx
+                    .registry
+                    .resume(
+                        &resume.room,
+                        resume.token,
+                        resume.last_event_seq,
+                        Arc::clone(&self.link),
+                    )
+                    .await;
+                self.entered(joined)
             }
             ClientMsg::Input(input) => {
                 if self.joined.is_none() {
@@ -438,6 +588,38 @@ impl Reader {
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+impl Reader {
+    /// Refuses a second join and a bad room name.
+    fn check_room(&self, room: &str) -> Result<(), Stop> {
+        if self.joined.is_some() {
+            return self.fail(close_code::PROTOCOL_ERROR, "already joined");
+        }
+        if !valid_room_name(room) {
+            return self.fail(
+                close_code::BAD_ROOM_NAME,
+                "room name must be 1-64 of [A-Za-z0-9_.-]",
+            );
+        }
+        Ok(())
+    }
+
+    /// After a join or resume: remember the room, or close with the refusal's code.
+    fn entered(&mut self, joined: Result<Joined, JoinError>) -> Result<(), Stop> {
+        match joined {
+            Ok(joined) => {
+                self.last_seq = joined.ack_seq;
+                self.joined = Some(joined);
+                Ok(())
+            }
+            Err(JoinError::ShuttingDown) => {
+                self.fail(close_code::GOING_AWAY, "server shutting down")
+            }
+            Err(JoinError::ResumeRefused(reason)) => self.fail(close_code::RESUME_REFUSED, reason),
+            Err(e) => self.fail(close_code::TRY_AGAIN, &e.to_string()),
         }
     }
 }

@@ -2,7 +2,9 @@
 //! One file per behaviour.
 
 mod bots;
+mod caps;
 mod convergence;
+mod flood;
 mod framing;
 mod handshake;
 mod inputs;
@@ -14,6 +16,7 @@ mod misbehave;
 mod ops;
 mod per_ip;
 mod slow_reader;
+mod slowloris;
 mod soak;
 mod tls_reload;
 mod tokens;
