@@ -296,6 +296,16 @@ client.on("welcome", (w) => {
 });
 client.on("event", saveResume);
 client.on("close", saveResume);
+// A page going away would close with 1001, which tells the server the player left for good.
+// Suspend instead (4100): the server keeps the player for its grace period, so a reload (or
+// coming back within it) resumes it. A tab closed for good leaves once the grace period ends.
+addEventListener("pagehide", () => {
+  client.suspend("page hidden");
+  saveResume();
+});
+addEventListener("pageshow", (ev) => {
+  if (ev.persisted) client.resume(); // restored from the back/forward cache
+});
 
 client.on("desync", ({ error }) => console.warn("tickstream desync; reconnecting:", error.message));
 client.on("close", (c) => console.info("tickstream closed:", c.code, c.reason, c.willReconnect ? `(retry in ${c.retryInMs} ms)` : ""));

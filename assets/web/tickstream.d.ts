@@ -28,6 +28,8 @@ export const CloseCode: Readonly<{
   IDLE_TIMEOUT: 4003;
   EVENTS_OVERFLOW: 4004;
   RESUME_REFUSED: 4005;
+  /** Sent by the client: the connection ends, the player stays for a resume. */
+  SUSPEND: 4100;
 }>;
 
 export const ChangeForm: Readonly<{ XY12: 0; X16: 1; Y16: 2; WIDE: 3 }>;
@@ -393,6 +395,8 @@ export class TickstreamClient {
   connect(): this;
   /** Closes for good and forgets the player (no resume). */
   close(reason?: string): void;
+  /** Closes the connection with 4100, keeping the player for resume(); no reconnect. */
+  suspend(reason?: string): void;
   /** Takes back the player over a new connection (Resume); joins if there is no token. */
   resume(state?: ResumeState): this;
   /** What resume() needs, to save across a page reload; null before the first Welcome. */

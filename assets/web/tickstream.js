@@ -53,6 +53,12 @@ export const CloseCode = Object.freeze({
   IDLE_TIMEOUT: 4003,
   EVENTS_OVERFLOW: 4004,
   RESUME_REFUSED: 4005,
+  /**
+   * Sent by this client, never by the server: the connection ends but the player stays for the
+   * server's grace period, to be resumed (PROTOCOL.md §3.8). A client's 1000 (and a browser's
+   * 1001 when a page goes away) tell the server the player left for good.
+   */
+  SUSPEND: 4100,
 });
 
 /** Close codes after which reconnecting as is cannot help (a client bug or a bad room name). */
@@ -1198,8 +1204,36 @@ export class TickstreamClient {
     return this.connect();
   }
 
-  /** Ends the current connection, if any, without ending the session or forgetting the player. */
-  dropConnection() {
+  /**
+   * Closes the connection but keeps the player: the server holds its entity for the grace
+   * period (20 s by default) and `resume()` — in this page, or in the next one with a saved
+   * `resumeState()` — takes it back. For a page about to reload or go to the background;
+   * `close()` is for leaving. No reconnect until `resume()` or `connect()`.
+   */
+  suspend(reason = "suspended") {
+    const ws = this.ws;
+    this.dropConnection(reason);
+    clearInterval(this.pumpTimer);
+    this.pumpTimer = null;
+    if (ws) {
+      this.lastClose = {
+        code: CloseCode.SUSPEND,
+        reason,
+        wasClean: true,
+        serverError: null,
+        willReconnect: false,
+        retryInMs: null,
+        resumeRefused: false,
+      };
+      this.emit("close", this.lastClose);
+    }
+  }
+
+  /**
+   * Ends the current connection, if any, with 4100 (the server keeps the player for a resume),
+   * without ending the session or forgetting the player.
+   */
+  dropConnection(reason = "resuming") {
     this.attempt += 1; // a join token still on its way is not used
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
@@ -1210,7 +1244,7 @@ export class TickstreamClient {
       ws.onclose = null;
       ws.onmessage = null;
       try {
-        ws.close(CloseCode.NORMAL, "resuming");
+        ws.close(CloseCode.SUSPEND, reason.slice(0, 120));
       } catch {
         // already closing
       }
@@ -1464,17 +1498,22 @@ export class TickstreamClient {
     this.pump(t);
   }
 
-  /** Ends a session on the client's side: close 1000, then reconnect unless `retry` is false. */
+  /**
+   * Ends a connection on the client's side. With `retry`, closes with 4100 so that the server
+   * keeps the player, and reconnects with a resume; without, closes with 1000 (the player
+   * leaves) for good.
+   */
   fail(ws, reason, retry) {
     this.emit("error", { error: new ProtocolError(reason) });
     ws.onclose = null;
     ws.onmessage = null;
+    const code = retry ? CloseCode.SUSPEND : CloseCode.NORMAL;
     try {
-      ws.close(CloseCode.NORMAL, reason.slice(0, 120));
+      ws.close(code, reason.slice(0, 120));
     } catch {
       // already closing
     }
-    this.onClosed(ws, { code: CloseCode.NORMAL, reason, wasClean: true }, retry);
+    this.onClosed(ws, { code, reason, wasClean: true }, retry);
   }
 
   onClosed(ws, ev, retry = true) {

@@ -250,7 +250,6 @@ async function run(context) {
   await checkSmoothness(A);
   await moveAndWatch(A, B, "x");
   await moveAndWatch(B, A, "y");
-  await reloadAndResume(A, B);
 
   for (const p of [A, B]) {
     const s = await stats(p.page);
@@ -273,6 +272,10 @@ async function run(context) {
   mkdirSync(dirname(screenshotPath), { recursive: true });
   await A.page.screenshot({ path: screenshotPath });
   log(`screenshot: ${screenshotPath}`);
+
+  // Last, as it starts page A's session over (its rates and counters with it).
+  await reloadAndResume(A, B);
+  for (const p of [A, B]) check(p.problems.length === 0, `${p.name}: no errors in the page after the reload: ${p.problems.join("; ")}`);
 }
 
 // ---- main (after the helpers: top-level await runs before later declarations) ----

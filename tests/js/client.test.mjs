@@ -294,14 +294,14 @@ test("inputs: sequence numbers from 1, nothing unchanged, latest wins while the 
   }
 });
 
-test("a desync closes with 1000 and reconnects with a fresh replica", async () => {
+test("a desync closes with 4100, keeping the player, and resumes with a fresh replica", async () => {
   const { client, ws } = started();
   try {
     const desyncs = [];
     client.on("desync", (d) => desyncs.push(d));
     ws.deliver({ ...upd(3, 0, [e(7, 6400, 6400, 0)], {}), checksum: 1 });
     assert.equal(desyncs.length, 1, "one desync reported");
-    assert.equal(ws.closedWith.code, CloseCode.NORMAL, "closed with 1000");
+    assert.equal(ws.closedWith.code, CloseCode.SUSPEND, "closed with 4100: the server keeps the player");
     assert.equal(client.stats().state, "reconnecting", "reconnecting");
     await sleep(100);
     assert.equal(FakeSocket.all.length, 2, "a new socket");
@@ -476,7 +476,7 @@ test("a gap in the event seqs drops the connection and resumes from the last eve
     ws.deliver(upd(3, 0, view, {}, [ev(1), ev(2)]));
     ws.deliver(upd(4, 0, view, {}, [ev(4)]));
     assert.deepEqual(got, [1, 2], "nothing after the gap is delivered");
-    assert.equal(ws.closedWith.code, CloseCode.NORMAL, "closed with 1000");
+    assert.equal(ws.closedWith.code, CloseCode.SUSPEND, "closed with 4100, to resume");
     assert.equal(client.stats().tick, 3, "the update with the gap was not applied");
     await sleep(60);
     const again = FakeSocket.all[1];
@@ -558,7 +558,7 @@ test("a refused resume (4005) is followed by a fresh Join as a new player", asyn
   }
 });
 
-test("resume() takes a saved state (a page reload) and close() forgets the player", async () => {
+test("resume() takes a saved state (a page reload), suspend() keeps the player, close() forgets it", async () => {
   FakeSocket.all.length = 0;
   const saved = { room: "r1", token: "66".repeat(16), lastEventSeq: 41, entity: 7 };
   const client = new TickstreamClient({ url: "wss://x.test/ws", room: "r1", WebSocket: FakeSocket, reconnectInitialMs: 10 });
@@ -572,18 +572,29 @@ test("resume() takes a saved state (a page reload) and close() forgets the playe
     assert.equal(client.stats().lastEventSeq, 42, "events continue from the saved seq");
     // resume() while connected: the open connection is dropped, a new one resumes.
     client.resume();
-    assert.equal(FakeSocket.all[0].closedWith?.code, CloseCode.NORMAL, "the old connection is closed");
+    assert.equal(FakeSocket.all[0].closedWith?.code, CloseCode.SUSPEND, "the old connection is closed with 4100");
     FakeSocket.all[1].open();
     assert.deepEqual(
       FakeSocket.all[1].sent[0],
       { type: "Resume", room: "r1", token: welcome.resumeToken, lastEventSeq: 42 },
       "the newest token and seq",
     );
+    FakeSocket.all[1].deliver({ ...welcome, resumed: true, resumeToken: "77".repeat(16) });
+    client.suspend("page hidden");
+    assert.equal(FakeSocket.all[1].closedWith?.code, CloseCode.SUSPEND, "suspend() closes with 4100");
+    assert.equal(client.stats().lastClose.willReconnect, false, "and does not reconnect by itself");
+    await sleep(40);
+    assert.equal(FakeSocket.all.length, 2, "no new socket after suspend()");
+    assert.equal(client.resumeState().token, "77".repeat(16), "suspend() keeps the player");
+    client.resume();
+    FakeSocket.all[2].open();
+    assert.deepEqual(FakeSocket.all[2].sent[0], { type: "Resume", room: "r1", token: "77".repeat(16), lastEventSeq: 42 }, "resume() after suspend()");
     client.close();
+    assert.equal(FakeSocket.all[2].closedWith?.code, CloseCode.NORMAL, "close() closes with 1000: the player leaves");
     assert.equal(client.resumeState(), null, "close() forgets the player");
     client.connect();
-    FakeSocket.all[2].open();
-    assert.deepEqual(FakeSocket.all[2].sent[0], { type: "Join", room: "r1" }, "so the next connect joins");
+    FakeSocket.all[3].open();
+    assert.deepEqual(FakeSocket.all[3].sent[0], { type: "Join", room: "r1" }, "so the next connect joins");
   } finally {
     client.close();
   }

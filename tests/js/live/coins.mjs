@@ -78,8 +78,21 @@ async function collect(p, n) {
     if (best && best.d > 0) c.setInput((best.e.x - own.x) / best.d, (best.e.y - own.y) / best.d);
     return c.field(me, "score") >= goal;
   });
-  c.setInput(0, 0);
+  await stop(p);
   return c.field(me, "score");
+}
+
+/** Stops `p` and waits until the server has applied the stop and the player stands still. */
+async function stop(p) {
+  const c = p.client;
+  c.setInput(0, 0);
+  await until(`${p.name} stops`, async () => {
+    const s = c.stats();
+    if (s.ackSeq !== s.inputSeq) return false;
+    await new Promise((r) => setTimeout(r, 100));
+    const t = c.stats();
+    return t.ackSeq === s.ackSeq && t.tick > s.tick && t.server.x === s.server.x && t.server.y === s.server.y;
+  });
 }
 
 async function run() {
@@ -102,7 +115,7 @@ async function run() {
   const B = player("B");
   B.client.connect();
   const b0 = await until("B plays", () => playing(B));
-  await until("A hears that B joined", () => A.events.find((e) => e.kindName === "joined" && e.entity === b0.entity));
+  const bJoined = await until("A hears that B joined", () => A.events.find((e) => e.kindName === "joined" && e.entity === b0.entity));
 
   // Collecting: A's score field follows its collected events, and both players hear of them.
   const score = await collect(A, 3);
@@ -113,7 +126,13 @@ async function run() {
     `A's collected events carry scores 1, 2, 3… and the coin: ${JSON.stringify(mine.map((e) => [e.value, e.text]))}`,
   );
   check(score === mine[mine.length - 1].value, `A's score field ${score} is the value of its last collected event`);
-  await until("B hears every coin A collected", () => B.events.filter((e) => e.kindName === "collected" && e.entity === a0.entity).length >= mine.length);
+  // (A may have spawned on a coin and scored before B was there to hear it.)
+  const sinceB = mine.filter((e) => e.seq > bJoined.seq).map((e) => e.value);
+  const heard = await until("B hears every coin A collected since B joined", () => {
+    const got = B.events.filter((e) => e.kindName === "collected" && e.entity === a0.entity).map((e) => e.value);
+    return got.length >= sinceB.length ? got : null;
+  });
+  check(JSON.stringify(heard) === JSON.stringify(sinceB), `B heard A's scores ${heard}, A's own events say ${sinceB}`);
   await until("B sees A's score", () => B.client.field(a0.entity, "score") === score);
   const heading = A.client.field(a0.entity, "rotation");
   check(heading >= 0 && heading < 2 * Math.PI, `A's heading is an angle (${heading})`);
@@ -139,7 +158,7 @@ async function run() {
   check(a1.entity === a0.entity, `the same entity after the resume (${a0.entity} → ${a1.entity})`);
   check(a1.resumes === 1 && a1.resumeRefusals === 0, `one resume, no refusal (${a1.resumes}, ${a1.resumeRefusals})`);
   check(A.client.resumeState().token !== oldToken, "a new resume token");
-  check(A.client.field(a0.entity, "score") === score, "the score survived the drop");
+  check(A.client.field(a0.entity, "score") === score, `the score survived the drop (${score} → ${A.client.field(a0.entity, "score")}; ${JSON.stringify(A.events.slice(seenBefore))})`);
   await until("A gets the events it missed", () =>
     A.events.some((e) => e.kindName === "joined" && e.entity === c0.entity) &&
     A.events.some((e) => e.kindName === "collected" && e.entity === b0.entity),
@@ -153,7 +172,7 @@ async function run() {
     const s = A.client.stats();
     return s.inputSeq > before.inputSeq && s.ackSeq === s.inputSeq ? s : null;
   });
-  A.client.setInput(0, 0);
+  await stop(A);
   log(`A's inputs went on from seq ${before.inputSeq} to ${moved.inputSeq}`);
 
   // The old token was used by the resume: a client that tries it is refused and joins afresh.
