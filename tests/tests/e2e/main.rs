@@ -2,6 +2,8 @@
 //! One file per behaviour.
 
 mod bots;
+mod churn;
+mod coins_bots;
 mod convergence;
 mod framing;
 mod handshake;
@@ -13,6 +15,7 @@ mod malformed;
 mod misbehave;
 mod ops;
 mod per_ip;
+mod rooms_spread;
 mod slow_reader;
 mod soak;
 mod tls_reload;
