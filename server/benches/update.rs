@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use tickstream_server::sim::{GameParams, World};
+use tickstream_server::sim::{ArenaWorld as World, GameParams};
 use tickstream_server::sync::{ClientSync, Snapshot, TickFrame};
 use tickstream_shared::{Delta, EntityId, Tick};
 
@@ -32,7 +32,7 @@ fn setup(visible: u32, radius: f64) -> (Arc<TickFrame>, ClientSync, EntityId) {
     world.step();
     let prev = Arc::new(Snapshot::capture(&world, Tick(1)));
     let first = TickFrame::build(Arc::clone(&prev), None, radius, &mut scratch).expect("builds");
-    sync.build_frame(&first, own, 0, &mut out)
+    sync.build_frame(&first, own, 0, &[], &mut out)
         .expect("frame builds");
     world.step();
     let cur = Arc::new(Snapshot::capture(&world, Tick(2)));
@@ -55,7 +55,7 @@ fn bench_update(c: &mut Criterion) {
                     || sync.clone(),
                     |mut s| {
                         out.clear();
-                        s.build_frame(&frame, own, 7, &mut out)
+                        s.build_frame(&frame, own, 7, &[], &mut out)
                             .expect("frame builds");
                         black_box(out.len())
                     },

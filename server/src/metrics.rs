@@ -48,6 +48,10 @@ pub const REJECTED_INPUTS: &str = "tickstream_rejected_inputs_total";
 pub const REJECTED_JOINS: &str = "tickstream_rejected_joins_total";
 /// Rooms whose game panicked; their clients were closed with 1011 (counter).
 pub const ROOM_PANICS: &str = "tickstream_room_panics_total";
+/// One-shot game events handed to players' queues (counter).
+pub const EVENTS: &str = "tickstream_events_total";
+/// Resume attempts, by `outcome` (`ok`, `refused`) (counter).
+pub const RESUMES: &str = "tickstream_resumes_total";
 /// Client messages that did not decode (counter).
 pub const DECODE_ERRORS: &str = "tickstream_decode_errors_total";
 /// The tick budget, 1 / tick rate, seconds (gauge): the line the tick duration is drawn
@@ -71,6 +75,8 @@ pub const ALL: &[&str] = &[
     MESSAGES_RECEIVED,
     UPDATE_SIZE,
     UPDATES_MERGED,
+    EVENTS,
+    RESUMES,
     DISCONNECTS,
     REJECTED_CONNECTIONS,
     REJECTED_INPUTS,
@@ -111,6 +117,8 @@ const KNOWN_CLOSE_CODES: &[u16] = &[
     close_code::JOIN_TIMEOUT,
     close_code::BAD_ROOM_NAME,
     close_code::IDLE_TIMEOUT,
+    close_code::EVENTS_OVERFLOW,
+    close_code::RESUME_REFUSED,
 ];
 
 /// Connection refusals outside the upgrade (see `net::listener`), created at zero.
@@ -161,6 +169,14 @@ pub fn describe() {
         UPDATES_MERGED,
         "Client-ticks skipped because the client's previous update was still waiting; the next delta covers them."
     );
+    describe_counter!(
+        EVENTS,
+        "One-shot game events queued for players (one per recipient)."
+    );
+    describe_counter!(
+        RESUMES,
+        "Resume attempts after a dropped connection, by outcome."
+    );
     describe_counter!(DISCONNECTS, "Sessions ended, by WebSocket close code.");
     describe_counter!(
         REJECTED_CONNECTIONS,
@@ -203,6 +219,7 @@ pub fn register() {
         MESSAGES_SENT,
         MESSAGES_RECEIVED,
         UPDATES_MERGED,
+        EVENTS,
         DECODE_ERRORS,
         ROOM_PANICS,
     ] {
@@ -215,6 +232,9 @@ pub fn register() {
         metrics::counter!(DISCONNECTS, "code" => code.to_string()).increment(0);
     }
     metrics::counter!(DISCONNECTS, "code" => "other").increment(0);
+    for outcome in ["ok", "refused"] {
+        metrics::counter!(RESUMES, "outcome" => outcome).increment(0);
+    }
     let refusals = Refusal::ALL.iter().map(|r| r.label());
     for reason in refusals.chain(LISTENER_REFUSALS.iter().copied()) {
         metrics::counter!(REJECTED_CONNECTIONS, "reason" => reason).increment(0);

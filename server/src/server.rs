@@ -30,8 +30,9 @@ use crate::net::ip_limit::IpLimits;
 use crate::net::listener::accept_loop;
 use crate::net::tls::{self, CertSource, CertStore, TlsError};
 use crate::ops::{self, endpoint};
-use crate::room::registry::RoomSettings;
+use crate::room::registry::{RoomPolicy, RoomSummary};
 use crate::room::{Registry, RoomInfo};
+use crate::sim::{Arena, Coins, GameCatalog};
 use crate::tasks::TaskTracker;
 
 /// Peers over the connection cap that still get an HTTP 503 rather than a dropped socket.
@@ -51,6 +52,9 @@ pub enum StartError {
     /// TLS could not be set up.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The configuration names a game the server does not have.
+    #[error("unknown game {0:?} in [rooms] (games: {1})")]
+    UnknownGame(String, String),
 }
 
 /// State every connection and room shares.
@@ -95,6 +99,14 @@ pub struct Server {
     cert: CertSource,
 }
 
+/// The games every server has: the reference arena (`[game]`) and the coin game (`[coins]`).
+#[must_use]
+pub fn builtin_games(config: &Config) -> GameCatalog {
+    GameCatalog::new()
+        .with(Arena::new(config.game.clone()))
+        .with(Coins::new(config.coins.clone()))
+}
+
 /// A cheap handle for looking into a running server (tests, health checks).
 #[derive(Clone)]
 pub struct ServerHandle {
@@ -112,6 +124,12 @@ impl ServerHandle {
     #[must_use]
     pub fn room_names(&self) -> Vec<String> {
         self.ctx.registry.room_names()
+    }
+
+    /// Every live room, as `GET /rooms` lists them.
+    #[must_use]
+    pub fn rooms(&self) -> Vec<RoomSummary> {
+        self.ctx.registry.summaries()
     }
 
     /// Open WebSocket sessions and connections still in their handshake.
@@ -139,6 +157,20 @@ impl Server {
     /// [`Server::wss_addr`]). With an ops listener configured, this installs the process-wide
     /// Prometheus recorder ([`ops::install_recorder`]).
     pub async fn bind(config: Config) -> Result<Self, StartError> {
+        let games = builtin_games(&config);
+        Self::bind_with_games(config, games).await
+    }
+
+    /// [`Server::bind`] with your own games: rooms run the games of `games` by name, as
+    /// `[rooms]` in the configuration assigns them (see the README's "Write your own game").
+    pub async fn bind_with_games(config: Config, games: GameCatalog) -> Result<Self, StartError> {
+        let r = &config.rooms;
+        for name in std::iter::once(&r.default_game).chain(r.rule.iter().map(|r| &r.game)) {
+            if games.get(name).is_none() {
+                let known = games.names().collect::<Vec<_>>().join(", ");
+                return Err(StartError::UnknownGame(name.clone(), known));
+            }
+        }
         let s = &config.server;
         let (tls_config, certs, cert) =
             tls::server_config(s.tls_cert.as_deref(), s.tls_key.as_deref())?;
@@ -159,12 +191,18 @@ impl Server {
         metrics::gauge!(m::TICK_BUDGET).set(config.game.dt());
         let (shutdown_tx, shutdown) = watch::channel(false);
         let tasks = TaskTracker::default();
-        let settings = RoomSettings {
-            game: config.game.clone(),
+        let policy = RoomPolicy {
+            games,
+            default_game: r.default_game.clone(),
+            rules: r.rule.clone(),
             max_players: s.max_players_per_room,
             slow_client_timeout: Duration::from_millis(s.slow_client_timeout_ms),
+            resume_grace: Duration::from_millis(r.resume_grace_ms),
+            empty_timeout: Duration::from_millis(r.empty_timeout_ms),
+            max_pending_events: r.max_pending_events,
+            event_history: r.event_history,
         };
-        let registry = Registry::new(settings, s.max_rooms, shutdown.clone(), tasks.clone());
+        let registry = Registry::new(policy, s.max_rooms, shutdown.clone(), tasks.clone());
         let ctx = Arc::new(ServerCtx {
             registry,
             shutdown,

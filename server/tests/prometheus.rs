@@ -34,7 +34,10 @@ async fn prometheus_reads_the_series_of_a_bot_run() -> anyhow::Result<()> {
     if !tools_present()? {
         return Ok(());
     }
-    let server = ServerProcess::start(&[])?;
+    // The room is disposed soon after the bots leave, so that the room gauge falls back too.
+    let config = std::env::temp_dir().join(format!("tickstream-prom-{}.toml", std::process::id()));
+    std::fs::write(&config, "[rooms]\nempty_timeout_ms = 200\n")?;
+    let server = ServerProcess::start(&["--config", &config.to_string_lossy()])?;
     let prom = Prometheus::start(server.metrics)?;
     prom.wait_until("Prometheus scraped the server", || async {
         Ok(prom.value("up{job=\"tickstream\"}", None).await? == Some(1.0))

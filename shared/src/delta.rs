@@ -124,7 +124,8 @@ pub fn diff_into(base: &[EntityState], cur: &[EntityState], out: &mut Delta) {
                         });
                     }
                     if b.fields != c.fields {
-                        out.field_changes.push(field_change(c.id, &b.fields, &c.fields));
+                        out.field_changes
+                            .push(field_change(c.id, &b.fields, &c.fields));
                     }
                 }
                 i += 1;

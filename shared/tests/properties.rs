@@ -34,7 +34,16 @@ fn two_views() -> impl Strategy<Value = (Vec<EntityState>, Vec<EntityState>)> {
     (
         view(),
         view(),
-        prop::collection::vec((-3000i32..3000, -3000i32..3000, 0u8..4, 0usize..8, any::<i32>()), 60),
+        prop::collection::vec(
+            (
+                -3000i32..3000,
+                -3000i32..3000,
+                0u8..4,
+                0usize..8,
+                any::<i32>(),
+            ),
+            60,
+        ),
     )
         .prop_map(|(a, extra, moves)| {
             let mut b: Vec<EntityState> = Vec::new();

@@ -125,8 +125,10 @@ pub struct TestClient {
     pub welcome: Welcome,
     /// The view as applied so far (checksums verified).
     pub replica: Replica,
-    /// The view after each update, by tick (kept for the last few hundred ticks).
+    /// The view after each update, by tick, for the last [`TestClient::keep_history`] ticks
+    /// (none by default: a view of a big world is a megabyte, and memory tests measure RSS).
     pub history: BTreeMap<Tick, Vec<EntityState>>,
+    history_len: usize,
     /// Updates applied.
     pub updates: u64,
     /// The gap between consecutive update ticks, largest seen.
@@ -152,10 +154,16 @@ impl TestClient {
             welcome,
             replica: Replica::new(),
             history: BTreeMap::new(),
+            history_len: 0,
             updates: 0,
             max_tick_gap: 0,
             next_seq: 1,
         })
+    }
+
+    /// Keeps the view after each of the last `ticks` updates in [`TestClient::history`].
+    pub fn keep_history(&mut self, ticks: usize) {
+        self.history_len = ticks;
     }
 
     /// Receives the next message, within [`STEP_TIMEOUT`].
@@ -178,9 +186,11 @@ impl TestClient {
                         .apply(&u)
                         .with_context(|| format!("update for tick {:?}", u.tick))?;
                     self.updates += 1;
-                    self.history
-                        .insert(u.tick, self.replica.entities().to_vec());
-                    while self.history.len() > 300 {
+                    if self.history_len > 0 {
+                        self.history
+                            .insert(u.tick, self.replica.entities().to_vec());
+                    }
+                    while self.history.len() > self.history_len {
                         self.history.pop_first();
                     }
                     return Ok(u);
@@ -283,7 +293,7 @@ impl RawUpgrade {
         let request = format!(
             "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-             Sec-WebSocket-Protocol: tickstream.v1\r\n{extra}\r\n"
+             Sec-WebSocket-Protocol: tickstream.v2\r\n{extra}\r\n"
         );
         stream.write_all(request.as_bytes()).await?;
         let mut head = Vec::new();

@@ -26,7 +26,7 @@ use crate::metrics as m;
 use crate::room::link::WriterJob;
 use crate::room::{ClientLink, JoinError, Joined, Outgoing};
 use crate::server::ServerCtx;
-use crate::sim::world::validate_direction;
+use crate::sim::validate_direction;
 use crate::sync::ClientSync;
 
 /// How long the writer may take to deliver the last frames once a close is decided; a peer
@@ -121,6 +121,7 @@ where
     // whichever core runs it, when the client is ready for one.
     let mut sync = ClientSync::new();
     let mut buf = Vec::new();
+    let mut events = Vec::new();
     // Metric handles looked up once per session, not once per frame.
     let bytes_sent = metrics::counter!(m::BYTES_SENT);
     let messages_sent = metrics::counter!(m::MESSAGES_SENT);
@@ -137,7 +138,9 @@ where
         match job {
             WriterJob::Update(p) => {
                 buf.clear();
-                if let Err(e) = sync.build_frame(&p.frame, p.entity, p.ack_seq, &mut buf) {
+                events.clear();
+                link.take_events(&mut events);
+                if let Err(e) = sync.build_frame(&p.frame, p.entity, p.ack_seq, &events, &mut buf) {
                     tracing::error!(conn = link.conn_id, error = %e, "cannot encode update");
                     link.close(close_code::INTERNAL, "internal error");
                     continue;
@@ -333,6 +336,9 @@ impl Reader {
                     Some(b) => u16::from_be_bytes([b[0], b[1]]),
                     None => close_code::NORMAL,
                 };
+                if code == close_code::NORMAL || code == close_code::GOING_AWAY {
+                    self.link.mark_left();
+                }
                 // Echo the client's code, as RFC 6455 suggests, without an error message.
                 self.link.close_with(code, "", None);
                 Err(Stop)
@@ -359,15 +365,7 @@ impl Reader {
         };
         match msg {
             ClientMsg::Join(join) => {
-                if self.joined.is_some() {
-                    return self.fail(close_code::PROTOCOL_ERROR, "already joined");
-                }
-                if !valid_room_name(&join.room) {
-                    return self.fail(
-                        close_code::BAD_ROOM_NAME,
-                        "room name must be 1-64 of [A-Za-z0-9_.-]",
-                    );
-                }
+                self.check_room(&join.room)?;
                 if let Some(tokens) = &self.ctx.tokens {
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
@@ -390,21 +388,28 @@ impl Reader {
                         }
                     }
                 }
-                match self
+                let joined = self
                     .ctx
                     .registry
                     .join(&join.room, Arc::clone(&self.link))
-                    .await
-                {
-                    Ok(joined) => {
-                        self.joined = Some(joined);
-                        Ok(())
-                    }
-                    Err(JoinError::ShuttingDown) => {
-                        self.fail(close_code::GOING_AWAY, "server shutting down")
-                    }
-                    Err(e) => self.fail(close_code::TRY_AGAIN, &e.to_string()),
-                }
+                    .await;
+                self.entered(joined)
+            }
+            ClientMsg::Resume(resume) => {
+                // The resume token is the credential here: it was handed to the player that
+                // joined with a valid join token, over its own connection.
+                self.check_room(&resume.room)?;
+                let joined = self
+                    .ctx
+                    .registry
+                    .resume(
+                        &resume.room,
+                        resume.token,
+                        resume.last_event_seq,
+                        Arc::clone(&self.link),
+                    )
+                    .await;
+                self.entered(joined)
             }
             ClientMsg::Input(input) => {
                 if self.joined.is_none() {
@@ -438,6 +443,38 @@ impl Reader {
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+impl Reader {
+    /// Refuses a second join and a bad room name.
+    fn check_room(&self, room: &str) -> Result<(), Stop> {
+        if self.joined.is_some() {
+            return self.fail(close_code::PROTOCOL_ERROR, "already joined");
+        }
+        if !valid_room_name(room) {
+            return self.fail(
+                close_code::BAD_ROOM_NAME,
+                "room name must be 1-64 of [A-Za-z0-9_.-]",
+            );
+        }
+        Ok(())
+    }
+
+    /// After a join or resume: remember the room, or close with the refusal's code.
+    fn entered(&mut self, joined: Result<Joined, JoinError>) -> Result<(), Stop> {
+        match joined {
+            Ok(joined) => {
+                self.last_seq = joined.ack_seq;
+                self.joined = Some(joined);
+                Ok(())
+            }
+            Err(JoinError::ShuttingDown) => {
+                self.fail(close_code::GOING_AWAY, "server shutting down")
+            }
+            Err(JoinError::ResumeRefused(reason)) => self.fail(close_code::RESUME_REFUSED, reason),
+            Err(e) => self.fail(close_code::TRY_AGAIN, &e.to_string()),
         }
     }
 }

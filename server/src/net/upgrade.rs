@@ -19,7 +19,7 @@ pub enum Refusal {
     NotFound,
     /// Not a WebSocket upgrade request: 426.
     NotUpgrade,
-    /// `tickstream.v1` not offered: 400.
+    /// `tickstream.v2` not offered: 400.
     NoSubprotocol,
     /// Bad `Sec-WebSocket-Key` or version: 400.
     BadHandshake,
@@ -67,7 +67,7 @@ impl Refusal {
         match self {
             Self::NotFound => "not found: the WebSocket endpoint is /ws\n",
             Self::NotUpgrade => "this endpoint only speaks WebSocket\n",
-            Self::NoSubprotocol => "missing WebSocket subprotocol: offer tickstream.v1\n",
+            Self::NoSubprotocol => "missing WebSocket subprotocol: offer tickstream.v2\n",
             Self::BadHandshake => "invalid WebSocket handshake\n",
             Self::Unavailable => "server at capacity or shutting down; try again later\n",
             Self::Origin => "this page's origin may not connect to this server\n",
@@ -96,7 +96,7 @@ impl Refusal {
     }
 }
 
-/// True when the request offers `tickstream.v1` among its `Sec-WebSocket-Protocol` values.
+/// True when the request offers `tickstream.v2` among its `Sec-WebSocket-Protocol` values.
 #[must_use]
 pub fn offers_subprotocol<B>(req: &Request<B>) -> bool {
     req.headers()
@@ -238,18 +238,18 @@ mod tests {
 
     #[test]
     fn subprotocol_is_found_in_lists_and_repeated_headers() {
-        assert!(offers_subprotocol(&req(&["tickstream.v1"])), "alone");
+        assert!(offers_subprotocol(&req(&["tickstream.v2"])), "alone");
         assert!(
-            offers_subprotocol(&req(&["other, tickstream.v1"])),
+            offers_subprotocol(&req(&["other, tickstream.v2"])),
             "in a list"
         );
         assert!(
-            offers_subprotocol(&req(&["other", "tickstream.v1"])),
+            offers_subprotocol(&req(&["other", "tickstream.v2"])),
             "in a second header"
         );
         assert!(!offers_subprotocol(&req(&[])), "missing");
         assert!(
-            !offers_subprotocol(&req(&["tickstream.v10"])),
+            !offers_subprotocol(&req(&["tickstream.v20"])),
             "a longer name is not it"
         );
     }

@@ -7,6 +7,7 @@
 //! | `/metrics` | the Prometheus text exposition (format 0.0.4) |
 //! | `/healthz` | 200 while the process runs: it is alive (liveness probe) |
 //! | `/readyz` | 200 while accepting players, 503 from the first moment of a drain (readiness probe) |
+//! | `/rooms` | JSON: every live room's name, game, players, capacity and tick rate |
 //!
 //! It answers until the server's run ends, through the whole drain.
 
@@ -69,7 +70,7 @@ pub(crate) async fn serve(listener: TcpListener, metrics: PrometheusHandle, ctx:
         conns.spawn(async move {
             let _permit = permit;
             let service = service_fn(move |req| {
-                let resp = answer(&req, &metrics, ctx.accepting());
+                let resp = answer(&req, &metrics, &ctx);
                 async move { Ok::<_, Infallible>(resp) }
             });
             let conn = http1::Builder::new()
@@ -88,8 +89,9 @@ pub(crate) async fn serve(listener: TcpListener, metrics: PrometheusHandle, ctx:
 fn answer(
     req: &Request<Incoming>,
     metrics: &PrometheusHandle,
-    ready: bool,
+    ctx: &ServerCtx,
 ) -> Response<Full<Bytes>> {
+    let ready = ctx.accepting();
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut resp = text(StatusCode::METHOD_NOT_ALLOWED, "GET or HEAD\n");
         resp.headers_mut()
@@ -104,11 +106,19 @@ fn answer(
             resp
         }
         "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/rooms" => {
+            let rooms = serde_json::json!({ "rooms": ctx.registry.summaries() });
+            let mut resp = Response::new(Full::new(Bytes::from(rooms.to_string())));
+            let headers = resp.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
         "/readyz" if ready => text(StatusCode::OK, "ready\n"),
         "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /metrics, /healthz or /readyz\n",
+            "not found: try /metrics, /healthz, /readyz or /rooms\n",
         ),
     }
 }

@@ -9,13 +9,17 @@
 //!   next delta covers every tick it missed and nothing queues.
 //! - **Control** (session → writer: welcome, pong, error): ordered, bounded; written before any
 //!   waiting update.
+//! - **Events** (room → writer): ordered, reliable, bounded. The room appends each player's
+//!   numbered one-shot events; the writer takes all of them into its next update frame. A queue
+//!   that reaches its bound means the writer is not keeping up: the room closes the connection
+//!   with 4004 rather than drop an event (a resume can still recover them from the history).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tickstream_shared::codec::encode_server;
-use tickstream_shared::{EntityId, ErrorMsg, Input, ServerMsg};
+use tickstream_shared::{EntityId, ErrorMsg, GameEvent, Input, ServerMsg};
 use tokio::sync::Notify;
 
 use crate::sync::TickFrame;
@@ -50,6 +54,7 @@ pub struct Published {
 struct Outbox {
     control: VecDeque<Outgoing>,
     update: Option<Published>,
+    events: Vec<GameEvent>,
     close: Option<(u16, String)>,
 }
 
@@ -77,6 +82,8 @@ pub struct ClientLink {
     kill: Notify,
     /// Set by the session when the connection is gone: the room drops the client.
     gone: AtomicBool,
+    /// Set when the client closed with 1000 or 1001: it left for good, no resume grace.
+    left: AtomicBool,
 }
 
 impl ClientLink {
@@ -90,6 +97,7 @@ impl ClientLink {
             wake: Notify::new(),
             kill: Notify::new(),
             gone: AtomicBool::new(false),
+            left: AtomicBool::new(false),
         }
     }
 
@@ -136,6 +144,26 @@ impl ClientLink {
         fresh
     }
 
+    /// Queues events for the next update frame. False (and nothing queued) when the queue
+    /// would hold more than `max` events or the connection is closing.
+    pub fn push_events(&self, events: &[GameEvent], max: usize) -> bool {
+        if events.is_empty() {
+            return true;
+        }
+        let mut ob = self.outbox();
+        if ob.close.is_some() || ob.events.len() + events.len() > max {
+            return false;
+        }
+        ob.events.extend_from_slice(events);
+        true
+    }
+
+    /// Moves the waiting events into `out` (writer side, while building an update).
+    pub fn take_events(&self, out: &mut Vec<GameEvent>) {
+        let mut ob = self.outbox();
+        out.append(&mut ob.events);
+    }
+
     /// Asks the writer to send a `ServerMsg::Error` with this code and reason, then a close
     /// frame, and the session to end. Later calls keep the first reason.
     pub fn close(&self, code: u16, reason: &str) {
@@ -159,6 +187,7 @@ impl ClientLink {
         }
         ob.update = None;
         ob.control.clear();
+        ob.events.clear();
         if let Some(error) = error {
             ob.control.push_back(Outgoing::Message(error));
         }
@@ -201,6 +230,18 @@ impl ClientLink {
     /// Marks the connection gone (session side); the room drops the client at its next tick.
     pub fn mark_gone(&self) {
         self.gone.store(true, Ordering::Release);
+    }
+
+    /// Records that the client itself ended the session on purpose (close 1000 or 1001): its
+    /// player leaves at once instead of waiting out the resume grace period.
+    pub fn mark_left(&self) {
+        self.left.store(true, Ordering::Release);
+    }
+
+    /// True when the client closed on purpose (see [`ClientLink::mark_left`]).
+    #[must_use]
+    pub fn has_left(&self) -> bool {
+        self.left.load(Ordering::Acquire)
     }
 
     /// True once the session has ended.
@@ -271,6 +312,27 @@ mod tests {
             matches!(link.next_job(), Some(WriterJob::Control(_))),
             "control first"
         );
+    }
+
+    #[test]
+    fn events_are_bounded_and_kept_in_order() {
+        let link = ClientLink::new(1);
+        let ev = |seq| GameEvent {
+            seq,
+            kind: 0,
+            entity: EntityId(0),
+            value: 0,
+            text: String::new(),
+        };
+        assert!(link.push_events(&[ev(1), ev(2)], 3), "two fit in three");
+        assert!(!link.push_events(&[ev(3), ev(4)], 3), "four do not");
+        assert!(link.push_events(&[ev(3)], 3), "three fit");
+        let mut out = Vec::new();
+        link.take_events(&mut out);
+        let seqs: Vec<u32> = out.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3], "in order, none lost");
+        link.take_events(&mut out);
+        assert_eq!(out.len(), 3, "taken once");
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! Rooms by name, created on first join up to a cap.
+//! Rooms by name: created on first join (or at start-up, for configured rooms) up to a cap,
+//! each running the game its name's rule names, disposed after staying empty for a while.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,8 +11,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::link::ClientLink;
 use super::room::{Room, RoomCmd};
+use crate::config::RoomRule;
 use crate::metrics as m;
-use crate::sim::GameParams;
+use crate::sim::{Game, GameCatalog};
 use crate::sync::Snapshot;
 use crate::tasks::TaskTracker;
 
@@ -36,6 +38,9 @@ pub enum JoinError {
     /// The server is shutting down.
     #[error("server is shutting down")]
     ShuttingDown,
+    /// A resume was refused; the reason says why.
+    #[error("resume refused: {0}")]
+    ResumeRefused(&'static str),
 }
 
 /// A successful join.
@@ -45,6 +50,9 @@ pub struct Joined {
     pub entity: EntityId,
     /// The room, for its current tick.
     pub room: Arc<RoomInfo>,
+    /// The player's latest applied input `seq` (0 for a new player): a resumed session
+    /// accepts only later ones.
+    pub ack_seq: u32,
 }
 
 /// What the rest of the server may read about a room while its task runs.
@@ -52,17 +60,39 @@ pub struct Joined {
 pub struct RoomInfo {
     /// The room's name.
     pub name: String,
+    /// The game it runs.
+    pub game: String,
+    /// Its player cap.
+    pub capacity: usize,
+    /// Its ticks per second.
+    pub tick_rate_hz: u16,
     tick: AtomicU32,
+    players: AtomicUsize,
     latest: Mutex<Option<Arc<Snapshot>>>,
 }
 
 impl RoomInfo {
-    pub(crate) fn new(name: String) -> Self {
+    pub(crate) fn new(name: String, settings: &RoomSettings) -> Self {
+        let info = settings.game.info();
         Self {
             name,
+            game: info.name.clone(),
+            capacity: settings.max_players,
+            tick_rate_hz: info.tick_rate_hz,
             tick: AtomicU32::new(0),
+            players: AtomicUsize::new(0),
             latest: Mutex::new(None),
         }
+    }
+
+    /// Players in the room, counting those within their resume grace period.
+    #[must_use]
+    pub fn players(&self) -> usize {
+        self.players.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_players(&self, n: usize) {
+        self.players.store(n, Ordering::Relaxed);
     }
 
     /// The last tick the room completed.
@@ -86,15 +116,81 @@ impl RoomInfo {
     }
 }
 
-/// Settings every room gets.
-#[derive(Debug, Clone)]
+/// Settings of one room.
+#[derive(Clone)]
 pub struct RoomSettings {
-    /// The game.
-    pub game: GameParams,
-    /// Players per room.
+    /// The game it runs.
+    pub game: Arc<dyn Game>,
+    /// Players in the room (connected or within their grace period); one more gets 1013.
     pub max_players: usize,
     /// How long a client may stay behind before close code 4000.
     pub slow_client_timeout: Duration,
+    /// How long a dropped player's entity waits for a resume.
+    pub resume_grace: Duration,
+    /// How long the room lives without players; `None` keeps it (configured rooms).
+    pub empty_timeout: Option<Duration>,
+    /// Events waiting for one writer before the connection is closed with 4004.
+    pub max_pending_events: usize,
+    /// Events kept per player for replay on resume.
+    pub event_history: usize,
+}
+
+/// What every room shares, and how a room's name picks its game.
+#[derive(Clone)]
+pub struct RoomPolicy {
+    /// The games rooms can run.
+    pub games: GameCatalog,
+    /// The game of a room no rule matches.
+    pub default_game: String,
+    /// Rules by name or prefix, first match wins.
+    pub rules: Vec<RoomRule>,
+    /// Players per room unless a rule says otherwise.
+    pub max_players: usize,
+    /// See [`RoomSettings`].
+    pub slow_client_timeout: Duration,
+    /// See [`RoomSettings`].
+    pub resume_grace: Duration,
+    /// See [`RoomSettings`].
+    pub empty_timeout: Duration,
+    /// See [`RoomSettings`].
+    pub max_pending_events: usize,
+    /// See [`RoomSettings`].
+    pub event_history: usize,
+}
+
+impl RoomPolicy {
+    /// The settings of the room called `name`; `None` if its game is not in the catalog
+    /// (configuration validation prevents that for the built-in games).
+    #[must_use]
+    pub fn settings_for(&self, name: &str) -> Option<RoomSettings> {
+        let rule = self.rules.iter().find(|r| r.matches(name));
+        let game = rule.map_or(self.default_game.as_str(), |r| r.game.as_str());
+        let fixed = rule.is_some_and(|r| r.name.is_some());
+        Some(RoomSettings {
+            game: Arc::clone(self.games.get(game)?),
+            max_players: rule.and_then(|r| r.max_players).unwrap_or(self.max_players),
+            slow_client_timeout: self.slow_client_timeout,
+            resume_grace: self.resume_grace,
+            empty_timeout: (!fixed).then_some(self.empty_timeout),
+            max_pending_events: self.max_pending_events,
+            event_history: self.event_history,
+        })
+    }
+}
+
+/// One room as `/rooms` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RoomSummary {
+    /// The room's name.
+    pub name: String,
+    /// The game it runs.
+    pub game: String,
+    /// Players, counting those within their resume grace period.
+    pub players: usize,
+    /// Its player cap.
+    pub capacity: usize,
+    /// Its ticks per second.
+    pub tick_rate_hz: u16,
 }
 
 pub(crate) struct Entry {
@@ -105,7 +201,7 @@ pub(crate) struct Entry {
 pub(crate) struct Shared {
     pub(crate) rooms: Mutex<HashMap<String, Entry>>,
     max_rooms: usize,
-    settings: RoomSettings,
+    policy: RoomPolicy,
     shutdown: watch::Receiver<bool>,
     tasks: TaskTracker,
 }
@@ -123,27 +219,94 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// An empty registry; rooms it starts stop when `shutdown` turns true.
+    /// An empty registry, plus the rooms the policy names (started at once and kept while
+    /// the server runs); rooms stop when `shutdown` turns true.
     #[must_use]
     pub fn new(
-        settings: RoomSettings,
+        policy: RoomPolicy,
         max_rooms: usize,
         shutdown: watch::Receiver<bool>,
         tasks: TaskTracker,
     ) -> Self {
-        Self {
+        let fixed: Vec<String> = policy.rules.iter().filter_map(|r| r.name.clone()).collect();
+        let registry = Self {
             shared: Arc::new(Shared {
                 rooms: Mutex::new(HashMap::new()),
                 max_rooms,
-                settings,
+                policy,
                 shutdown,
                 tasks,
             }),
+        };
+        let mut rooms = registry.shared.rooms();
+        for name in fixed {
+            if let Err(e) = registry.start_room(&mut rooms, &name) {
+                tracing::error!(room = %name, error = %e, "cannot start a configured room");
+            }
         }
+        drop(rooms);
+        registry
+    }
+
+    /// Starts the room `name` under the map lock.
+    fn start_room(&self, rooms: &mut HashMap<String, Entry>, name: &str) -> Result<(), JoinError> {
+        if rooms.len() >= self.shared.max_rooms {
+            return Err(JoinError::TooManyRooms);
+        }
+        let settings = self
+            .shared
+            .policy
+            .settings_for(name)
+            .ok_or(JoinError::Busy)?;
+        let (tx, rx) = mpsc::channel(ROOM_INBOX);
+        let info = Arc::new(RoomInfo::new(name.to_owned(), &settings));
+        let room = Room::new(
+            Arc::clone(&info),
+            settings,
+            rx,
+            Arc::clone(&self.shared),
+            self.shared.shutdown.clone(),
+        );
+        self.shared.tasks.spawn(room.run());
+        rooms.insert(name.to_owned(), Entry { tx, info });
+        metrics::gauge!(m::ROOMS).set(rooms.len() as f64);
+        Ok(())
     }
 
     /// Joins the room `name`, starting it if needed.
     pub async fn join(&self, name: &str, link: Arc<ClientLink>) -> Result<Joined, JoinError> {
+        self.send(name, true, |reply| RoomCmd::Join { link, reply })
+            .await
+    }
+
+    /// Resumes the player holding `token` in the room `name` (which must exist: a room that
+    /// was disposed has no players to resume).
+    pub async fn resume(
+        &self,
+        name: &str,
+        token: String,
+        last_event_seq: u32,
+        link: Arc<ClientLink>,
+    ) -> Result<Joined, JoinError> {
+        self.send(name, false, |reply| RoomCmd::Resume {
+            link,
+            token,
+            last_event_seq,
+            reply,
+        })
+        .await
+        .map_err(|e| match e {
+            JoinError::TooManyRooms => JoinError::ResumeRefused("no such room"),
+            other => other,
+        })
+    }
+
+    async fn send(
+        &self,
+        name: &str,
+        create: bool,
+        cmd: impl FnOnce(oneshot::Sender<Result<Joined, JoinError>>) -> RoomCmd,
+    ) -> Result<Joined, JoinError> {
         if *self.shared.shutdown.borrow() {
             return Err(JoinError::ShuttingDown);
         }
@@ -153,29 +316,34 @@ impl Registry {
             // holding it and after draining its inbox, so no join reaches a stopped room.
             let mut rooms = self.shared.rooms();
             if !rooms.contains_key(name) {
-                if rooms.len() >= self.shared.max_rooms {
+                if !create {
                     return Err(JoinError::TooManyRooms);
                 }
-                let (tx, rx) = mpsc::channel(ROOM_INBOX);
-                let info = Arc::new(RoomInfo::new(name.to_owned()));
-                let room = Room::new(
-                    Arc::clone(&info),
-                    self.shared.settings.clone(),
-                    rx,
-                    Arc::clone(&self.shared),
-                    self.shared.shutdown.clone(),
-                );
-                self.shared.tasks.spawn(room.run());
-                rooms.insert(name.to_owned(), Entry { tx, info });
-                metrics::gauge!(m::ROOMS).set(rooms.len() as f64);
+                self.start_room(&mut rooms, name)?;
             }
             let entry = rooms.get(name).ok_or(JoinError::Busy)?;
-            entry
-                .tx
-                .try_send(RoomCmd::Join { link, reply })
-                .map_err(|_| JoinError::Busy)?;
+            entry.tx.try_send(cmd(reply)).map_err(|_| JoinError::Busy)?;
         }
         answer.await.unwrap_or(Err(JoinError::ShuttingDown))
+    }
+
+    /// Every live room, sorted by name, as `/rooms` lists them.
+    #[must_use]
+    pub fn summaries(&self) -> Vec<RoomSummary> {
+        let mut out: Vec<RoomSummary> = self
+            .shared
+            .rooms()
+            .values()
+            .map(|e| RoomSummary {
+                name: e.info.name.clone(),
+                game: e.info.game.clone(),
+                players: e.info.players(),
+                capacity: e.info.capacity,
+                tick_rate_hz: e.info.tick_rate_hz,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
     }
 
     /// The room called `name`, if it is alive.

@@ -1,16 +1,26 @@
-//! The game: a pure, deterministic simulation of one room.
+//! The games: pure, deterministic simulations of one room, behind one seam.
 //!
-//! Nothing here touches a socket, a clock or a global RNG: the world steps with a fixed `dt`
-//! and its own seeded generators, so the same joins and inputs give the same states (replays,
-//! desync checks and tests rely on it).
+//! Nothing here touches a socket, a clock or a global RNG: a world steps with a fixed `dt`, the
+//! room's seeded generator and its own seeded state, so the same joins and inputs give the same
+//! states (replays, desync checks and tests rely on it).
 //!
 //! # Layout
 //!
-//! - [`params`]: [`GameParams`], the game's settings (the reference scenario by default).
-//! - [`world`]: [`World`], the entities and the step function.
+//! - [`game`]: the seam: [`Game`] (describes a game, creates worlds), [`GameWorld`] (one
+//!   room's state: join, leave, input, step, replicate), [`StepCtx`] and [`GameCatalog`].
+//! - [`input`]: checks every input before a game sees it.
+//! - [`params`]: [`GameParams`], the reference arena's settings.
+//! - [`arena`]: [`Arena`], the reference game (`../shared/REFERENCE-SCENARIO.md`).
+//! - [`coins`]: [`Coins`], a small coin-collecting game with fields and events.
 
+pub mod arena;
+pub mod coins;
+pub mod game;
+pub mod input;
 pub mod params;
-pub mod world;
 
+pub use arena::{Arena, ArenaWorld};
+pub use coins::{Coins, CoinsParams};
+pub use game::{Audience, Emitted, Game, GameCatalog, GameInfo, GameWorld, PlayerInput, StepCtx};
+pub use input::{InputError, validate_direction};
 pub use params::GameParams;
-pub use world::{InputError, World};

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use tickstream_shared::codec::CodecError;
 use tickstream_shared::delta::diff_into;
-use tickstream_shared::{Delta, EntityId, EntityState, Tick};
+use tickstream_shared::{Delta, EntityId, EntityState, GameEvent, Tick};
 
-use super::frame::{encode_body, encode_header};
+use super::frame::{encode_body, encode_events, encode_header};
 use super::interest::Grid;
 use super::snapshot::Snapshot;
 
@@ -91,12 +91,14 @@ impl ClientSync {
     }
 
     /// Appends this client's update frame for `frame` to `out` and makes its snapshot the
-    /// client's baseline. `own` is the client's entity; `ack_seq` its latest applied input.
+    /// client's baseline. `own` is the client's entity; `ack_seq` its latest applied input;
+    /// `events` the one-shot events that ride with this frame.
     pub fn build_frame(
         &mut self,
         frame: &TickFrame,
         own: EntityId,
         ack_seq: u32,
+        events: &[GameEvent],
         out: &mut Vec<u8>,
     ) -> Result<(), CodecError> {
         let snap = &frame.snap;
@@ -131,6 +133,7 @@ impl ClientSync {
                 std::mem::swap(&mut self.last_view, &mut self.next_view);
             }
         }
+        encode_events(events, out)?;
         self.base = Some(Arc::clone(snap));
         Ok(())
     }
@@ -142,7 +145,7 @@ mod tests {
     use tickstream_shared::codec::decode_server;
     use tickstream_shared::{Replica, ServerMsg};
 
-    use crate::sim::{GameParams, World};
+    use crate::sim::{ArenaWorld as World, GameParams};
 
     fn decode_apply(replica: &mut Replica, frame: &[u8]) {
         match decode_server(frame).expect("frame decodes") {
@@ -171,7 +174,7 @@ mod tests {
                     continue;
                 }
                 let mut out = Vec::new();
-                sync.build_frame(&frame, EntityId(0), 0, &mut out)
+                sync.build_frame(&frame, EntityId(0), 0, &[], &mut out)
                     .expect("frame builds");
                 decode_apply(replica, &out);
                 assert_eq!(
@@ -210,7 +213,7 @@ mod tests {
             let frame = TickFrame::build(Arc::clone(&snap), None, 150.0, &mut scratch)
                 .expect("frame builds");
             let mut out = Vec::new();
-            sync.build_frame(&frame, own, 0, &mut out)
+            sync.build_frame(&frame, own, 0, &[], &mut out)
                 .expect("frame builds");
             decode_apply(&mut replica, &out);
             let center = snap.get(own).expect("own entity exists");

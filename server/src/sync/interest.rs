@@ -134,12 +134,7 @@ mod tests {
     use tickstream_shared::{EntityId, Mulberry32};
 
     fn e(id: u32, x: u32, y: u32) -> EntityState {
-        EntityState {
-            id: EntityId(id),
-            kind: 1,
-            x,
-            y,
-        }
+        EntityState::new(EntityId(id), 1, x, y)
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use tickstream_shared::{EntityId, EntityState, Tick};
 
-use crate::sim::World;
+use crate::sim::GameWorld;
 
 /// Every entity of a room at one tick, quantized as clients see it and sorted by id. Built once
 /// per tick and shared (behind an `Arc`) by every client's frame builder.
@@ -22,8 +22,17 @@ pub struct Snapshot {
 impl Snapshot {
     /// The picture of `world` at `tick`.
     #[must_use]
-    pub fn capture(world: &World, tick: Tick) -> Self {
-        let entities: Vec<EntityState> = world.entity_states().collect();
+    pub fn capture(world: &dyn GameWorld, tick: Tick) -> Self {
+        let mut entities = Vec::with_capacity(world.entity_count());
+        world.replicate(&mut entities);
+        entities.sort_unstable_by_key(|e| e.id);
+        Self::from_entities(tick, &entities)
+    }
+
+    /// The picture of `entities` (ascending by id) at `tick`.
+    #[must_use]
+    pub fn from_entities(tick: Tick, entities: &[EntityState]) -> Self {
+        let entities = entities.to_vec();
         let hashes: Vec<u32> = entities.iter().map(EntityState::hash).collect();
         let checksum = hashes.iter().fold(0u32, |a, h| a.wrapping_add(*h));
         Self {

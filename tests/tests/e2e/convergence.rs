@@ -8,6 +8,7 @@ use tickstream_tests::TestServer;
 async fn replica_equals_the_server_world_after_many_ticks() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let mut c = server.join("converge").await?;
+    c.keep_history(300);
     let mut moving = true;
     for i in 0..150 {
         if i % 30 == 0 {

@@ -9,13 +9,13 @@ async fn wss_upgrade_negotiates_the_subprotocol() -> anyhow::Result<()> {
     let client = connect(&server.wss_url, &TestServer::options()).await?;
     assert_eq!(
         client.subprotocol(),
-        Some("tickstream.v1"),
-        "the server echoes tickstream.v1"
+        Some("tickstream.v2"),
+        "the server echoes tickstream.v2"
     );
     let plain = connect(&server.ws_url, &ConnectOptions::default()).await?;
     assert_eq!(
         plain.subprotocol(),
-        Some("tickstream.v1"),
+        Some("tickstream.v2"),
         "plain ws negotiates it too"
     );
     server.stop().await;

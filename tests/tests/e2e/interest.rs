@@ -16,6 +16,7 @@ fn in_view(c: &EntityState, e: &EntityState) -> bool {
 async fn the_replica_holds_exactly_the_view() -> anyhow::Result<()> {
     let server = TestServer::start_with(|c| c.game.view_radius = 150.0).await?;
     let mut c = server.join("aoi").await?;
+    c.keep_history(300);
     assert_eq!(
         c.welcome.view_radius, 150.0,
         "the welcome announces the radius"

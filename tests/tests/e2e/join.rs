@@ -7,8 +7,13 @@ use tickstream_tests::TestServer;
 async fn join_gets_a_welcome_then_the_full_state() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
     let mut c = server.join("lobby").await?;
-    let w = c.welcome;
-    assert_eq!(w.protocol, 1, "protocol version");
+    let w = c.welcome.clone();
+    assert_eq!(w.protocol, 2, "protocol version");
+    assert_eq!(w.game, "arena", "rooms run the reference arena by default");
+    assert_eq!(w.kinds, ["player", "npc"], "the arena's entity kinds");
+    assert!(w.fields.is_empty(), "the arena has no game fields");
+    assert_eq!(w.resume_token.len(), 32, "a 128-bit resume token in hex");
+    assert!(!w.resumed, "a join is not a resume");
     assert_eq!(w.tick_rate_hz, 30, "default tick rate");
     assert_eq!(
         (w.world_width, w.world_height),

@@ -8,7 +8,13 @@ use tickstream_tests::{TestServer, rss_bytes};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_joining_and_leaving_leave_memory_flat() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+    // Rooms and dropped players are kept only briefly, so that the end of the soak can check
+    // that everything was released.
+    let server = TestServer::start_with(|c| {
+        c.rooms.empty_timeout_ms = 200;
+        c.rooms.resume_grace_ms = 500;
+    })
+    .await?;
     let wave = |i: u32| LoadConfig {
         url: server.wss_url.clone(),
         bots: 40,

@@ -1,57 +1,62 @@
-//! The world of one room and its step function.
+//! The reference arena (`../shared/REFERENCE-SCENARIO.md` in the design notes): NPCs wander,
+//! players move at a fixed speed. Built on the game seam like any studio's game.
 
 use std::f64::consts::TAU;
 
 use glam::DVec2;
-use tickstream_shared::{EntityId, EntityState, Input, Mulberry32, quant};
+use tickstream_shared::{EntityId, EntityState, FieldSpec, Mulberry32, quant};
 
 use super::GameParams;
+use super::game::{Audience, Game, GameInfo, GameWorld, PlayerInput, StepCtx};
+
+/// Event kind: a player joined (sent to everyone; `entity` is the player).
+pub const EVENT_JOINED: u16 = 0;
+/// Event kind: a player left for good (sent to everyone; `entity` is the player).
+pub const EVENT_LEFT: u16 = 1;
+
+/// The reference arena, as a [`Game`].
+#[derive(Debug, Clone)]
+pub struct Arena {
+    info: GameInfo,
+    params: GameParams,
+}
+
+impl Arena {
+    /// The arena with these settings.
+    #[must_use]
+    pub fn new(params: GameParams) -> Self {
+        let info = GameInfo {
+            name: "arena".into(),
+            tick_rate_hz: params.tick_rate_hz,
+            world_width: params.world_width,
+            world_height: params.world_height,
+            view_radius: params.view_radius,
+            kinds: vec!["player".into(), "npc".into()],
+            fields: Vec::<FieldSpec>::new(),
+            event_kinds: vec!["joined".into(), "left".into()],
+        };
+        Self { info, params }
+    }
+}
+
+impl Game for Arena {
+    fn info(&self) -> &GameInfo {
+        &self.info
+    }
+
+    fn create(&self, room: &str, _seed: u32) -> Box<dyn GameWorld> {
+        // The reference scenario pins its own seeds (NPCs and player spawns), so that every
+        // room and every run of the benchmark starts from the same world.
+        let mut world = ArenaWorld::new(self.params.clone());
+        world.panic_at_tick_30 = self.params.fault_panic_room.as_deref() == Some(room);
+        Box::new(world)
+    }
+}
 
 /// Entity kind of a player.
 pub const KIND_PLAYER: u8 = 0;
 /// Entity kind of an NPC.
 pub const KIND_NPC: u8 = 1;
-
-/// Why an input was refused. The connection stays open; the input is ignored and counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum InputError {
-    /// A direction component is NaN or infinite.
-    #[error("direction is not finite")]
-    NotFinite,
-    /// A direction component is outside `[-1, 1]`.
-    #[error("direction component outside [-1, 1]")]
-    OutOfRange,
-    /// The sequence number is not greater than the previous input's.
-    #[error("sequence number did not increase")]
-    StaleSeq,
-}
-
-impl InputError {
-    /// Every variant, for creating the metric series at zero.
-    pub const ALL: [Self; 3] = [Self::NotFinite, Self::OutOfRange, Self::StaleSeq];
-
-    /// A short label for metrics.
-    #[must_use]
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::NotFinite => "not_finite",
-            Self::OutOfRange => "out_of_range",
-            Self::StaleSeq => "stale_seq",
-        }
-    }
-}
-
-/// Checks an input's direction; the sequence check needs the client's history and lives with
-/// the caller.
-pub fn validate_direction(input: &Input) -> Result<(), InputError> {
-    if !(input.dx.is_finite() && input.dy.is_finite()) {
-        return Err(InputError::NotFinite);
-    }
-    if input.dx.abs() > 1.0 || input.dy.abs() > 1.0 {
-        return Err(InputError::OutOfRange);
-    }
-    Ok(())
-}
 
 #[derive(Debug, Clone)]
 struct Npc {
@@ -71,16 +76,18 @@ struct Player {
 /// The entities of one room: NPCs with ids `0..npc_count`, then players in join order with ids
 /// that keep increasing, so iterating NPCs then players yields ascending ids.
 #[derive(Debug, Clone)]
-pub struct World {
+pub struct ArenaWorld {
     params: GameParams,
     npcs: Vec<Npc>,
     players: Vec<Player>,
     npc_rng: Mulberry32,
     player_rng: Mulberry32,
     next_id: u32,
+    /// Fault injection for the isolation test (`game.fault_panic_room`).
+    panic_at_tick_30: bool,
 }
 
-impl World {
+impl ArenaWorld {
     /// A new world with its NPCs spawned from the NPC seed.
     #[must_use]
     pub fn new(params: GameParams) -> Self {
@@ -104,6 +111,7 @@ impl World {
             npcs,
             players: Vec::new(),
             params,
+            panic_at_tick_30: false,
         }
     }
 
@@ -201,11 +209,38 @@ impl World {
 }
 
 fn state(id: EntityId, kind: u8, pos: DVec2) -> EntityState {
-    EntityState {
-        id,
-        kind,
-        x: quant::quantize(pos.x),
-        y: quant::quantize(pos.y),
+    EntityState::new(id, kind, quant::quantize(pos.x), quant::quantize(pos.y))
+}
+
+impl GameWorld for ArenaWorld {
+    fn join(&mut self, ctx: &mut StepCtx<'_>) -> Option<EntityId> {
+        let id = self.add_player()?;
+        ctx.emit(Audience::Everyone, EVENT_JOINED, id, 0, "");
+        Some(id)
+    }
+
+    fn leave(&mut self, player: EntityId, ctx: &mut StepCtx<'_>) {
+        self.remove_player(player);
+        ctx.emit(Audience::Everyone, EVENT_LEFT, player, 0, "");
+    }
+
+    fn input(&mut self, player: EntityId, input: PlayerInput) {
+        self.set_direction(player, input.dx, input.dy);
+    }
+
+    fn step(&mut self, ctx: &mut StepCtx<'_>) {
+        if self.panic_at_tick_30 && ctx.tick.0 == 30 {
+            panic!("injected fault: the arena panics at tick 30");
+        }
+        ArenaWorld::step(self);
+    }
+
+    fn replicate(&self, out: &mut Vec<EntityState>) {
+        out.extend(self.entity_states());
+    }
+
+    fn entity_count(&self) -> usize {
+        self.len()
     }
 }
 
@@ -213,19 +248,10 @@ fn state(id: EntityId, kind: u8, pos: DVec2) -> EntityState {
 mod tests {
     use super::*;
 
-    fn input(dx: f32, dy: f32) -> Input {
-        Input {
-            seq: 1,
-            dx,
-            dy,
-            buttons: 0,
-        }
-    }
-
     #[test]
     fn same_seed_same_world() {
-        let mut a = World::new(GameParams::default());
-        let mut b = World::new(GameParams::default());
+        let mut a = ArenaWorld::new(GameParams::default());
+        let mut b = ArenaWorld::new(GameParams::default());
         for _ in 0..100 {
             a.step();
             b.step();
@@ -235,7 +261,7 @@ mod tests {
 
     #[test]
     fn first_npc_matches_the_reference_generator() {
-        let w = World::new(GameParams::default());
+        let w = ArenaWorld::new(GameParams::default());
         let mut r = Mulberry32::new(0xC0FFEE);
         let (x, y) = (r.next_f64() * 1000.0, r.next_f64() * 1000.0);
         let first = w.entity_states().next().expect("there are NPCs");
@@ -245,7 +271,7 @@ mod tests {
 
     #[test]
     fn npcs_stay_in_the_arena() {
-        let mut w = World::new(GameParams::default());
+        let mut w = ArenaWorld::new(GameParams::default());
         for _ in 0..2_000 {
             w.step();
         }
@@ -257,7 +283,7 @@ mod tests {
 
     #[test]
     fn players_move_at_speed_diagonally_too() {
-        let mut w = World::new(GameParams {
+        let mut w = ArenaWorld::new(GameParams {
             npc_count: 0,
             ..GameParams::default()
         });
@@ -269,30 +295,6 @@ mod tests {
         assert!(
             (moved.length() - 5.0).abs() < 1e-9,
             "moved {moved}, not 5 units"
-        );
-    }
-
-    #[test]
-    fn invalid_directions_are_refused() {
-        assert_eq!(
-            validate_direction(&input(f32::NAN, 0.0)),
-            Err(InputError::NotFinite),
-            "NaN"
-        );
-        assert_eq!(
-            validate_direction(&input(0.0, f32::INFINITY)),
-            Err(InputError::NotFinite),
-            "infinity"
-        );
-        assert_eq!(
-            validate_direction(&input(1.5, 0.0)),
-            Err(InputError::OutOfRange),
-            "1.5"
-        );
-        assert_eq!(
-            validate_direction(&input(-1.0, 1.0)),
-            Ok(()),
-            "the corners are fine"
         );
     }
 }

@@ -1,0 +1,244 @@
+//! The game seam: how a game plugs into Tickstream without touching networking or sync.
+//!
+//! A game is two types. A [`Game`] is the factory the server holds once per game name: it
+//! describes the game to clients ([`GameInfo`], sent in every welcome) and creates one
+//! [`GameWorld`] per room. A [`GameWorld`] is one room's state; the room task calls it, and
+//! only it, on the room's own task:
+//!
+//! 1. [`GameWorld::join`] when a player joins, [`GameWorld::leave`] when it leaves for good
+//!    (a dropped player keeps its entity for the resume grace period first);
+//! 2. [`GameWorld::input`] with the player's newest validated input, at most once per tick;
+//! 3. [`GameWorld::step`] once per tick, with the tick number, `dt` and the room's seeded
+//!    generator passed in ([`StepCtx`]): no clock, no global RNG, so the same joins and inputs
+//!    give the same states;
+//! 4. [`GameWorld::replicate`] after each step, listing every entity as clients see it:
+//!    position on the fixed grid plus up to [`MAX_FIELDS`] game fields the game quantizes
+//!    itself. The sync engine diffs these per client: unchanged fields cost nothing.
+//!
+//! One-shot events (a player joined, a coin was collected) go through [`StepCtx::emit`]; the
+//! room numbers them per player and delivers them in order with the next updates.
+//!
+//! The reference arena ([`super::arena`]) and the coin game ([`super::coins`]) are built on this
+//! seam; the README's "Write your own game" section walks through a new one.
+
+use std::sync::Arc;
+
+use tickstream_shared::messages::MAX_EVENT_TEXT;
+use tickstream_shared::{EntityId, EntityState, FieldSpec, MAX_FIELDS, Mulberry32, Tick};
+
+/// What clients learn about a game in the welcome, and what the room needs to run it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GameInfo {
+    /// The game's name (`arena`, `coins`…): rooms are configured by it and `/rooms` shows it.
+    pub name: String,
+    /// Simulation steps (and updates) per second.
+    pub tick_rate_hz: u16,
+    /// Positions live in `[0, world_width] × [0, world_height]` (world units).
+    pub world_width: f64,
+    /// See `world_width`.
+    pub world_height: f64,
+    /// A client sees entities within this distance of its own entity; 0 = everything.
+    pub view_radius: f64,
+    /// `kinds[k]` names entity kind `k`.
+    pub kinds: Vec<String>,
+    /// `fields[i]` describes game field `i`; at most [`MAX_FIELDS`].
+    pub fields: Vec<FieldSpec>,
+    /// `event_kinds[k]` names event kind `k`.
+    pub event_kinds: Vec<String>,
+}
+
+impl GameInfo {
+    /// The tick length in seconds.
+    #[must_use]
+    pub fn dt(&self) -> f64 {
+        1.0 / f64::from(self.tick_rate_hz)
+    }
+
+    /// Refuses a description the server cannot run, saying why.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=240).contains(&self.tick_rate_hz) {
+            return Err(format!(
+                "{}: tick_rate_hz {} is outside 1..=240",
+                self.name, self.tick_rate_hz
+            ));
+        }
+        if self.fields.len() > MAX_FIELDS {
+            return Err(format!(
+                "{}: {} fields, at most {MAX_FIELDS}",
+                self.name,
+                self.fields.len()
+            ));
+        }
+        if self.kinds.len() > 256 {
+            return Err(format!("{}: more than 256 entity kinds", self.name));
+        }
+        Ok(())
+    }
+}
+
+/// A player's validated input, as the game sees it: a direction with `|dx|, |dy| <= 1` (both
+/// finite) and the game-defined button bits.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PlayerInput {
+    /// Direction x in `[-1, 1]`.
+    pub dx: f32,
+    /// Direction y in `[-1, 1]`.
+    pub dy: f32,
+    /// Button bits, game-defined.
+    pub buttons: u32,
+}
+
+/// Who receives an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Every player of the room (connected, or within its resume grace period).
+    Everyone,
+    /// Only the player owning this entity.
+    Player(EntityId),
+}
+
+/// An event a game emitted, before the room numbers it for each player.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emitted {
+    /// Who receives it.
+    pub to: Audience,
+    /// Game-defined kind (an index into [`GameInfo::event_kinds`]).
+    pub kind: u16,
+    /// The entity the event is about.
+    pub entity: EntityId,
+    /// A game-defined number.
+    pub value: i32,
+    /// Game-defined text, cut to [`MAX_EVENT_TEXT`] bytes.
+    pub text: String,
+}
+
+/// What a game may use during a call: the tick, `dt`, the room's generator, and the event
+/// outbox. Everything the game needs comes in through here, which keeps it deterministic.
+pub struct StepCtx<'a> {
+    /// The tick being computed (for [`GameWorld::step`]) or the current one (join and leave).
+    pub tick: Tick,
+    /// The fixed tick length in seconds.
+    pub dt: f64,
+    /// The room's generator, seeded when the room was created.
+    pub rng: &'a mut Mulberry32,
+    events: &'a mut Vec<Emitted>,
+}
+
+impl<'a> StepCtx<'a> {
+    /// A context over the room's generator and event outbox.
+    pub fn new(tick: Tick, dt: f64, rng: &'a mut Mulberry32, events: &'a mut Vec<Emitted>) -> Self {
+        Self {
+            tick,
+            dt,
+            rng,
+            events,
+        }
+    }
+
+    /// Sends a one-shot event to `to`, delivered in order with the next updates.
+    pub fn emit(&mut self, to: Audience, kind: u16, entity: EntityId, value: i32, text: &str) {
+        let mut end = text.len().min(MAX_EVENT_TEXT);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.events.push(Emitted {
+            to,
+            kind,
+            entity,
+            value,
+            text: text[..end].to_owned(),
+        });
+    }
+}
+
+/// A game: describes itself and creates one world per room. Held once per game name, shared by
+/// every room running it.
+pub trait Game: Send + Sync + 'static {
+    /// The description sent to clients and used to run rooms.
+    fn info(&self) -> &GameInfo;
+
+    /// A new world for the room `room`. `seed` seeds the room's generator (passed back in every
+    /// [`StepCtx`]); a game may also derive its own generators from it or from its settings.
+    fn create(&self, room: &str, seed: u32) -> Box<dyn GameWorld>;
+}
+
+/// One room's game state. Called only from the room's task, between ticks or during one.
+pub trait GameWorld: Send + 'static {
+    /// Adds a player and returns its entity, or `None` when the game cannot take one more (the
+    /// join is refused with 1013).
+    fn join(&mut self, ctx: &mut StepCtx<'_>) -> Option<EntityId>;
+
+    /// Removes a player for good (it left, or its resume grace period ended).
+    fn leave(&mut self, player: EntityId, ctx: &mut StepCtx<'_>);
+
+    /// Applies a player's newest validated input; it stays in force until the next one. Nothing
+    /// a client sends may set a position directly: the game decides what an input means.
+    fn input(&mut self, player: EntityId, input: PlayerInput);
+
+    /// Advances the world by one tick.
+    fn step(&mut self, ctx: &mut StepCtx<'_>);
+
+    /// Appends every entity as clients see it. Ascending id order is cheapest (the room sorts
+    /// otherwise); ids must be unique.
+    fn replicate(&self, out: &mut Vec<EntityState>);
+
+    /// Number of entities, for the entity gauge.
+    fn entity_count(&self) -> usize;
+}
+
+/// The games a server can run, by name.
+#[derive(Clone, Default)]
+pub struct GameCatalog {
+    games: Vec<Arc<dyn Game>>,
+}
+
+impl std::fmt::Debug for GameCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.games.iter().map(|g| &g.info().name))
+            .finish()
+    }
+}
+
+impl GameCatalog {
+    /// An empty catalog.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a game, replacing one of the same name.
+    #[must_use]
+    pub fn with(mut self, game: impl Game) -> Self {
+        let name = game.info().name.clone();
+        self.games.retain(|g| g.info().name != name);
+        self.games.push(Arc::new(game));
+        self
+    }
+
+    /// The game called `name`.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Game>> {
+        self.games.iter().find(|g| g.info().name == name)
+    }
+
+    /// Every game's name.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.games.iter().map(|g| g.info().name.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_text_is_cut_on_a_character_boundary() {
+        let mut rng = Mulberry32::new(1);
+        let mut out = Vec::new();
+        let mut ctx = StepCtx::new(Tick(1), 0.1, &mut rng, &mut out);
+        ctx.emit(Audience::Everyone, 0, EntityId(1), 0, &"é".repeat(100));
+        assert_eq!(out[0].text.len(), MAX_EVENT_TEXT, "cut to the limit");
+        assert!(out[0].text.chars().all(|c| c == 'é'), "no split character");
+    }
+}
