@@ -73,3 +73,32 @@ async fn churn_in_a_coins_room_keeps_fields_and_events_in_step() -> anyhow::Resu
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_after_the_grace_period_is_a_4005_failure_and_the_bot_joins_again()
+-> anyhow::Result<()> {
+    // The grace period is over long before a dropped bot comes back.
+    let server = TestServer::start_with(|c| c.rooms.resume_grace_ms = 50).await?;
+    let mut cfg = churning(&server, "late", 4, 5, Duration::from_millis(800));
+    cfg.churn = Some(Churn {
+        mean_interval: Duration::from_millis(800),
+        reconnect_delay: Duration::from_millis(600),
+    });
+    let s = tokio::time::timeout(Duration::from_secs(180), run(cfg, |_| {})).await?;
+    eprintln!("{s}");
+    assert!(s.resume_failures >= 1, "late resumes failed: {s}");
+    assert_eq!(s.resumes, 0, "none succeeded: {s}");
+    assert_eq!(
+        s.resume_failures_by_kind.get("close_4005"),
+        Some(&s.resume_failures),
+        "every failure is a 4005 refusal: {s}"
+    );
+    assert_eq!(
+        (s.desyncs, s.event_errors, s.errors),
+        (0, 0, 0),
+        "the bots joined again as new players, their events starting over at 1: {s}"
+    );
+    assert!(!s.passed(), "failed resumes fail the run: {s}");
+    server.stop().await;
+    Ok(())
+}
