@@ -33,7 +33,7 @@ impl Default for Churn {
 pub const SEED_BASE: u32 = 0x00C4_0000;
 
 /// No interval is longer than this many means (the exponential's tail is unbounded).
-const MAX_MEANS: f64 = 10.0;
+pub const MAX_MEANS: f64 = 10.0;
 
 /// A bot's drop times: an endless sequence of intervals.
 #[derive(Debug, Clone)]
