@@ -157,6 +157,11 @@ pub struct ServerConfig {
     /// Addresses the per-address cap does not apply to. The host itself by default: local load
     /// tests, and a reverse proxy on the same host through which every player arrives.
     pub per_ip_exempt: Vec<std::net::IpAddr>,
+    /// Reverse proxies whose `X-Forwarded-For` header names the client. A connection from one
+    /// of these addresses is counted under the per-address cap (and logged) as the right-most
+    /// forwarded address that is not itself a trusted proxy; without a usable header, as the
+    /// proxy. Empty by default: no peer's header is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Rooms alive at once; a join that would create one more is refused with 1013.
     pub max_rooms: usize,
     /// Players in one room; one more is refused with 1013.
@@ -185,6 +190,13 @@ pub struct ServerConfig {
     pub max_messages_per_sec: u32,
     /// Messages a client may send in a burst above the sustained rate.
     pub message_burst: u32,
+    /// After the server sends a close frame, how long it keeps reading (and discarding) what
+    /// the peer still sends before dropping the socket, in milliseconds. Dropping a socket
+    /// with unread bytes resets the connection, which can destroy the close frame on its way.
+    /// 0 drops at once.
+    pub close_linger_ms: u64,
+    /// The most bytes read during that time; a peer that keeps sending is dropped after them.
+    pub close_linger_bytes: usize,
     /// The ops listener: Prometheus `/metrics`, `/healthz` and `/readyz`, plain HTTP. Loopback
     /// port 9100 by default: a scraper on the same host (or a sidecar) reaches it, the internet
     /// does not. `"off"` in the file or on the command line disables it (and the recorder).
@@ -217,6 +229,7 @@ impl Default for ServerConfig {
                 std::net::IpAddr::from([127, 0, 0, 1]),
                 std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
             ],
+            trusted_proxies: Vec::new(),
             max_rooms: 1_000,
             max_players_per_room: 5_000,
             handshake_timeout_ms: 5_000,
@@ -227,6 +240,8 @@ impl Default for ServerConfig {
             slow_client_timeout_ms: 5_000,
             max_messages_per_sec: 60,
             message_burst: 120,
+            close_linger_ms: 1_000,
+            close_linger_bytes: 1 << 20,
             metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
             shutdown_grace_ms: 10_000,
             drain_delay_ms: 0,

@@ -52,7 +52,8 @@ pub const ROOM_PANICS: &str = "tickstream_room_panics_total";
 pub const EVENTS: &str = "tickstream_events_total";
 /// Resume attempts, by `outcome` (`ok`, `refused`) (counter).
 pub const RESUMES: &str = "tickstream_resumes_total";
-/// Client messages that did not decode (counter).
+/// Client messages or frames that broke the protocol (close 1002) or were too big (1009)
+/// (counter).
 pub const DECODE_ERRORS: &str = "tickstream_decode_errors_total";
 /// The tick budget, 1 / tick rate, seconds (gauge): the line the tick duration is drawn
 /// against, whatever the configured rate.
@@ -122,7 +123,13 @@ const KNOWN_CLOSE_CODES: &[u16] = &[
 ];
 
 /// Connection refusals outside the upgrade (see `net::listener`), created at zero.
-const LISTENER_REFUSALS: &[&str] = &["over_capacity", "per_ip_cap", "tls", "handshake_timeout"];
+const LISTENER_REFUSALS: &[&str] = &[
+    "connection_cap",
+    "over_capacity",
+    "per_ip_cap",
+    "tls",
+    "handshake_timeout",
+];
 
 /// The `code` label of [`DISCONNECTS`] for a close code: the code itself when it is one the
 /// server knows, `other` for anything else (a client's own close frame may carry any of
@@ -183,7 +190,10 @@ pub fn describe() {
         "Connections refused before the WebSocket upgrade, by reason."
     );
     describe_counter!(REJECTED_INPUTS, "Inputs ignored, by reason.");
-    describe_counter!(DECODE_ERRORS, "Client messages that did not decode.");
+    describe_counter!(
+        DECODE_ERRORS,
+        "Client messages or frames that broke the protocol (close 1002) or were too big (1009)."
+    );
     describe_counter!(
         REJECTED_JOINS,
         "Joins refused for their join token, by reason."

@@ -335,3 +335,248 @@ pub fn rss_bytes() -> anyhow::Result<u64> {
         .parse()?;
     Ok(pages * 4096)
 }
+
+/// The value of one series in a Prometheus text exposition, named exactly as it is rendered
+/// (`tickstream_decode_errors_total`, `tickstream_disconnects_total{code="1002"}`); `None` when
+/// the exposition does not have it.
+#[must_use]
+pub fn metric_value(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// The series `name{label="value"}`, as the exposition renders a series with one label.
+#[must_use]
+pub fn series(name: &str, label: &str, value: impl std::fmt::Display) -> String {
+    format!("{name}{{{label}=\"{value}\"}}")
+}
+
+/// The disconnect counter of one close code: `tickstream_disconnects_total{code="1002"}`.
+#[must_use]
+pub fn disconnects(code: u16) -> String {
+    series(tickstream_server::metrics::DISCONNECTS, "code", code)
+}
+
+/// The counter of connections refused before the upgrade for `reason`.
+#[must_use]
+pub fn rejected_connections(reason: &str) -> String {
+    series(
+        tickstream_server::metrics::REJECTED_CONNECTIONS,
+        "reason",
+        reason,
+    )
+}
+
+impl TestServer {
+    /// The current value of `series` (see [`metric_value`]) on this server's `/metrics`; 0 for
+    /// a series that does not exist yet (labelled series appear at their first use). The
+    /// recorder is process-wide: other tests in the binary move the same series, so compare
+    /// values over time ([`TestServer::baseline`]) rather than with absolute numbers.
+    pub async fn metric(&self, series: &str) -> anyhow::Result<f64> {
+        let (status, body) = http_get(self.metrics_addr, "/metrics").await?;
+        anyhow::ensure!(status == 200, "/metrics answered {status}");
+        Ok(metric_value(&body, series).unwrap_or(0.0))
+    }
+
+    /// The current values of `series`, to compare with after an attack.
+    pub async fn baseline(&self, series: &[&str]) -> anyhow::Result<Baseline> {
+        let mut values = Vec::with_capacity(series.len());
+        for s in series {
+            values.push(((*s).to_owned(), self.metric(s).await?));
+        }
+        Ok(Baseline {
+            metrics_addr: self.metrics_addr,
+            values,
+        })
+    }
+}
+
+/// Values of some series at one moment: [`Baseline::assert_rose`] checks that a counter moved
+/// since (by at least an amount; other tests sharing the recorder may move it further).
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    metrics_addr: SocketAddr,
+    values: Vec<(String, f64)>,
+}
+
+impl Baseline {
+    /// The value `series` had when the baseline was taken.
+    pub fn before(&self, series: &str) -> anyhow::Result<f64> {
+        self.values
+            .iter()
+            .find(|(s, _)| s == series)
+            .map(|(_, v)| *v)
+            .with_context(|| format!("{series} is not in the baseline"))
+    }
+
+    /// Asserts that `series` rose by at least `by` since the baseline, waiting up to
+    /// [`STEP_TIMEOUT`] for it (a session's counters move as it ends, just after its peer
+    /// read the close frame). `what` says what should have moved it.
+    pub async fn assert_rose(&self, series: &str, by: f64, what: &str) -> anyhow::Result<()> {
+        let before = self.before(series)?;
+        let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+        let now = loop {
+            let (status, body) = http_get(self.metrics_addr, "/metrics").await?;
+            anyhow::ensure!(status == 200, "/metrics answered {status}");
+            let now = metric_value(&body, series).unwrap_or(0.0);
+            if now >= before + by || tokio::time::Instant::now() >= deadline {
+                break now;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(
+            now >= before + by,
+            "{what}: {series} should have risen by at least {by}, went from {before} to {now}"
+        );
+        Ok(())
+    }
+}
+
+/// The share of its expected updates a well-behaved client must receive while something else
+/// happens on the server (the hardening issue's bar).
+pub const MIN_UPDATE_SHARE: f64 = 0.95;
+
+/// The shortest window an update rate is judged over: in a shorter one a single tick early or
+/// late would weigh too much.
+pub const MIN_UPDATE_WINDOW: Duration = Duration::from_secs(1);
+
+/// Asserts that `got` updates in `elapsed` are at least [`MIN_UPDATE_SHARE`] of what `hz`
+/// ticks per second make; `what` says what happened meanwhile.
+fn assert_update_share(got: u64, elapsed: Duration, hz: u16, what: &str) {
+    let expected = f64::from(hz) * elapsed.as_secs_f64();
+    assert!(
+        got as f64 >= MIN_UPDATE_SHARE * expected,
+        "{what}: a well-behaved client should receive at least {:.0}% of {expected:.1} updates \
+         ({hz} Hz for {elapsed:?}), got {got}",
+        MIN_UPDATE_SHARE * 100.0
+    );
+}
+
+impl TestClient {
+    /// Applies updates, after one to get in step with the ticks, until `done(elapsed)`;
+    /// returns how many arrived after that first one and over how long.
+    async fn count_updates(
+        &mut self,
+        mut done: impl FnMut(Duration) -> bool,
+    ) -> anyhow::Result<(u64, Duration)> {
+        self.next_update().await?;
+        let start = std::time::Instant::now();
+        let before = self.updates;
+        loop {
+            self.next_update().await?;
+            let elapsed = start.elapsed();
+            if done(elapsed) {
+                return Ok((self.updates - before, elapsed));
+            }
+        }
+    }
+
+    /// Applies updates for `window` (at least [`MIN_UPDATE_WINDOW`]) and asserts that at
+    /// least [`MIN_UPDATE_SHARE`] of the expected ones (tick rate × elapsed) arrived.
+    pub async fn assert_update_rate(&mut self, window: Duration, what: &str) -> anyhow::Result<()> {
+        let window = window.max(MIN_UPDATE_WINDOW);
+        let (got, elapsed) = self.count_updates(|e| e >= window).await?;
+        assert_update_share(got, elapsed, self.welcome.tick_rate_hz, what);
+        Ok(())
+    }
+
+    /// Reads this client's updates in the background until [`UpdateWatch::finish`], which
+    /// asserts the update rate over the whole time: the well-behaved client of an attack test,
+    /// watched while the attack runs.
+    #[must_use]
+    pub fn watch_updates(mut self) -> UpdateWatch {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            let (got, elapsed) = self
+                .count_updates(|e| {
+                    e >= MIN_UPDATE_WINDOW && stopped.load(std::sync::atomic::Ordering::Acquire)
+                })
+                .await?;
+            Ok((self, got, elapsed))
+        });
+        UpdateWatch { stop, task }
+    }
+}
+
+/// A well-behaved client reading its updates in the background (see
+/// [`TestClient::watch_updates`]).
+pub struct UpdateWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: JoinHandle<anyhow::Result<(TestClient, u64, Duration)>>,
+}
+
+impl UpdateWatch {
+    /// Stops watching (after at least [`MIN_UPDATE_WINDOW`]), asserts that the client
+    /// received at least [`MIN_UPDATE_SHARE`] of the updates expected meanwhile, and returns
+    /// it. `what` says what happened meanwhile.
+    pub async fn finish(self, what: &str) -> anyhow::Result<TestClient> {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        let (client, got, elapsed) =
+            tokio::time::timeout(STEP_TIMEOUT + MIN_UPDATE_WINDOW, self.task)
+                .await
+                .context("the watched client stopped receiving updates")??
+                .with_context(|| format!("{what}: the watched client failed"))?;
+        assert_update_share(got, elapsed, client.welcome.tick_rate_hz, what);
+        Ok(client)
+    }
+}
+
+impl RawUpgrade {
+    /// Like [`RawUpgrade::send`], with the whole request head of the caller's making:
+    /// `request(addr)` returns it, from the request line to the blank line that ends it.
+    pub async fn send_request(
+        ws_url: &str,
+        local: Option<&str>,
+        request: impl FnOnce(SocketAddr) -> String,
+    ) -> anyhow::Result<Self> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr: SocketAddr = ws_url
+            .trim_start_matches("ws://")
+            .trim_end_matches("/ws")
+            .parse()?;
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        if let Some(local) = local {
+            socket.bind(format!("{local}:0").parse()?)?;
+        }
+        let mut stream = socket.connect(addr).await?;
+        stream.write_all(request(addr).as_bytes()).await?;
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut b = [0u8; 1];
+            tokio::time::timeout(STEP_TIMEOUT, stream.read_exact(&mut b)).await??;
+            head.push(b[0]);
+        }
+        let status = String::from_utf8_lossy(&head)
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        Ok(Self { status, stream })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metric_value;
+
+    #[test]
+    fn series_are_found_by_their_exact_name_and_labels() {
+        let text = "# HELP x_total X.\n# TYPE x_total counter\nx_total 3\n\
+                    y_total{code=\"1002\"} 7\ny_total{code=\"1009\"} 1\nx_total_more 9\n";
+        assert_eq!(metric_value(text, "x_total"), Some(3.0), "unlabelled");
+        assert_eq!(
+            metric_value(text, "y_total{code=\"1009\"}"),
+            Some(1.0),
+            "labelled"
+        );
+        assert_eq!(
+            metric_value(text, "y_total"),
+            None,
+            "a prefix is not a series"
+        );
+        assert_eq!(metric_value(text, "z_total"), None, "missing");
+    }
+}

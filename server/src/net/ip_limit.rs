@@ -6,6 +6,46 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::OwnedSemaphorePermit;
 
+/// `ip` as the caps and lists compare it: an IPv4 peer on a dual-stack socket shows up as
+/// `::ffff:a.b.c.d`, which is `a.b.c.d`.
+#[must_use]
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The client behind a trusted proxy `peer`, from the `X-Forwarded-For` header `values` (in
+/// the order they arrived): the right-most address that is not itself in `trusted`, or the
+/// left-most when all are. Only the part up to that address is read (what lies left of it
+/// came from the client and may be anything). Without a header, or when the part read is not
+/// a comma-separated list of IP addresses, the answer is `peer`.
+#[must_use]
+pub fn forwarded_client<'a>(
+    peer: IpAddr,
+    values: impl DoubleEndedIterator<Item = &'a [u8]>,
+    trusted: &[IpAddr],
+) -> IpAddr {
+    let mut leftmost = None;
+    for value in values.rev() {
+        let Ok(value) = std::str::from_utf8(value) else {
+            return peer;
+        };
+        for hop in value.rsplit(',') {
+            let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+                return peer;
+            };
+            let ip = canonical(ip);
+            if !trusted.contains(&ip) {
+                return ip;
+            }
+            leftmost = Some(ip);
+        }
+    }
+    leftmost.unwrap_or(peer)
+}
+
 /// Open connections per IP address. The map holds only addresses with a connection open, so
 /// its size is bounded by the global connection cap.
 #[derive(Debug)]
@@ -35,11 +75,7 @@ impl IpLimits {
 
     /// A slot for `ip`, or `None` when it has `max` connections open.
     pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Option<IpPermit> {
-        // An IPv4 peer on a dual-stack socket shows up as ::ffff:a.b.c.d.
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = canonical(ip);
         if self.exempt.contains(&ip) {
             return Some(IpPermit {
                 limits: Arc::clone(self),
@@ -106,6 +142,65 @@ impl ConnPermit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an address")
+    }
+
+    #[test]
+    fn the_forwarded_client_is_the_right_most_untrusted_address() {
+        let proxy = ip("10.0.0.5");
+        let trusted = [proxy, ip("10.0.0.6")];
+        let client = |values: &[&str]| {
+            forwarded_client(proxy, values.iter().map(|v| v.as_bytes()), &trusted)
+        };
+        assert_eq!(client(&["203.0.113.7"]), ip("203.0.113.7"), "one hop");
+        assert_eq!(
+            client(&["198.51.100.1, 203.0.113.7"]),
+            ip("203.0.113.7"),
+            "what the client wrote itself (left) is not believed"
+        );
+        assert_eq!(
+            client(&["203.0.113.7, 10.0.0.6"]),
+            ip("203.0.113.7"),
+            "trusted hops are skipped"
+        );
+        assert_eq!(
+            client(&["203.0.113.7", "10.0.0.6"]),
+            ip("203.0.113.7"),
+            "repeated headers are one list"
+        );
+        assert_eq!(
+            client(&["garbage, 203.0.113.7"]),
+            ip("203.0.113.7"),
+            "garbage left of the client is never read"
+        );
+        assert_eq!(
+            client(&["10.0.0.6, 10.0.0.5"]),
+            ip("10.0.0.6"),
+            "all trusted: the left-most"
+        );
+        assert_eq!(
+            client(&["::ffff:203.0.113.7"]),
+            ip("203.0.113.7"),
+            "IPv4-mapped addresses are IPv4"
+        );
+        assert_eq!(client(&[]), proxy, "no header: the proxy");
+        for bad in [
+            "",
+            "203.0.113.7:4000",
+            "203.0.113.7,",
+            "not an address",
+            "[::1]",
+        ] {
+            assert_eq!(client(&[bad]), proxy, "{bad:?}: malformed, the proxy");
+        }
+        assert_eq!(
+            forwarded_client(proxy, [&b"\xff\xfe"[..]].into_iter(), &trusted),
+            proxy,
+            "not UTF-8: the proxy"
+        );
+    }
 
     #[test]
     fn slots_are_counted_per_address_and_freed() {

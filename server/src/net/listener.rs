@@ -1,21 +1,33 @@
 //! Accept loops: TLS (or plain), the HTTP upgrade, then the session, under a connection cap.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
+use fastwebsockets::upgrade::is_upgrade_request;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tickstream_shared::WS_PATH;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
-use super::ip_limit::ConnPermit;
+use super::ip_limit::{ConnPermit, IpPermit, canonical, forwarded_client};
 use super::session;
-use super::upgrade::{UpgradeSlot, answer};
+use super::upgrade::{Refusal, UpgradeSlot, answer};
 use crate::metrics as m;
 use crate::server::ServerCtx;
+
+/// The header a reverse proxy names the client in.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Accepts connections until shutdown. `tls` is `None` for the plain ws listener.
 pub(crate) async fn accept_loop(
@@ -46,22 +58,33 @@ pub(crate) async fn accept_loop(
         };
         let _ = tcp.set_nodelay(true);
         let global = Arc::clone(&ctx.conn_limit).try_acquire_owned().ok();
-        let permit = match global {
+        let trusted = &ctx.config.server.trusted_proxies;
+        let admission = match global {
+            // Behind a trusted proxy the client's address is in the request's headers: its
+            // per-address slot is taken once they are read.
+            Some(global) if !trusted.is_empty() && trusted.contains(&canonical(peer.ip())) => {
+                Admission::Proxied(global)
+            }
             Some(global) => match ctx.ip_limits.acquire(peer.ip()) {
-                Some(ip) => Some(ConnPermit::new(global, ip)),
+                Some(ip) => Admission::Admitted(ConnPermit::new(global, ip)),
                 None => {
                     metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "per_ip_cap")
                         .increment(1);
                     tracing::debug!(%peer, "per-address connection cap reached");
-                    None
+                    Admission::Refused
                 }
             },
-            None => None,
+            None => {
+                metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "connection_cap")
+                    .increment(1);
+                tracing::debug!(%peer, "connection cap reached");
+                Admission::Refused
+            }
         };
-        let refusing = match &permit {
-            Some(_) => None,
+        let refusing = match &admission {
+            Admission::Admitted(_) | Admission::Proxied(_) => None,
             // Over the cap: answer 503 to a bounded number of peers, drop the rest at once.
-            None => match Arc::clone(&ctx.refusal_limit).try_acquire_owned() {
+            Admission::Refused => match Arc::clone(&ctx.refusal_limit).try_acquire_owned() {
                 Ok(p) => Some(p),
                 Err(_) => {
                     metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "over_capacity")
@@ -74,14 +97,15 @@ pub(crate) async fn accept_loop(
         let ctx2 = Arc::clone(&ctx);
         let tls = tls.clone();
         // Every line about this connection (including the session's) carries the peer.
-        let span = tracing::debug_span!("conn", %peer);
+        // (`client`: the address a trusted proxy forwarded for, when it did.)
+        let span = tracing::debug_span!("conn", %peer, client = tracing::field::Empty);
         span.in_scope(|| tracing::debug!(tls = tls.is_some(), "connection accepted"));
         ctx.tasks.spawn(async move {
             let _refusing = refusing;
             let timeout = ctx2.handshake_timeout;
             match tls {
                 Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => serve(stream, permit, ctx2).await,
+                    Ok(Ok(stream)) => serve(stream, peer, admission, ctx2).await,
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
                         metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "tls").increment(1);
@@ -92,25 +116,43 @@ pub(crate) async fn accept_loop(
                             .increment(1);
                     }
                 },
-                None => serve(tcp, permit, ctx2).await,
+                None => serve(tcp, peer, admission, ctx2).await,
             }
         }.instrument(span));
     }
 }
 
+/// What a connection holds from the accept on.
+enum Admission {
+    /// Its slots under the global and the per-address caps.
+    Admitted(ConnPermit),
+    /// From a trusted proxy: its global slot; the per-address one is taken for the forwarded
+    /// client when the upgrade request's headers have been read.
+    Proxied(OwnedSemaphorePermit),
+    /// At a cap: every upgrade gets 503.
+    Refused,
+}
+
 /// Serves HTTP on one connection; if it upgrades, runs the WebSocket session on it while
 /// holding the connection's permit.
-async fn serve<S>(io: S, permit: Option<ConnPermit>, ctx: Arc<ServerCtx>)
+async fn serve<S>(io: S, peer: SocketAddr, admission: Admission, ctx: Arc<ServerCtx>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let slot: UpgradeSlot = UpgradeSlot::default();
-    let accepting = permit.is_some();
+    let accepting = !matches!(admission, Admission::Refused);
+    // Behind a trusted proxy: the forwarded client's slot, kept when its request upgraded.
+    let proxied: Option<Arc<Mutex<Option<IpPermit>>>> =
+        matches!(admission, Admission::Proxied(_)).then(Arc::default);
     let svc_slot = Arc::clone(&slot);
     let svc_ctx = Arc::clone(&ctx);
-    let service = service_fn(move |req| {
+    let svc_proxied = proxied.clone();
+    let service = service_fn(move |req: Request<Incoming>| {
         let open = accepting && svc_ctx.accepting();
-        let resp = answer(req, open, &svc_ctx.config.server.allowed_origins, &svc_slot);
+        let resp = match &svc_proxied {
+            None => answer(req, open, &svc_ctx.config.server.allowed_origins, &svc_slot),
+            Some(kept) => answer_proxied(req, open, peer, &svc_ctx, &svc_slot, kept),
+        };
         async move { Ok::<_, std::convert::Infallible>(resp) }
     });
     let conn = http1::Builder::new()
@@ -122,6 +164,11 @@ where
     match tokio::time::timeout(ctx.handshake_timeout, conn).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
+            if e.is_timeout() {
+                // hyper's header read timeout: the request never completed.
+                metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "handshake_timeout")
+                    .increment(1);
+            }
             tracing::debug!(error = %e, "HTTP connection error");
             return;
         }
@@ -132,6 +179,13 @@ where
         }
     }
     let fut = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let permit = match admission {
+        Admission::Admitted(permit) => Some(permit),
+        Admission::Proxied(global) => proxied
+            .and_then(|kept| kept.lock().unwrap_or_else(|p| p.into_inner()).take())
+            .map(|ip| ConnPermit::new(global, ip)),
+        Admission::Refused => None,
+    };
     let (Some((fut, token)), Some(permit)) = (fut, permit) else {
         return;
     };
@@ -139,4 +193,41 @@ where
         Ok(ws) => session::run(ws, ctx, permit, token).await,
         Err(e) => tracing::debug!(error = %e, "upgrade failed"),
     }
+}
+
+/// Answers one request that came through a trusted proxy: takes a per-address slot for the
+/// client it forwards for (503 when that address is at its cap), and keeps the slot in `kept`
+/// if the request upgraded.
+fn answer_proxied(
+    req: Request<Incoming>,
+    open: bool,
+    peer: SocketAddr,
+    ctx: &ServerCtx,
+    slot: &UpgradeSlot,
+    kept: &Mutex<Option<IpPermit>>,
+) -> Response<Full<Bytes>> {
+    let s = &ctx.config.server;
+    let client = forwarded_client(
+        peer.ip(),
+        req.headers()
+            .get_all(X_FORWARDED_FOR)
+            .iter()
+            .map(HeaderValue::as_bytes),
+        &s.trusted_proxies,
+    );
+    tracing::Span::current().record("client", tracing::field::display(client));
+    // Only an upgrade takes a slot; everything else is answered (or refused) as it would be.
+    if !open || req.uri().path() != WS_PATH || !is_upgrade_request(&req) {
+        return answer(req, open, &s.allowed_origins, slot);
+    }
+    let Some(ip) = ctx.ip_limits.acquire(client) else {
+        metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "per_ip_cap").increment(1);
+        tracing::debug!(%client, "per-address connection cap reached");
+        return Refusal::Unavailable.response();
+    };
+    let resp = answer(req, open, &s.allowed_origins, slot);
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        *kept.lock().unwrap_or_else(|p| p.into_inner()) = Some(ip);
+    }
+    resp
 }

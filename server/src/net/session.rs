@@ -14,9 +14,12 @@ use std::time::{Duration, Instant};
 use fastwebsockets::{
     Frame, OpCode, Payload, WebSocket, WebSocketError, WebSocketRead, WebSocketWrite,
 };
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use tickstream_shared::codec::{CodecError, decode_client, encode_server};
 use tickstream_shared::{ClientMsg, Pong, ServerMsg, Tick, close_code};
-use tokio::io::{AsyncRead, AsyncWrite};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use super::frame_guard::{FrameGuard, Violations};
 use super::ip_limit::ConnPermit;
@@ -52,9 +55,18 @@ pub(crate) async fn run<S>(
     let link = Arc::new(ClientLink::new(conn_id));
     let violations = Arc::new(Violations::default());
     let guard = Arc::clone(&violations);
-    let (rd, wr) = ws.split(move |io| {
+    // The halves stay reachable from here once the reader and writer are done with them, for
+    // the lingering close.
+    let read_half = Reclaimable::default();
+    let write_half = Reclaimable::default();
+    let (rd, wr) = ws.split(|io| {
         let (r, w) = tokio::io::split(io);
-        (FrameGuard::new(r, Arc::clone(&guard)), w)
+        read_half.put(r);
+        write_half.put(w);
+        (
+            FrameGuard::new(read_half.clone(), Arc::clone(&guard)),
+            write_half.clone(),
+        )
     });
     metrics::gauge!(m::CONNECTIONS).increment(1.0);
     tracing::debug!(conn = conn_id, "session opened");
@@ -75,10 +87,15 @@ pub(crate) async fn run<S>(
     let every = Duration::from_millis(ctx.config.server.ping_interval_ms);
     let idle = Duration::from_millis(ctx.config.server.idle_timeout_ms);
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    // What the writer ended with, once it did: `Ok(true)` when it sent the close frame.
+    let mut written = None;
     loop {
         tokio::select! {
             _ = &mut reader => break,
-            _ = &mut writer => break,
+            w = &mut writer => {
+                written = Some(w);
+                break;
+            }
             _ = link.killed() => break,
             _ = shutdown.changed() => {
                 link.close(close_code::GOING_AWAY, "server shutting down");
@@ -96,8 +113,8 @@ pub(crate) async fn run<S>(
             }
         }
     }
-    if link.closing_code().is_some() && !writer.is_finished() {
-        let _ = tokio::time::timeout(CLOSE_GRACE, &mut writer).await;
+    if written.is_none() && link.closing_code().is_some() {
+        written = tokio::time::timeout(CLOSE_GRACE, &mut writer).await.ok();
     }
     reader.abort();
     writer.abort();
@@ -106,13 +123,141 @@ pub(crate) async fn run<S>(
     metrics::counter!(m::DISCONNECTS, "code" => m::close_code_label(code)).increment(1);
     metrics::gauge!(m::CONNECTIONS).decrement(1.0);
     tracing::debug!(conn = conn_id, code, "session closed");
+    if matches!(written, Some(Ok(Ok(true)))) {
+        let s = &ctx.config.server;
+        linger(
+            read_half.reclaim(),
+            write_half.reclaim(),
+            Duration::from_millis(s.close_linger_ms),
+            s.close_linger_bytes,
+        )
+        .await;
+    }
     drop(permit);
 }
 
+/// The lingering close, after the close frame was written: ends the sending direction (the
+/// peer sees the end of the stream after the close frame) and reads and discards what the
+/// peer still sends, until it closes too, `time` has passed or `budget` bytes were read.
+/// Dropping a socket with unread bytes makes the kernel reset the connection and discard
+/// what it has not sent yet (the close frame, behind a client's small window); once the
+/// peer's bytes are read, the kernel delivers the rest after the socket is dropped.
+async fn linger<R, W>(rd: Option<R>, wr: Option<W>, time: Duration, budget: usize)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let (Some(mut rd), Some(mut wr)) = (rd, wr) else {
+        return;
+    };
+    let drain = async {
+        let _ = wr.shutdown().await;
+        let mut buf = [0u8; 4096];
+        let mut left = budget;
+        while left > 0 {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(time, drain).await;
+}
+
+/// One half of the connection, lent to fastwebsockets and taken back by the session once the
+/// reader and writer have ended (it reads as the end of the stream after that).
+struct Reclaimable<T>(Arc<std::sync::Mutex<Option<T>>>);
+
+impl<T> Default for Reclaimable<T> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<T> Clone for Reclaimable<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Reclaimable<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<T>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn put(&self, half: T) {
+        *self.lock() = Some(half);
+    }
+
+    fn reclaim(&self) -> Option<T> {
+        self.lock().take()
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Reclaimable<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.lock().as_mut() {
+            Some(r) => Pin::new(r).poll_read(cx, buf),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Reclaimable<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.lock().as_mut() {
+            Some(w) => Pin::new(w).poll_write(cx, buf),
+            None => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.lock().as_mut() {
+            Some(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+            None => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.lock()
+            .as_ref()
+            .is_some_and(AsyncWrite::is_write_vectored)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.lock().as_mut() {
+            Some(w) => Pin::new(w).poll_flush(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.lock().as_mut() {
+            Some(w) => Pin::new(w).poll_shutdown(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// Writes until the close frame is sent (`Ok(true)`) or the connection fails.
 async fn write_loop<W>(
     mut wr: WebSocketWrite<W>,
     link: Arc<ClientLink>,
-) -> Result<(), WebSocketError>
+) -> Result<bool, WebSocketError>
 where
     W: AsyncWrite + Unpin,
 {
@@ -169,7 +314,7 @@ where
                 wr.write_frame(Frame::close(code, reason.as_bytes()))
                     .await?;
                 wr.flush().await?;
-                return Ok(());
+                return Ok(true);
             }
         }
         unflushed = true;
@@ -252,7 +397,6 @@ async fn read_loop<R>(
         };
         heard.store(opened.elapsed().as_millis() as u64, Ordering::Relaxed);
         if let Some(v) = violations.get() {
-            metrics::counter!(m::DECODE_ERRORS).increment(1);
             let _ = reader.fail(close_code::PROTOCOL_ERROR, v.reason());
             return;
         }
@@ -270,7 +414,12 @@ async fn read_loop<R>(
 }
 
 impl Reader {
+    /// Closes the session with `code`; a protocol error (1002) or a message too big (1009) is
+    /// also counted as a decode error, whichever rule it broke.
     fn fail(&self, code: u16, reason: &str) -> Result<(), Stop> {
+        if code == close_code::PROTOCOL_ERROR || code == close_code::TOO_BIG {
+            metrics::counter!(m::DECODE_ERRORS).increment(1);
+        }
         tracing::debug!(conn = self.link.conn_id, code, reason, "closing session");
         self.link.close(code, reason);
         Err(Stop)
@@ -282,11 +431,9 @@ impl Reader {
             | WebSocketError::IoError(_)
             | WebSocketError::ConnectionClosed => {}
             WebSocketError::FrameTooLarge => {
-                metrics::counter!(m::DECODE_ERRORS).increment(1);
                 let _ = self.fail(close_code::TOO_BIG, "message too big");
             }
             other => {
-                metrics::counter!(m::DECODE_ERRORS).increment(1);
                 let _ = self.fail(close_code::PROTOCOL_ERROR, &format!("bad frame: {other}"));
             }
         }
@@ -352,11 +499,9 @@ impl Reader {
         let msg = match decode_client(bytes) {
             Ok(msg) => msg,
             Err(e @ CodecError::TooBig { .. }) => {
-                metrics::counter!(m::DECODE_ERRORS).increment(1);
                 return self.fail(close_code::TOO_BIG, &e.to_string());
             }
             Err(e) => {
-                metrics::counter!(m::DECODE_ERRORS).increment(1);
                 return self.fail(
                     close_code::PROTOCOL_ERROR,
                     &format!("undecodable message: {e}"),

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use fastwebsockets::upgrade::{UpgradeFut, is_upgrade_request, upgrade};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
+use hyper::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE};
 use hyper::{Request, Response, StatusCode};
 use tickstream_shared::{SUBPROTOCOL, WS_PATH};
 
@@ -91,6 +91,10 @@ impl Refusal {
         }
         if self == Self::Unavailable {
             headers.insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if self == Self::BadHandshake {
+            // RFC 6455 §4.4: name the version the server speaks.
+            headers.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
         }
         resp
     }
@@ -233,6 +237,17 @@ mod tests {
         assert!(
             origin_allowed(&req(&[]), &list),
             "no Origin header: a native client"
+        );
+    }
+
+    #[test]
+    fn a_bad_handshake_answer_names_the_supported_version() {
+        let resp = Refusal::BadHandshake.response();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "400");
+        assert_eq!(
+            resp.headers().get(SEC_WEBSOCKET_VERSION),
+            Some(&HeaderValue::from_static("13")),
+            "Sec-WebSocket-Version: 13, as RFC 6455 asks"
         );
     }
 

@@ -1,7 +1,7 @@
 //! The upgrade: subprotocol negotiated over wss and ws; refusals as HTTP statuses.
 
 use tickstream_bot::connect::{ConnectError, ConnectOptions, connect};
-use tickstream_tests::TestServer;
+use tickstream_tests::{RawUpgrade, TestServer, rejected_connections};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wss_upgrade_negotiates_the_subprotocol() -> anyhow::Result<()> {
@@ -33,6 +33,12 @@ fn refused<T>(result: Result<T, ConnectError>) -> ConnectError {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrade_without_the_subprotocol_is_refused_with_400() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
+    let good = server.join("handshake").await?.watch_updates();
+    let (no_subprotocol, not_found) = (
+        rejected_connections("no_subprotocol"),
+        rejected_connections("not_found"),
+    );
+    let metrics = server.baseline(&[&no_subprotocol, &not_found]).await?;
     let opts = ConnectOptions {
         subprotocol: None,
         ..TestServer::options()
@@ -57,10 +63,17 @@ async fn upgrade_without_the_subprotocol_is_refused_with_400() -> anyhow::Result
     let err = refused(connect(&wrong_path, &TestServer::options()).await);
     assert_eq!(err.http_status(), Some(404), "another path: 404, got {err}");
     assert_eq!(
-        server.handle.room_names().len(),
-        0,
+        server.handle.room_names(),
+        vec!["handshake".to_owned()],
         "no refused client made a room"
     );
+    metrics
+        .assert_rose(&no_subprotocol, 2.0, "two upgrades without tickstream.v2")
+        .await?;
+    metrics
+        .assert_rose(&not_found, 1.0, "one upgrade of another path")
+        .await?;
+    good.finish("refused upgrades").await?;
     server.stop().await;
     Ok(())
 }
@@ -80,9 +93,7 @@ async fn a_certificate_not_trusted_fails_the_tls_handshake() -> anyhow::Result<(
 
 /// The HTTP status of an upgrade request over plain ws with the given extra header lines.
 async fn upgrade_status(ws_url: &str, extra: &str) -> anyhow::Result<u16> {
-    Ok(tickstream_tests::RawUpgrade::send(ws_url, None, extra)
-        .await?
-        .status)
+    Ok(RawUpgrade::send(ws_url, None, extra).await?.status)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,6 +102,9 @@ async fn origins_off_the_allowlist_get_403() -> anyhow::Result<()> {
         c.server.allowed_origins = vec!["https://game.example".into()];
     })
     .await?;
+    let good = server.join("origins").await?.watch_updates();
+    let origin = rejected_connections("origin");
+    let metrics = server.baseline(&[&origin]).await?;
     let url = &server.ws_url;
     assert_eq!(
         upgrade_status(url, "Origin: https://evil.example\r\n").await?,
@@ -107,6 +121,62 @@ async fn origins_off_the_allowlist_get_403() -> anyhow::Result<()> {
         101,
         "no Origin header: a native client"
     );
+    metrics
+        .assert_rose(&origin, 1.0, "one origin off the list")
+        .await?;
+    good.finish("upgrades from origins off the list").await?;
+    server.stop().await;
+    Ok(())
+}
+
+/// The HTTP status of an upgrade request over plain ws with `version` as its
+/// `Sec-WebSocket-Version` (none for `None`).
+async fn status_with_version(ws_url: &str, version: Option<&str>) -> anyhow::Result<u16> {
+    let up = RawUpgrade::send_request(ws_url, None, |addr| {
+        let version = version
+            .map(|v| format!("Sec-WebSocket-Version: {v}\r\n"))
+            .unwrap_or_default();
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{version}\
+             Sec-WebSocket-Protocol: tickstream.v2\r\n\r\n"
+        )
+    })
+    .await?;
+    Ok(up.status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_version_other_than_13_gets_400() -> anyhow::Result<()> {
+    let server = TestServer::start().await?;
+    let good = server.join("versions").await?.watch_updates();
+    let bad_handshake = rejected_connections("bad_handshake");
+    let metrics = server.baseline(&[&bad_handshake]).await?;
+    let url = &server.ws_url;
+    assert_eq!(
+        status_with_version(url, Some("12")).await?,
+        400,
+        "version 12 (before RFC 6455)"
+    );
+    assert_eq!(
+        status_with_version(url, Some("14")).await?,
+        400,
+        "a version after 13"
+    );
+    assert_eq!(
+        status_with_version(url, None).await?,
+        400,
+        "no version at all"
+    );
+    assert_eq!(
+        status_with_version(url, Some("13")).await?,
+        101,
+        "version 13 is upgraded"
+    );
+    metrics
+        .assert_rose(&bad_handshake, 3.0, "three upgrades with a bad version")
+        .await?;
+    good.finish("upgrades with a bad WebSocket version").await?;
     server.stop().await;
     Ok(())
 }

@@ -2,15 +2,17 @@
 
 use std::time::{Duration, Instant};
 
+use tickstream_server::metrics as m;
 use tickstream_shared::close_code;
-use tickstream_tests::TestServer;
+use tickstream_tests::{TestServer, disconnects};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_room_closes_only_its_clients() -> anyhow::Result<()> {
     let server =
         TestServer::start_with(|c| c.game.fault_panic_room = Some("doomed".into())).await?;
-    let mut fine = server.join("fine").await?;
-    fine.next_update().await?;
+    let fine = server.join("fine").await?.watch_updates();
+    let internal = disconnects(close_code::INTERNAL);
+    let metrics = server.baseline(&[&internal, m::ROOM_PANICS]).await?;
     let mut doomed = server.join("doomed").await?;
     // The doomed room panics at its 30th tick, about a second in.
     let (code, reason, error) = doomed.until_closed().await?;
@@ -32,12 +34,16 @@ async fn a_panicking_room_closes_only_its_clients() -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // The other room never stopped: a full second of updates at 30 Hz.
-    let got = fine.updates_during(Duration::from_secs(1)).await?;
-    assert!(
-        got >= 28,
-        "the other room kept ticking ({got} updates in 1 s)"
-    );
+    metrics
+        .assert_rose(m::ROOM_PANICS, 1.0, "one room panicked")
+        .await?;
+    metrics
+        .assert_rose(&internal, 1.0, "its client was closed with 1011")
+        .await?;
+    // The other room never stopped.
+    let mut fine = fine.finish("another room panicking").await?;
+    fine.assert_update_rate(Duration::from_secs(1), "after another room panicked")
+        .await?;
     server.stop().await;
     Ok(())
 }

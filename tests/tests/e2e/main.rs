@@ -2,9 +2,11 @@
 //! One file per behaviour.
 
 mod bots;
+mod caps;
 mod churn;
 mod coins_bots;
 mod convergence;
+mod flood;
 mod framing;
 mod handshake;
 mod inputs;
@@ -17,6 +19,7 @@ mod ops;
 mod per_ip;
 mod rooms_spread;
 mod slow_reader;
+mod slowloris;
 mod soak;
 mod tls_reload;
 mod tokens;

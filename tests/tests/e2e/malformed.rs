@@ -1,17 +1,23 @@
 //! Bad input closes only the offending client, with a documented close code; the room keeps
 //! ticking for everyone else.
 
-use std::time::Duration;
-
 use tickstream_bot::connect::connect;
+use tickstream_server::metrics as m;
 use tickstream_shared::{ClientMsg, Join, close_code};
-use tickstream_tests::{TestServer, error_code};
+use tickstream_tests::{TestServer, disconnects, error_code};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_messages_close_only_the_sender() -> anyhow::Result<()> {
     let server = TestServer::start().await?;
-    let mut good = server.join("bad-input").await?;
-    good.next_update().await?;
+    let good = server.join("bad-input").await?.watch_updates();
+    let (protocol, too_big, text_frames) = (
+        disconnects(close_code::PROTOCOL_ERROR),
+        disconnects(close_code::TOO_BIG),
+        disconnects(close_code::UNSUPPORTED_DATA),
+    );
+    let metrics = server
+        .baseline(&[&protocol, &too_big, &text_frames, m::DECODE_ERRORS])
+        .await?;
     // (what it sends, the close code it must get)
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         (
@@ -45,11 +51,24 @@ async fn malformed_messages_close_only_the_sender() -> anyhow::Result<()> {
     text.client.send_text("hello").await?;
     let (code, _, _) = text.until_closed().await?;
     assert_eq!(code, close_code::UNSUPPORTED_DATA, "text frames: 1003");
-    let n = good.updates_during(Duration::from_secs(1)).await?;
-    assert!(
-        n >= 20,
-        "the well-behaved client kept receiving ({n} updates in 1 s)"
-    );
+    metrics
+        .assert_rose(&protocol, 5.0, "five messages broke the protocol")
+        .await?;
+    metrics
+        .assert_rose(&too_big, 1.0, "one message was too big")
+        .await?;
+    metrics
+        .assert_rose(&text_frames, 1.0, "one client sent text")
+        .await?;
+    metrics
+        .assert_rose(
+            m::DECODE_ERRORS,
+            6.0,
+            "each 1002 and 1009 is a decode error",
+        )
+        .await?;
+    good.finish("malformed messages from other clients in the room")
+        .await?;
     server.stop().await;
     Ok(())
 }
@@ -57,6 +76,13 @@ async fn malformed_messages_close_only_the_sender() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_rules_have_their_own_codes() -> anyhow::Result<()> {
     let server = TestServer::start_with(|c| c.server.join_timeout_ms = 300).await?;
+    let good = server.join("join-rules").await?.watch_updates();
+    let (timeout, bad_room, protocol) = (
+        disconnects(close_code::JOIN_TIMEOUT),
+        disconnects(close_code::BAD_ROOM_NAME),
+        disconnects(close_code::PROTOCOL_ERROR),
+    );
+    let metrics = server.baseline(&[&timeout, &bad_room, &protocol]).await?;
     // No join at all.
     let mut silent = connect(&server.wss_url, &TestServer::options()).await?;
     assert_eq!(
@@ -91,48 +117,16 @@ async fn join_rules_have_their_own_codes() -> anyhow::Result<()> {
         close_code::PROTOCOL_ERROR,
         "input before join: 1002"
     );
-    server.stop().await;
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_flood_is_closed_with_1008() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
-    let mut flood = server.join("flood").await?;
-    for _ in 0..300 {
-        if flood
-            .client
-            .send(&ClientMsg::Ping(tickstream_shared::Ping { client_time: 1 }))
-            .await
-            .is_err()
-        {
-            break;
-        }
-    }
-    let (code, _, _) = flood.until_closed().await?;
-    assert_eq!(
-        code,
-        close_code::POLICY,
-        "300 messages at once exceed the burst of 120"
-    );
-    server.stop().await;
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn room_and_player_caps_answer_1013() -> anyhow::Result<()> {
-    let server = TestServer::start_with(|c| {
-        c.server.max_rooms = 1;
-        c.server.max_players_per_room = 1;
-    })
-    .await?;
-    let _first = server.join("only").await?;
-    for room in ["only", "another"] {
-        let mut c = connect(&server.wss_url, &TestServer::options()).await?;
-        c.send(&ClientMsg::Join(Join { room: room.into() })).await?;
-        let code = error_code(&mut c).await?;
-        assert_eq!(code, close_code::TRY_AGAIN, "{room}: full, 1013");
-    }
+    metrics
+        .assert_rose(&timeout, 1.0, "one client never joined")
+        .await?;
+    metrics
+        .assert_rose(&bad_room, 1.0, "one client named a bad room")
+        .await?;
+    metrics
+        .assert_rose(&protocol, 1.0, "one client sent an input first")
+        .await?;
+    good.finish("clients breaking the join rules").await?;
     server.stop().await;
     Ok(())
 }

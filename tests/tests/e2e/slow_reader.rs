@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use tickstream_tests::{TestServer, rss_bytes};
+use tickstream_server::metrics as m;
+use tickstream_shared::close_code;
+use tickstream_tests::{TestServer, disconnects, rss_bytes};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_reader_is_bounded_and_converges_when_it_reads_again() -> anyhow::Result<()> {
@@ -22,17 +24,12 @@ async fn a_stalled_reader_is_bounded_and_converges_when_it_reads_again() -> anyh
     }
     let rss_start = rss_bytes()?;
     // `stalled` reads nothing for 6 s while `reader` keeps up.
-    let start = Instant::now();
-    let first_tick = reader.replica.tick().expect("ticked");
-    while start.elapsed() < Duration::from_secs(6) {
-        reader.next_update().await?;
-    }
-    let ticks = reader.replica.tick().expect("ticked").0 - first_tick.0;
-    let hz = f64::from(ticks) / start.elapsed().as_secs_f64();
-    assert!(
-        hz > 27.0,
-        "the reading client's tick rate stayed near 30 Hz: {hz:.1}"
-    );
+    reader
+        .assert_update_rate(
+            Duration::from_secs(6),
+            "another client in the room stopped reading",
+        )
+        .await?;
     let growth = rss_bytes()?.saturating_sub(rss_start);
     assert!(
         growth < 48 << 20,
@@ -73,8 +70,10 @@ async fn a_client_behind_for_too_long_is_disconnected() -> anyhow::Result<()> {
         c.server.slow_client_timeout_ms = 1_000;
     })
     .await?;
+    let too_slow = disconnects(close_code::TOO_SLOW);
+    let metrics = server.baseline(&[&too_slow, m::UPDATES_MERGED]).await?;
     let stalled = server.join("kick").await?;
-    let mut other = server.join("kick").await?;
+    let other = server.join("kick").await?.watch_updates();
     let deadline = Instant::now() + Duration::from_secs(30);
     // The stalled client never reads; within seconds the server must give up on it.
     while server.handle.open_connections() > 1 {
@@ -82,10 +81,17 @@ async fn a_client_behind_for_too_long_is_disconnected() -> anyhow::Result<()> {
             Instant::now() < deadline,
             "the stalled client was never disconnected"
         );
-        other.next_update().await?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let got = other.updates_during(Duration::from_secs(1)).await?;
-    assert!(got >= 25, "the other client kept its update rate");
+    metrics
+        .assert_rose(m::UPDATES_MERGED, 1.0, "the stalled client skipped ticks")
+        .await?;
+    metrics
+        .assert_rose(&too_slow, 1.0, "the stalled client was closed with 4000")
+        .await?;
+    other
+        .finish("a client in the same room stalling until it was dropped")
+        .await?;
     drop(stalled);
     server.stop().await;
     Ok(())
