@@ -12,9 +12,12 @@
 //! - [`join_token`]: HMAC-signed join tokens: who may enter which room.
 //! - [`server`]: [`Server`], which binds the listeners, runs them and shuts down cleanly.
 //! - [`net`]: TLS, the HTTP upgrade, sessions (reader and writer tasks), rate limits.
-//! - [`room`]: the room registry, the fixed-tick room task, and the client link between a
-//!   session and its room.
-//! - [`sim`]: the pure, deterministic game.
+//! - [`room`]: the room registry (games by rule, caps, disposal, `/rooms`), the fixed-tick room
+//!   task (players, resume, numbered events), and the client link between a session and its
+//!   room.
+//! - [`sim`]: the game seam ([`sim::Game`], [`sim::GameWorld`]) and the games built on it: the
+//!   reference arena and the coin game. Plug in your own with [`Server::bind_with_games`]
+//!   (`examples/tag.rs`).
 //! - [`sync`]: snapshots, interest, baselines and delta frames.
 //! - [`metrics`]: metric names, descriptions and histogram buckets.
 //! - [`ops`]: what operators use: the Prometheus recorder, the ops HTTP listener (`/metrics`,
@@ -33,4 +36,4 @@ pub mod sync;
 pub mod tasks;
 
 pub use config::{Config, LogConfig, LogFormat, OptionalAddr, Overrides};
-pub use server::{Server, ServerHandle, StartError};
+pub use server::{Server, ServerHandle, StartError, builtin_games};

@@ -3,9 +3,13 @@
 
 mod bots;
 mod caps;
+mod churn;
+mod coins_bots;
 mod convergence;
+mod events;
 mod flood;
 mod framing;
+mod games;
 mod handshake;
 mod inputs;
 mod interest;
@@ -15,6 +19,9 @@ mod malformed;
 mod misbehave;
 mod ops;
 mod per_ip;
+mod resume;
+mod rooms;
+mod rooms_spread;
 mod slow_reader;
 mod slowloris;
 mod soak;
