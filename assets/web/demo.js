@@ -1,15 +1,27 @@
-// The demo page: the arena on a canvas, the own player moved with WASD or the arrow keys, and
-// an overlay with the numbers. The client is `window.tickstream` (see docs/WEB_CLIENT.md).
+// The demo page: the room's game on a canvas, the own player moved with WASD or the arrow keys,
+// and an overlay with the numbers, the game's name and its latest events. A reload resumes the
+// same player (the resume state is kept in sessionStorage). The client is `window.tickstream`
+// (see docs/WEB_CLIENT.md).
 
-import { TickstreamClient } from "./tickstream.js";
+import { TickstreamClient, scaleField } from "./tickstream.js";
 
 const params = new URLSearchParams(location.search);
 // The page talks to the server it came from: wss:// when served over https, ws:// otherwise.
 const url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
 const delay = Number(params.get("delay"));
+const room = params.get("room") || "lobby";
+// The player of this tab before a reload, if any: resume it rather than join anew.
+const RESUME_KEY = "tickstream.resume";
+let saved = null;
+try {
+  saved = JSON.parse(sessionStorage.getItem(RESUME_KEY) ?? "null");
+} catch {
+  saved = null;
+}
 const client = new TickstreamClient({
   url,
-  room: params.get("room") || "lobby",
+  room,
+  resume: saved && saved.room === room && typeof saved.token === "string" ? saved : undefined,
   interpolationDelayMs: Number.isFinite(delay) && delay >= 0 && params.has("delay") ? delay : 100,
   // For a server with a join secret (development): `?token=…` from `tickstream-server token`.
   token: params.get("token") ?? undefined,
@@ -59,6 +71,7 @@ const canvas = document.getElementById("arena");
 const overlayBox = document.getElementById("overlay");
 const ctx = canvas.getContext("2d", { alpha: false });
 const COLORS = {
+  coin: "#e3b341",
   background: "#0d1117",
   arena: "#131a24",
   grid: "#1f2a37",
@@ -70,6 +83,36 @@ const COLORS = {
   view: "rgba(63, 185, 80, 0.35)",
   label: "#e6edf3",
 };
+
+// Kind 0 is the player in the reference games; a game that names it elsewhere says so.
+let PLAYER = 0;
+// The index of the coins game's rotation field, once the welcome names it.
+let ROTATION = -1;
+let SCORE = -1;
+client.on("welcome", (w) => {
+  const p = w.kinds.indexOf("player");
+  PLAYER = p >= 0 ? p : 0;
+  ROTATION = w.fields.findIndex((f) => f.name === "rotation");
+  SCORE = w.fields.findIndex((f) => f.name === "score");
+});
+
+/** A player's heading (the `rotation` field, a fraction of a turn) as a tick on its edge. */
+function heading(e, x, y, r) {
+  if (ROTATION < 0 || !e.fields) return;
+  const a = scaleField(e.fields[ROTATION], client.welcome?.fields[ROTATION]);
+  ctx.strokeStyle = COLORS.label;
+  ctx.lineWidth = Math.max(1.5, r / 4);
+  ctx.beginPath();
+  ctx.moveTo(x + Math.cos(a) * r * 0.3, y + Math.sin(a) * r * 0.3);
+  ctx.lineTo(x + Math.cos(a) * r * 1.5, y + Math.sin(a) * r * 1.5);
+  ctx.stroke();
+}
+
+/** " · 3" for an entity with a score field, "" otherwise. */
+function scoreText(e) {
+  if (SCORE < 0 || !e.fields) return "";
+  return ` · ${scaleField(e.fields[SCORE], client.welcome?.fields[SCORE])}`;
+}
 
 function resize() {
   const dpr = window.devicePixelRatio || 1;
@@ -121,14 +164,16 @@ function draw() {
     ctx.lineWidth = 2 * dpr;
     ctx.strokeRect(ox, oy, world.worldWidth * scale, world.worldHeight * scale);
 
-    // NPCs first, players on top of them.
+    // Other kinds (NPCs, coins) first, players on top of them.
     const npcR = Math.max(1.6 * dpr, 3 * scale);
-    ctx.fillStyle = COLORS.npc;
+    const coins = world.game === "coins";
+    ctx.fillStyle = coins ? COLORS.coin : COLORS.npc;
     ctx.beginPath();
+    const otherR = coins ? npcR * 1.3 : npcR;
     for (const e of frame.entities) {
-      if (e.kind === 0) continue;
-      ctx.moveTo(X(e.x) + npcR, Y(e.y));
-      ctx.arc(X(e.x), Y(e.y), npcR, 0, Math.PI * 2);
+      if (e.kind === PLAYER) continue;
+      ctx.moveTo(X(e.x) + otherR, Y(e.y));
+      ctx.arc(X(e.x), Y(e.y), otherR, 0, Math.PI * 2);
     }
     ctx.fill();
 
@@ -136,13 +181,14 @@ function draw() {
     ctx.font = `${11 * dpr}px system-ui, "DejaVu Sans", sans-serif`;
     ctx.textAlign = "center";
     for (const e of frame.entities) {
-      if (e.kind !== 0) continue;
+      if (e.kind !== PLAYER) continue;
       ctx.fillStyle = COLORS.player;
       ctx.beginPath();
       ctx.arc(X(e.x), Y(e.y), playerR, 0, Math.PI * 2);
       ctx.fill();
+      heading(e, X(e.x), Y(e.y), playerR);
       ctx.fillStyle = COLORS.label;
-      ctx.fillText(`#${e.id}`, X(e.x), Math.max(Y(e.y) - playerR - 4 * dpr, 12 * dpr));
+      ctx.fillText(`#${e.id}${scoreText(e)}`, X(e.x), Math.max(Y(e.y) - playerR - 4 * dpr, 12 * dpr));
     }
 
     if (frame.own) {
@@ -174,9 +220,10 @@ function draw() {
       ctx.strokeStyle = "#ffffff";
       ctx.lineWidth = 2 * dpr;
       ctx.stroke();
+      heading(me, X(me.x), Y(me.y), r);
       ctx.fillStyle = COLORS.label;
       ctx.font = `bold ${12 * dpr}px system-ui, "DejaVu Sans", sans-serif`;
-      ctx.fillText(`you #${me.id}`, X(me.x), Math.max(Y(me.y) - r - 5 * dpr, 13 * dpr));
+      ctx.fillText(`you #${me.id}${scoreText(me)}`, X(me.x), Math.max(Y(me.y) - r - 5 * dpr, 13 * dpr));
     }
   }
   requestAnimationFrame(draw);
@@ -190,6 +237,14 @@ const fixed = (v, digits) => (v === null || v === undefined ? "–" : v.toFixed(
 function overlay() {
   const s = client.stats();
   $("room").textContent = s.room;
+  $("game").textContent = s.game ?? "–";
+  const hasScore = SCORE >= 0 && s.entity !== null;
+  $("score-label").hidden = !hasScore;
+  $("score").hidden = !hasScore;
+  if (hasScore) $("score").textContent = String(client.field(s.entity, SCORE) ?? "–");
+  const others = client.welcome?.kinds.filter((_, k) => k !== PLAYER) ?? [];
+  $("others-label").textContent = others.length ? others.map((k) => (k === "npc" ? "NPCs" : `${k}s`)).join(", ") : "NPCs";
+  $("others-dot").className = s.game === "coins" ? "coin" : "npc";
   $("player").textContent = s.entity === null ? "–" : `#${s.entity}`;
   $("rtt").textContent = s.rttMs === null ? "–" : `${fixed(s.rttMs, 1)} ms`;
   $("hz").textContent = `${fixed(s.updateHz, 1)} /s`;
@@ -208,6 +263,49 @@ function overlay() {
   }
   $("status").textContent = status;
 }
+
+// ---- events -----------------------------------------------------------------------------------
+
+const eventList = $("events");
+/** One line per event: "#12 collected #7 (3)". Newest first, the last eight. */
+client.on("event", (e) => {
+  const li = document.createElement("li");
+  const seq = document.createElement("span");
+  seq.className = "seq";
+  seq.textContent = `#${e.seq} `;
+  const value = e.value !== 0 ? ` (${e.value})` : "";
+  const text = e.text ? ` “${e.text}”` : "";
+  li.append(seq, `${e.kindName ?? `event ${e.kind}`} #${e.entity}${value}${text}`);
+  eventList.prepend(li);
+  while (eventList.children.length > 8) eventList.lastElementChild.remove();
+});
+
+// Keep what a reload needs to take this player back; forget it when the session ends for good.
+const saveResume = () => {
+  try {
+    const state = client.resumeState();
+    if (state) sessionStorage.setItem(RESUME_KEY, JSON.stringify(state));
+    else sessionStorage.removeItem(RESUME_KEY);
+  } catch {
+    // storage may be disabled; resuming across reloads is a nicety
+  }
+};
+client.on("welcome", (w) => {
+  if (!w.resumed) eventList.replaceChildren();
+  saveResume();
+});
+client.on("event", saveResume);
+client.on("close", saveResume);
+// A page going away would close with 1001, which tells the server the player left for good.
+// Suspend instead (4100): the server keeps the player for its grace period, so a reload (or
+// coming back within it) resumes it. A tab closed for good leaves once the grace period ends.
+addEventListener("pagehide", () => {
+  client.suspend("page hidden");
+  saveResume();
+});
+addEventListener("pageshow", (ev) => {
+  if (ev.persisted) client.resume(); // restored from the back/forward cache
+});
 
 client.on("desync", ({ error }) => console.warn("tickstream desync; reconnecting:", error.message));
 client.on("close", (c) => console.info("tickstream closed:", c.code, c.reason, c.willReconnect ? `(retry in ${c.retryInMs} ms)` : ""));

@@ -1,13 +1,17 @@
-// Types for tickstream.js, the Tickstream browser client (protocol version 1).
+// Types for tickstream.js, the Tickstream browser client (protocol version 2).
 // See docs/WEB_CLIENT.md for the API and docs/PROTOCOL.md for the bytes.
 
-export const SUBPROTOCOL: "tickstream.v1";
-export const PROTOCOL_VERSION: 1;
+export const SUBPROTOCOL: "tickstream.v2";
+export const PROTOCOL_VERSION: 2;
 /** Grid points per world unit. */
 export const GRID_SCALE: 64;
 export const MAX_SERVER_MESSAGE: number;
 export const MAX_CLIENT_MESSAGE: number;
 export const MAX_LIST_LEN: number;
+/** Game fields per entity: 8. */
+export const MAX_FIELDS: 8;
+/** The longest GameEvent.text the server sends, in UTF-8 bytes: 128. */
+export const MAX_EVENT_TEXT: 128;
 
 export const CloseCode: Readonly<{
   NORMAL: 1000;
@@ -21,6 +25,11 @@ export const CloseCode: Readonly<{
   TOO_SLOW: 4000;
   JOIN_TIMEOUT: 4001;
   BAD_ROOM_NAME: 4002;
+  IDLE_TIMEOUT: 4003;
+  EVENTS_OVERFLOW: 4004;
+  RESUME_REFUSED: 4005;
+  /** Sent by the client: the connection ends, the player stays for a resume. */
+  SUSPEND: 4100;
 }>;
 
 export const ChangeForm: Readonly<{ XY12: 0; X16: 1; Y16: 2; WIDE: 3 }>;
@@ -34,11 +43,24 @@ export class DesyncError extends Error {}
 
 export interface EntityState {
   id: number;
-  /** 0 = player, 1 = NPC; other values are reserved. */
+  /** Game-defined; `Welcome.kinds[kind]` names it (0 is "player" in the reference games). */
   kind: number;
   /** Grid points (1/64 unit). */
   x: number;
   y: number;
+  /**
+   * The eight game fields, raw (quantized i32s; `Welcome.fields[i]` says what field i is and
+   * how to scale it); 0 where unused. Optional when encoding (all 0).
+   */
+  fields: number[];
+}
+/** One entity's new game-field values. */
+export interface FieldChange {
+  id: number;
+  /** Bit i set: field i changed (never 0). */
+  mask: number;
+  /** Eight values; those whose bit is clear are 0 and not sent. */
+  values: number[];
 }
 export interface Change {
   id: number;
@@ -51,6 +73,21 @@ export interface Delta {
   despawns: number[];
   spawns: EntityState[];
   changes: Change[];
+  fieldChanges: FieldChange[];
+}
+/** What a game field holds: `value = raw × scale` in the game's units. */
+export interface FieldSpec {
+  name: string;
+  scale: number;
+}
+/** A one-shot game event; seq counts 1, 2, 3… per player, across resumes. */
+export interface GameEvent {
+  seq: number;
+  /** `Welcome.eventKinds[kind]` names it. */
+  kind: number;
+  entity: number;
+  value: number;
+  text: string;
 }
 export interface Welcome {
   type: "Welcome";
@@ -62,6 +99,18 @@ export interface Welcome {
   worldHeight: number;
   /** 0 = the client sees everything. */
   viewRadius: number;
+  /** The game the room runs: "arena", "coins", … */
+  game: string;
+  /** `kinds[k]` names entity kind k. */
+  kinds: string[];
+  /** `fields[i]` describes game field i; fields past the end are unused. */
+  fields: FieldSpec[];
+  /** `eventKinds[k]` names GameEvent kind k. */
+  eventKinds: string[];
+  /** Single-use secret for Resume (32 hex digits). */
+  resumeToken: string;
+  /** True when this answers a Resume: same entity, continued inputs and events. */
+  resumed: boolean;
 }
 export interface Update {
   type: "Update";
@@ -69,6 +118,8 @@ export interface Update {
   ackSeq: number;
   checksum: number;
   delta: Delta;
+  /** Events since the previous Update, in seq order. */
+  events: GameEvent[];
 }
 export interface Pong {
   type: "Pong";
@@ -97,21 +148,35 @@ export interface Ping {
   type: "Ping";
   clientTime: number | bigint;
 }
-export type ClientMsg = Join | Input | Ping;
+export interface Resume {
+  type: "Resume";
+  room: string;
+  token: string;
+  lastEventSeq: number;
+}
+export type ClientMsg = Join | Input | Ping | Resume;
 
 export function decodeServerMsg(data: Uint8Array | ArrayBuffer | ArrayBufferView): ServerMsg;
 export function decodeClientMsg(data: Uint8Array | ArrayBuffer | ArrayBufferView): ClientMsg;
 export function encodeJoin(room: string): Uint8Array;
 export function encodeInput(seq: number, dx: number, dy: number, buttons?: number): Uint8Array;
 export function encodePing(clientTime: number | bigint): Uint8Array;
+export function encodeResume(room: string, token: string, lastEventSeq: number): Uint8Array;
 export function encodeClientMsg(msg: ClientMsg): Uint8Array;
 /** For tests and tools: picks change forms by the server's rule. */
 export function encodeServerMsg(msg: ServerMsg): Uint8Array;
 export function isValidRoomName(room: string): boolean;
 
 export function fmix32(h: number): number;
-export function entityHash(id: number, kind: number, x: number, y: number): number;
-export function viewChecksum(entities: Iterable<EntityState>): number;
+/** Fields at 0 (or no fields) hash as in version 1. */
+export function entityHash(id: number, kind: number, x: number, y: number, fields?: ArrayLike<number>): number;
+export function viewChecksum(entities: Iterable<{ id: number; kind: number; x: number; y: number; fields?: ArrayLike<number> }>): number;
+/** A player's speed per tick in the built-in games: 4 in `coins`, 5 otherwise. */
+export function defaultSpeed(welcome: Welcome): number;
+/** `raw × spec.scale`; the raw value without a spec. */
+export function scaleField(raw: number, spec: FieldSpec | undefined): number;
+/** Fields by name, scaled: `{ score: 3, rotation: 1.57… }`. */
+export function namedFields(fields: ArrayLike<number>, specs: FieldSpec[]): Record<string, number>;
 
 export class Reader {
   constructor(bytes: Uint8Array);
@@ -130,7 +195,7 @@ export class Replica {
   readonly checksum: number;
   readonly size: number;
   get(id: number): EntityState | undefined;
-  /** Despawns, spawns, changes, then the checksum; throws DesyncError. */
+  /** Despawns, spawns, changes, field changes, then the checksum; throws DesyncError. */
   apply(update: Update): void;
 }
 
@@ -174,10 +239,13 @@ export interface ClientOptions {
   room?: string;
   /** How far in the past remote entities are rendered. Default 100. */
   interpolationDelayMs?: number;
-  /** The game's player speed per tick, for prediction. Default 5 (the reference game). */
-  playerSpeed?: number;
-  /** Largest legitimate move per tick; a larger jump is not interpolated. Default 5. */
-  maxStep?: number;
+  /**
+   * The game's player speed per tick, for prediction: a number, or a function of the Welcome.
+   * Default `defaultSpeed`: 4 in `coins`, 5 otherwise (the built-in games' defaults).
+   */
+  playerSpeed?: number | ((welcome: Welcome) => number);
+  /** Largest legitimate move per tick; a larger jump is not interpolated. Default as playerSpeed. */
+  maxStep?: number | ((welcome: Welcome) => number);
   /** Inputs and pings are sent only while bufferedAmount is at most this. Default 64. */
   maxBufferedAmount?: number;
   /** Default 1000. */
@@ -200,6 +268,18 @@ export interface ClientOptions {
   token?: string | (() => string | Promise<string>);
   /** A WebSocket constructor; default globalThis.WebSocket. */
   WebSocket?: new (url: string, protocol: string) => WebSocket;
+  /** Reconnect with Resume (the same entity, no event lost) after a drop. Default true. */
+  autoResume?: boolean;
+  /** Resume this player on the first connection (a state saved from resumeState()). */
+  resume?: ResumeState;
+}
+
+/** What a connection needs to take back a player; from resumeState(). */
+export interface ResumeState {
+  room?: string;
+  token: string;
+  lastEventSeq?: number;
+  entity?: number | null;
 }
 
 export type ClientState = "idle" | "connecting" | "joining" | "playing" | "reconnecting" | "closed";
@@ -212,6 +292,8 @@ export interface CloseInfo {
   serverError: { code: number; reason: string } | null;
   willReconnect: boolean;
   retryInMs: number | null;
+  /** The server refused a Resume (4005): the client has forgotten the player and joins afresh. */
+  resumeRefused: boolean;
 }
 
 export interface Stats {
@@ -227,7 +309,16 @@ export interface Stats {
   inputSeq: number;
   /** Entities in view. */
   entities: number;
+  /** Entities of the kind the Welcome names "player" (else kind 0). */
   players: number;
+  /** The game the room runs; null before the first Welcome. */
+  game: string | null;
+  /** Events delivered, and the seq of the last one. */
+  events: number;
+  lastEventSeq: number;
+  /** Successful resumes, and resumes the server refused. */
+  resumes: number;
+  resumeRefusals: number;
   /** Updates per second over the last 2 s. */
   updateHz: number;
   /** Kilobytes per second of Updates received over the last 2 s. */
@@ -256,6 +347,26 @@ export interface Stats {
 export interface RenderEntity extends Point {
   id: number;
   kind: number;
+  /** The raw game fields, as the server last sent them (read-only); null if unknown. */
+  fields: readonly number[] | null;
+}
+
+export interface EntityView extends Point {
+  id: number;
+  kind: number;
+  /** `Welcome.kinds[kind]`, or null. */
+  kindName: string | null;
+  /** The raw fields (a copy). */
+  fields: number[];
+  /** The described fields by name, scaled. */
+  values: Record<string, number>;
+}
+
+export interface ClientEvent extends GameEvent {
+  /** The tick of the Update that carried it. */
+  tick: number;
+  /** `Welcome.eventKinds[kind]`, or null. */
+  kindName: string | null;
 }
 
 export interface Frame {
@@ -267,6 +378,7 @@ export interface Frame {
 export interface ClientEvents {
   open: undefined;
   welcome: Welcome;
+  event: ClientEvent;
   update: Update;
   pong: { rttMs: number; serverTick: number };
   desync: { error: DesyncError };
@@ -281,13 +393,22 @@ export class TickstreamClient {
   readonly welcome: Welcome | null;
   readonly replica: Replica;
   connect(): this;
+  /** Closes for good and forgets the player (no resume). */
   close(reason?: string): void;
+  /** Closes the connection with 4100, keeping the player for resume(); no reconnect. */
+  suspend(reason?: string): void;
+  /** Takes back the player over a new connection (Resume); joins if there is no token. */
+  resume(state?: ResumeState): this;
+  /** What resume() needs, to save across a page reload; null before the first Welcome. */
+  resumeState(): ResumeState | null;
   /** Direction components are clamped into [-1, 1]; sent latest-wins, at most once a tick. */
   setInput(dx: number, dy: number, buttons?: number): void;
   on<K extends keyof ClientEvents>(name: K, fn: (value: ClientEvents[K]) => void): () => void;
   /** What to draw now: the own entity predicted, the others interpolated. World units. */
   frame(nowMs?: number): Frame;
-  /** An entity as the server last sent it, in world units. */
-  entity(id: number): RenderEntity | null;
+  /** An entity as the server last sent it, in world units, with its fields. */
+  entity(id: number): EntityView | null;
+  /** Field `field` (index or name) of entity `id`, scaled; null if unknown. */
+  field(id: number, field: number | string): number | null;
   stats(): Stats;
 }

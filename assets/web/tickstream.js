@@ -1,27 +1,29 @@
-// Tickstream browser client, protocol version 1 (docs/PROTOCOL.md; API in docs/WEB_CLIENT.md).
+// Tickstream browser client, protocol version 2 (docs/PROTOCOL.md; API in docs/WEB_CLIENT.md).
 //
 // One ES module with no dependencies and no build step: import it from a page or from Node.
 //
 // Layout, in the order data flows:
 //   - bytes:        Reader / Writer, the bincode 2 standard encoding (varints, zigzag, f32 LE).
-//   - messages:     decodeServerMsg, encodeJoin / encodeInput / encodePing (and, for tests and
-//                   tools, decodeClientMsg, encodeClientMsg, encodeServerMsg).
-//   - checksum:     fmix32, entityHash, viewChecksum.
+//   - messages:     decodeServerMsg, encodeJoin / encodeResume / encodeInput / encodePing (and,
+//                   for tests and tools, decodeClientMsg, encodeClientMsg, encodeServerMsg).
+//   - checksum:     fmix32, entityHash (position and game fields), viewChecksum.
+//   - game fields:  scaleField, namedFields: raw quantized fields to the game's units.
 //   - Replica:      the client's copy of its view; applies Updates and checks the checksum.
 //   - ServerClock:  estimates the server's tick from the arrival of Updates.
 //   - Interpolator: keeps a few states per entity and renders them about 100 ms in the past.
 //   - Predictor:    predicts the own entity ahead of the server and reconciles with ack_seq.
-//   - TickstreamClient: the WebSocket session: join, inputs (latest wins under congestion),
-//                   pings, close codes, reconnect with backoff, stats().
+//   - TickstreamClient: the WebSocket session: join or resume, inputs (latest wins under
+//                   congestion), game events in seq order, pings, close codes, reconnect with
+//                   backoff (resuming the same entity after a drop), stats().
 //
-// Numbers: every u64 of a valid version-1 message is far below 2^53, so u64s decode to plain
+// Numbers: every u64 of a valid version-2 message is far below 2^53, so u64s decode to plain
 // Numbers and a u64 of 2^53 or more is refused as malformed (PROTOCOL.md §12). Encoders accept
 // a BigInt where a u64 is written (Ping.client_time).
 
 /** The WebSocket subprotocol; the server echoes it or refuses the upgrade. */
-export const SUBPROTOCOL = "tickstream.v1";
+export const SUBPROTOCOL = "tickstream.v2";
 /** The protocol version carried in Welcome. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Grid points per world unit: positions travel as u32 counts of 1/64 unit. */
 export const GRID_SCALE = 64;
 /** The largest server message a client accepts (4 MiB). */
@@ -30,6 +32,10 @@ export const MAX_SERVER_MESSAGE = 4 * 1024 * 1024;
 export const MAX_CLIENT_MESSAGE = 256;
 /** The most entries one list of a delta may hold. */
 export const MAX_LIST_LEN = 65536;
+/** Game fields per entity (`EntityState.fields`); unused ones are 0. */
+export const MAX_FIELDS = 8;
+/** The longest `GameEvent.text` the server sends, in UTF-8 bytes. */
+export const MAX_EVENT_TEXT = 128;
 
 /** WebSocket close codes (PROTOCOL.md §4), plus 1006, which browsers report for a lost link. */
 export const CloseCode = Object.freeze({
@@ -44,6 +50,15 @@ export const CloseCode = Object.freeze({
   TOO_SLOW: 4000,
   JOIN_TIMEOUT: 4001,
   BAD_ROOM_NAME: 4002,
+  IDLE_TIMEOUT: 4003,
+  EVENTS_OVERFLOW: 4004,
+  RESUME_REFUSED: 4005,
+  /**
+   * Sent by this client, never by the server: the connection ends but the player stays for the
+   * server's grace period, to be resumed (PROTOCOL.md §3.8). A client's 1000 (and a browser's
+   * 1001 when a page goes away) tell the server the player left for good.
+   */
+  SUSPEND: 4100,
 });
 
 /** Close codes after which reconnecting as is cannot help (a client bug or a bad room name). */
@@ -146,9 +161,25 @@ export class Reader {
       throw new ProtocolError("string is not UTF-8");
     }
   }
+  /** bincode `bool`: one byte, 0 or 1. */
+  bool() {
+    const b = this.u8();
+    if (b > 1) throw new ProtocolError(`bool byte ${b}`);
+    return b === 1;
+  }
+  /** The length of a delta list: a u32 varint, at most MAX_LIST_LEN. */
   count() {
     const n = this.u32();
     if (n > MAX_LIST_LEN) throw new ProtocolError(`delta list of ${n} entries (limit ${MAX_LIST_LEN})`);
+    return n;
+  }
+  /**
+   * The length of a bincode `Vec` (a u64 varint). Every item takes at least one byte, so a
+   * length beyond the bytes left is a truncated message, refused before anything is read.
+   */
+  len() {
+    const n = this.u64();
+    if (n > this.b.length - this.p) throw new ProtocolError(`list of ${n} items in ${this.b.length - this.p} bytes`);
     return n;
   }
   end() {
@@ -254,10 +285,19 @@ function gapDecoder() {
 const sext12 = (v) => (v << 20) >> 20;
 const sext16 = (v) => (v << 16) >> 16;
 
+/** A field mask (u8) and the fields it selects, each a zigzag i32 (PROTOCOL.md §7.4). */
+function decodeFields(r) {
+  const mask = r.u8();
+  const values = new Array(MAX_FIELDS).fill(0);
+  for (let i = 0; i < MAX_FIELDS; i++) if (mask & (1 << i)) values[i] = r.i32();
+  return { mask, values };
+}
+
 function decodeDelta(r) {
   const despawns = [];
   const spawns = [];
   const changes = [];
+  const fieldChanges = [];
   let n = r.count();
   let id = gapDecoder();
   for (let i = 0; i < n; i++) despawns.push(id(r.u64()));
@@ -268,7 +308,8 @@ function decodeDelta(r) {
     const kind = r.u8();
     const x = r.u32();
     const y = r.u32();
-    spawns.push({ id: eid, kind, x, y });
+    const { values } = decodeFields(r);
+    spawns.push({ id: eid, kind, x, y, fields: values });
   }
   n = r.count();
   id = gapDecoder();
@@ -296,7 +337,49 @@ function decodeDelta(r) {
     if (dx === 0 && dy === 0) throw new ProtocolError(`change of entity ${eid} moves nothing`);
     changes.push({ id: eid, dx, dy, form });
   }
-  return { despawns, spawns, changes };
+  n = r.count();
+  id = gapDecoder();
+  for (let i = 0; i < n; i++) {
+    const eid = id(r.u64());
+    const { mask, values } = decodeFields(r);
+    if (mask === 0) throw new ProtocolError(`field change of entity ${eid} changes no field`);
+    fieldChanges.push({ id: eid, mask, values });
+  }
+  return { despawns, spawns, changes, fieldChanges };
+}
+
+function decodeEvents(r) {
+  const n = r.len();
+  const events = [];
+  for (let i = 0; i < n; i++) {
+    events.push({ seq: r.u32(), kind: r.u16(), entity: r.u32(), value: r.i32(), text: r.str() });
+  }
+  return events;
+}
+
+function decodeWelcome(r) {
+  const w = {
+    type: "Welcome",
+    protocol: r.u16(),
+    entity: r.u32(),
+    tickRateHz: r.u16(),
+    tick: r.u32(),
+    worldWidth: r.f32(),
+    worldHeight: r.f32(),
+    viewRadius: r.f32(),
+    game: r.str(),
+    kinds: [],
+    fields: [],
+    eventKinds: [],
+    resumeToken: "",
+    resumed: false,
+  };
+  for (let n = r.len(); n > 0; n--) w.kinds.push(r.str());
+  for (let n = r.len(); n > 0; n--) w.fields.push({ name: r.str(), scale: r.f32() });
+  for (let n = r.len(); n > 0; n--) w.eventKinds.push(r.str());
+  w.resumeToken = r.str();
+  w.resumed = r.bool();
+  return w;
 }
 
 function asBytes(data) {
@@ -318,16 +401,7 @@ export function decodeServerMsg(data) {
   const variant = r.u32();
   switch (variant) {
     case 0:
-      msg = {
-        type: "Welcome",
-        protocol: r.u16(),
-        entity: r.u32(),
-        tickRateHz: r.u16(),
-        tick: r.u32(),
-        worldWidth: r.f32(),
-        worldHeight: r.f32(),
-        viewRadius: r.f32(),
-      };
+      msg = decodeWelcome(r);
       break;
     case 1:
       msg = {
@@ -336,6 +410,7 @@ export function decodeServerMsg(data) {
         ackSeq: r.u32(),
         checksum: r.u32le(), // ViewChecksum: 4 raw bytes, not a varint
         delta: decodeDelta(r),
+        events: decodeEvents(r),
       };
       break;
     case 2:
@@ -371,6 +446,9 @@ export function decodeClientMsg(data) {
     case 2:
       msg = { type: "Ping", clientTime: r.u64() };
       break;
+    case 3:
+      msg = { type: "Resume", room: r.str(), token: r.str(), lastEventSeq: r.u32() };
+      break;
     default:
       throw new ProtocolError(`unknown ClientMsg variant ${variant}`);
   }
@@ -388,6 +466,19 @@ export function encodeJoin(room) {
   const w = new Writer();
   w.varint(0);
   w.str(room);
+  return w.bytes();
+}
+
+/**
+ * `Resume { room, token, last_event_seq }`: instead of Join, as the first message of a new
+ * connection, to take back the entity of a dropped one (PROTOCOL.md §3.8).
+ */
+export function encodeResume(room, token, lastEventSeq) {
+  const w = new Writer(64);
+  w.varint(3);
+  w.str(room);
+  w.str(token);
+  w.varint(u32Check(lastEventSeq, "last_event_seq"));
   return w.bytes();
 }
 
@@ -419,6 +510,8 @@ export function encodeClientMsg(msg) {
       return encodeInput(msg.seq, msg.dx, msg.dy, msg.buttons);
     case "Ping":
       return encodePing(msg.clientTime);
+    case "Resume":
+      return encodeResume(msg.room, msg.token, msg.lastEventSeq);
     default:
       throw new ProtocolError(`unknown client message type ${msg.type}`);
   }
@@ -446,6 +539,11 @@ function encodeDelta(w, d) {
     w.u8(s.kind);
     w.varint(u32Check(s.x, "x"));
     w.varint(u32Check(s.y, "y"));
+    // A spawn sends the non-zero fields.
+    const fields = s.fields ?? [];
+    let mask = 0;
+    for (let f = 0; f < MAX_FIELDS; f++) if ((fields[f] ?? 0) !== 0) mask |= 1 << f;
+    encodeFields(w, mask, fields);
   });
   const changeGaps = ids(d.changes, (c) => c.id);
   d.changes.forEach((c, i) => {
@@ -470,6 +568,19 @@ function encodeDelta(w, d) {
       w.i32(dy);
     }
   });
+  const fieldChanges = d.fieldChanges ?? [];
+  const fieldGaps = ids(fieldChanges, (f) => f.id);
+  fieldChanges.forEach((f, i) => {
+    if (!Number.isInteger(f.mask) || f.mask <= 0 || f.mask > 0xff) throw new ProtocolError(`field change mask ${f.mask}`);
+    w.varint(fieldGaps[i]);
+    encodeFields(w, f.mask, f.values);
+  });
+}
+
+function encodeFields(w, mask, values) {
+  if (values.length > MAX_FIELDS) throw new ProtocolError(`${values.length} fields (limit ${MAX_FIELDS})`);
+  w.u8(mask);
+  for (let f = 0; f < MAX_FIELDS; f++) if (mask & (1 << f)) w.i32(values[f] ?? 0);
 }
 
 /**
@@ -488,6 +599,18 @@ export function encodeServerMsg(msg) {
       w.f32(msg.worldWidth);
       w.f32(msg.worldHeight);
       w.f32(msg.viewRadius);
+      w.str(msg.game);
+      w.varint(msg.kinds.length);
+      for (const k of msg.kinds) w.str(k);
+      w.varint(msg.fields.length);
+      for (const f of msg.fields) {
+        w.str(f.name);
+        w.f32(f.scale);
+      }
+      w.varint(msg.eventKinds.length);
+      for (const k of msg.eventKinds) w.str(k);
+      w.str(msg.resumeToken);
+      w.u8(msg.resumed ? 1 : 0);
       break;
     case "Update":
       w.varint(1);
@@ -495,6 +618,14 @@ export function encodeServerMsg(msg) {
       w.varint(msg.ackSeq);
       w.u32le(msg.checksum);
       encodeDelta(w, msg.delta);
+      w.varint((msg.events ?? []).length);
+      for (const e of msg.events ?? []) {
+        w.varint(u32Check(e.seq, "event seq"));
+        w.varint(e.kind);
+        w.varint(u32Check(e.entity, "event entity"));
+        w.i32(e.value);
+        w.str(e.text);
+      }
       break;
     case "Pong":
       w.varint(2);
@@ -526,28 +657,65 @@ export function fmix32(h) {
   return h >>> 0;
 }
 
-/** One entity's hash; id, x, y are u32 grid values, kind a u8. */
-export function entityHash(id, kind, x, y) {
+/**
+ * One entity's hash; id, x, y are u32 grid values, kind a u8, fields (optional) the game
+ * fields as i32s. A field at 0 counts as absent, so an entity without fields hashes as in
+ * version 1.
+ */
+export function entityHash(id, kind, x, y, fields) {
   let h = fmix32(Math.imul(id, 0x9e3779b1) ^ kind);
   h = fmix32(h ^ x);
-  return fmix32((h + y) >>> 0);
+  h = fmix32((h + y) >>> 0);
+  if (fields) {
+    for (let i = 0; i < fields.length; i++) {
+      const v = fields[i];
+      if (v !== 0) h = fmix32(h ^ (((v >>> 0) + Math.imul(i + 1, 0x85ebca6b)) >>> 0));
+    }
+  }
+  return h;
 }
 
 /** The wrapping u32 sum of every entity's hash. */
 export function viewChecksum(entities) {
   let sum = 0;
-  for (const e of entities) sum = (sum + entityHash(e.id, e.kind, e.x, e.y)) >>> 0;
+  for (const e of entities) sum = (sum + entityHash(e.id, e.kind, e.x, e.y, e.fields)) >>> 0;
   return sum;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Game fields (PROTOCOL.md §7.1a)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A raw (quantized) field value in the game's units: `raw × spec.scale`, where `spec` is one
+ * of `Welcome.fields`. Without a spec (a field the game does not describe) the raw value.
+ */
+export function scaleField(raw, spec) {
+  return spec ? raw * spec.scale : raw;
+}
+
+/**
+ * An entity's fields by name, scaled: `{ score: 3, rotation: 1.5707… }` for the `coins` game.
+ * `specs` is `Welcome.fields`; fields past its end are unused and left out.
+ */
+export function namedFields(fields, specs) {
+  const out = {};
+  specs.forEach((spec, i) => {
+    out[spec.name] = scaleField(fields[i] ?? 0, spec);
+  });
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Replica (PROTOCOL.md §8)
 // ---------------------------------------------------------------------------------------------
 
+const hashOf = (e) => entityHash(e.id, e.kind, e.x, e.y, e.fields);
+
 /** A client's copy of its view, in grid points, with the checksum kept incrementally. */
 export class Replica {
   constructor() {
-    /** @type {Map<number, {id: number, kind: number, x: number, y: number}>} */
+    /** @type {Map<number, {id: number, kind: number, x: number, y: number, fields: number[]}>} */
     this.entities = new Map();
     /** Tick of the last Update applied; null before the first. */
     this.tick = null;
@@ -566,8 +734,9 @@ export class Replica {
   }
 
   /**
-   * Applies a decoded Update: despawns, then spawns, then changes; then checks the checksum.
-   * Throws DesyncError on any inconsistency; the replica is then unusable (reconnect).
+   * Applies a decoded Update: despawns, spawns, position changes, then field changes; then
+   * checks the checksum. Throws DesyncError on any inconsistency; the replica is then unusable
+   * (reconnect, or resume).
    */
   apply(u) {
     if (this.tick !== null && u.tick <= this.tick) {
@@ -579,13 +748,16 @@ export class Replica {
     for (const id of d.despawns) {
       const e = E.get(id);
       if (!e) throw new DesyncError(`despawn of unknown entity ${id}`);
-      sum = (sum - entityHash(e.id, e.kind, e.x, e.y)) >>> 0;
+      sum = (sum - hashOf(e)) >>> 0;
       E.delete(id);
     }
     for (const s of d.spawns) {
       if (E.has(s.id)) throw new DesyncError(`spawn of entity ${s.id} that is already present`);
-      E.set(s.id, { id: s.id, kind: s.kind, x: s.x, y: s.y });
-      sum = (sum + entityHash(s.id, s.kind, s.x, s.y)) >>> 0;
+      const fields = new Array(MAX_FIELDS).fill(0);
+      if (s.fields) for (let i = 0; i < MAX_FIELDS; i++) fields[i] = s.fields[i] ?? 0;
+      const e = { id: s.id, kind: s.kind, x: s.x, y: s.y, fields };
+      E.set(s.id, e);
+      sum = (sum + hashOf(e)) >>> 0;
     }
     for (const c of d.changes) {
       const e = E.get(c.id);
@@ -595,10 +767,17 @@ export class Replica {
       if (x < 0 || x > 0xffffffff || y < 0 || y > 0xffffffff) {
         throw new DesyncError(`change moves entity ${c.id} out of the grid`);
       }
-      sum = (sum - entityHash(e.id, e.kind, e.x, e.y)) >>> 0;
+      sum = (sum - hashOf(e)) >>> 0;
       e.x = x;
       e.y = y;
-      sum = (sum + entityHash(e.id, e.kind, e.x, e.y)) >>> 0;
+      sum = (sum + hashOf(e)) >>> 0;
+    }
+    for (const f of d.fieldChanges ?? []) {
+      const e = E.get(f.id);
+      if (!e) throw new DesyncError(`field change of unknown entity ${f.id}`);
+      sum = (sum - hashOf(e)) >>> 0;
+      for (let i = 0; i < MAX_FIELDS; i++) if (f.mask & (1 << i)) e.fields[i] = f.values[i];
+      sum = (sum + hashOf(e)) >>> 0;
     }
     if (sum !== u.checksum) {
       const hex = (v) => "0x" + v.toString(16).padStart(8, "0");
@@ -825,6 +1004,15 @@ export class Predictor {
 
 const now = () => globalThis.performance.now();
 
+/**
+ * A player's speed per tick in the server's built-in games with their default settings
+ * (PROTOCOL.md §7.1a): 4 in `coins`, 5 in `arena` and anything else. The Welcome does not
+ * carry it; a game with other settings passes `playerSpeed` (and `maxStep`).
+ */
+export function defaultSpeed(welcome) {
+  return welcome.game === "coins" ? 4 : 5;
+}
+
 /** Counts events in a sliding window, for rates. */
 class RateWindow {
   constructor(windowMs) {
@@ -862,11 +1050,13 @@ class RateWindow {
 
 /**
  * A Tickstream session that joins a room, keeps a verified replica, predicts the own entity,
- * interpolates the others, and reconnects with backoff.
+ * interpolates the others, hands the game's events to the application in order, and after a
+ * lost connection reconnects with backoff and resumes the same entity.
  *
- * Events (`client.on(name, fn)`): "open", "welcome" (the Welcome), "update" (the Update),
- * "pong" ({rttMs, serverTick}), "desync" ({error}), "close" ({code, reason, wasClean,
- * serverError, willReconnect, retryInMs}), "error" ({error}), "state" (the new state).
+ * Events (`client.on(name, fn)`): "open", "welcome" (the Welcome), "event" (each GameEvent, in
+ * seq order, with `tick` and `kindName`), "update" (the Update), "pong" ({rttMs, serverTick}),
+ * "desync" ({error}), "close" ({code, reason, wasClean, serverError, willReconnect, retryInMs,
+ * resumeRefused}), "error" ({error}), "state" (the new state).
  */
 export class TickstreamClient {
   /**
@@ -879,8 +1069,8 @@ export class TickstreamClient {
       url: o.url,
       room: o.room ?? "lobby",
       interpolationDelayMs: o.interpolationDelayMs ?? 100,
-      playerSpeed: o.playerSpeed ?? 5,
-      maxStep: o.maxStep ?? 5,
+      playerSpeed: o.playerSpeed ?? defaultSpeed,
+      maxStep: o.maxStep ?? defaultSpeed,
       maxBufferedAmount: o.maxBufferedAmount ?? 64,
       pingIntervalMs: o.pingIntervalMs ?? 1000,
       reconnect: o.reconnect ?? true,
@@ -890,6 +1080,7 @@ export class TickstreamClient {
       snapDistance: o.snapDistance ?? 20,
       token: o.token,
       WebSocket: o.WebSocket ?? globalThis.WebSocket,
+      autoResume: o.autoResume ?? true,
     };
     if (!isValidRoomName(this.options.room)) throw new TypeError(`invalid room name ${JSON.stringify(this.options.room)}`);
     if (typeof this.options.WebSocket !== "function") throw new TypeError("no WebSocket implementation");
@@ -912,7 +1103,17 @@ export class TickstreamClient {
     this.rttSamples = [];
     this.desired = { dx: 0, dy: 0, buttons: 0 };
     this.updatesWindow = new RateWindow(2000);
+    // The player, which outlives a connection when it is resumed: the entity, the resume
+    // token of the newest Welcome, the last event seq delivered, the last input seq sent.
+    this.player = null;
+    this.resumeToken = null;
+    this.lastEventSeq = 0;
+    this.seq = 0;
+    this.events = 0;
+    this.resumes = 0;
+    this.resumeRefusals = 0;
     this.resetSession();
+    if (o.resume) this.adoptResumeState(o.resume);
   }
 
   resetSession() {
@@ -921,8 +1122,9 @@ export class TickstreamClient {
     this.clock = null;
     this.interp = null;
     this.predictor = null;
-    this.seq = 0;
     this.sent = { dx: 0, dy: 0, buttons: 0 };
+    /** Whether this connection opened with Resume rather than Join. */
+    this.resuming = false;
     this.lastInputTick = null;
     this.leadAdjust = 0;
     this.lastPingAt = -Infinity;
@@ -957,6 +1159,97 @@ export class TickstreamClient {
     if (this.state === s) return;
     this.state = s;
     this.emit("state", s);
+  }
+
+  /**
+   * What a later connection (even from another page load) needs to resume this player:
+   * `{ room, token, lastEventSeq, entity }`, or null before the first Welcome. The token is
+   * single-use and changes with every Welcome: save the newest (the demo keeps it in
+   * sessionStorage on every "welcome" and "event").
+   */
+  resumeState() {
+    if (this.resumeToken === null) return null;
+    return { room: this.options.room, token: this.resumeToken, lastEventSeq: this.lastEventSeq, entity: this.player };
+  }
+
+  adoptResumeState(state) {
+    if (!state || typeof state.token !== "string" || state.token === "") throw new TypeError("a resume state needs a token");
+    if (state.room !== undefined && state.room !== this.options.room) {
+      throw new TypeError(`resume state for room ${JSON.stringify(state.room)}, not ${JSON.stringify(this.options.room)}`);
+    }
+    u32Check(state.lastEventSeq ?? 0, "lastEventSeq");
+    this.resumeToken = state.token;
+    this.lastEventSeq = state.lastEventSeq ?? 0;
+    this.player = state.entity ?? null;
+  }
+
+  /** Forgets the player: the next connection joins afresh. */
+  forgetPlayer() {
+    this.player = null;
+    this.resumeToken = null;
+    this.lastEventSeq = 0;
+    this.seq = 0;
+  }
+
+  /**
+   * Takes back the player now, over a new connection that sends Resume (PROTOCOL.md §3.8):
+   * with `state` (from `resumeState()`, for example saved before a page reload) or with what
+   * this client holds. A connection still open is dropped first (its entity stays for the
+   * server's grace period). Without a token it joins instead. If the server refuses (4005),
+   * the client joins afresh. Returns the client.
+   */
+  resume(state) {
+    if (state) this.adoptResumeState(state);
+    this.dropConnection();
+    return this.connect();
+  }
+
+  /**
+   * Closes the connection but keeps the player: the server holds its entity for the grace
+   * period (20 s by default) and `resume()` — in this page, or in the next one with a saved
+   * `resumeState()` — takes it back. For a page about to reload or go to the background;
+   * `close()` is for leaving. No reconnect until `resume()` or `connect()`.
+   */
+  suspend(reason = "suspended") {
+    const ws = this.ws;
+    this.dropConnection(reason);
+    clearInterval(this.pumpTimer);
+    this.pumpTimer = null;
+    if (ws) {
+      this.lastClose = {
+        code: CloseCode.SUSPEND,
+        reason,
+        wasClean: true,
+        serverError: null,
+        willReconnect: false,
+        retryInMs: null,
+        resumeRefused: false,
+      };
+      this.emit("close", this.lastClose);
+    }
+  }
+
+  /**
+   * Ends the current connection, if any, with 4100 (the server keeps the player for a resume),
+   * without ending the session or forgetting the player.
+   */
+  dropConnection(reason = "resuming") {
+    this.attempt += 1; // a join token still on its way is not used
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.reconnectAt = null;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws && (ws.readyState === 0 || ws.readyState === 1)) {
+      ws.onclose = null;
+      ws.onmessage = null;
+      try {
+        ws.close(CloseCode.SUSPEND, reason.slice(0, 120));
+      } catch {
+        // already closing
+      }
+    }
+    this.setState("idle");
   }
 
   /** Opens the connection (and keeps reconnecting until close()). Returns the client. */
@@ -1019,8 +1312,9 @@ export class TickstreamClient {
     this.onClosed(null, { code: CloseCode.ABNORMAL, reason: String(error?.message ?? error), wasClean: false });
   }
 
-  /** Closes the session for good (code 1000); no reconnect. */
+  /** Closes the session for good (code 1000); no reconnect, and the player is not resumed. */
   close(reason = "client closing") {
+    this.forgetPlayer();
     this.attempt += 1; // a join token still on its way is not used
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
@@ -1033,7 +1327,15 @@ export class TickstreamClient {
     if (ws && (ws.readyState === 0 || ws.readyState === 1)) {
       ws.onclose = null;
       ws.close(CloseCode.NORMAL, reason);
-      this.lastClose = { code: CloseCode.NORMAL, reason, wasClean: true, serverError: null, willReconnect: false, retryInMs: null };
+      this.lastClose = {
+        code: CloseCode.NORMAL,
+        reason,
+        wasClean: true,
+        serverError: null,
+        willReconnect: false,
+        retryInMs: null,
+        resumeRefused: false,
+      };
       this.emit("close", this.lastClose);
     }
   }
@@ -1057,7 +1359,8 @@ export class TickstreamClient {
     }
     this.setState("joining");
     this.emit("open", undefined);
-    ws.send(encodeJoin(this.options.room));
+    this.resuming = this.options.autoResume !== false && this.resumeToken !== null;
+    ws.send(this.resuming ? encodeResume(this.options.room, this.resumeToken, this.lastEventSeq) : encodeJoin(this.options.room));
   }
 
   onMessage(ws, data) {
@@ -1111,14 +1414,28 @@ export class TickstreamClient {
       this.fail(ws, "tick rate 0", true);
       return;
     }
+    const resumed = this.resuming && w.resumed && w.entity === this.player;
+    if (resumed) {
+      this.resumes += 1;
+      // The server may still hold an input this client no longer wants: send the current
+      // one again, with the next seq (seqs continue across a resume).
+      this.sent = { dx: Number.NaN, dy: Number.NaN, buttons: 0 };
+    } else {
+      // A new player: inputs and events count from 1 again.
+      this.seq = 0;
+      this.lastEventSeq = 0;
+    }
+    this.player = w.entity;
+    this.resumeToken = w.resumeToken;
     this.welcome = w;
     this.sessionStart = t;
     this.clock = new ServerClock(w.tickRateHz);
-    this.interp = new Interpolator({ maxStep: this.options.maxStep });
+    const perGame = (v) => (typeof v === "function" ? v(w) : v);
+    this.interp = new Interpolator({ maxStep: perGame(this.options.maxStep) });
     this.predictor = new Predictor({
       worldWidth: w.worldWidth,
       worldHeight: w.worldHeight,
-      speed: this.options.playerSpeed,
+      speed: perGame(this.options.playerSpeed),
     });
     this.sessions += 1;
     this.setState("playing");
@@ -1130,6 +1447,17 @@ export class TickstreamClient {
     if (!this.welcome) {
       this.fail(ws, "Update before Welcome", true);
       return;
+    }
+    // Events come exactly once, in seq order, without gaps (across resumes too). A gap or a
+    // repeat ends the connection before anything of this update is used; the resume that
+    // follows asks for every event after the last one delivered.
+    let expected = this.lastEventSeq + 1;
+    for (const e of u.events) {
+      if (e.seq !== expected) {
+        this.fail(ws, `event seq ${e.seq} where ${expected} was due`, true);
+        return;
+      }
+      expected += 1;
     }
     try {
       this.replica.apply(u);
@@ -1160,21 +1488,32 @@ export class TickstreamClient {
         this.offset = Math.hypot(ox, oy) > this.options.snapDistance ? { x: 0, y: 0 } : { x: ox, y: oy };
       }
     }
+    const kinds = this.welcome.eventKinds;
+    for (const e of u.events) {
+      this.lastEventSeq = e.seq;
+      this.events += 1;
+      this.emit("event", { ...e, tick: u.tick, kindName: kinds[e.kind] ?? null });
+    }
     this.emit("update", u);
     this.pump(t);
   }
 
-  /** Ends a session on the client's side: close 1000, then reconnect unless `retry` is false. */
+  /**
+   * Ends a connection on the client's side. With `retry`, closes with 4100 so that the server
+   * keeps the player, and reconnects with a resume; without, closes with 1000 (the player
+   * leaves) for good.
+   */
   fail(ws, reason, retry) {
     this.emit("error", { error: new ProtocolError(reason) });
     ws.onclose = null;
     ws.onmessage = null;
+    const code = retry ? CloseCode.SUSPEND : CloseCode.NORMAL;
     try {
-      ws.close(CloseCode.NORMAL, reason.slice(0, 120));
+      ws.close(code, reason.slice(0, 120));
     } catch {
       // already closing
     }
-    this.onClosed(ws, { code: CloseCode.NORMAL, reason, wasClean: true }, retry);
+    this.onClosed(ws, { code, reason, wasClean: true }, retry);
   }
 
   onClosed(ws, ev, retry = true) {
@@ -1184,6 +1523,12 @@ export class TickstreamClient {
     const code = ev.code ?? CloseCode.ABNORMAL;
     // A session that played for a while starts the backoff over.
     if (this.sessionStart !== null && t - this.sessionStart > 10000) this.attempts = 0;
+    // A refused resume is not retried: the next connection joins afresh as a new player.
+    const resumeRefused = this.resuming && code === CloseCode.RESUME_REFUSED;
+    if (resumeRefused) {
+      this.resumeRefusals += 1;
+      this.forgetPlayer();
+    }
     const willReconnect = retry && this.options.reconnect !== false && !FINAL_CODES.has(code);
     let retryInMs = null;
     if (willReconnect) {
@@ -1206,6 +1551,7 @@ export class TickstreamClient {
       serverError: this.serverError,
       willReconnect,
       retryInMs,
+      resumeRefused,
     };
     this.emit("close", this.lastClose);
   }
@@ -1280,20 +1626,51 @@ export class TickstreamClient {
     for (const [id, track] of this.interp.tracks) {
       if (id === own) continue;
       const p = Interpolator.sample(track.samples, renderTick);
-      out.entities.push({ id, kind: track.kind, x: p.x, y: p.y });
+      out.entities.push({ id, kind: track.kind, x: p.x, y: p.y, fields: this.replica.get(id)?.fields ?? null });
     }
     this.interp.prune(renderTick - 1);
     if (this.predictor.x !== null) {
       const me = this.replica.get(own);
-      out.own = { id: own, kind: me ? me.kind : 0, x: this.predictor.x + this.offset.x, y: this.predictor.y + this.offset.y };
+      out.own = {
+        id: own,
+        kind: me ? me.kind : 0,
+        x: this.predictor.x + this.offset.x,
+        y: this.predictor.y + this.offset.y,
+        fields: me ? me.fields : null,
+      };
     }
     return out;
   }
 
-  /** An entity of the replica, in world units (the server's latest, not interpolated). */
+  /**
+   * An entity of the replica, in world units (the server's latest, not interpolated), with its
+   * raw fields and, once the Welcome named them, its kind's name and its fields scaled by name.
+   */
   entity(id) {
     const e = this.replica.get(id);
-    return e ? { id: e.id, kind: e.kind, x: e.x / GRID_SCALE, y: e.y / GRID_SCALE } : null;
+    if (!e) return null;
+    const w = this.welcome;
+    return {
+      id: e.id,
+      kind: e.kind,
+      kindName: w?.kinds[e.kind] ?? null,
+      x: e.x / GRID_SCALE,
+      y: e.y / GRID_SCALE,
+      fields: [...e.fields],
+      values: w ? namedFields(e.fields, w.fields) : {},
+    };
+  }
+
+  /**
+   * Field `field` (its index, or its name in `Welcome.fields`) of entity `id`, scaled to the
+   * game's units; null when the entity is not in view or the game has no such field.
+   */
+  field(id, field) {
+    const e = this.replica.get(id);
+    const specs = this.welcome?.fields ?? [];
+    const i = typeof field === "number" ? field : specs.findIndex((f) => f.name === field);
+    if (!e || !Number.isInteger(i) || i < 0 || i >= MAX_FIELDS) return null;
+    return scaleField(e.fields[i], specs[i]);
   }
 
   /** Numbers for an overlay, tests and the curious. */
@@ -1304,6 +1681,9 @@ export class TickstreamClient {
     const w = this.welcome;
     const me = w ? this.entity(w.entity) : null;
     const p = this.predictor;
+    // The reference games call kind 0 "player"; a game may name it elsewhere.
+    const named = w ? w.kinds.indexOf("player") : -1;
+    const playerKind = named >= 0 ? named : 0;
     return {
       connected: this.state === "playing",
       state: this.state,
@@ -1314,7 +1694,12 @@ export class TickstreamClient {
       ackSeq: this.replica.ackSeq,
       inputSeq: this.seq,
       entities: this.replica.size,
-      players: [...this.replica.entities.values()].filter((e) => e.kind === 0).length,
+      players: [...this.replica.entities.values()].filter((e) => e.kind === playerKind).length,
+      game: w ? w.game : null,
+      events: this.events,
+      lastEventSeq: this.lastEventSeq,
+      resumes: this.resumes,
+      resumeRefusals: this.resumeRefusals,
       updateHz,
       kbpsIn: bytesPerSec / 1000,
       rttMs: this.rttMs,

@@ -1,28 +1,48 @@
 //! One bot: a real client that joins a room, plays the scenario's inputs and checks its view.
 //!
-//! After the `Welcome`, a bot is two tasks. Its own task writes: an input every 50 ms, the
-//! WebSocket's control replies, and the close frame at the deadline. A spawned reader task
-//! applies every update to a [`Replica`] (verifying the checksum if the bot is in the
-//! verification sample), measures input round trips through a lock-free [`RttRing`], and counts
-//! updates and bytes. Live totals go to the bot's [`BotCounters`] (atomics, read once a second
-//! for progress); everything else stays in the tasks and comes back as one [`BotReport`].
+//! A bot's life is one or more connections. On each, after the `Welcome`, a bot is two tasks.
+//! Its own task writes: an input every 50 ms, the WebSocket's control replies, and the close
+//! frame at the deadline. A spawned reader task applies every update to a [`Replica`] (verifying
+//! the checksum if the bot is in the verification sample, and always on a connection's first
+//! update, the full snapshot), checks the game events' sequence numbers ([`EventCheck`]),
+//! measures input round trips through a lock-free [`RttRing`], and counts updates and bytes.
+//! Live totals go to the bot's [`BotCounters`] (atomics, read once a second for progress);
+//! everything else stays in the tasks and comes back as one [`BotReport`].
+//!
+//! With [`Churn`], the writer drops the connection at random times (no close frame: the socket
+//! just goes away) and the bot reconnects with `Resume`, checking that it gets the same entity
+//! back, that the snapshot passes the checksum, and that the events go on without a gap.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use tickstream_shared::{
-    ClientMsg, Join, PROTOCOL_VERSION, Replica, ReplicaError, ServerMsg, Welcome, close_code,
+    ClientMsg, EntityId, Join, PROTOCOL_VERSION, Replica, ReplicaError, Resume, ServerMsg, Welcome,
+    close_code,
 };
 use tokio::sync::oneshot;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::MissedTickBehavior;
 
+use crate::churn::{Churn, ChurnSchedule};
 use crate::client::{Client, ClientError, ClientReader, ClientWriter, Incoming, NO_STATUS};
 use crate::connect::{ConnectError, Connector};
+use crate::events::{EventCheck, EventError};
 use crate::rtt::{RttRing, micros_since, record_rtt, rtt_histogram};
 use crate::schedule::{INPUT_INTERVAL, InputSchedule};
+
+/// How many event errors a bot keeps verbatim (it counts them all).
+pub const MAX_EVENT_ERROR_SAMPLES: usize = 5;
+
+/// No drop is planned this close to the end of the window (plus the reconnect delay), so that
+/// every drop has time for its resume.
+pub const CHURN_QUIET: Duration = Duration::from_secs(1);
+
+/// How often a due drop checks again whether the connection has its first update yet.
+const SYNC_POLL: Duration = Duration::from_millis(20);
 
 /// The span of a run whose traffic is measured. Errors and desyncs count at any time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,20 +71,23 @@ impl Window {
 /// What one bot does.
 #[derive(Debug, Clone)]
 pub struct BotConfig {
-    /// The bot's number: it seeds the input PRNG (`1000 + index`).
+    /// The bot's number: it seeds the input PRNG (`1000 + index`) and the churn PRNG.
     pub index: u32,
     /// The room to join.
     pub room: String,
-    /// Verify every update's checksum (else apply without it, which is cheaper).
+    /// Verify every update's checksum (else apply without it, which is cheaper; the first
+    /// update of every connection is verified anyway).
     pub verify: bool,
     /// When to connect (runs stagger their bots).
     pub start_at: Instant,
     /// The measured window; the bot closes at its end.
     pub window: Window,
-    /// How long to wait for `Welcome` after sending `Join`.
+    /// How long to wait for `Welcome` after sending `Join` or `Resume`.
     pub join_timeout: Duration,
     /// How long to wait for the server's close frame after sending ours.
     pub close_grace: Duration,
+    /// Drop the connection at random and resume; `None` keeps one connection for the run.
+    pub churn: Option<Churn>,
 }
 
 /// A bot's live totals, read by the progress display while the bot runs. Only the bot writes.
@@ -75,11 +98,14 @@ pub struct BotCounters {
     bytes: AtomicU64,
     desynced: AtomicBool,
     errors: AtomicU64,
+    event_errors: AtomicU64,
+    resumes: AtomicU64,
+    resume_failures: AtomicU64,
     done: AtomicBool,
 }
 
 impl BotCounters {
-    /// True once the bot got its `Welcome`.
+    /// True once the bot got its first `Welcome`.
     #[must_use]
     pub fn joined(&self) -> bool {
         self.joined.load(Ordering::Relaxed)
@@ -107,6 +133,24 @@ impl BotCounters {
     #[must_use]
     pub fn errors(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
+    }
+
+    /// Events out of sequence so far (gaps, duplicates, unknown kinds).
+    #[must_use]
+    pub fn event_errors(&self) -> u64 {
+        self.event_errors.load(Ordering::Relaxed)
+    }
+
+    /// Successful resumes so far.
+    #[must_use]
+    pub fn resumes(&self) -> u64 {
+        self.resumes.load(Ordering::Relaxed)
+    }
+
+    /// Failed resumes so far.
+    #[must_use]
+    pub fn resume_failures(&self) -> u64 {
+        self.resume_failures.load(Ordering::Relaxed)
     }
 
     /// True once the bot has finished.
@@ -168,6 +212,9 @@ pub enum BotError {
         /// The reason.
         reason: String,
     },
+    /// The first update of a connection (the full snapshot) lacks the bot's own entity.
+    #[error("own entity {0:?} is not in the snapshot")]
+    OwnEntityMissing(EntityId),
     /// The bot's reader task panicked.
     #[error("reader task failed: {0}")]
     Task(String),
@@ -196,22 +243,65 @@ impl BotError {
             Self::ProtocolVersion { .. } => "protocol_version".into(),
             Self::Server { code, .. } => format!("server_error_{code}"),
             Self::Closed { code, .. } => format!("close_{code}"),
+            Self::OwnEntityMissing(_) => "own_entity_missing".into(),
             Self::Task(_) => "task".into(),
         }
     }
 }
 
-/// What one bot measured. Traffic counts only cover the [`Window`].
+/// Why a `Resume` did not give the bot its entity back.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeFailure {
+    /// The server refused it (an `Error` and a close, usually 4005 `RESUME_REFUSED`) or the
+    /// new connection failed.
+    #[error("{0}")]
+    Refused(BotError),
+    /// The server welcomed the bot, but as a new player (`resumed: false`).
+    #[error("the Welcome answering Resume says resumed: false")]
+    NotResumed,
+    /// The server resumed the bot as another entity.
+    #[error("resumed as entity {now:?}, was {was:?}")]
+    OtherEntity {
+        /// The entity before the drop.
+        was: EntityId,
+        /// The entity of the welcome.
+        now: EntityId,
+    },
+}
+
+impl ResumeFailure {
+    /// A short stable key: `close_CODE` for a refusal with a close code (from the `Error`
+    /// message or the close frame, which carry the same code), else `not_resumed`,
+    /// `other_entity`, or the [`BotError::kind`] of a failed connection.
+    #[must_use]
+    pub fn kind(&self) -> String {
+        match self {
+            Self::Refused(BotError::Server { code, .. } | BotError::Closed { code, .. }) => {
+                format!("close_{code}")
+            }
+            Self::Refused(e) => e.kind(),
+            Self::NotResumed => "not_resumed".into(),
+            Self::OtherEntity { .. } => "other_entity".into(),
+        }
+    }
+}
+
+/// What one bot measured. Traffic counts only cover the [`Window`]; events, errors and resumes
+/// cover the whole run.
 #[derive(Debug)]
 pub struct BotReport {
     /// The bot's number.
     pub index: u32,
+    /// The room it joined (or tried to).
+    pub room: String,
+    /// The game the server runs in that room, from the welcome.
+    pub game: Option<String>,
     /// Whether it verified checksums.
     pub verified: bool,
     /// Whether it got its `Welcome`.
     pub joined: bool,
-    /// How long it was joined within the window (to its end, even if the bot stopped early, so
-    /// a stopped bot shows as a low update rate).
+    /// How long it was joined within the window (to its end, even if the bot stopped early or
+    /// was offline between a drop and its resume, so that shows as a low update rate).
     pub measured: Duration,
     /// Updates received in the window.
     pub updates: u64,
@@ -221,6 +311,20 @@ pub struct BotReport {
     pub bytes: u64,
     /// Input-to-acknowledgement round trips in the window, in microseconds.
     pub rtt_us: Histogram<u32>,
+    /// Game events received in sequence, over the whole run.
+    pub events: u64,
+    /// The same, by kind name.
+    pub events_by_kind: BTreeMap<String, u64>,
+    /// Events out of sequence (gaps, duplicates) or of an unknown kind.
+    pub event_errors: u64,
+    /// The first few of those, verbatim.
+    pub event_error_samples: Vec<EventError>,
+    /// Connections the bot dropped on purpose (churn).
+    pub drops: u32,
+    /// Resumes that got the same entity back and a snapshot that passed the checksum.
+    pub resumes: u32,
+    /// Resumes that did not.
+    pub resume_failures: Vec<ResumeFailure>,
     /// The replica error that stopped the bot, if any.
     pub desync: Option<ReplicaError>,
     /// Everything else that went wrong.
@@ -233,6 +337,8 @@ impl BotReport {
     pub fn new(index: u32, verified: bool) -> Self {
         Self {
             index,
+            room: String::new(),
+            game: None,
             verified,
             joined: false,
             measured: Duration::ZERO,
@@ -240,6 +346,13 @@ impl BotReport {
             update_bytes: 0,
             bytes: 0,
             rtt_us: rtt_histogram(),
+            events: 0,
+            events_by_kind: BTreeMap::new(),
+            event_errors: 0,
+            event_error_samples: Vec::new(),
+            drops: 0,
+            resumes: 0,
+            resume_failures: Vec::new(),
             desync: None,
             errors: Vec::new(),
         }
@@ -253,8 +366,20 @@ pub async fn run_bot(
     counters: Arc<BotCounters>,
 ) -> BotReport {
     let mut report = BotReport::new(cfg.index, cfg.verify);
+    report.room.clone_from(&cfg.room);
     let mut errors = ErrorLog::new(&counters);
-    play(&cfg, &connector, &counters, &mut report, &mut errors).await;
+    let mut player = Player::new(cfg.index);
+    play(
+        &cfg,
+        &connector,
+        &counters,
+        &mut player,
+        &mut report,
+        &mut errors,
+    )
+    .await;
+    report.events = player.events.received();
+    report.events_by_kind = player.events.by_kind().clone();
     report.errors.append(&mut errors.list);
     counters.done.store(true, Ordering::Relaxed);
     report
@@ -280,25 +405,192 @@ impl<'a> ErrorLog<'a> {
     }
 }
 
+/// What a bot carries from one connection to the next.
+struct Player {
+    /// The entity of the current player (set by a `Join`'s welcome, kept by resumes).
+    entity: Option<EntityId>,
+    /// The resume token of the latest welcome.
+    token: String,
+    events: EventCheck,
+    /// The latest input the server acknowledged.
+    last_ack: u32,
+    /// Inputs keep counting across resumes (the server wants `seq` above the last applied).
+    schedule: InputSchedule,
+    churn: Option<ChurnSchedule>,
+}
+
+impl Player {
+    fn new(index: u32) -> Self {
+        Self {
+            entity: None,
+            token: String::new(),
+            events: EventCheck::new(),
+            last_ack: 0,
+            schedule: InputSchedule::for_bot(index),
+            churn: None,
+        }
+    }
+
+    /// The first message of a connection: `Join`, or `Resume` after a drop.
+    fn hello(&self, room: &str, resuming: bool) -> ClientMsg {
+        if resuming {
+            ClientMsg::Resume(Resume {
+                room: room.to_owned(),
+                token: self.token.clone(),
+                last_event_seq: self.events.last_seq(),
+            })
+        } else {
+            ClientMsg::Join(Join {
+                room: room.to_owned(),
+            })
+        }
+    }
+
+    /// Checks a welcome against what the bot asked for and takes it on; `Err` is a failed
+    /// resume (the connection is useless), `Ok(Err)` a protocol error that ends the bot.
+    fn welcomed(
+        &mut self,
+        welcome: &Welcome,
+        resuming: bool,
+    ) -> Result<Result<(), BotError>, ResumeFailure> {
+        if resuming {
+            if !welcome.resumed {
+                return Err(ResumeFailure::NotResumed);
+            }
+            if let Some(was) = self.entity
+                && was != welcome.entity
+            {
+                return Err(ResumeFailure::OtherEntity {
+                    was,
+                    now: welcome.entity,
+                });
+            }
+            self.events.resumed(&welcome.event_kinds);
+        } else {
+            if welcome.resumed {
+                return Ok(Err(BotError::Unexpected(
+                    "a resumed Welcome answering Join",
+                )));
+            }
+            self.entity = Some(welcome.entity);
+            self.events.new_player(&welcome.event_kinds);
+        }
+        self.token.clone_from(&welcome.resume_token);
+        Ok(Ok(()))
+    }
+}
+
+/// What ended one connection.
+enum ConnEnd {
+    /// The bot dropped it on purpose, to resume.
+    Dropped,
+    /// Anything else: the bot is done.
+    Over,
+}
+
 async fn play(
     cfg: &BotConfig,
     connector: &Connector,
     counters: &Arc<BotCounters>,
+    player: &mut Player,
     report: &mut BotReport,
     errors: &mut ErrorLog<'_>,
 ) {
     tokio::time::sleep_until(cfg.start_at.into()).await;
+    let shared = Arc::new(Shared {
+        base: Instant::now(),
+        rtt: RttRing::new(),
+    });
+    player.churn = cfg
+        .churn
+        .map(|c| ChurnSchedule::for_bot(cfg.index, c.mean_interval));
+    let mut resuming = false;
+    loop {
+        let hello = player.hello(&cfg.room, resuming);
+        let (mut client, welcome) = match open(cfg, connector, &hello).await {
+            Ok(opened) => opened,
+            // The run ended while the bot was offline: nothing to resume into.
+            Err(BotError::Late) if resuming => return,
+            Err(e) if resuming => {
+                resume_failed(report, counters, ResumeFailure::Refused(e));
+                resuming = false;
+                continue;
+            }
+            Err(e) => return errors.push(e),
+        };
+        let welcomed_at = Instant::now();
+        let welcome_len = client.last_payload_len() as u64;
+        counters.add_message(welcome_len, false);
+        if cfg.window.contains(welcomed_at) {
+            report.bytes += welcome_len;
+        }
+        if welcome.protocol != PROTOCOL_VERSION {
+            let _ = client.close(close_code::PROTOCOL_ERROR, "").await;
+            return errors.push(BotError::ProtocolVersion {
+                server: welcome.protocol,
+                ours: PROTOCOL_VERSION,
+            });
+        }
+        match player.welcomed(&welcome, resuming) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = client.close(close_code::PROTOCOL_ERROR, "").await;
+                return errors.push(e);
+            }
+            Err(failure) => {
+                let _ = client.close(close_code::NORMAL, "").await;
+                resume_failed(report, counters, failure);
+                resuming = false;
+                continue;
+            }
+        }
+        if !report.joined {
+            report.joined = true;
+            report.measured = cfg.window.measured_since(welcomed_at);
+            counters.joined.store(true, Ordering::Relaxed);
+        }
+        if report.game.as_deref() != Some(welcome.game.as_str()) {
+            report.game = Some(welcome.game.clone());
+        }
+        let end = connection(
+            cfg, client, &welcome, &shared, counters, player, report, errors,
+        )
+        .await;
+        match end {
+            ConnEnd::Over => return,
+            ConnEnd::Dropped => {
+                report.drops += 1;
+                let delay = cfg.churn.map_or(Duration::ZERO, |c| c.reconnect_delay);
+                let at = std::cmp::min(Instant::now() + delay, cfg.window.end);
+                tokio::time::sleep_until(at.into()).await;
+                if Instant::now() >= cfg.window.end {
+                    return;
+                }
+                resuming = true;
+            }
+        }
+    }
+}
+
+fn resume_failed(report: &mut BotReport, counters: &BotCounters, failure: ResumeFailure) {
+    counters.resume_failures.fetch_add(1, Ordering::Relaxed);
+    report.resume_failures.push(failure);
+}
+
+/// Connects, sends `hello` (`Join` or `Resume`) and waits for the `Welcome`.
+async fn open(
+    cfg: &BotConfig,
+    connector: &Connector,
+    hello: &ClientMsg,
+) -> Result<(Client, Welcome), BotError> {
     let end = cfg.window.end.into();
     let mut client = match tokio::time::timeout_at(end, connector.connect()).await {
-        Err(_) => return errors.push(BotError::Late),
-        Ok(Err(e)) => return errors.push(BotError::Connect(e)),
+        Err(_) => return Err(BotError::Late),
+        Ok(Err(e)) => return Err(BotError::Connect(e)),
         Ok(Ok(client)) => client,
     };
-    let join = ClientMsg::Join(Join {
-        room: cfg.room.clone(),
-    });
-    if let Err(e) = client.send(&join).await {
-        return errors.push(BotError::Send(e));
+    if let Err(e) = client.send(hello).await {
+        return Err(BotError::Send(e));
     }
     let welcome_by = std::cmp::min(Instant::now() + cfg.join_timeout, cfg.window.end);
     // Dropping a half-read frame on timeout is fine: the connection is abandoned.
@@ -307,61 +599,79 @@ async fn play(
         Err(_) => Err(BotError::NoWelcome(cfg.join_timeout)),
         Ok(result) => result,
     };
-    let welcome = match welcome {
-        Ok(w) => w,
+    match welcome {
+        Ok(w) => Ok((client, w)),
         Err(e) => {
             let _ = client.close(close_code::NORMAL, "").await;
-            return errors.push(e);
+            Err(e)
         }
-    };
-    let joined_at = Instant::now();
-    let welcome_len = client.last_payload_len() as u64;
-    counters.add_message(welcome_len, false);
-    if cfg.window.contains(joined_at) {
-        report.bytes += welcome_len;
     }
-    if welcome.protocol != PROTOCOL_VERSION {
-        let _ = client.close(close_code::PROTOCOL_ERROR, "").await;
-        return errors.push(BotError::ProtocolVersion {
-            server: welcome.protocol,
-            ours: PROTOCOL_VERSION,
-        });
-    }
-    report.joined = true;
-    report.measured = cfg.window.measured_since(joined_at);
-    counters.joined.store(true, Ordering::Relaxed);
+}
 
+/// Plays one connection from its welcome to its end, and adds what it measured to `report`.
+#[allow(clippy::too_many_arguments)]
+async fn connection(
+    cfg: &BotConfig,
+    client: Client,
+    welcome: &Welcome,
+    shared: &Arc<Shared>,
+    counters: &Arc<BotCounters>,
+    player: &mut Player,
+    report: &mut BotReport,
+    errors: &mut ErrorLog<'_>,
+) -> ConnEnd {
+    let resumed = welcome.resumed;
     let (reader, mut writer) = client.split();
-    let shared = Arc::new(Shared {
-        base: joined_at,
-        rtt: RttRing::new(),
-        closing: AtomicBool::new(false),
-    });
+    let flags = Arc::new(ConnFlags::default());
     let (stop, stopped) = oneshot::channel();
     let mut reading = tokio::spawn(read_loop(
         reader,
         ReadCtx {
-            shared: Arc::clone(&shared),
+            shared: Arc::clone(shared),
+            flags: Arc::clone(&flags),
             counters: Arc::clone(counters),
             verify: cfg.verify,
             window: cfg.window,
+            own: welcome.entity,
+            events: std::mem::take(&mut player.events),
+            last_ack: player.last_ack,
         },
         stopped,
     ));
-    let end = write_loop(cfg, &mut writer, &shared, &mut reading).await;
+    let drop_at = drop_time(cfg, player);
+    let end = write_loop(
+        cfg,
+        &mut writer,
+        shared,
+        &flags,
+        &mut player.schedule,
+        drop_at,
+        &mut reading,
+    )
+    .await;
+    let mut dropped = false;
     let outcome = match end {
         WriteEnd::Deadline => {
-            shared.closing.store(true, Ordering::Release);
+            flags.closing.store(true, Ordering::Release);
             // A failure here means the connection is already gone, which no longer matters.
             let _ = writer.close(close_code::NORMAL, "").await;
             finish_reader(reading, stop, cfg.close_grace).await
+        }
+        WriteEnd::Drop => {
+            dropped = true;
+            flags.closing.store(true, Ordering::Release);
+            let outcome = finish_reader(reading, stop, Duration::ZERO).await;
+            // The reader's half went with its task; with this one the socket closes, without
+            // a close frame, as when a phone loses its network.
+            drop(writer);
+            outcome
         }
         WriteEnd::PeerClosed => finish_reader(reading, stop, cfg.close_grace).await,
         WriteEnd::ReaderDone(outcome) => {
             // Echo a queued close, or close ourselves after a desync or a reader error.
             let _ = writer.send_pending_control().await;
             let _ = writer.close(close_code::NORMAL, "").await;
-            outcome
+            *outcome
         }
         WriteEnd::Failed(e) => {
             let outcome = finish_reader(reading, stop, Duration::ZERO).await;
@@ -375,21 +685,62 @@ async fn play(
             outcome
         }
     };
-    match outcome {
-        Ok(o) => {
-            report.updates = o.updates;
-            report.update_bytes = o.update_bytes;
-            report.bytes += o.bytes;
-            report.rtt_us = o.rtt_us;
-            report.desync = o.desync;
-            // Already counted live by the reader.
-            errors.list.extend(o.errors);
+    let o = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            errors.push(BotError::Task(e.to_string()));
+            return ConnEnd::Over;
         }
-        Err(e) => errors.push(BotError::Task(e.to_string())),
+    };
+    report.updates += o.updates;
+    report.update_bytes += o.update_bytes;
+    report.bytes += o.bytes;
+    if report.rtt_us.add(&o.rtt_us).is_err() {
+        // Only if the histogram cannot grow; then the samples are lost, not the run.
+        for v in o.rtt_us.iter_recorded() {
+            report
+                .rtt_us
+                .saturating_record_n(v.value_iterated_to(), v.count_at_value());
+        }
+    }
+    report.event_errors += o.event_errors;
+    for e in o.event_error_samples {
+        if report.event_error_samples.len() < MAX_EVENT_ERROR_SAMPLES {
+            report.event_error_samples.push(e);
+        }
+    }
+    player.events = o.events;
+    player.last_ack = o.last_ack;
+    if resumed && o.synced {
+        report.resumes += 1;
+        counters.resumes.fetch_add(1, Ordering::Relaxed);
+    }
+    let stopped_by_error = o.desync.is_some() || !o.errors.is_empty();
+    if o.desync.is_some() {
+        report.desync = o.desync;
+    }
+    // Already counted live by the reader.
+    errors.list.extend(o.errors);
+    if dropped && !stopped_by_error {
+        ConnEnd::Dropped
+    } else {
+        ConnEnd::Over
     }
 }
 
-/// Waits for the `Welcome` that must answer `Join`.
+/// When to drop this connection (churn), or `None`: never, or too close to the end for a
+/// resume to fit.
+fn drop_time(cfg: &BotConfig, player: &mut Player) -> Option<Instant> {
+    let churn = cfg.churn?;
+    let at = Instant::now() + player.churn.as_mut()?.next_interval();
+    let latest = cfg
+        .window
+        .end
+        .checked_sub(churn.reconnect_delay + CHURN_QUIET)?;
+    (at < latest).then_some(at)
+}
+
+/// Waits for the `Welcome` that must answer `Join` or `Resume`.
 async fn welcome(client: &mut Client) -> Result<Welcome, BotError> {
     match client.recv().await {
         Ok(Incoming::Msg(ServerMsg::Welcome(w))) => Ok(w),
@@ -403,22 +754,32 @@ async fn welcome(client: &mut Client) -> Result<Welcome, BotError> {
     }
 }
 
-/// State a bot's writer and reader share.
+/// What a bot's writer and readers share over all its connections.
 struct Shared {
     /// The zero of the round-trip clock.
     base: Instant,
     rtt: RttRing,
-    /// Set before the bot sends its close frame: the server's close is then expected.
+}
+
+/// What a connection's writer and reader share.
+#[derive(Default)]
+struct ConnFlags {
+    /// Set before the bot sends its close frame or drops the connection: the end of the
+    /// connection is then expected.
     closing: AtomicBool,
+    /// Set once the first update (the snapshot) has been applied and verified.
+    synced: AtomicBool,
 }
 
 enum WriteEnd {
     /// The window ended.
     Deadline,
+    /// Time to drop the connection (churn).
+    Drop,
     /// The server closed and its close frame was echoed.
     PeerClosed,
     /// The reader stopped first (desync, error, close).
-    ReaderDone(Result<ReadOutcome, JoinError>),
+    ReaderDone(Box<Result<ReadOutcome, JoinError>>),
     /// Writing failed.
     Failed(ClientError),
 }
@@ -427,19 +788,31 @@ async fn write_loop(
     cfg: &BotConfig,
     writer: &mut ClientWriter,
     shared: &Shared,
+    flags: &ConnFlags,
+    schedule: &mut InputSchedule,
+    drop_at: Option<Instant>,
     reading: &mut JoinHandle<ReadOutcome>,
 ) -> WriteEnd {
-    let mut schedule = InputSchedule::for_bot(cfg.index);
     let mut ticker = tokio::time::interval(INPUT_INTERVAL);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let deadline = tokio::time::sleep_until(cfg.window.end.into());
     tokio::pin!(deadline);
+    let churn = tokio::time::sleep_until(drop_at.unwrap_or(cfg.window.end).into());
+    tokio::pin!(churn);
     loop {
         // Every branch is cancel safe: a sleep, a join handle, a channel receive, a tick.
         tokio::select! {
             biased;
             () = &mut deadline => return WriteEnd::Deadline,
-            outcome = &mut *reading => return WriteEnd::ReaderDone(outcome),
+            outcome = &mut *reading => return WriteEnd::ReaderDone(Box::new(outcome)),
+            () = &mut churn, if drop_at.is_some() => {
+                // Drop only a connection that has shown its snapshot, so every resume has
+                // something to compare with.
+                if flags.synced.load(Ordering::Acquire) {
+                    return WriteEnd::Drop;
+                }
+                churn.as_mut().reset((Instant::now() + SYNC_POLL).into());
+            }
             Some(control) = writer.next_control() => {
                 let close = control.is_close();
                 if let Err(e) = writer.send_control(control).await {
@@ -477,12 +850,19 @@ async fn finish_reader(
 
 struct ReadCtx {
     shared: Arc<Shared>,
+    flags: Arc<ConnFlags>,
     counters: Arc<BotCounters>,
     verify: bool,
     window: Window,
+    /// The bot's own entity, which the snapshot must hold.
+    own: EntityId,
+    /// The event bookkeeping, lent to the reader for the connection.
+    events: EventCheck,
+    /// The latest acknowledged input before this connection.
+    last_ack: u32,
 }
 
-/// What a reader measured.
+/// What a reader measured, and the state it hands back for the next connection.
 struct ReadOutcome {
     updates: u64,
     update_bytes: u64,
@@ -490,13 +870,20 @@ struct ReadOutcome {
     rtt_us: Histogram<u32>,
     desync: Option<ReplicaError>,
     errors: Vec<BotError>,
+    events: EventCheck,
+    event_errors: u64,
+    event_error_samples: Vec<EventError>,
+    last_ack: u32,
+    /// The first update was applied and verified.
+    synced: bool,
 }
 
 /// Reads until the connection ends, the replica desyncs, or `stop` fires.
 ///
 /// `recv` is raced against `stop` only: when `stop` wins, the half-read frame is dropped with
 /// the whole connection and nothing reads the stream again, so the lack of cancel safety is
-/// harmless.
+/// harmless. (An update lost that way is one whose events were not counted either: a resume
+/// asks for them again.)
 async fn read_loop(
     mut reader: ClientReader,
     ctx: ReadCtx,
@@ -509,10 +896,15 @@ async fn read_loop(
         rtt_us: rtt_histogram(),
         desync: None,
         errors: Vec::new(),
+        events: ctx.events,
+        event_errors: 0,
+        event_error_samples: Vec::new(),
+        last_ack: ctx.last_ack,
+        synced: false,
     };
     let mut errors = ErrorLog::new(&ctx.counters);
+    // A fresh replica on every welcome: the first update spawns the whole view.
     let mut replica = Replica::new();
-    let mut last_ack = 0u32;
     // After an `Error` message, the close (or EOF) that follows is not a second error.
     let mut server_error = false;
     loop {
@@ -533,7 +925,9 @@ async fn read_loop(
                 }
                 match msg {
                     ServerMsg::Update(update) => {
-                        let applied = if ctx.verify {
+                        // The snapshot after a welcome is always verified: it is where a
+                        // resume shows whether the server rebuilt the view right.
+                        let applied = if ctx.verify || !out.synced {
                             replica.apply(&update)
                         } else {
                             replica.apply_unverified(&update)
@@ -543,14 +937,33 @@ async fn read_loop(
                             out.desync = Some(e);
                             break;
                         }
+                        if !out.synced {
+                            if replica.get(ctx.own).is_none() {
+                                errors.push(BotError::OwnEntityMissing(ctx.own));
+                                break;
+                            }
+                            out.synced = true;
+                            ctx.flags.synced.store(true, Ordering::Release);
+                        }
+                        for e in &update.events {
+                            if let Err(err) = out.events.check(e) {
+                                ctx.counters.event_errors.fetch_add(1, Ordering::Relaxed);
+                                out.event_errors += 1;
+                                if out.event_error_samples.len() < MAX_EVENT_ERROR_SAMPLES {
+                                    out.event_error_samples.push(err);
+                                }
+                            }
+                        }
                         if measured {
                             out.updates += 1;
                             out.update_bytes += len;
                         }
-                        if update.ack_seq > last_ack {
-                            last_ack = update.ack_seq;
+                        if update.ack_seq > out.last_ack {
+                            out.last_ack = update.ack_seq;
                             let now_us = micros_since(ctx.shared.base, now);
-                            if measured && let Some(rtt) = ctx.shared.rtt.rtt_us(last_ack, now_us) {
+                            if measured
+                                && let Some(rtt) = ctx.shared.rtt.rtt_us(out.last_ack, now_us)
+                            {
                                 record_rtt(&mut out.rtt_us, u64::from(rtt));
                             }
                         }
@@ -570,7 +983,7 @@ async fn read_loop(
                 }
             }
             Ok(Incoming::Close { code, reason }) => {
-                let asked = ctx.shared.closing.load(Ordering::Acquire);
+                let asked = ctx.flags.closing.load(Ordering::Acquire);
                 let expected = asked && (code == close_code::NORMAL || code == NO_STATUS);
                 if !expected && !server_error {
                     errors.push(BotError::Closed { code, reason });
@@ -579,7 +992,7 @@ async fn read_loop(
             }
             Err(e) => {
                 // Once closing, a connection dropped without a close frame is no error.
-                if !server_error && !ctx.shared.closing.load(Ordering::Acquire) {
+                if !server_error && !ctx.flags.closing.load(Ordering::Acquire) {
                     errors.push(BotError::Recv(e));
                 }
                 break;
@@ -643,5 +1056,142 @@ mod tests {
             "server_error_4002"
         );
         assert_eq!(BotError::Late.kind(), "late");
+        assert_eq!(
+            BotError::OwnEntityMissing(EntityId(3)).kind(),
+            "own_entity_missing"
+        );
+    }
+
+    #[test]
+    fn resume_failures_are_keyed_by_close_code() {
+        let refused = |e| ResumeFailure::Refused(e).kind();
+        assert_eq!(
+            refused(BotError::Server {
+                code: 4005,
+                reason: "unknown token".into()
+            }),
+            "close_4005",
+            "an Error message"
+        );
+        assert_eq!(
+            refused(BotError::Closed {
+                code: 1013,
+                reason: "room is full".into()
+            }),
+            "close_1013",
+            "a close frame"
+        );
+        assert_eq!(refused(BotError::Late), "late", "anything else by its kind");
+        assert_eq!(ResumeFailure::NotResumed.kind(), "not_resumed");
+        assert_eq!(
+            ResumeFailure::OtherEntity {
+                was: EntityId(1),
+                now: EntityId(2)
+            }
+            .kind(),
+            "other_entity"
+        );
+    }
+
+    fn welcome(entity: u32, resumed: bool, token: &str) -> Welcome {
+        Welcome {
+            protocol: PROTOCOL_VERSION,
+            entity: EntityId(entity),
+            tick_rate_hz: 30,
+            tick: tickstream_shared::Tick(1),
+            world_width: 100.0,
+            world_height: 100.0,
+            view_radius: 0.0,
+            game: "arena".into(),
+            kinds: vec!["player".into(), "npc".into()],
+            fields: vec![],
+            event_kinds: vec!["joined".into(), "left".into()],
+            resume_token: token.into(),
+            resumed,
+        }
+    }
+
+    #[test]
+    fn a_resume_must_come_back_resumed_as_the_same_entity() {
+        let mut p = Player::new(0);
+        assert!(
+            matches!(p.hello("r", false), ClientMsg::Join(j) if j.room == "r"),
+            "the first connection joins"
+        );
+        assert!(
+            matches!(p.welcomed(&welcome(5, false, "t1"), false), Ok(Ok(()))),
+            "a fresh join"
+        );
+        match p.hello("r", true) {
+            ClientMsg::Resume(r) => assert_eq!(
+                (r.room.as_str(), r.token.as_str(), r.last_event_seq),
+                ("r", "t1", 0),
+                "the resume carries the room, the latest token and the last event"
+            ),
+            other => panic!("a drop resumes, not {other:?}"),
+        }
+        assert!(
+            matches!(p.welcomed(&welcome(5, true, "t2"), true), Ok(Ok(()))),
+            "same entity, resumed"
+        );
+        assert_eq!(p.token, "t2", "the new token replaces the used one");
+        assert!(
+            matches!(
+                p.welcomed(&welcome(5, false, "t3"), true),
+                Err(ResumeFailure::NotResumed)
+            ),
+            "a welcome as a new player fails the resume"
+        );
+        assert!(
+            matches!(
+                p.welcomed(&welcome(6, true, "t4"), true),
+                Err(ResumeFailure::OtherEntity { .. })
+            ),
+            "another entity fails the resume"
+        );
+        assert!(
+            matches!(
+                p.welcomed(&welcome(7, true, "t5"), false),
+                Ok(Err(BotError::Unexpected(_)))
+            ),
+            "a resumed welcome answering Join is a protocol error"
+        );
+    }
+
+    #[test]
+    fn drops_are_planned_only_with_churn_and_not_near_the_end() {
+        let now = Instant::now();
+        let mut cfg = BotConfig {
+            index: 0,
+            room: "r".into(),
+            verify: true,
+            start_at: now,
+            window: Window {
+                start: now,
+                end: now + Duration::from_secs(3600),
+            },
+            join_timeout: Duration::from_secs(1),
+            close_grace: Duration::from_secs(1),
+            churn: None,
+        };
+        let mut p = Player::new(0);
+        assert_eq!(drop_time(&cfg, &mut p), None, "no churn, no drop");
+        cfg.churn = Some(Churn {
+            mean_interval: Duration::from_millis(100),
+            reconnect_delay: Duration::from_millis(10),
+        });
+        p.churn = Some(ChurnSchedule::for_bot(0, Duration::from_millis(100)));
+        let at = drop_time(&cfg, &mut p).expect("a drop within an hour");
+        assert!(
+            at <= Instant::now() + Duration::from_secs(1),
+            "within ten means: {:?}",
+            at.saturating_duration_since(Instant::now())
+        );
+        cfg.window.end = Instant::now() + CHURN_QUIET;
+        assert_eq!(
+            drop_time(&cfg, &mut p),
+            None,
+            "no drop without time left to resume"
+        );
     }
 }

@@ -129,7 +129,7 @@ impl Client {
         }
     }
 
-    /// The subprotocol the server chose (`tickstream.v1`), if any.
+    /// The subprotocol the server chose (`tickstream.v2`), if any.
     #[must_use]
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()

@@ -2,9 +2,12 @@
 //! bandwidth reports.
 //!
 //! A bot does what a game client does: it connects over `wss://` (or `ws://`), offers the
-//! `tickstream.v1` subprotocol, joins a room, sends the reference scenario's inputs at 20 Hz and
+//! `tickstream.v2` subprotocol, joins a room, sends the reference scenario's inputs at 20 Hz and
 //! applies every update to its own [`tickstream_shared::Replica`], checking the server's view
-//! checksum. Thousands of bots share one process and a multi-threaded tokio runtime: two tasks
+//! checksum (game fields included) and that its game events arrive numbered 1, 2, 3… without
+//! a gap. Bots can be spread over several rooms, and can drop their connection at random and
+//! `Resume` it, checking that they get the same entity back and miss no event. Whatever game a
+//! room runs (`arena`, `coins`…), the bots play it the same way. Thousands of bots share one process and a multi-threaded tokio runtime: two tasks
 //! per bot, no locks and no allocation per update beyond decoding, counters in per-bot atomics
 //! and histograms merged once at the end.
 //!
@@ -18,6 +21,8 @@
 //!   halves; one binary frame per message.
 //! - [`schedule`]: [`InputSchedule`], the scenario's bot input rule.
 //! - [`rtt`]: [`rtt::RttRing`], lock-free send times for input round trips.
+//! - [`events`]: [`events::EventCheck`], a player's event sequence numbers checked for gaps.
+//! - [`churn`]: [`Churn`] and the random drop times of a bot.
 //! - [`bot`]: [`bot::run_bot`], one bot from connect to close, and its [`bot::BotReport`].
 //! - [`summary`]: [`Summary`] and the [`summary::Aggregator`] that merges bot reports.
 //! - [`http`]: a plain HTTP GET for the server's ops endpoints and Prometheus' API.
@@ -29,8 +34,10 @@
 
 pub mod bench;
 pub mod bot;
+pub mod churn;
 pub mod client;
 pub mod connect;
+pub mod events;
 pub mod http;
 pub mod load;
 pub mod misbehave;
@@ -39,8 +46,9 @@ pub mod schedule;
 pub mod summary;
 mod tls;
 
+pub use churn::Churn;
 pub use client::{Client, ClientError, ClientReader, ClientWriter, Incoming};
 pub use connect::{ConnectError, ConnectOptions, Connector, connect};
 pub use load::{LoadConfig, LoadError, Phase, Progress};
 pub use schedule::InputSchedule;
-pub use summary::Summary;
+pub use summary::{RoomSummary, Summary};

@@ -4,6 +4,9 @@
 //! The run's timeline, from its start `t0`: bots start connecting at `t0`, spread evenly over
 //! `ramp` so thousands of TLS handshakes do not land in the same millisecond; traffic is
 //! measured from `t0 + warmup` for `duration`; then every bot closes its connection.
+//!
+//! With `rooms` > 1, bot `i` joins `ROOM-(i % rooms)`, so the rooms get equal shares; with
+//! [`Churn`], bots drop their connection at random and resume (see [`crate::bot`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::bot::{BotConfig, BotCounters, Window, run_bot};
+use crate::churn::Churn;
 use crate::connect::{ConnectError, ConnectOptions, Connector};
 use crate::summary::{Aggregator, Summary};
 
@@ -24,8 +28,14 @@ pub struct LoadConfig {
     pub bots: u32,
     /// The measured window, after the warm-up.
     pub duration: Duration,
-    /// The room every bot joins.
+    /// The room every bot joins, or with `rooms` > 1 the prefix of the rooms' names.
     pub room: String,
+    /// How many rooms the bots are spread over: 1 keeps `room` as it is; N > 1 uses
+    /// `ROOM-0` … `ROOM-{N-1}`, bot `i` in `ROOM-(i % N)`. 0 is an error.
+    pub rooms: u32,
+    /// Drop connections at random and resume them; `None` (the default) keeps one connection
+    /// per bot.
+    pub churn: Option<Churn>,
     /// TLS trust, subprotocol, connect timeout.
     pub connect: ConnectOptions,
     /// Bot `i` verifies checksums iff `i % verify_every == 0`; 1 = all, 0 = none.
@@ -52,6 +62,10 @@ impl Default for LoadConfig {
             duration: Duration::from_secs(10),
             // The room a server creates on demand under the scenario's name.
             room: "default".into(),
+            // One room, as before rooms could be spread.
+            rooms: 1,
+            // A steady connection per bot, as a load run always had.
+            churn: None,
             connect: ConnectOptions::default(),
             // Verifying everything is the point of a smoke run; benchmarks sample.
             verify_every: 1,
@@ -74,6 +88,31 @@ impl LoadConfig {
         self.verify_every != 0 && index % self.verify_every == 0
     }
 
+    /// The room bot `index` joins.
+    #[must_use]
+    pub fn room_for(&self, index: u32) -> String {
+        if self.rooms <= 1 {
+            self.room.clone()
+        } else {
+            format!("{}-{}", self.room, index % self.rooms)
+        }
+    }
+
+    /// Checks what the URL check cannot: the room count and the churn interval.
+    pub fn validate(&self) -> Result<(), LoadError> {
+        if self.rooms == 0 {
+            return Err(LoadError::Config("rooms must be at least 1"));
+        }
+        if let Some(c) = &self.churn
+            && c.mean_interval.is_zero()
+        {
+            return Err(LoadError::Config(
+                "the churn interval must be longer than zero",
+            ));
+        }
+        Ok(())
+    }
+
     /// When bot `index` starts, relative to the run's start.
     #[must_use]
     pub fn start_offset(&self, index: u32) -> Duration {
@@ -90,6 +129,9 @@ pub enum LoadError {
     /// The URL or the TLS settings are unusable.
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    /// A setting that cannot work.
+    #[error("invalid load configuration: {0}")]
+    Config(&'static str),
 }
 
 /// Where a run is on its timeline.
@@ -136,6 +178,12 @@ pub struct Progress {
     pub desyncs: u32,
     /// Errors so far.
     pub errors: u64,
+    /// Events out of sequence so far.
+    pub event_errors: u64,
+    /// Successful resumes so far (churn).
+    pub resumes: u64,
+    /// Failed resumes so far (churn).
+    pub resume_failures: u64,
     /// Where the run is.
     pub phase: Phase,
 }
@@ -157,7 +205,18 @@ impl fmt::Display for Progress {
             self.bytes_per_sec,
             self.desyncs,
             self.errors
-        )
+        )?;
+        if self.event_errors > 0 {
+            write!(f, "  event errors {}", self.event_errors)?;
+        }
+        if self.resumes + self.resume_failures > 0 {
+            write!(
+                f,
+                "  resumes {} (failed {})",
+                self.resumes, self.resume_failures
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -166,7 +225,7 @@ impl fmt::Display for Progress {
 /// unusable URL or TLS setting is one error of kind `setup` (see [`try_run`] to get it typed).
 pub async fn run(cfg: LoadConfig, progress: impl Fn(&Progress)) -> Summary {
     let (bots, warmup, duration) = (cfg.bots, cfg.warmup, cfg.duration);
-    let (url, room) = (cfg.url.clone(), cfg.room.clone());
+    let (url, room, churn) = (cfg.url.clone(), cfg.room.clone(), cfg.churn);
     match try_run(cfg, progress).await {
         Ok(summary) => summary,
         Err(e) => {
@@ -175,13 +234,16 @@ pub async fn run(cfg: LoadConfig, progress: impl Fn(&Progress)) -> Summary {
             let mut summary = agg.finish();
             summary.url = url;
             summary.room = room;
+            summary.churn_interval_s = churn.map(|c| c.mean_interval.as_secs_f64());
             summary
         }
     }
 }
 
-/// [`run`], but an unusable URL or TLS setting is an error before any bot starts.
+/// [`run`], but an unusable URL, TLS setting or configuration is an error before any bot
+/// starts.
 pub async fn try_run(cfg: LoadConfig, progress: impl Fn(&Progress)) -> Result<Summary, LoadError> {
+    cfg.validate()?;
     let connector = Arc::new(Connector::new(&cfg.url, &cfg.connect)?);
     let t0 = Instant::now();
     let window = Window {
@@ -193,12 +255,13 @@ pub async fn try_run(cfg: LoadConfig, progress: impl Fn(&Progress)) -> Result<Su
     for (index, c) in (0..cfg.bots).zip(&counters) {
         let bot = BotConfig {
             index,
-            room: cfg.room.clone(),
+            room: cfg.room_for(index),
             verify: cfg.verifies(index),
             start_at: t0 + cfg.start_offset(index),
             window,
             join_timeout: cfg.join_timeout,
             close_grace: cfg.close_grace,
+            churn: cfg.churn,
         };
         bots.spawn(run_bot(bot, Arc::clone(&connector), Arc::clone(c)));
     }
@@ -228,6 +291,9 @@ pub async fn try_run(cfg: LoadConfig, progress: impl Fn(&Progress)) -> Result<Su
                     bytes_per_sec: totals.bytes.saturating_sub(last.bytes) as f64 / dt,
                     desyncs: totals.desyncs,
                     errors: totals.errors,
+                    event_errors: totals.event_errors,
+                    resumes: totals.resumes,
+                    resume_failures: totals.resume_failures,
                     phase: Phase::at(&window, now),
                 });
                 last = totals;
@@ -238,6 +304,7 @@ pub async fn try_run(cfg: LoadConfig, progress: impl Fn(&Progress)) -> Result<Su
     let mut summary = agg.finish();
     summary.url = cfg.url;
     summary.room = cfg.room;
+    summary.churn_interval_s = cfg.churn.map(|c| c.mean_interval.as_secs_f64());
     Ok(summary)
 }
 
@@ -250,6 +317,9 @@ struct Totals {
     bytes: u64,
     desyncs: u32,
     errors: u64,
+    event_errors: u64,
+    resumes: u64,
+    resume_failures: u64,
 }
 
 impl Totals {
@@ -262,6 +332,9 @@ impl Totals {
             t.bytes += c.bytes();
             t.desyncs += u32::from(c.desynced());
             t.errors += c.errors();
+            t.event_errors += c.event_errors();
+            t.resumes += c.resumes();
+            t.resume_failures += c.resume_failures();
         }
         t
     }
@@ -302,6 +375,47 @@ mod tests {
                 Duration::from_millis(750)
             ],
             "even spacing, first bot at once"
+        );
+    }
+
+    #[test]
+    fn rooms_are_shared_round_robin_and_one_room_keeps_its_name() {
+        let mut cfg = LoadConfig {
+            room: "arena".into(),
+            ..LoadConfig::default()
+        };
+        assert_eq!(cfg.room_for(7), "arena", "one room: the plain name");
+        cfg.rooms = 3;
+        let rooms: Vec<String> = (0..7).map(|i| cfg.room_for(i)).collect();
+        assert_eq!(
+            rooms,
+            [
+                "arena-0", "arena-1", "arena-2", "arena-0", "arena-1", "arena-2", "arena-0"
+            ],
+            "bot i in room i % 3"
+        );
+    }
+
+    #[tokio::test]
+    async fn impossible_settings_fail_before_any_bot_starts() {
+        let cfg = LoadConfig {
+            rooms: 0,
+            ..LoadConfig::default()
+        };
+        assert!(
+            matches!(try_run(cfg, |_| {}).await, Err(LoadError::Config(_))),
+            "zero rooms"
+        );
+        let cfg = LoadConfig {
+            churn: Some(Churn {
+                mean_interval: Duration::ZERO,
+                ..Churn::default()
+            }),
+            ..LoadConfig::default()
+        };
+        assert!(
+            matches!(try_run(cfg, |_| {}).await, Err(LoadError::Config(_))),
+            "a zero churn interval"
         );
     }
 

@@ -1,6 +1,7 @@
 //! `tickstream-bot`: run N bots against a Tickstream server and report what they saw.
 //!
-//! Exits non-zero if any bot failed to connect, desynced or hit an error.
+//! Exits non-zero if any bot failed to connect, desynced, missed a game event, failed a resume
+//! or hit an error.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use tickstream_bot::misbehave::{self, Mode};
-use tickstream_bot::{ConnectOptions, LoadConfig, Progress, load};
+use tickstream_bot::{Churn, ConnectOptions, LoadConfig, Progress, load};
 
 /// Headless Tickstream bots: load, verification, latency and bandwidth.
 #[derive(Debug, Parser)]
@@ -29,9 +30,25 @@ struct Args {
     /// Seconds to measure (after the warm-up).
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
-    /// The room every bot joins.
+    /// The room every bot joins; with --rooms N > 1, the prefix of ROOM-0 … ROOM-{N-1}. The
+    /// server picks the game from the name (`coins…` runs coins).
     #[arg(long, default_value = "default")]
     room: String,
+    /// Spread the bots over this many rooms (bot i joins ROOM-(i % N)).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    rooms: u32,
+    /// Drop connections at random (no close frame, as a lost mobile network) and reconnect
+    /// with Resume, checking the same entity comes back and no event is lost.
+    #[arg(long)]
+    churn: bool,
+    /// With --churn: the mean time between a bot's drops, in seconds (exponentially
+    /// distributed).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, requires = "churn")]
+    churn_interval_secs: f64,
+    /// With --churn: how long a dropped bot stays offline before resuming, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 100, requires = "churn")]
+    churn_reconnect_ms: u64,
     /// Accept any server certificate (for a self-signed test server).
     #[arg(long)]
     insecure: bool,
@@ -67,6 +84,15 @@ fn main() -> anyhow::Result<ExitCode> {
         bots: args.bots,
         duration: seconds("duration", args.duration)?,
         room: args.room,
+        rooms: args.rooms,
+        churn: if args.churn {
+            Some(Churn {
+                mean_interval: seconds("churn-interval-secs", args.churn_interval_secs)?,
+                reconnect_delay: Duration::from_millis(args.churn_reconnect_ms),
+            })
+        } else {
+            None
+        },
         connect: ConnectOptions {
             insecure: args.insecure,
             ca: args.ca,

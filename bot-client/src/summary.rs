@@ -30,14 +30,29 @@ pub struct RttMs {
     pub mean: f64,
 }
 
+/// The bots of one room.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RoomSummary {
+    /// The game the server runs in the room (empty if no bot got a welcome).
+    pub game: String,
+    /// Bots sent to the room.
+    pub bots: u32,
+    /// Those that got their `Welcome`.
+    pub connected: u32,
+}
+
 /// What a load run measured. Traffic figures cover the measured window only (after the
-/// warm-up); errors and desyncs count over the whole run.
+/// warm-up); errors, desyncs, events and resumes count over the whole run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
     /// The server's URL.
     pub url: String,
-    /// The room the bots joined.
+    /// The room the bots joined, or the prefix of the rooms (`ROOM-0` …) with several.
     pub room: String,
+    /// Every room, with its game and its bots.
+    pub rooms: BTreeMap<String, RoomSummary>,
+    /// Connected bots by the game they played.
+    pub games: BTreeMap<String, u32>,
     /// Bots the run started.
     pub bots_requested: u32,
     /// Bots that got their `Welcome`.
@@ -72,24 +87,93 @@ pub struct Summary {
     pub desync_samples: Vec<String>,
     /// Input-to-acknowledgement round trips.
     pub rtt_ms: RttMs,
+    /// Game events received in sequence, all bots together.
+    pub events_received: u64,
+    /// The same, by kind name.
+    pub events_by_kind: BTreeMap<String, u64>,
+    /// Events out of sequence (a gap or a duplicate) or of a kind the welcome does not name.
+    pub event_errors: u64,
+    /// The first few of those, with the bot number.
+    pub event_error_samples: Vec<String>,
+    /// With churn, the mean time between a bot's drops, in seconds; `None` without churn.
+    pub churn_interval_s: Option<f64>,
+    /// Connections dropped on purpose (churn).
+    pub drops: u64,
+    /// Resumes that got the same entity back with a snapshot that passed the checksum.
+    pub resumes: u64,
+    /// Resumes that did not.
+    pub resume_failures: u64,
+    /// Those by kind (`close_4005`, `not_resumed`, `other_entity`, …; see
+    /// [`crate::bot::ResumeFailure::kind`]).
+    pub resume_failures_by_kind: BTreeMap<String, u64>,
+    /// The first few of those, with the bot number.
+    pub resume_failure_samples: Vec<String>,
 }
 
 impl Summary {
-    /// True if every bot connected and nothing went wrong: the exit status of the bot CLI.
+    /// True if every bot connected and nothing went wrong (no desync, error, event out of
+    /// sequence or failed resume): the exit status of the bot CLI.
     #[must_use]
     pub fn passed(&self) -> bool {
-        self.desyncs == 0 && self.errors == 0 && self.bots_connected == self.bots_requested
+        self.desyncs == 0
+            && self.errors == 0
+            && self.event_errors == 0
+            && self.resume_failures == 0
+            && self.bots_connected == self.bots_requested
     }
+}
+
+/// How many rooms the text summary lists one by one (the JSON has all of them).
+pub const MAX_ROOMS_SHOWN: usize = 20;
+
+/// `a 3, b 1` for a map of counts.
+fn counts<V: fmt::Display>(m: &BTreeMap<String, V>) -> String {
+    let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    parts.join(", ")
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Tickstream load run: {} room {:?}", self.url, self.room)?;
+        if self.rooms.len() > 1 {
+            let n = self.rooms.len();
+            writeln!(
+                f,
+                "Tickstream load run: {} {n} rooms \"{}-0\" … \"{}-{}\"",
+                self.url,
+                self.room,
+                self.room,
+                n - 1
+            )?;
+        } else {
+            writeln!(f, "Tickstream load run: {} room {:?}", self.url, self.room)?;
+        }
         writeln!(
             f,
             "  bots          {} connected of {} ({} verifying checksums)",
             self.bots_connected, self.bots_requested, self.verified_bots
         )?;
+        if self.games.is_empty() {
+            writeln!(f, "  game          (no welcome)")?;
+        } else if let [(game, n)] = self.games.iter().collect::<Vec<_>>()[..] {
+            writeln!(f, "  game          {game} ({n} bots)")?;
+        } else {
+            writeln!(f, "  games         {} (bots by game)", counts(&self.games))?;
+        }
+        if self.rooms.len() > 1 {
+            let mut line = String::from("  rooms        ");
+            for (name, r) in self.rooms.iter().take(MAX_ROOMS_SHOWN) {
+                let game = if r.game.is_empty() { "?" } else { &r.game };
+                line.push_str(&format!(" {name} {}/{} {game},", r.connected, r.bots));
+            }
+            line.pop();
+            if self.rooms.len() > MAX_ROOMS_SHOWN {
+                line.push_str(&format!(
+                    " … and {} more",
+                    self.rooms.len() - MAX_ROOMS_SHOWN
+                ));
+            }
+            writeln!(f, "{line}")?;
+        }
         writeln!(
             f,
             "  window        {:.1} s after {:.1} s warm-up",
@@ -110,6 +194,33 @@ impl fmt::Display for Summary {
             "  input rtt     p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples)",
             self.rtt_ms.p50, self.rtt_ms.p90, self.rtt_ms.p99, self.rtt_ms.max, self.rtt_ms.samples
         )?;
+        if self.events_by_kind.is_empty() {
+            writeln!(f, "  events        {}", self.events_received)?;
+        } else {
+            writeln!(
+                f,
+                "  events        {} ({})",
+                self.events_received,
+                counts(&self.events_by_kind)
+            )?;
+        }
+        writeln!(f, "  event errors  {}", self.event_errors)?;
+        for s in &self.event_error_samples {
+            writeln!(f, "    {s}")?;
+        }
+        if let Some(mean) = self.churn_interval_s {
+            writeln!(
+                f,
+                "  churn         {} drops (mean {mean:.1} s per bot), {} resumed, {} failed",
+                self.drops, self.resumes, self.resume_failures
+            )?;
+            for (kind, n) in &self.resume_failures_by_kind {
+                writeln!(f, "    {kind}: {n}")?;
+            }
+            for s in &self.resume_failure_samples {
+                writeln!(f, "    {s}")?;
+            }
+        }
         writeln!(f, "  desyncs       {}", self.desyncs)?;
         for s in &self.desync_samples {
             writeln!(f, "    {s}")?;
@@ -164,7 +275,16 @@ impl Aggregator {
     /// Adds one bot's report.
     pub fn add(&mut self, r: &BotReport) {
         let s = &mut self.summary;
+        let room = s.rooms.entry(r.room.clone()).or_default();
+        room.bots += 1;
         if r.joined {
+            room.connected += 1;
+            if let Some(game) = &r.game {
+                if room.game.is_empty() {
+                    room.game.clone_from(game);
+                }
+                *s.games.entry(game.clone()).or_insert(0) += 1;
+            }
             s.bots_connected += 1;
             if r.verified {
                 s.verified_bots += 1;
@@ -186,6 +306,26 @@ impl Aggregator {
             s.desyncs += 1;
             if s.desync_samples.len() < MAX_SAMPLES {
                 s.desync_samples.push(format!("bot {}: {d}", r.index));
+            }
+        }
+        s.events_received += r.events;
+        for (kind, n) in &r.events_by_kind {
+            *s.events_by_kind.entry(kind.clone()).or_insert(0) += n;
+        }
+        s.event_errors += r.event_errors;
+        for e in &r.event_error_samples {
+            if s.event_error_samples.len() < MAX_SAMPLES {
+                s.event_error_samples.push(format!("bot {}: {e}", r.index));
+            }
+        }
+        s.drops += u64::from(r.drops);
+        s.resumes += u64::from(r.resumes);
+        for failure in &r.resume_failures {
+            s.resume_failures += 1;
+            *s.resume_failures_by_kind.entry(failure.kind()).or_insert(0) += 1;
+            if s.resume_failure_samples.len() < MAX_SAMPLES {
+                s.resume_failure_samples
+                    .push(format!("bot {}: {failure}", r.index));
             }
         }
         for e in &r.errors {
@@ -322,6 +462,102 @@ mod tests {
             s.rtt_ms.max
         );
         assert!(s.passed(), "clean run");
+    }
+
+    #[test]
+    fn rooms_games_events_and_resumes_are_merged() {
+        use crate::bot::ResumeFailure;
+        use crate::events::EventError;
+        let mut a = Aggregator::new(3, Duration::ZERO, Duration::from_secs(1));
+        for (i, room, game) in [
+            (0, "r-0", "arena"),
+            (1, "r-1", "coins"),
+            (2, "r-1", "coins"),
+        ] {
+            let mut r = report(i, 1, 1);
+            r.room = room.into();
+            r.game = Some(game.into());
+            r.events = 3;
+            r.events_by_kind.insert("joined".into(), 2);
+            r.events_by_kind.insert("left".into(), 1);
+            r.drops = 2;
+            r.resumes = 2;
+            a.add(&r);
+        }
+        let mut r = BotReport::new(3, false);
+        r.room = "r-2".into();
+        r.drops = 1;
+        r.resume_failures
+            .push(ResumeFailure::Refused(BotError::Server {
+                code: 4005,
+                reason: "unknown token".into(),
+            }));
+        r.resume_failures.push(ResumeFailure::NotResumed);
+        r.event_errors = 1;
+        r.event_error_samples.push(EventError::Gap {
+            expected: 2,
+            got: 3,
+        });
+        a.add(&r);
+        let mut s = a.finish();
+        s.room = "r".into();
+        s.churn_interval_s = Some(2.0);
+        let room = |n: &str| s.rooms.get(n).cloned().unwrap_or_default();
+        assert_eq!(
+            room("r-1"),
+            RoomSummary {
+                game: "coins".into(),
+                bots: 2,
+                connected: 2
+            },
+            "two bots in r-1"
+        );
+        assert_eq!(room("r-2").connected, 0, "the bot in r-2 never joined");
+        assert_eq!(s.games.get("coins"), Some(&2), "bots by game");
+        assert_eq!(s.games.get("arena"), Some(&1), "bots by game");
+        assert_eq!(s.events_received, 9, "events of all bots");
+        assert_eq!(s.events_by_kind.get("joined"), Some(&6), "by kind");
+        assert_eq!((s.drops, s.resumes), (7, 6), "drops and resumes");
+        assert_eq!(s.resume_failures, 2, "two failures");
+        assert_eq!(
+            s.resume_failures_by_kind.get("close_4005"),
+            Some(&1),
+            "a refusal by its close code"
+        );
+        assert_eq!(
+            s.resume_failures_by_kind.get("not_resumed"),
+            Some(&1),
+            "a welcome that did not resume"
+        );
+        assert_eq!(s.event_errors, 1, "one event error");
+        assert!(!s.passed(), "failed resumes and event errors fail the run");
+        let text = s.to_string();
+        for want in [
+            "3 rooms \"r-0\" … \"r-2\"",
+            "r-1 2/2 coins",
+            "arena 1, coins 2",
+            "events        9 (joined 6, left 3)",
+            "7 drops (mean 2.0 s per bot), 6 resumed, 2 failed",
+            "close_4005: 1",
+            "bot 3: event gap: expected seq 2, got 3",
+        ] {
+            assert!(text.contains(want), "the text has {want:?}:\n{text}");
+        }
+        let json = serde_json::to_value(&s).expect("serializes");
+        assert_eq!(json["rooms"]["r-1"]["connected"], 2, "rooms in the JSON");
+        assert_eq!(json["resume_failures_by_kind"]["close_4005"], 1, "by kind");
+    }
+
+    #[test]
+    fn without_events_or_resumes_a_clean_run_passes() {
+        let mut a = Aggregator::new(1, Duration::ZERO, Duration::from_secs(1));
+        a.add(&report(0, 1, 1));
+        let s = a.finish();
+        assert!(s.passed(), "no events, no churn: {s}");
+        assert!(
+            !s.to_string().contains("churn"),
+            "no churn line without churn"
+        );
     }
 
     #[test]

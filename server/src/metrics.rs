@@ -124,6 +124,7 @@ const KNOWN_CLOSE_CODES: &[u16] = &[
     close_code::IDLE_TIMEOUT,
     close_code::EVENTS_OVERFLOW,
     close_code::RESUME_REFUSED,
+    close_code::SUSPEND,
 ];
 
 /// Connection refusals outside the upgrade (see `net::listener`), created at zero.

@@ -55,6 +55,9 @@ pub enum StartError {
     /// The configuration names a game the server does not have.
     #[error("unknown game {0:?} in [rooms] (games: {1})")]
     UnknownGame(String, String),
+    /// A game describes itself in a way the server cannot run.
+    #[error("game cannot run: {0}")]
+    BadGame(String),
 }
 
 /// State every connection and room shares.
@@ -170,6 +173,11 @@ impl Server {
     /// [`Server::bind`] with your own games: rooms run the games of `games` by name, as
     /// `[rooms]` in the configuration assigns them (see the README's "Write your own game").
     pub async fn bind_with_games(config: Config, games: GameCatalog) -> Result<Self, StartError> {
+        for name in games.names() {
+            if let Some(game) = games.get(name) {
+                game.info().validate().map_err(StartError::BadGame)?;
+            }
+        }
         let r = &config.rooms;
         for name in std::iter::once(&r.default_game).chain(r.rule.iter().map(|r| &r.game)) {
             if games.get(name).is_none() {

@@ -82,4 +82,8 @@ pub mod close_code {
     /// grace period is over (the entity is gone), or the events since `last_event_seq` are no
     /// longer kept. The reason says which; the client should `Join` afresh.
     pub const RESUME_REFUSED: u16 = 4005;
+    /// Sent by a client, not the server: "I am closing but coming back" (a page reload, a
+    /// recovery). The server keeps the player for its resume grace period, as after a drop;
+    /// a client closing with 1000 or 1001 leaves at once.
+    pub const SUSPEND: u16 = 4100;
 }

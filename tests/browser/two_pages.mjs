@@ -1,6 +1,7 @@
 // Two pages of the demo in Debian's Chromium join one room: each sees the other's player move
 // when keys are pressed on the other page, and once the keys are released the own player's
-// predicted position agrees with the server's. Writes a screenshot of the first page.
+// predicted position agrees with the server's. The overlay names the game and lists its events,
+// and reloading a page resumes the same player. Writes a screenshot of the first page.
 //
 //   node two_pages.mjs PAGE_URL SCREENSHOT_PATH [ROOM]
 //
@@ -213,6 +214,33 @@ async function checkSmoothness(p) {
   check(Math.abs(speed - SPEED) < 0.5, `${p.name}: interpolated NPCs move ${SPEED} units per tick (${speed})`);
 }
 
+/**
+ * The overlay names the game and lists the room's events; a reload of `p` takes the same
+ * player back (the demo keeps the resume state in sessionStorage), and `other` still sees it
+ * under the same id.
+ */
+async function reloadAndResume(p, other) {
+  const overlay = await p.page.evaluate(() => ({
+    game: document.getElementById("game").innerText,
+    events: document.getElementById("events").innerText,
+  }));
+  check(overlay.game === "arena", `${p.name}: the overlay names the game (${overlay.game})`);
+  check(overlay.events.includes(`joined #${other.id}`), `${p.name}: the event log shows ${other.name} joining: ${overlay.events}`);
+  const before = await p.page.evaluate(() => ({ ...window.tickstream.resumeState(), seq: window.tickstream.stats().lastEventSeq }));
+  check(before.entity === p.id && /^[0-9a-f]{32}$/.test(before.token), `${p.name}: a resume state to keep: ${JSON.stringify(before)}`);
+  await p.page.reload({ timeout: STEP_MS });
+  const s = await until(`${p.name} plays again after the reload`, async () => {
+    const s = await p.page.evaluate(() => window.tickstream?.stats());
+    return s && s.connected && s.tick > 0 ? s : null;
+  });
+  const welcome = await p.page.evaluate(() => window.tickstream.welcome);
+  log(`${p.name}: reloaded; entity ${s.entity} (was ${p.id}), resumed ${welcome.resumed}, events after seq ${before.seq}: ${s.lastEventSeq}`);
+  check(welcome.resumed === true && s.resumes === 1, `${p.name}: the reload resumed (${welcome.resumed}, ${s.resumes} resumes)`);
+  check(s.entity === p.id, `${p.name}: the same entity after the reload (${p.id} → ${s.entity})`);
+  check(s.desyncs === 0, `${p.name}: no desync after the reload`);
+  await until(`${other.name} still sees ${p.name}'s player ${p.id}`, async () => (await seen(other.page, p.id)) !== null);
+}
+
 async function run(context) {
   const A = await open(context, "page A");
   const B = await open(context, "page B");
@@ -244,6 +272,10 @@ async function run(context) {
   mkdirSync(dirname(screenshotPath), { recursive: true });
   await A.page.screenshot({ path: screenshotPath });
   log(`screenshot: ${screenshotPath}`);
+
+  // Last, as it starts page A's session over (its rates and counters with it).
+  await reloadAndResume(A, B);
+  for (const p of [A, B]) check(p.problems.length === 0, `${p.name}: no errors in the page after the reload: ${p.problems.join("; ")}`);
 }
 
 // ---- main (after the helpers: top-level await runs before later declarations) ----

@@ -1,7 +1,8 @@
 // The JavaScript client's own logic, without a server: malformed messages and desyncs are
 // refused, the prediction follows the server's movement rule and reconciles with ack_seq, the
 // interpolation renders between known states, and the session (against a fake WebSocket)
-// joins, sends inputs latest-wins under congestion, reports close codes and reconnects.
+// joins, sends inputs latest-wins under congestion, reports close codes, hands game events
+// over in seq order, and reconnects with a resume of the same entity.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -18,11 +19,36 @@ import {
   TickstreamClient,
   decodeClientMsg,
   decodeServerMsg,
+  encodeClientMsg,
+  encodeResume,
   encodeServerMsg,
   viewChecksum,
 } from "../../assets/web/tickstream.js";
 
 const unhex = (s) => new Uint8Array(Buffer.from(s, "hex"));
+const hex = (bytes) => Buffer.from(bytes).toString("hex");
+
+/** A Welcome of the arena game for entity 7, as the fake server below sends it. */
+const welcome = {
+  type: "Welcome",
+  protocol: 2,
+  entity: 7,
+  tickRateHz: 30,
+  tick: 1,
+  worldWidth: 1000,
+  worldHeight: 1000,
+  viewRadius: 0,
+  game: "coins",
+  kinds: ["player", "coin"],
+  fields: [
+    { name: "score", scale: 1 },
+    { name: "rotation", scale: Math.fround((2 * Math.PI) / 65536) },
+  ],
+  eventKinds: ["joined", "left", "collected"],
+  resumeToken: "0123456789abcdef0123456789abcdef",
+  resumed: false,
+};
+const welcomeHex = hex(encodeServerMsg(welcome));
 
 test("malformed server messages are protocol errors (PROTOCOL.md §5.4)", () => {
   const bad = {
@@ -38,21 +64,33 @@ test("malformed server messages are protocol errors (PROTOCOL.md §5.4)", () => 
     "list longer than 65536": "01010000000000fc01000100",
     "entity id past 2^32-1": "01010000000000" + "02fcffffffff00" + "0000",
     "reason not UTF-8": "03fa01ff",
+    // Version 2; each fails for the reason named, not merely somewhere.
+    "field change with an empty mask": ["0101" + "00" + "00000000" + "000000" + "01" + "0500" + "00", /changes no field/],
+    "spawn whose mask promises a missing field": ["0101" + "00" + "00000000" + "00" + "01" + "00010000" + "01", /truncated/],
+    "events list longer than the message": ["0101" + "00" + "00000000" + "00000000" + "fb0001", /256 items in 0 bytes/],
+    "event text not UTF-8": ["0101" + "00" + "00000000" + "00000000" + "01" + "0100000001ff", /not UTF-8/],
+    "welcome whose resumed flag is 2": [welcomeHex.slice(0, -2) + "02", /bool byte 2/],
+    "welcome cut before resumed": [welcomeHex.slice(0, -2), /truncated/],
   };
-  for (const [what, h] of Object.entries(bad)) {
+  for (const [what, c] of Object.entries(bad)) {
+    const [h, message] = Array.isArray(c) ? c : [c, undefined];
     assert.throws(() => decodeServerMsg(unhex(h)), ProtocolError, what);
+    if (message) assert.throws(() => decodeServerMsg(unhex(h)), message, what);
   }
   assert.throws(() => decodeServerMsg("text"), ProtocolError, "a text frame");
 });
 
-const upd = (tick, ackSeq, view, delta) => ({
+const upd = (tick, ackSeq, view, delta, events = []) => ({
   type: "Update",
   tick,
   ackSeq,
   checksum: viewChecksum(view),
-  delta: { despawns: [], spawns: [], changes: [], ...delta },
+  delta: { despawns: [], spawns: [], changes: [], fieldChanges: [], ...delta },
+  events,
 });
-const e = (id, x, y, kind = 1) => ({ id, kind, x, y });
+const NO_FIELDS = [0, 0, 0, 0, 0, 0, 0, 0];
+const e = (id, x, y, kind = 1, fields = NO_FIELDS) => ({ id, kind, x, y, fields: [...fields] });
+const ev = (seq, kind = 2, entity = 7, value = 0, text = "") => ({ seq, kind, entity, value, text });
 
 test("inconsistent updates are desyncs (PROTOCOL.md §8)", () => {
   const cases = {
@@ -62,6 +100,8 @@ test("inconsistent updates are desyncs (PROTOCOL.md §8)", () => {
     "change below 0": upd(2, 0, [e(1, 0, 1)], { changes: [{ id: 1, dx: -2, dy: 0 }] }),
     "tick not after": upd(1, 0, [e(1, 1, 1)], {}),
     "wrong checksum": { ...upd(2, 0, [e(1, 1, 1)], {}), checksum: 12345 },
+    "field change of an unknown id": upd(2, 0, [e(1, 1, 1)], { fieldChanges: [{ id: 5, mask: 1, values: [1, 0, 0, 0, 0, 0, 0, 0] }] }),
+    "a field the checksum does not cover": upd(2, 0, [e(1, 1, 1)], { fieldChanges: [{ id: 1, mask: 1, values: [1, 0, 0, 0, 0, 0, 0, 0] }] }),
   };
   for (const [what, u] of Object.entries(cases)) {
     const r = new Replica();
@@ -72,6 +112,24 @@ test("inconsistent updates are desyncs (PROTOCOL.md §8)", () => {
   r.apply(upd(1, 0, [e(1, 1, 1)], { spawns: [e(1, 1, 1)] }));
   r.apply(upd(2, 0, [e(1, 5, 5, 0)], { despawns: [1], spawns: [e(1, 5, 5, 0)] }));
   assert.deepEqual(r.get(1), e(1, 5, 5, 0), "an id may be despawned and spawned in one update");
+  // Field changes land on the masked fields only, and a field back at 0 hashes as absent.
+  const f1 = [9, -3, 0, 0, 0, 0, 0, 0];
+  r.apply(upd(3, 0, [e(1, 5, 5, 0, f1)], { fieldChanges: [{ id: 1, mask: 0b11, values: f1 }] }));
+  const f2 = [9, 0, 0, 0, 0, 0, 0, 4];
+  r.apply(upd(4, 0, [e(1, 5, 5, 0, f2)], { fieldChanges: [{ id: 1, mask: 0b10000010, values: [0, 0, 0, 0, 0, 0, 0, 4] }] }));
+  assert.deepEqual(r.get(1).fields, f2, "only the masked fields changed");
+});
+
+test("client messages round-trip, Resume included", () => {
+  for (const msg of [
+    { type: "Resume", room: "coins-1", token: "ffeeddccbbaa99887766554433221100", lastEventSeq: 0 },
+    { type: "Resume", room: "r", token: "00", lastEventSeq: 4294967295 },
+  ]) {
+    assert.deepEqual(decodeClientMsg(encodeClientMsg(msg)), msg, `${JSON.stringify(msg)} round-trips`);
+  }
+  assert.throws(() => encodeResume("r", "t", -1), ProtocolError, "last_event_seq is a u32");
+  const resumedWelcome = { ...welcome, resumed: true, fields: [], kinds: [], eventKinds: [] };
+  assert.deepEqual(decodeServerMsg(encodeServerMsg(resumedWelcome)), resumedWelcome, "a resumed Welcome with empty lists round-trips");
 });
 
 test("prediction follows the server's rule: normalised, 5 units a tick, clamped", () => {
@@ -175,8 +233,6 @@ class FakeSocket {
   }
 }
 
-const welcome = { type: "Welcome", protocol: 1, entity: 7, tickRateHz: 30, tick: 1, worldWidth: 1000, worldHeight: 1000, viewRadius: 0 };
-
 function started(options = {}) {
   FakeSocket.all.length = 0;
   const client = new TickstreamClient({ url: "wss://example.test/ws", room: "r1", WebSocket: FakeSocket, reconnectInitialMs: 20, ...options });
@@ -191,16 +247,22 @@ function started(options = {}) {
 test("a session offers the subprotocol, joins, pings and plays", () => {
   const { client, ws } = started();
   try {
-    assert.equal(ws.offered, SUBPROTOCOL);
+    assert.equal(ws.offered, SUBPROTOCOL, "offers tickstream.v2");
     assert.deepEqual(ws.sent[0], { type: "Join", room: "r1" }, "Join first");
     assert.ok(ws.sent.some((m) => m.type === "Ping"), "a ping after the welcome");
     const s = client.stats();
-    assert.equal(s.connected, true);
-    assert.equal(s.tick, 2);
-    assert.equal(s.entities, 1);
-    assert.equal(s.entity, 7);
-    assert.deepEqual(s.server, { x: 100, y: 100 });
-    assert.deepEqual(client.entity(7), { id: 7, kind: 0, x: 100, y: 100 });
+    assert.equal(s.connected, true, "connected");
+    assert.equal(s.tick, 2, "tick");
+    assert.equal(s.entities, 1, "entities");
+    assert.equal(s.players, 1, "players, by the kind named player");
+    assert.equal(s.entity, 7, "own entity");
+    assert.equal(s.game, "coins", "the game's name");
+    assert.deepEqual(s.server, { x: 100, y: 100 }, "own position");
+    assert.deepEqual(
+      client.entity(7),
+      { id: 7, kind: 0, kindName: "player", x: 100, y: 100, fields: NO_FIELDS, values: { score: 0, rotation: 0 } },
+      "entity() in world units, with fields raw and by name",
+    );
     for (const key of ["connected", "tick", "entities", "updateHz", "rttMs"]) assert.ok(key in s, `stats() has ${key}`);
   } finally {
     client.close();
@@ -232,26 +294,32 @@ test("inputs: sequence numbers from 1, nothing unchanged, latest wins while the 
   }
 });
 
-test("a desync closes with 1000 and reconnects with a fresh replica", async () => {
+test("a desync closes with 4100, keeping the player, and resumes with a fresh replica", async () => {
   const { client, ws } = started();
   try {
     const desyncs = [];
     client.on("desync", (d) => desyncs.push(d));
     ws.deliver({ ...upd(3, 0, [e(7, 6400, 6400, 0)], {}), checksum: 1 });
-    assert.equal(desyncs.length, 1);
-    assert.equal(ws.closedWith.code, CloseCode.NORMAL, "closed with 1000");
-    assert.equal(client.stats().state, "reconnecting");
+    assert.equal(desyncs.length, 1, "one desync reported");
+    assert.equal(ws.closedWith.code, CloseCode.SUSPEND, "closed with 4100: the server keeps the player");
+    assert.equal(client.stats().state, "reconnecting", "reconnecting");
     await sleep(100);
     assert.equal(FakeSocket.all.length, 2, "a new socket");
     const again = FakeSocket.all[1];
     again.open();
-    again.deliver(welcome);
+    assert.deepEqual(
+      again.sent[0],
+      { type: "Resume", room: "r1", token: welcome.resumeToken, lastEventSeq: 0 },
+      "the reconnect resumes the player",
+    );
+    again.deliver({ ...welcome, resumed: true, resumeToken: "22".repeat(16) });
     again.deliver(upd(9, 0, [e(7, 64, 64, 0)], { spawns: [e(7, 64, 64, 0)] }));
     const s = client.stats();
-    assert.equal(s.connected, true);
-    assert.equal(s.tick, 9);
-    assert.equal(s.desyncs, 1);
-    assert.equal(s.reconnects, 1);
+    assert.equal(s.connected, true, "connected again");
+    assert.equal(s.tick, 9, "a fresh replica from the full snapshot");
+    assert.equal(s.desyncs, 1, "desyncs counted");
+    assert.equal(s.reconnects, 1, "reconnects counted");
+    assert.equal(s.resumes, 1, "resumes counted");
   } finally {
     client.close();
   }
@@ -264,10 +332,10 @@ test("close codes and reasons are reported; some codes end the session for good"
     client.on("close", (c) => closes.push(c));
     ws.deliver({ type: "Error", code: 4000, reason: "too slow" });
     ws.serverClose(4000, "too slow");
-    assert.equal(closes.length, 1);
-    assert.equal(closes[0].code, 4000);
-    assert.equal(closes[0].reason, "too slow");
-    assert.deepEqual(closes[0].serverError, { code: 4000, reason: "too slow" });
+    assert.equal(closes.length, 1, "one close");
+    assert.equal(closes[0].code, 4000, "its code");
+    assert.equal(closes[0].reason, "too slow", "its reason");
+    assert.deepEqual(closes[0].serverError, { code: 4000, reason: "too slow" }, "the Error message before it");
     assert.equal(closes[0].willReconnect, true, "4000: reconnect with backoff");
     assert.ok(closes[0].retryInMs >= 10 && closes[0].retryInMs <= 20, `first backoff ${closes[0].retryInMs}`);
     client.close();
@@ -278,7 +346,7 @@ test("close codes and reasons are reported; some codes end the session for good"
     client.on("close", (c) => closes.push(c));
     ws.serverClose(code, "x");
     assert.equal(closes[0].willReconnect, false, `${code} is final`);
-    assert.equal(client.stats().state, "closed");
+    assert.equal(client.stats().state, "closed", `${code}: closed`);
     await sleep(50);
     assert.equal(FakeSocket.all.length, 1, `${code}: no new socket`);
     client.close();
@@ -297,7 +365,7 @@ test("backoff grows while connecting keeps failing", async () => {
       ws.serverClose(1006);
       await sleep(60);
     }
-    assert.equal(delays.length, 4);
+    assert.equal(delays.length, 4, "four closes");
     const caps = [10, 20, 40, 40];
     delays.forEach((d, i) => assert.ok(d >= caps[i] / 2 && d <= caps[i], `attempt ${i}: ${d} ms within [${caps[i] / 2}, ${caps[i]}]`));
   } finally {
@@ -311,8 +379,8 @@ test("a server that picks another subprotocol or protocol version is refused for
   try {
     client.connect();
     FakeSocket.all[0].open("other");
-    assert.equal(client.stats().state, "closed");
-    assert.equal(client.stats().lastClose.willReconnect, false);
+    assert.equal(client.stats().state, "closed", "another subprotocol: closed");
+    assert.equal(client.stats().lastClose.willReconnect, false, "another subprotocol: for good");
   } finally {
     client.close();
   }
@@ -321,8 +389,8 @@ test("a server that picks another subprotocol or protocol version is refused for
   try {
     c2.connect();
     FakeSocket.all[0].open();
-    FakeSocket.all[0].deliver({ ...welcome, protocol: 2 });
-    assert.equal(c2.stats().state, "closed");
+    FakeSocket.all[0].deliver({ ...welcome, protocol: 1 });
+    assert.equal(c2.stats().state, "closed", "a version-1 server is refused");
   } finally {
     c2.close();
   }
@@ -340,7 +408,7 @@ test("a join token function is asked for a fresh token before every connection",
   try {
     client.connect();
     await sleep(5);
-    assert.equal(FakeSocket.all[0].url, "wss://x.test:7443/ws?token=t1");
+    assert.equal(FakeSocket.all[0].url, "wss://x.test:7443/ws?token=t1", "the first token");
     FakeSocket.all[0].serverClose(1008, "join token was already used");
     await sleep(60);
     assert.equal(FakeSocket.all[1].url, "wss://x.test:7443/ws?token=t2", "a new token for the reconnect");
@@ -355,9 +423,212 @@ test("a join token function is asked for a fresh token before every connection",
     failing.connect();
     await sleep(5);
     assert.equal(FakeSocket.all.length, 0, "no socket without a token");
-    assert.equal(closes[0].code, CloseCode.ABNORMAL);
+    assert.equal(closes[0].code, CloseCode.ABNORMAL, "a failed token is a 1006");
     assert.equal(closes[0].willReconnect, true, "retried with backoff");
   } finally {
     failing.close();
+  }
+});
+
+test("events reach the application once each, in seq order, with their tick and kind name", () => {
+  const { client, ws } = started();
+  try {
+    const got = [];
+    const order = [];
+    client.on("event", (x) => {
+      got.push(x);
+      order.push(`event ${x.seq}`);
+    });
+    client.on("update", (u) => order.push(`update ${u.tick}`));
+    const view = [e(7, 6400, 6400, 0, [1, 0, 0, 0, 0, 0, 0, 0])];
+    const fc = { fieldChanges: [{ id: 7, mask: 1, values: [1, 0, 0, 0, 0, 0, 0, 0] }] };
+    ws.deliver(upd(3, 0, view, fc, [ev(1, 0, 7, 0, "hello"), ev(2, 2, 7, 1)]));
+    ws.deliver(upd(4, 0, view, {}, []));
+    ws.deliver(upd(5, 0, view, {}, [ev(3, 1, 9)]));
+    assert.deepEqual(
+      got,
+      [
+        { seq: 1, kind: 0, entity: 7, value: 0, text: "hello", tick: 3, kindName: "joined" },
+        { seq: 2, kind: 2, entity: 7, value: 1, text: "", tick: 3, kindName: "collected" },
+        { seq: 3, kind: 1, entity: 9, value: 0, text: "", tick: 5, kindName: "left" },
+      ],
+      "every event, in order",
+    );
+    assert.deepEqual(order, ["event 1", "event 2", "update 3", "update 4", "event 3", "update 5"], "an update's events come before its update event");
+    assert.equal(client.field(7, "score"), 1, "the collector's score, by name, after its update");
+    assert.equal(client.field(7, 0), 1, "and by index");
+    assert.equal(client.field(7, "health"), null, "a field the game does not have");
+    const s = client.stats();
+    assert.equal(s.events, 3, "events counted");
+    assert.equal(s.lastEventSeq, 3, "the last seq");
+    assert.deepEqual(client.resumeState(), { room: "r1", token: welcome.resumeToken, lastEventSeq: 3, entity: 7 }, "what a resume needs");
+  } finally {
+    client.close();
+  }
+});
+
+test("a gap in the event seqs drops the connection and resumes from the last event delivered", async () => {
+  const { client, ws } = started();
+  try {
+    const got = [];
+    client.on("event", (x) => got.push(x.seq));
+    const view = [e(7, 6400, 6400, 0)];
+    ws.deliver(upd(3, 0, view, {}, [ev(1), ev(2)]));
+    ws.deliver(upd(4, 0, view, {}, [ev(4)]));
+    assert.deepEqual(got, [1, 2], "nothing after the gap is delivered");
+    assert.equal(ws.closedWith.code, CloseCode.SUSPEND, "closed with 4100, to resume");
+    assert.equal(client.stats().tick, 3, "the update with the gap was not applied");
+    await sleep(60);
+    const again = FakeSocket.all[1];
+    assert.ok(again, "a new socket");
+    again.open();
+    assert.deepEqual(again.sent[0], { type: "Resume", room: "r1", token: welcome.resumeToken, lastEventSeq: 2 }, "resumes after event 2");
+    again.deliver({ ...welcome, resumed: true, resumeToken: "33".repeat(16) });
+    again.deliver(upd(9, 0, view, { spawns: view }, [ev(3), ev(4)]));
+    assert.deepEqual(got, [1, 2, 3, 4], "the server's re-sent events continue the sequence");
+    assert.equal(client.stats().connected, true, "playing again");
+    ws.deliver(upd(5, 0, view, {}, [ev(5)]));
+    assert.deepEqual(got, [1, 2, 3, 4], "the old connection is deaf");
+  } finally {
+    client.close();
+  }
+});
+
+test("after a dropped link the client resumes the same entity, inputs keep counting, and the input is re-sent", async () => {
+  const { client, ws } = started();
+  try {
+    client.setInput(1, 0);
+    client.setInput(0, 0);
+    await sleep(80);
+    assert.deepEqual(ws.inputs().map((i) => i.seq), [1, 2], "two inputs on the first connection");
+    const view = [e(7, 6400, 6400, 0)];
+    ws.deliver(upd(3, 2, view, {}, [ev(1)]));
+    ws.serverClose(CloseCode.ABNORMAL);
+    const close = client.stats().lastClose;
+    assert.equal(close.willReconnect, true, "a lost link is retried");
+    assert.equal(close.resumeRefused, false, "nothing refused");
+    await sleep(60);
+    const again = FakeSocket.all[1];
+    again.open();
+    assert.deepEqual(again.sent[0], { type: "Resume", room: "r1", token: welcome.resumeToken, lastEventSeq: 1 }, "Resume, not Join");
+    again.deliver({ ...welcome, resumed: true, resumeToken: "44".repeat(16) });
+    again.deliver(upd(50, 2, view, { spawns: view }));
+    await sleep(80);
+    assert.deepEqual(again.inputs(), [{ type: "Input", seq: 3, dx: 0, dy: 0, buttons: 0 }], "the current input again, with the next seq");
+    const s = client.stats();
+    assert.equal(s.entity, 7, "the same entity");
+    assert.equal(s.resumes, 1, "one resume");
+    assert.equal(client.resumeState().token, "44".repeat(16), "the newest token is kept");
+  } finally {
+    client.close();
+  }
+});
+
+test("a refused resume (4005) is followed by a fresh Join as a new player", async () => {
+  const { client, ws } = started();
+  try {
+    client.setInput(1, 0);
+    ws.deliver(upd(3, 1, [e(7, 6400, 6400, 0)], {}, [ev(1)]));
+    ws.serverClose(CloseCode.GOING_AWAY, "server shutting down");
+    await sleep(60);
+    const second = FakeSocket.all[1];
+    second.open();
+    assert.equal(second.sent[0].type, "Resume", "tries to resume first");
+    second.deliver({ type: "Error", code: CloseCode.RESUME_REFUSED, reason: "unknown resume token" });
+    second.serverClose(CloseCode.RESUME_REFUSED, "unknown resume token");
+    const close = client.stats().lastClose;
+    assert.equal(close.resumeRefused, true, "the close says the resume was refused");
+    assert.equal(close.willReconnect, true, "and that the client tries again");
+    assert.equal(client.resumeState(), null, "the player is forgotten");
+    await sleep(60);
+    const third = FakeSocket.all[2];
+    third.open();
+    assert.deepEqual(third.sent[0], { type: "Join", room: "r1" }, "joins afresh");
+    third.deliver({ ...welcome, entity: 12, resumeToken: "55".repeat(16) });
+    const view = [e(12, 64, 64, 0)];
+    third.deliver(upd(70, 0, view, { spawns: view }, [ev(1, 0, 12)]));
+    await sleep(40);
+    assert.deepEqual(third.inputs(), [{ type: "Input", seq: 1, dx: 1, dy: 0, buttons: 0 }], "the held input, for a new player from seq 1");
+    const s = client.stats();
+    assert.equal(s.entity, 12, "a new entity");
+    assert.equal(s.lastEventSeq, 1, "its events count from 1");
+    assert.equal(s.resumeRefusals, 1, "refusals counted");
+  } finally {
+    client.close();
+  }
+});
+
+test("resume() takes a saved state (a page reload), suspend() keeps the player, close() forgets it", async () => {
+  FakeSocket.all.length = 0;
+  const saved = { room: "r1", token: "66".repeat(16), lastEventSeq: 41, entity: 7 };
+  const client = new TickstreamClient({ url: "wss://x.test/ws", room: "r1", WebSocket: FakeSocket, reconnectInitialMs: 10 });
+  try {
+    assert.throws(() => client.resume({ ...saved, room: "other" }), TypeError, "a state of another room is refused");
+    client.resume(saved);
+    FakeSocket.all[0].open();
+    assert.deepEqual(FakeSocket.all[0].sent[0], { type: "Resume", room: "r1", token: saved.token, lastEventSeq: 41 }, "resumes with the saved state");
+    FakeSocket.all[0].deliver({ ...welcome, resumed: true });
+    FakeSocket.all[0].deliver(upd(5, 0, [e(7, 0, 0, 0)], { spawns: [e(7, 0, 0, 0)] }, [ev(42)]));
+    assert.equal(client.stats().lastEventSeq, 42, "events continue from the saved seq");
+    // resume() while connected: the open connection is dropped, a new one resumes.
+    client.resume();
+    assert.equal(FakeSocket.all[0].closedWith?.code, CloseCode.SUSPEND, "the old connection is closed with 4100");
+    FakeSocket.all[1].open();
+    assert.deepEqual(
+      FakeSocket.all[1].sent[0],
+      { type: "Resume", room: "r1", token: welcome.resumeToken, lastEventSeq: 42 },
+      "the newest token and seq",
+    );
+    FakeSocket.all[1].deliver({ ...welcome, resumed: true, resumeToken: "77".repeat(16) });
+    client.suspend("page hidden");
+    assert.equal(FakeSocket.all[1].closedWith?.code, CloseCode.SUSPEND, "suspend() closes with 4100");
+    assert.equal(client.stats().lastClose.willReconnect, false, "and does not reconnect by itself");
+    await sleep(40);
+    assert.equal(FakeSocket.all.length, 2, "no new socket after suspend()");
+    assert.equal(client.resumeState().token, "77".repeat(16), "suspend() keeps the player");
+    client.resume();
+    FakeSocket.all[2].open();
+    assert.deepEqual(FakeSocket.all[2].sent[0], { type: "Resume", room: "r1", token: "77".repeat(16), lastEventSeq: 42 }, "resume() after suspend()");
+    client.close();
+    assert.equal(FakeSocket.all[2].closedWith?.code, CloseCode.NORMAL, "close() closes with 1000: the player leaves");
+    assert.equal(client.resumeState(), null, "close() forgets the player");
+    client.connect();
+    FakeSocket.all[3].open();
+    assert.deepEqual(FakeSocket.all[3].sent[0], { type: "Join", room: "r1" }, "so the next connect joins");
+  } finally {
+    client.close();
+  }
+});
+
+test("with autoResume off a reconnect joins afresh", async () => {
+  const { client, ws } = started({ autoResume: false });
+  try {
+    ws.serverClose(CloseCode.ABNORMAL);
+    await sleep(60);
+    FakeSocket.all[1].open();
+    assert.deepEqual(FakeSocket.all[1].sent[0], { type: "Join", room: "r1" }, "Join, not Resume");
+  } finally {
+    client.close();
+  }
+});
+
+test("prediction and interpolation use the game's player speed unless told otherwise", () => {
+  for (const [game, options, speed] of [
+    ["coins", {}, 4],
+    ["arena", {}, 5],
+    ["coins", { playerSpeed: 7, maxStep: 7 }, 7],
+    ["arena", { playerSpeed: (w) => (w.game === "arena" ? 3 : 9), maxStep: () => 3 }, 3],
+  ]) {
+    FakeSocket.all.length = 0;
+    const client = new TickstreamClient({ url: "wss://x.test/ws", WebSocket: FakeSocket, ...options });
+    try {
+      client.connect();
+      FakeSocket.all[0].open();
+      FakeSocket.all[0].deliver({ ...welcome, game });
+      assert.equal(client.predictor.speed, speed, `${game} with ${JSON.stringify(Object.keys(options))}: predicted speed`);
+      assert.equal(client.interp.maxStep, speed, `${game}: interpolation's largest step`);
+    } finally {
+      client.close();
+    }
   }
 });

@@ -337,34 +337,14 @@ impl RawUpgrade {
     /// address to bind, for example `127.0.0.2`, or `None`), with `extra` header lines (each
     /// ending in `\r\n`), and reads the answer's headers.
     pub async fn send(ws_url: &str, local: Option<&str>, extra: &str) -> anyhow::Result<Self> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let addr: SocketAddr = ws_url
-            .trim_start_matches("ws://")
-            .trim_end_matches("/ws")
-            .parse()?;
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        if let Some(local) = local {
-            socket.bind(format!("{local}:0").parse()?)?;
-        }
-        let mut stream = socket.connect(addr).await?;
-        let request = format!(
-            "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-             Sec-WebSocket-Protocol: tickstream.v2\r\n{extra}\r\n"
-        );
-        stream.write_all(request.as_bytes()).await?;
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut b = [0u8; 1];
-            tokio::time::timeout(STEP_TIMEOUT, stream.read_exact(&mut b)).await??;
-            head.push(b[0]);
-        }
-        let status = String::from_utf8_lossy(&head)
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        Ok(Self { status, stream })
+        Self::send_request(ws_url, local, |addr| {
+            format!(
+                "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+                 Sec-WebSocket-Protocol: tickstream.v2\r\n{extra}\r\n"
+            )
+        })
+        .await
     }
 }
 

@@ -1,7 +1,9 @@
 //! The JavaScript client library and the demo page: the library's Node tests (the golden
 //! vectors of `shared/tests/golden/vectors.txt` decoded and encoded byte for byte, the replica,
-//! prediction, interpolation and the session logic) pass under `node --test`, and the server
-//! serves the page and the library from its game listeners with the right headers.
+//! prediction, interpolation, the session logic, and `docs/PROTOCOL.md`'s own code and tables)
+//! pass under `node --test`; the library plays a `coins` room on a real server (events once
+//! each and in order, resume of the same entity); and the server serves the page and the
+//! library from its game listeners with the right headers.
 
 mod node_tools;
 
@@ -10,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
-use node_tools::{node_present, repo, run_with_deadline};
+use node_tools::{node_present, node_websocket_args, repo, run_with_deadline};
 use tickstream_tests::{STEP_TIMEOUT, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -35,6 +37,34 @@ fn the_javascript_client_passes_its_node_tests() -> anyhow::Result<()> {
     assert!(
         status.success(),
         "node --test failed ({status}); its report is above"
+    );
+    Ok(())
+}
+
+/// `tests/js/live/coins.mjs` against a server in this process: four JavaScript clients in a
+/// `coins` room collect coins, get every event once with contiguous seqs, and one of them drops
+/// its connection and resumes the same entity with the events it missed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_javascript_client_gets_every_event_and_resumes_its_entity() -> anyhow::Result<()> {
+    if !node_present()? {
+        return Ok(());
+    }
+    let Some(flags) = node_websocket_args()? else {
+        return Ok(());
+    };
+    let server = TestServer::start().await?;
+    let mut node = Command::new("node");
+    node.args(flags)
+        .arg("tests/js/live/coins.mjs")
+        .arg(&server.ws_url)
+        .current_dir(repo());
+    let status =
+        tokio::task::spawn_blocking(move || run_with_deadline(node, Duration::from_secs(120)))
+            .await??;
+    server.stop().await;
+    assert!(
+        status.success(),
+        "the live coins test failed ({status}); its output is above"
     );
     Ok(())
 }
@@ -161,7 +191,7 @@ async fn the_server_serves_the_page_and_the_library() -> anyhow::Result<()> {
 
     let upgrade = "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
                    Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-                   Sec-WebSocket-Protocol: tickstream.v1";
+                   Sec-WebSocket-Protocol: tickstream.v2";
     let (status, _, _) = request(addr, upgrade).await?;
     assert_eq!(
         status, 404,

@@ -3,6 +3,8 @@
 
 mod bots;
 mod caps;
+mod churn;
+mod coins_bots;
 mod convergence;
 mod events;
 mod flood;
@@ -19,7 +21,7 @@ mod ops;
 mod per_ip;
 mod resume;
 mod rooms;
-
+mod rooms_spread;
 mod slow_reader;
 mod slowloris;
 mod soak;

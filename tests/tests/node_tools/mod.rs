@@ -45,6 +45,27 @@ pub fn node_present() -> anyhow::Result<bool> {
     missing("node is not on the PATH: install Node.js 20 or later (Debian: `nodejs`; .ci/run does)")
 }
 
+/// The `node` arguments that give scripts a global `WebSocket` (Node 22 has one; Node 20 needs
+/// `--experimental-websocket`), or `Ok(None)` after a loud skip (an error under `CI=true`) when
+/// this Node.js has none.
+pub fn node_websocket_args() -> anyhow::Result<Option<Vec<&'static str>>> {
+    let probe = "process.exit(typeof WebSocket === 'function' ? 0 : 1)";
+    for args in [&[][..], &["--experimental-websocket"][..]] {
+        let ok = Command::new("node")
+            .args(args)
+            .args(["-e", probe])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Ok(Some(args.to_vec()));
+        }
+    }
+    missing("this Node.js has no WebSocket client: install Node.js 22, or 20.10 or later")
+        .map(|_| None)
+}
+
 /// The Chromium binary the browser test drives: `$TICKSTREAM_CHROMIUM` or Debian's.
 pub fn chromium() -> PathBuf {
     std::env::var_os("TICKSTREAM_CHROMIUM")
