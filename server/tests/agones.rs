@@ -12,6 +12,7 @@
 //! labels opening a room with its game; Shutdown from Agones draining every player with 1001
 //! and exit 0; a sidecar missing at start or dying mid-game costing nothing but counted
 //! errors; `shutdown_when_empty`; and nothing at all tried with `[agones]` off.
+#![cfg(feature = "agones")]
 
 mod support;
 

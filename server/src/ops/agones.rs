@@ -52,7 +52,7 @@ use crate::server::ServerHandle;
 
 /// The largest answer to a single call, and the longest line of the watch stream: a
 /// GameServer is a few kilobytes; anything far bigger is not the sidecar talking.
-const MAX_BODY: usize = 1 << 20;
+pub const MAX_BODY: usize = 1 << 20;
 
 /// The longest wait before reconnecting the watch stream after a failure.
 const MAX_WATCH_BACKOFF: Duration = Duration::from_secs(5);
