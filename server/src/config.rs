@@ -168,7 +168,9 @@ impl Default for RoomsConfig {
                 name: None,
                 prefix: Some("coins".into()),
                 game: "coins".into(),
-                max_players: None,
+                // A 300-unit field with 40 coins is a game for a few dozen; every pickup is
+                // an event to every player.
+                max_players: Some(64),
             }],
         }
     }

@@ -9,9 +9,10 @@ use tickstream_shared::{EntityId, EntityState, FieldSpec, Mulberry32, quant};
 use super::GameParams;
 use super::game::{Audience, Game, GameInfo, GameWorld, PlayerInput, StepCtx};
 
-/// Event kind: a player joined (sent to everyone; `entity` is the player).
+/// Event kind: a player joined (sent to everyone with `game.announce_players`; `entity` is the
+/// player).
 pub const EVENT_JOINED: u16 = 0;
-/// Event kind: a player left for good (sent to everyone; `entity` is the player).
+/// Event kind: a player left for good (as [`EVENT_JOINED`]).
 pub const EVENT_LEFT: u16 = 1;
 
 /// The reference arena, as a [`Game`].
@@ -215,13 +216,17 @@ fn state(id: EntityId, kind: u8, pos: DVec2) -> EntityState {
 impl GameWorld for ArenaWorld {
     fn join(&mut self, ctx: &mut StepCtx<'_>) -> Option<EntityId> {
         let id = self.add_player()?;
-        ctx.emit(Audience::Everyone, EVENT_JOINED, id, 0, "");
+        if self.params.announce_players {
+            ctx.emit(Audience::Everyone, EVENT_JOINED, id, 0, "");
+        }
         Some(id)
     }
 
     fn leave(&mut self, player: EntityId, ctx: &mut StepCtx<'_>) {
         self.remove_player(player);
-        ctx.emit(Audience::Everyone, EVENT_LEFT, player, 0, "");
+        if self.params.announce_players {
+            ctx.emit(Audience::Everyone, EVENT_LEFT, player, 0, "");
+        }
     }
 
     fn input(&mut self, player: EntityId, input: PlayerInput) {

@@ -28,6 +28,10 @@ pub struct GameParams {
     pub player_seed: u32,
     /// A client sees entities within this distance of its own entity (`<=`); 0 = everything.
     pub view_radius: f64,
+    /// Send every player a `joined` / `left` event when another player joins or leaves for
+    /// good. Off by default: a new entity already shows up in every view as a spawn, and in the
+    /// reference scenario's 2,000-player rooms the events would be 2,000 per join.
+    pub announce_players: bool,
     /// Fault injection, for testing room isolation only: the room with exactly this name
     /// panics inside its game step at its 30th tick. Unset in any real deployment.
     pub fault_panic_room: Option<String>,
@@ -46,6 +50,7 @@ impl Default for GameParams {
             npc_seed: 0xC0FFEE,
             player_seed: 0xBEEF,
             view_radius: 0.0,
+            announce_players: false,
             fault_panic_room: None,
         }
     }

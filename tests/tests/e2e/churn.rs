@@ -28,7 +28,8 @@ fn churning(server: &TestServer, room: &str, bots: u32, secs: u64, mean: Duratio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn churning_bots_resume_with_no_desync_and_no_lost_event() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+    // Joins and leaves are announced, so that every bot has events to lose across a resume.
+    let server = TestServer::start_with(|c| c.game.announce_players = true).await?;
     let cfg = churning(&server, "churn", 20, 10, Duration::from_millis(1500));
     let s = tokio::time::timeout(Duration::from_secs(180), run(cfg, |_| {})).await?;
     eprintln!("{s}");

@@ -9,7 +9,7 @@ use tickstream_tests::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_arrive_in_order_and_complete_across_a_resume() -> anyhow::Result<()> {
-    let server = TestServer::start().await?;
+    let server = TestServer::start_with(|c| c.game.announce_players = true).await?;
     let mut a = server.join("ev").await?;
     let mut others = Vec::new();
     for _ in 0..3 {
@@ -78,6 +78,7 @@ async fn a_client_whose_event_queue_overflows_is_closed_with_4004() -> anyhow::R
         c.game.npc_count = 20_000;
         c.server.slow_client_timeout_ms = 60_000;
         c.rooms.max_pending_events = 3;
+        c.game.announce_players = true;
     })
     .await?;
     let code = "tickstream_disconnects_total{code=\"4004\"}";
