@@ -106,44 +106,87 @@ pub fn diff(base: &[EntityState], cur: &[EntityState]) -> Delta {
 
 /// [`diff`] into a reused [`Delta`]: the server's hot path allocates nothing once warm.
 pub fn diff_into(base: &[EntityState], cur: &[EntityState], out: &mut Delta) {
+    diff_core(base.len(), |i| &base[i], cur.len(), |j| &cur[j], out);
+}
+
+/// [`diff_into`] between two views given as indices into snapshots: the view `base_idx` of
+/// `base` and the view `cur_idx` of `cur`, each index list ascending (and so ascending by id,
+/// as snapshots are). A client's view is then four bytes per entity instead of a copy of the
+/// entity, and building the next one copies indices only.
+///
+/// # Panics
+///
+/// If an index is out of its snapshot's bounds (the caller's invariant: the indices came from
+/// a query over that very snapshot).
+pub fn diff_into_indexed(
+    base: &[EntityState],
+    base_idx: &[u32],
+    cur: &[EntityState],
+    cur_idx: &[u32],
+    out: &mut Delta,
+) {
+    diff_core(
+        base_idx.len(),
+        |i| &base[base_idx[i] as usize],
+        cur_idx.len(),
+        |j| &cur[cur_idx[j] as usize],
+        out,
+    );
+}
+
+/// The merge both diffs share: `b(i)` for `i < nb` is the base view, `c(j)` for `j < nc` the
+/// current one, each ascending by id.
+#[inline(always)]
+fn diff_core<'a, 'b>(
+    nb: usize,
+    b: impl Fn(usize) -> &'a EntityState,
+    nc: usize,
+    c: impl Fn(usize) -> &'b EntityState,
+    out: &mut Delta,
+) {
     out.clear();
     let (mut i, mut j) = (0, 0);
-    while i < base.len() || j < cur.len() {
-        match (base.get(i), cur.get(j)) {
-            (Some(b), Some(c)) if b.id == c.id => {
-                if b.kind != c.kind {
-                    // A kind never changes in place: the id now names a different entity.
+    loop {
+        match (i < nb, j < nc) {
+            (true, true) => {
+                let (b, c) = (b(i), c(j));
+                if b.id == c.id {
+                    if b.kind != c.kind {
+                        // A kind never changes in place: the id now names a different entity.
+                        out.despawns.push(b.id);
+                        out.spawns.push(*c);
+                    } else {
+                        if b.x != c.x || b.y != c.y {
+                            out.changes.push(Change {
+                                id: c.id,
+                                dx: grid_diff(c.x, b.x),
+                                dy: grid_diff(c.y, b.y),
+                            });
+                        }
+                        if b.fields != c.fields {
+                            out.field_changes
+                                .push(field_change(c.id, &b.fields, &c.fields));
+                        }
+                    }
+                    i += 1;
+                    j += 1;
+                } else if b.id < c.id {
                     out.despawns.push(b.id);
-                    out.spawns.push(*c);
+                    i += 1;
                 } else {
-                    if b.x != c.x || b.y != c.y {
-                        out.changes.push(Change {
-                            id: c.id,
-                            dx: grid_diff(c.x, b.x),
-                            dy: grid_diff(c.y, b.y),
-                        });
-                    }
-                    if b.fields != c.fields {
-                        out.field_changes
-                            .push(field_change(c.id, &b.fields, &c.fields));
-                    }
+                    out.spawns.push(*c);
+                    j += 1;
                 }
+            }
+            (true, false) => {
+                out.despawns.push(b(i).id);
                 i += 1;
+            }
+            (false, true) => {
+                out.spawns.push(*c(j));
                 j += 1;
             }
-            (Some(b), Some(c)) if b.id < c.id => {
-                out.despawns.push(b.id);
-                i += 1;
-            }
-            (Some(b), None) => {
-                out.despawns.push(b.id);
-                i += 1;
-            }
-            (_, Some(c)) => {
-                out.spawns.push(*c);
-                j += 1;
-            }
-            (None, None) => break,
+            (false, false) => break,
         }
     }
 }
@@ -444,6 +487,23 @@ mod tests {
             "only field 0 changed"
         );
         assert!(diff(&[a], &[a]).is_empty(), "unchanged fields cost nothing");
+    }
+
+    #[test]
+    fn indexed_views_diff_like_copied_ones() {
+        let base = [e(1, 1, 1, 1), e(2, 1, 2, 2), e(3, 1, 3, 3), e(5, 0, 5, 5)];
+        let cur = [e(2, 1, 2, 9), e(3, 1, 3, 3), e(4, 1, 4, 4), e(5, 0, 5, 5)];
+        let (bi, ci) = ([0u32, 1, 3], [0u32, 2, 3]);
+        let copied = |s: &[EntityState], idx: &[u32]| -> Vec<EntityState> {
+            idx.iter().map(|i| s[*i as usize]).collect()
+        };
+        let mut out = Delta::default();
+        diff_into_indexed(&base, &bi, &cur, &ci, &mut out);
+        assert_eq!(
+            out,
+            diff(&copied(&base, &bi), &copied(&cur, &ci)),
+            "same delta as from copies"
+        );
     }
 
     #[test]

@@ -7,12 +7,15 @@
 use std::sync::Arc;
 
 use tickstream_shared::codec::CodecError;
-use tickstream_shared::delta::diff_into;
-use tickstream_shared::{Delta, EntityId, EntityState, GameEvent, Tick};
+use tickstream_shared::delta::{diff_into, diff_into_indexed};
+use tickstream_shared::{Delta, EntityId, GameEvent, Tick};
 
 use super::frame::{encode_body, encode_events, encode_header};
 use super::interest::Grid;
 use super::snapshot::Snapshot;
+
+/// Scratch entries a broadcast client keeps between frames; more is released after use.
+const SCRATCH_KEEP: usize = 256;
 
 /// What the room publishes once per tick for all its clients.
 #[derive(Debug)]
@@ -67,11 +70,11 @@ impl TickFrame {
 pub struct ClientSync {
     /// The snapshot this client was last sent (`None` before the first frame).
     base: Option<Arc<Snapshot>>,
-    /// With a view radius: the view this client was last sent, sorted by id.
-    last_view: Vec<EntityState>,
-    /// Scratch: the next view, swapped with `last_view` after each frame.
-    next_view: Vec<EntityState>,
-    /// Scratch: indices of the next view in the snapshot.
+    /// With a view radius: the view this client was last sent, as ascending indices into
+    /// `base` (four bytes per entity; `base` keeps the entities themselves alive).
+    last_view: Vec<u32>,
+    /// Scratch: the next view, as ascending indices into the new snapshot; swapped with
+    /// `last_view` after each frame.
     found: Vec<u32>,
     /// Scratch: the delta for clients that cannot use a shared body.
     delta: Delta,
@@ -113,6 +116,13 @@ impl ClientSync {
                         let base = self.base.as_deref().map_or(&[][..], |b| &b.entities[..]);
                         diff_into(base, &snap.entities, &mut self.delta);
                         encode_body(&self.delta, out)?;
+                        // A broadcast client builds its own delta only for its first frame
+                        // (every entity spawned) or after falling behind; from then on it
+                        // copies the shared body. Keeping a whole world's worth of scratch
+                        // per client would cost more memory than everything else it holds.
+                        if self.delta.spawns.capacity() > SCRATCH_KEEP {
+                            self.delta = Delta::default();
+                        }
                     }
                 }
             }
@@ -121,16 +131,21 @@ impl ClientSync {
                 if let Some(center) = snap.get(own) {
                     grid.query(&snap.entities, center, &mut self.found);
                 }
-                self.next_view.clear();
-                let mut checksum = 0u32;
-                for &i in &self.found {
-                    self.next_view.push(snap.entities[i as usize]);
-                    checksum = checksum.wrapping_add(snap.hashes[i as usize]);
-                }
-                diff_into(&self.last_view, &self.next_view, &mut self.delta);
+                let checksum = self
+                    .found
+                    .iter()
+                    .fold(0u32, |a, &i| a.wrapping_add(snap.hashes[i as usize]));
+                let base = self.base.as_deref().map_or(&[][..], |b| &b.entities[..]);
+                diff_into_indexed(
+                    base,
+                    &self.last_view,
+                    &snap.entities,
+                    &self.found,
+                    &mut self.delta,
+                );
                 encode_header(snap.tick, ack_seq, checksum, out)?;
                 encode_body(&self.delta, out)?;
-                std::mem::swap(&mut self.last_view, &mut self.next_view);
+                std::mem::swap(&mut self.last_view, &mut self.found);
             }
         }
         encode_events(events, out)?;
@@ -143,7 +158,7 @@ impl ClientSync {
 mod tests {
     use super::*;
     use tickstream_shared::codec::decode_server;
-    use tickstream_shared::{Replica, ServerMsg};
+    use tickstream_shared::{EntityState, Replica, ServerMsg};
 
     use crate::sim::{ArenaWorld as World, GameParams};
 
