@@ -35,7 +35,8 @@ async fn two_pages_see_each_other_move_and_predict_in_step() -> anyhow::Result<(
     if !browser_ready()? {
         return Ok(());
     }
-    let server = TestServer::start().await?;
+    // The page's event log must show the other page joining, so joins are announced.
+    let server = TestServer::start_with(|c| c.game.announce_players = true).await?;
     let addr = server
         .wss_url
         .trim_start_matches("wss://")
