@@ -273,16 +273,26 @@ impl Registry {
         registry
     }
 
-    /// Starts the room `name` under the map lock.
+    /// Starts the room `name` under the map lock, with the game its rule gives it.
     fn start_room(&self, rooms: &mut HashMap<String, Entry>, name: &str) -> Result<(), JoinError> {
-        if rooms.len() >= self.shared.max_rooms {
-            return Err(JoinError::TooManyRooms);
-        }
         let settings = self
             .shared
             .policy
             .settings_for(name)
             .ok_or(JoinError::Busy)?;
+        self.spawn_room(rooms, name, settings)
+    }
+
+    /// Starts the room `name` with `settings` under the map lock, within the room cap.
+    fn spawn_room(
+        &self,
+        rooms: &mut HashMap<String, Entry>,
+        name: &str,
+        settings: RoomSettings,
+    ) -> Result<(), JoinError> {
+        if rooms.len() >= self.shared.max_rooms {
+            return Err(JoinError::TooManyRooms);
+        }
         let (tx, rx) = mpsc::channel(ROOM_INBOX);
         let info = Arc::new(RoomInfo::new(name.to_owned(), &settings));
         let room = Room::new(
@@ -374,22 +384,7 @@ impl Registry {
         if rooms.contains_key(name) {
             return Ok(false);
         }
-        if rooms.len() >= self.shared.max_rooms {
-            return Err(JoinError::TooManyRooms.into());
-        }
-        // As `start_room`, with the settings chosen above.
-        let (tx, rx) = mpsc::channel(ROOM_INBOX);
-        let info = Arc::new(RoomInfo::new(name.to_owned(), &settings));
-        let room = Room::new(
-            Arc::clone(&info),
-            settings,
-            rx,
-            Arc::clone(&self.shared),
-            self.shared.shutdown.clone(),
-        );
-        self.shared.tasks.spawn(room.run());
-        rooms.insert(name.to_owned(), Entry { tx, info });
-        metrics::gauge!(m::ROOMS).set(rooms.len() as f64);
+        self.spawn_room(&mut rooms, name, settings)?;
         Ok(true)
     }
 
