@@ -34,7 +34,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use support::{Closed, STEP_TIMEOUT, ServerProcess, http_get, join_and_wait_for_close};
+use support::{
+    STEP_TIMEOUT, ServerProcess, assert_all_closed_with_1001, http_get, join_and_wait_for_close,
+};
 use tickstream_bot::connect::{ConnectOptions, connect};
 use tickstream_bot::{Client, Incoming as Received};
 use tickstream_shared::{ClientMsg, Join, ServerMsg};
@@ -388,21 +390,6 @@ async fn join(server: &ServerProcess, room: &str) -> anyhow::Result<Client> {
             other => bail!("expected a welcome, got {other:?}"),
         }
     }
-}
-
-async fn assert_all_closed_with_1001(
-    players: Vec<JoinHandle<anyhow::Result<Closed>>>,
-) -> anyhow::Result<()> {
-    for (i, player) in players.into_iter().enumerate() {
-        let closed = tokio::time::timeout(STEP_TIMEOUT, player)
-            .await
-            .map_err(|_| anyhow::anyhow!("player {i} was never closed"))???;
-        assert_eq!(
-            closed.code, 1001,
-            "player {i} closed as going away: {closed:?}"
-        );
-    }
-    Ok(())
 }
 
 /// The position of the first log line containing `needle`.

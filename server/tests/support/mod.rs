@@ -7,6 +7,7 @@
 //!   log; it is killed if a test ends without stopping it.
 //! - [`http_get`]: a GET over plain HTTP/1.1.
 //! - [`join_and_wait_for_close`]: a joined client that reads until the server closes it.
+//! - [`assert_all_closed_with_1001`]: every such client closed as a drain closes them.
 
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
@@ -228,4 +229,23 @@ pub async fn join_and_wait_for_close(
             }
         }
     }))
+}
+
+/// Waits for every player (from [`join_and_wait_for_close`]) to be closed with 1001, as a
+/// drain closes them, and returns how each was closed.
+pub async fn assert_all_closed_with_1001(
+    players: Vec<JoinHandle<anyhow::Result<Closed>>>,
+) -> anyhow::Result<Vec<Closed>> {
+    let mut all = Vec::with_capacity(players.len());
+    for (i, player) in players.into_iter().enumerate() {
+        let closed = tokio::time::timeout(STEP_TIMEOUT, player)
+            .await
+            .map_err(|_| anyhow::anyhow!("player {i} was never closed"))???;
+        assert_eq!(
+            closed.code, 1001,
+            "player {i} closed as going away: {closed:?}"
+        );
+        all.push(closed);
+    }
+    Ok(all)
 }
