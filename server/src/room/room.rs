@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use slotmap::SlotMap;
 use tickstream_shared::codec::encode_server;
 use tickstream_shared::{
-    EntityId, EntityState, GameEvent, Mulberry32, PROTOCOL_VERSION, ServerMsg, Tick, Welcome,
-    close_code,
+    EntityId, GameEvent, Mulberry32, PROTOCOL_VERSION, ServerMsg, Tick, Welcome, close_code,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
@@ -75,8 +74,6 @@ pub(crate) struct Room {
     rng: Mulberry32,
     /// Events the game emitted during the current call, before they are numbered.
     emitted: Vec<Emitted>,
-    /// Scratch for the replicated entities.
-    entities: Vec<EntityState>,
     tick: Tick,
     players: SlotMap<PlayerKey, Player>,
     tokens: HashMap<String, PlayerKey>,
@@ -131,7 +128,6 @@ impl Room {
             world: game.create(&info.name, seed),
             rng: Mulberry32::new(seed),
             emitted: Vec::new(),
-            entities: Vec::new(),
             info,
             settings,
             tick: Tick(0),
@@ -502,12 +498,7 @@ impl Room {
         }
         self.tick = self.tick.next();
         self.with_game(|w, ctx| w.step(ctx));
-        self.entities.clear();
-        self.world.replicate(&mut self.entities);
-        if !self.entities.is_sorted_by_key(|e| e.id) {
-            self.entities.sort_unstable_by_key(|e| e.id);
-        }
-        let snap = Arc::new(Snapshot::from_entities(self.tick, &self.entities));
+        let snap = Arc::new(Snapshot::capture(&*self.world, self.tick));
         self.publish(&snap, start);
         self.info.publish(&snap);
         self.prev = Some(snap);
