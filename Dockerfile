@@ -24,6 +24,6 @@ COPY --from=build /out/tickstream-server /usr/local/bin/tickstream-server
 COPY assets /usr/share/tickstream/assets
 USER 10001:10001
 # wss:// for players; plain-HTTP ops (/metrics, /healthz, /readyz, /rooms) for the cluster.
-EXPOSE 7443 9100
+EXPOSE 7443 7444
 ENTRYPOINT ["/usr/local/bin/tickstream-server"]
-CMD ["--config", "/usr/share/tickstream/assets/config.toml", "--listen", "0.0.0.0:7443", "--metrics-listen", "0.0.0.0:9100", "--log-format", "json"]
+CMD ["--config", "/usr/share/tickstream/assets/config.toml", "--listen", "0.0.0.0:7443", "--metrics-listen", "0.0.0.0:7444", "--log-format", "json"]

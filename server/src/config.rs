@@ -273,7 +273,7 @@ pub struct ServerConfig {
     /// The most bytes read during that time; a peer that keeps sending is dropped after them.
     pub close_linger_bytes: usize,
     /// The ops listener: Prometheus `/metrics`, `/healthz` and `/readyz`, plain HTTP. Loopback
-    /// port 9100 by default: a scraper on the same host (or a sidecar) reaches it, the internet
+    /// port 7444 by default: a scraper on the same host (or a sidecar) reaches it, the internet
     /// does not. `"off"` in the file or on the command line disables it (and the recorder).
     #[serde(deserialize_with = "optional_addr")]
     pub metrics_listen: Option<SocketAddr>,
@@ -317,7 +317,7 @@ impl Default for ServerConfig {
             message_burst: 120,
             close_linger_ms: 1_000,
             close_linger_bytes: 1 << 20,
-            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 7444))),
             shutdown_grace_ms: 10_000,
             drain_delay_ms: 0,
         }
@@ -626,6 +626,21 @@ mod tests {
             ..Overrides::default()
         });
         assert_eq!(c.server.listen.port(), 2, "the flag wins");
+    }
+
+    #[test]
+    fn the_default_ops_port_is_no_common_exporters() {
+        let port = Config::default()
+            .server
+            .metrics_listen
+            .map(|a| a.port())
+            .expect("on by default");
+        // 9090-9099 are Prometheus' own components, 9100 and up the exporters' registry
+        // (node_exporter 9100 first of all): a host running any of them must start us as is.
+        assert!(
+            !(9090..=9999).contains(&port),
+            "port {port} is in the range common exporters take by default"
+        );
     }
 
     #[test]

@@ -41,7 +41,7 @@ struct Args {
     /// Open connections allowed [default: 10000].
     #[arg(long, env = "TICKSTREAM_MAX_CONNECTIONS")]
     max_connections: Option<usize>,
-    /// Ops listener for /metrics, /healthz and /readyz, or `off` [default: 127.0.0.1:9100].
+    /// Ops listener for /metrics, /healthz and /readyz, or `off` [default: 127.0.0.1:7444].
     #[arg(long, env = "TICKSTREAM_METRICS_LISTEN", value_name = "ADDR|off")]
     metrics_listen: Option<OptionalAddr>,
     /// Longest time from SIGTERM/SIGINT to exit, in milliseconds [default: 10000].

@@ -47,7 +47,7 @@ impl TestServer {
     }
 
     /// Starts a server with the default configuration changed by `edit`; listeners are always
-    /// on loopback port 0 (never the default ops port 9100, which parallel tests would share).
+    /// on loopback port 0 (never the default ops port 7444, which parallel tests would share).
     pub async fn start_with(edit: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
         let mut config = Config::default();
         edit(&mut config);
