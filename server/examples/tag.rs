@@ -158,10 +158,9 @@ async fn main() -> anyhow::Result<()> {
         "tag rooms on wss://{}/ws (rooms named tag…)",
         server.wss_addr()?
     );
+    // Ctrl-C or SIGTERM drains, as the server binary does.
     server
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .run(tickstream_server::ops::signal::shutdown_signal())
         .await;
     Ok(())
 }
