@@ -3,7 +3,8 @@
 //! config they mount parses and validates as the server's own, their ports, counters and labels
 //! are the ones that config uses, and the Dockerfile builds with the README's build command.
 //!
-//! Kubernetes, Agones and Docker cannot run here; these checks are what CI can hold them to.
+//! Kubernetes and Agones cannot run here; these checks are what CI can hold them to. The image
+//! itself is built, run and played against by `deploy/image-smoke.sh`.
 
 use std::path::PathBuf;
 
