@@ -59,6 +59,10 @@ pub const DECODE_ERRORS: &str = "tickstream_decode_errors_total";
 /// Calls to the Agones SDK sidecar that failed, by `call` (counter, label `call`): a sidecar
 /// that is missing, slow or answering errors.
 pub const AGONES_ERRORS: &str = "tickstream_agones_errors_total";
+/// Counter updates the Agones sidecar refused for good, by `reason` (counter, label `reason`:
+/// [`AGONES_COUNTER_REFUSAL_REASONS`]): the Fleet's `spec.counters` and the server's caps
+/// disagree. Each is also one of [`AGONES_ERRORS`]`{call="counter"}`.
+pub const AGONES_COUNTER_REFUSALS: &str = "tickstream_agones_counter_refusals_total";
 /// The tick budget, 1 / tick rate, seconds (gauge): the line the tick duration is drawn
 /// against, whatever the configured rate.
 pub const TICK_BUDGET: &str = "tickstream_tick_budget_seconds";
@@ -89,6 +93,7 @@ pub const ALL: &[&str] = &[
     ROOM_PANICS,
     REJECTED_JOINS,
     AGONES_ERRORS,
+    AGONES_COUNTER_REFUSALS,
     TICK_BUDGET,
     BUILD_INFO,
 ];
@@ -148,6 +153,10 @@ pub const AGONES_CALLS: &[&str] = &[
     "counter",
     "shutdown",
 ];
+
+/// The `reason` labels of [`AGONES_COUNTER_REFUSALS`], created at zero: a Counter the
+/// GameServer does not declare, and a count beyond the Counter's capacity.
+pub const AGONES_COUNTER_REFUSAL_REASONS: &[&str] = &["undeclared", "over_capacity"];
 
 /// The `code` label of [`DISCONNECTS`] for a close code: the code itself when it is one the
 /// server knows, `other` for anything else (a client's own close frame may carry any of
@@ -224,6 +233,10 @@ pub fn describe() {
         AGONES_ERRORS,
         "Calls to the Agones SDK sidecar that failed (unreachable, timed out, or an error answer), by call."
     );
+    describe_counter!(
+        AGONES_COUNTER_REFUSALS,
+        "Counter updates the Agones sidecar refused for good (an undeclared Counter, a count beyond its capacity), by reason."
+    );
     describe_gauge!(
         TICK_BUDGET,
         Unit::Seconds,
@@ -279,6 +292,9 @@ pub fn register() {
     }
     for call in AGONES_CALLS {
         metrics::counter!(AGONES_ERRORS, "call" => *call).increment(0);
+    }
+    for reason in AGONES_COUNTER_REFUSAL_REASONS {
+        metrics::counter!(AGONES_COUNTER_REFUSALS, "reason" => *reason).increment(0);
     }
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }

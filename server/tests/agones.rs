@@ -4,14 +4,17 @@
 //! of the SDK's HTTP gateway the server uses, as Agones documents it ("REST Game Server Client
 //! API" and `sdks/swagger/*.swagger.json`): `POST /ready`, `/health`, `/shutdown`,
 //! `GET /gameserver`, the newline-delimited JSON stream of `GET /watch/gameserver`, and
-//! `PATCH /v1beta1/counters/{name}` with `{"count": "N"}`. It records every call and drives the
-//! server by changing the GameServer it reports (labels, `Shutdown`).
+//! `PATCH /v1beta1/counters/{name}` with `{"count": "N"}`. Its error answers are the ones
+//! Agones' sources give (v1.56; see [`update_counter`]), not the ones its API comments
+//! promise. It records every call and drives the server by changing the GameServer it reports
+//! (labels, `Shutdown`).
 //!
 //! What is checked: Ready only after the listeners are bound; Health at the configured period;
-//! the `players` and `rooms` Counters following players joining and leaving; allocation
-//! labels opening a room with its game; Shutdown from Agones draining every player with 1001
-//! and exit 0; a sidecar missing at start or dying mid-game costing nothing but counted
-//! errors; `shutdown_when_empty`; and nothing at all tried with `[agones]` off.
+//! the `players` and `rooms` Counters following players joining and leaving; an undeclared
+//! Counter and a count beyond a Counter's capacity reported once and not pushed again;
+//! allocation labels opening a room with its game; Shutdown from Agones draining every player
+//! with 1001 and exit 0; a sidecar missing at start or dying mid-game costing nothing but
+//! counted errors; `shutdown_when_empty`; and nothing at all tried with `[agones]` off.
 #![cfg(feature = "agones")]
 
 mod support;
@@ -56,6 +59,7 @@ struct Call {
     at: Instant,
     method: Method,
     path: String,
+    body: String,
 }
 
 /// What the stand-in knows: the calls, the GameServer it reports, the Counters, the open
@@ -105,12 +109,20 @@ struct Sidecar {
     task: JoinHandle<()>,
 }
 
+/// The Counters of `deploy/agones/fleet.yaml`'s GameServer template: name → capacity.
+const FLEET_COUNTERS: &[(&str, i64)] = &[("players", 1000), ("rooms", 1)];
+
 impl Sidecar {
     async fn start() -> anyhow::Result<Self> {
         Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
     }
 
     async fn start_on(addr: SocketAddr) -> anyhow::Result<Self> {
+        Self::start_with(addr, FLEET_COUNTERS).await
+    }
+
+    /// A sidecar whose GameServer declares exactly `counters` (name → capacity), at zero.
+    async fn start_with(addr: SocketAddr, counters: &[(&str, i64)]) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("the stand-in sidecar cannot listen on {addr}"))?;
@@ -119,10 +131,10 @@ impl Sidecar {
             calls: Vec::new(),
             state: "Scheduled".into(),
             labels: HashMap::new(),
-            counters: HashMap::from([
-                ("players".to_owned(), (0, 1000)),
-                ("rooms".to_owned(), (0, 10)),
-            ]),
+            counters: counters
+                .iter()
+                .map(|(name, capacity)| ((*name).to_owned(), (0, *capacity)))
+                .collect(),
             watchers: Vec::new(),
         }));
         let shared = Arc::clone(&state);
@@ -170,6 +182,17 @@ impl Sidecar {
 
     fn counter(&self, name: &str) -> i64 {
         self.lock().counters.get(name).map_or(-1, |c| c.0)
+    }
+
+    /// The counts the server asked `counter` to take, in order.
+    fn counts_asked(&self, counter: &str) -> Vec<String> {
+        self.calls(&format!("/v1beta1/counters/{counter}"))
+            .iter()
+            .map(|c| {
+                let body: serde_json::Value = serde_json::from_str(&c.body).unwrap_or_default();
+                body["count"].as_str().unwrap_or("?").to_owned()
+            })
+            .collect()
     }
 
     /// What a GameServerAllocation does: labels from its `metadata`, state `Allocated`.
@@ -236,6 +259,7 @@ async fn answer(req: Request<Incoming>, state: &Mutex<SidecarState>) -> Response
         at: Instant::now(),
         method: method.clone(),
         path: path.clone(),
+        body: String::from_utf8_lossy(&body).into_owned(),
     });
     let empty = serde_json::json!({});
     match (&method, path.as_str()) {
@@ -267,44 +291,89 @@ async fn answer(req: Request<Incoming>, state: &Mutex<SidecarState>) -> Response
         }
         (&Method::PATCH, p) if p.starts_with("/v1beta1/counters/") => {
             let name = &p["/v1beta1/counters/".len()..];
-            let update: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            // int64 travels as a string in protobuf's JSON mapping; a number is accepted too.
-            let count = match &update["count"] {
-                serde_json::Value::String(c) => c.parse::<i64>().ok(),
-                v => v.as_i64(),
-            };
-            match (s.counters.get_mut(name), count) {
-                (Some(counter), Some(count)) if (0..=counter.1).contains(&count) => {
-                    counter.0 = count;
-                    let (count, capacity) = *counter;
-                    json(
-                        StatusCode::OK,
-                        &serde_json::json!({
-                            "name": name,
-                            "count": count.to_string(),
-                            "capacity": capacity.to_string(),
-                        }),
-                    )
-                }
-                (Some(_), Some(_)) => json(
-                    StatusCode::BAD_REQUEST,
-                    &serde_json::json!({ "code": 11, "message": "out of range" }),
-                ),
-                (Some(_), None) => json(
-                    StatusCode::BAD_REQUEST,
-                    &serde_json::json!({ "code": 3, "message": "no count" }),
-                ),
-                (None, _) => json(
-                    StatusCode::NOT_FOUND,
-                    &serde_json::json!({ "code": 5, "message": format!("counter not found: {name}") }),
-                ),
-            }
+            update_counter(&mut s.counters, name, &body)
         }
-        _ => json(
-            StatusCode::NOT_FOUND,
-            &serde_json::json!({ "code": 5, "message": "Not Found" }),
-        ),
+        // grpc-gateway's DefaultRoutingErrorHandler: NotFound → status 5, "Not Found".
+        _ => grpc_error(StatusCode::NOT_FOUND, 5, "Not Found"),
     }
+}
+
+/// An error answer of Agones' HTTP gateway: grpc-gateway's `DefaultHTTPErrorHandler` writes
+/// the `google.rpc.Status` through the SDK server's marshaler (`pkg/util/runtime/runtime.go`,
+/// `NewServerMux`: proto names, unpopulated fields emitted, hence `"details":[]`) with the
+/// HTTP status `HTTPStatusFromCode` maps the gRPC code to (Unknown → 500, InvalidArgument →
+/// 400, NotFound → 404). (protojson may put a space after a colon or comma; a client must not
+/// care, and this one writes none.)
+fn grpc_error(status: StatusCode, code: i32, message: &str) -> Response<SidecarBody> {
+    json(
+        status,
+        &serde_json::json!({ "code": code, "message": message, "details": [] }),
+    )
+}
+
+/// `PATCH /v1beta1/counters/{name}` as Agones v1.56 answers it: `UpdateCounter` in
+/// `pkg/sdkserver/sdkserver.go` refuses with plain Go errors (`errors.Errorf`), which gRPC
+/// reports as `Unknown` and the gateway as HTTP **500** — an undeclared Counter with
+/// `counter not found: NAME`, a count outside `[0, capacity]` with `out of range. Count must
+/// be within range [0,Capacity]. Found Count: N, Capacity: C` (Agones' e2e test,
+/// `test/e2e/gameserver_test.go`, expects `code = Unknown desc = counter not found`), although
+/// the API's comments (`proto/sdk/beta/beta.proto`) promise NOT_FOUND and OUT_OF_RANGE. A body
+/// the gateway cannot decode is its own InvalidArgument (400, `beta.pb.gw.go`).
+fn update_counter(
+    counters: &mut HashMap<String, (i64, i64)>,
+    name: &str,
+    body: &[u8],
+) -> Response<SidecarBody> {
+    let Ok(update) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return grpc_error(StatusCode::BAD_REQUEST, 3, "proto: syntax error");
+    };
+    // int64 travels as a string in protobuf's JSON mapping; protojson takes a number too.
+    let count = match &update["count"] {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(c) => Some(c.parse::<i64>().ok()),
+        v => Some(v.as_i64()),
+    };
+    if count == Some(None) {
+        return grpc_error(
+            StatusCode::BAD_REQUEST,
+            3,
+            "proto: invalid value for int64 field",
+        );
+    }
+    let Some(Some(count)) = count else {
+        return grpc_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            2,
+            &format!("invalid argument. Malformed CounterUpdateRequest: name:\"{name}\""),
+        );
+    };
+    let Some(counter) = counters.get_mut(name) else {
+        return grpc_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            2,
+            &format!("counter not found: {name}"),
+        );
+    };
+    let capacity = counter.1;
+    if !(0..=capacity).contains(&count) {
+        return grpc_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            2,
+            &format!(
+                "out of range. Count must be within range [0,Capacity]. Found Count: {count}, \
+                 Capacity: {capacity}"
+            ),
+        );
+    }
+    counter.0 = count;
+    json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "name": name,
+            "count": count.to_string(),
+            "capacity": capacity.to_string(),
+        }),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,6 +461,24 @@ async fn join(server: &ServerProcess, room: &str) -> anyhow::Result<Client> {
     }
 }
 
+/// A player leaves for good: closes with 1000 and reads until the server's close answers it.
+/// Dropping the socket right after the close frame, with updates still unread, would reset the
+/// connection, and the reset can destroy the close frame on its way: the server would then see
+/// a dropped player and keep it for its resume grace period.
+async fn leave(mut client: Client, reason: &str) -> anyhow::Result<()> {
+    client.close(1000, reason).await?;
+    tokio::time::timeout(STEP_TIMEOUT, async {
+        loop {
+            match client.recv().await {
+                Ok(Received::Msg(_)) => {}
+                Ok(Received::Close { .. }) | Err(_) => return,
+            }
+        }
+    })
+    .await
+    .context("the server answers a close")
+}
+
 /// The position of the first log line containing `needle`.
 fn log_position(server: &ServerProcess, needle: &str) -> Option<usize> {
     server.log_text().lines().position(|l| l.contains(needle))
@@ -409,6 +496,11 @@ async fn ready_health_labels_counts_and_shutdown_follow_the_sdk_contract() -> an
     // Ready, once, after the listeners were bound.
     eventually("Ready", &server, || async {
         Ok(!sidecar.calls("/ready").is_empty())
+    })
+    .await?;
+    // Log lines come through the child's stdout and may lag the calls they describe.
+    eventually("Ready logged", &server, || async {
+        Ok(server.logged("agones: marked Ready"))
     })
     .await?;
     let listening = log_position(&server, "listening for plain ws").context("a listener line")?;
@@ -466,18 +558,18 @@ async fn ready_health_labels_counts_and_shutdown_follow_the_sdk_contract() -> an
         },
     )
     .await?;
-    assert!(
-        server.logged("agones: opened the room the allocation asked for"),
-        "the opening is logged:\n{}",
-        server.log_text()
-    );
+    // The log line follows the opening, through the child's stdout: it may lag /rooms.
+    eventually("the opening is logged", &server, || async {
+        Ok(server.logged("agones: opened the room the allocation asked for"))
+    })
+    .await?;
 
     // The Counters follow players joining and leaving.
     let mut staying = Vec::new();
     for _ in 0..2 {
         staying.push(join_and_wait_for_close(&server.ws_url(), "match-1").await?);
     }
-    let mut leaving = join(&server, "match-1").await?;
+    let leaving = join(&server, "match-1").await?;
     eventually("players = 3, rooms = 1", &server, || async {
         Ok(sidecar.counter("players") == 3 && sidecar.counter("rooms") == 1)
     })
@@ -489,8 +581,7 @@ async fn ready_health_labels_counts_and_shutdown_follow_the_sdk_contract() -> an
             sidecar.counter("rooms")
         )
     })?;
-    leaving.close(1000, "bye").await?;
-    drop(leaving);
+    leave(leaving, "bye").await?;
     eventually("players = 2 after one left", &server, || async {
         Ok(sidecar.counter("players") == 2)
     })
@@ -516,17 +607,140 @@ async fn ready_health_labels_counts_and_shutdown_follow_the_sdk_contract() -> an
         asked.elapsed() < Duration::from_secs(10),
         "exited within the default 10 s grace period"
     );
-    assert!(
-        server.logged("shutdown requested by Agones") && server.logged("shutdown complete"),
-        "the drain was Agones' and complete:\n{}",
-        server.log_text()
-    );
+    eventually(
+        "the drain logged as Agones' and complete",
+        &server,
+        || async {
+            Ok(server.logged("shutdown requested by Agones") && server.logged("shutdown complete"))
+        },
+    )
+    .await?;
     assert_eq!(
         sidecar.calls("/ready").len(),
         1,
         "Ready is sent once: {:?}",
         sidecar.all_calls()
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undeclared_counter_and_a_count_beyond_capacity_are_reported_once() -> anyhow::Result<()>
+{
+    // The GameServer declares `players` with room for 2 and no `rooms` at all; the server
+    // reports both (the default config).
+    let sidecar =
+        Sidecar::start_with(SocketAddr::from(([127, 0, 0, 1], 0)), &[("players", 2)]).await?;
+    let config = agones_config("refused", "")?;
+    let mut server = start_server(&config, sidecar.addr.port())?;
+    let refusals = |reason: &'static str| {
+        let series = format!("tickstream_agones_counter_refusals_total{{reason=\"{reason}\"}}");
+        let server = &server;
+        async move { metric(server, &series).await }
+    };
+
+    eventually("the undeclared rooms Counter refused", &server, || async {
+        Ok(refusals("undeclared").await? >= 1.0)
+    })
+    .await?;
+    let mut players = Vec::new();
+    for n in 1..=2 {
+        players.push(join(&server, "lobby").await?);
+        eventually("the players Counter follows", &server, || async {
+            Ok(sidecar.counter("players") == n)
+        })
+        .await?;
+    }
+    let third = join(&server, "lobby").await?;
+    eventually(
+        "the third player refused as over capacity",
+        &server,
+        || async { Ok(refusals("over_capacity").await? >= 1.0) },
+    )
+    .await?;
+
+    // Several health periods later: each refused once, nothing resent, nothing else failing.
+    tokio::time::sleep(Duration::from_millis(5 * HEALTH_PERIOD_MS)).await;
+    assert_eq!(
+        sidecar.counts_asked("rooms"),
+        ["0"],
+        "the undeclared Counter is tried once, then no longer pushed"
+    );
+    assert_eq!(
+        sidecar.counts_asked("players"),
+        ["0", "1", "2", "3"],
+        "the count beyond capacity is tried once, then no longer pushed"
+    );
+    assert_eq!(
+        sidecar.counter("players"),
+        2,
+        "Agones keeps the last count it took"
+    );
+    assert_eq!(refusals("undeclared").await?, 1.0, "one undeclared refusal");
+    assert_eq!(
+        refusals("over_capacity").await?,
+        1.0,
+        "one over-capacity refusal"
+    );
+    assert_eq!(
+        metric(&server, "tickstream_agones_errors_total{call=\"counter\"}").await?,
+        2.0,
+        "each refusal is one failed counter call"
+    );
+    let lines = |needles: &[&str]| {
+        server
+            .log_text()
+            .lines()
+            .filter(|l| needles.iter().all(|n| l.contains(n)))
+            .count()
+    };
+    assert_eq!(
+        lines(&["declares no such Counter"]),
+        1,
+        "the undeclared Counter is logged once:\n{}",
+        server.log_text()
+    );
+    assert_eq!(
+        lines(&["beyond the Counter's capacity"]),
+        1,
+        "the count beyond capacity is logged once:\n{}",
+        server.log_text()
+    );
+    assert_eq!(
+        lines(&["\"level\":\"WARN\"", "agones"]),
+        2,
+        "no other Agones warning (no failing call):\n{}",
+        server.log_text()
+    );
+    assert!(
+        !server.logged("agones: sidecar call succeeded again"),
+        "nothing recovers, because nothing was failing:\n{}",
+        server.log_text()
+    );
+
+    // Back to the count Agones has: nothing to push. Below it: pushed as usual.
+    leave(third, "bye").await?;
+    tokio::time::sleep(Duration::from_millis(3 * HEALTH_PERIOD_MS)).await;
+    assert_eq!(
+        sidecar.counts_asked("players"),
+        ["0", "1", "2", "3"],
+        "Agones has 2 already: nothing is pushed"
+    );
+    leave(players.pop().context("two players")?, "bye").await?;
+    eventually("players = 1, pushed", &server, || async {
+        Ok(sidecar.counter("players") == 1)
+    })
+    .await?;
+    assert_eq!(
+        sidecar.counts_asked("players"),
+        ["0", "1", "2", "3", "1"],
+        "a count within capacity is pushed again"
+    );
+
+    server.signal("TERM")?;
+    let status = server.exited(STEP_TIMEOUT).await?;
+    drop(players);
+    assert!(status.success(), "exit status 0: {status}");
     Ok(())
 }
 
@@ -557,11 +771,10 @@ async fn a_sidecar_that_dies_mid_game_costs_nothing_but_counted_errors() -> anyh
         )
     })
     .await?;
-    assert!(
-        server.logged("agones: sidecar call failed; retrying"),
-        "the failure is logged:\n{}",
-        server.log_text()
-    );
+    eventually("the failure logged", &server, || async {
+        Ok(server.logged("agones: sidecar call failed; retrying"))
+    })
+    .await?;
 
     // The game goes on: the players are still there, and a new one joins and gets updates.
     assert!(
@@ -635,13 +848,12 @@ async fn a_late_sidecar_gets_ready_and_the_last_player_leaving_shuts_down() -> a
         "no shutdown before any player came"
     );
 
-    let mut player = join(&server, "solo").await?;
+    let player = join(&server, "solo").await?;
     eventually("players = 1", &server, || async {
         Ok(sidecar.counter("players") == 1)
     })
     .await?;
-    player.close(1000, "match over").await?;
-    drop(player);
+    leave(player, "match over").await?;
     eventually(
         "the server asks Agones to shut it down",
         &server,
@@ -653,11 +865,10 @@ async fn a_late_sidecar_gets_ready_and_the_last_player_leaving_shuts_down() -> a
         status.success(),
         "exit status 0 after the last player: {status}"
     );
-    assert!(
-        server.logged("agones: the last player left; asking Agones to shut down"),
-        "the reason is logged:\n{}",
-        server.log_text()
-    );
+    eventually("the reason logged", &server, || async {
+        Ok(server.logged("agones: the last player left; asking Agones to shut down"))
+    })
+    .await?;
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! config they mount parses and validates as the server's own, their ports, counters and labels
 //! are the ones that config uses, and the Dockerfile builds with the README's build command.
 //!
-//! Kubernetes, Agones and Docker cannot run here; these checks are what CI can hold them to.
+//! Kubernetes and Agones cannot run here; these checks are what CI can hold them to. The image
+//! itself is built, run and played against by `deploy/image-smoke.sh`.
 
 use std::path::PathBuf;
 
@@ -155,17 +156,6 @@ fn the_fleet_runs_the_server_as_an_agones_game_server() {
             "the Fleet declares the Counter {counter:?} with a capacity"
         );
     }
-    let players = gs["counters"][config.agones.players_counter.as_str()]["capacity"]
-        .as_i64()
-        .unwrap_or_default();
-    assert!(
-        players as usize
-            <= config
-                .server
-                .max_players_per_room
-                .min(config.server.max_connections),
-        "the server takes as many players as the Counter allows"
-    );
 
     // The pod: the image, the config and certificate mounted, resources, a grace period.
     let pod = &gs["template"]["spec"];
@@ -247,6 +237,74 @@ fn the_fleet_runs_the_server_as_an_agones_game_server() {
         pod["securityContext"]["runAsNonRoot"].as_bool(),
         Some(true),
         "the pod runs as a non-root user"
+    );
+}
+
+/// The capacity of the Fleet's Counter `name`, which must be declared.
+fn counter_capacity(fleet: &Yaml, name: &str) -> usize {
+    let capacity = int(
+        fleet,
+        &["spec", "template", "spec", "counters", name, "capacity"],
+        "the Fleet's Counters",
+    );
+    usize::try_from(capacity).expect("a capacity is not negative")
+}
+
+#[test]
+fn the_servers_caps_keep_every_count_within_its_counter_capacity() {
+    // Agones refuses a count beyond a Counter's capacity (pkg/sdkserver/sdkserver.go,
+    // UpdateCounter): the count would go unreported, and allocations that filter on the room
+    // left would see a full server as having room. So the config's caps bound every count.
+    let path = "deploy/agones/fleet.yaml";
+    let docs = yaml(path);
+    let config = fleet_config(&docs);
+    let fleet = of_kind(&docs, "Fleet", path);
+    let s = &config.server;
+    let rooms = counter_capacity(fleet, &config.agones.rooms_counter);
+    let players = counter_capacity(fleet, &config.agones.players_counter);
+
+    // Rooms alive never exceed max_rooms: a join that would create one more is refused, and
+    // the rooms a `name` rule starts with the server count against it as well.
+    let started = config
+        .rooms
+        .rule
+        .iter()
+        .filter(|r| r.name.is_some())
+        .count();
+    assert!(
+        started <= s.max_rooms,
+        "the rooms started with the server ({started}) fit max_rooms ({})",
+        s.max_rooms
+    );
+    assert!(
+        s.max_rooms <= rooms,
+        "max_rooms ({}) must not exceed the rooms Counter's capacity ({rooms})",
+        s.max_rooms
+    );
+
+    // Players (counting those within their resume grace, who hold no connection) are bounded
+    // by the room caps alone: each room holds at most its cap, the largest of
+    // max_players_per_room and any rule's own max_players.
+    let biggest_room = config
+        .rooms
+        .rule
+        .iter()
+        .filter_map(|r| r.max_players)
+        .fold(s.max_players_per_room, usize::max);
+    let most_players = s.max_rooms.saturating_mul(biggest_room);
+    assert!(
+        most_players <= players,
+        "max_rooms × the biggest room's cap ({} × {biggest_room} = {most_players}) must not \
+         exceed the players Counter's capacity ({players})",
+        s.max_rooms
+    );
+
+    // And the other way: the connection cap lets the server fill to the capacity Agones
+    // allocates against, so an allocated match is not refused at the door.
+    assert!(
+        s.max_connections >= players,
+        "max_connections ({}) admits the players Counter's capacity ({players})",
+        s.max_connections
     );
 }
 

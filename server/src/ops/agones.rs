@@ -24,6 +24,12 @@
 //! answering errors is logged (once when it starts failing, once when it recovers) and counted
 //! in `tickstream_agones_errors_total{call}`, and never stops or slows the game.
 //!
+//! A Counter the GameServer does not declare, or a count beyond the Counter's capacity, is not
+//! the sidecar failing but the Fleet and the server disagreeing, and no retry mends it: the
+//! sidecar answers both with HTTP 500 (see [`SdkError::counter_refusal`]); the server logs it
+//! once at warn, counts it in `tickstream_agones_counter_refusals_total{reason}`, and pushes
+//! that Counter no more (undeclared) or that count no more (over capacity).
+//!
 //! Counters rather than the alpha player tracking: Counters and Lists are Beta and on by
 //! default since Agones 1.41, player tracking is still Alpha behind a feature gate, and a
 //! Counter can count rooms as well as players, which is what high-density allocation
@@ -84,6 +90,9 @@ pub enum SdkError {
         status: u16,
         /// The start of the answer's body.
         body: String,
+        /// The `message` of the gRPC status the gateway wrote as the body
+        /// (`{"code":2,"message":"…","details":[]}`), when the body is one.
+        message: Option<String>,
     },
     /// The answer was not the JSON expected.
     #[error("the Agones sidecar's answer is not the expected JSON: {0}")]
@@ -103,11 +112,64 @@ pub enum SdkError {
 }
 
 impl SdkError {
-    /// True for "the sidecar says this does not exist" (an undeclared Counter).
+    /// Why the sidecar refused to set a Counter, when its answer says the refusal is about the
+    /// Counter itself (retrying the same call cannot succeed) rather than the sidecar failing.
+    ///
+    /// Agones' SDK server (v1.56, `pkg/sdkserver/sdkserver.go`, `UpdateCounter`) refuses with
+    /// plain Go errors, which gRPC reports as `Unknown` and the HTTP gateway
+    /// (grpc-gateway's `HTTPStatusFromCode`) as **500**, whatever the reason, so the status
+    /// alone cannot tell a missing Counter from a sidecar that has not read its GameServer
+    /// yet: the message does. `counter not found: NAME` is the cluster's sidecar,
+    /// `not found. NAME Counter not found` the local one (`sdk-server --local`,
+    /// `localsdk.go`); `out of range. Count must be within range [0,Capacity]…` both;
+    /// `CountsAndLists not enabled` a cluster with the feature gate off. A 404 is a sidecar
+    /// without the route at all (an Agones before Counters), or one that some day answers
+    /// `NOT_FOUND` as its API comments promise.
     #[must_use]
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::Status { status: 404, .. })
+    pub fn counter_refusal(&self) -> Option<CounterRefusal> {
+        let Self::Status {
+            status, message, ..
+        } = self
+        else {
+            return None;
+        };
+        let message = message.as_deref().unwrap_or_default();
+        if message.starts_with("counter not found")
+            || message.contains("Counter not found")
+            || message.contains("CountsAndLists not enabled")
+            || *status == 404
+        {
+            Some(CounterRefusal::Undeclared)
+        } else if message.starts_with("out of range") {
+            Some(CounterRefusal::OverCapacity)
+        } else {
+            None
+        }
     }
+}
+
+/// Why the sidecar will not take a Counter's count: the Fleet and the server disagree, which
+/// no retry mends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterRefusal {
+    /// The GameServer declares no such Counter (`spec.counters`), or Counters are off.
+    Undeclared,
+    /// The count is beyond the Counter's capacity.
+    OverCapacity,
+}
+
+impl CounterRefusal {
+    /// The `reason` label of [`m::AGONES_COUNTER_REFUSALS`].
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Undeclared => "undeclared",
+            Self::OverCapacity => "over_capacity",
+        }
+    }
+
+    /// Every refusal, for creating the metric's series at zero.
+    pub const ALL: [Self; 2] = [Self::Undeclared, Self::OverCapacity];
 }
 
 /// A GameServer as the SDK reports it: only what the server reads. Unknown fields are
@@ -410,10 +472,18 @@ fn check_status(status: StatusCode, body: Bytes) -> Result<Bytes, SdkError> {
 }
 
 fn status_error(status: StatusCode, body: &[u8]) -> SdkError {
+    /// The body grpc-gateway writes for an error: a `google.rpc.Status`.
+    #[derive(Deserialize)]
+    struct GrpcStatus {
+        message: String,
+    }
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
     SdkError::Status {
         status: status.as_u16(),
         body: text.trim().to_owned(),
+        message: serde_json::from_slice::<GrpcStatus>(body)
+            .ok()
+            .map(|s| s.message),
     }
 }
 
@@ -530,8 +600,18 @@ struct Counter {
     name: String,
     /// The count Agones has, as far as the server knows.
     pushed: Option<u64>,
-    /// Off after the sidecar said the GameServer declares no such Counter.
+    /// Off after the sidecar said the GameServer declares no such Counter: reported once,
+    /// never pushed again.
     disabled: bool,
+    /// The last count the sidecar refused as beyond the Counter's capacity: not pushed again
+    /// while the count stays there (a different count is tried once more).
+    refused: Option<u64>,
+    /// Whether an over-capacity refusal was logged at warn already: once per process, then
+    /// at debug, so that a count hovering at the capacity does not fill the log.
+    warned_over_capacity: bool,
+    /// The last push failed for a reason that may pass (the sidecar missing, slow, not
+    /// ready): its failure and recovery are logged once each, per Counter.
+    failing: bool,
 }
 
 impl Counter {
@@ -540,6 +620,9 @@ impl Counter {
             name: name.to_owned(),
             pushed: None,
             disabled: name.is_empty(),
+            refused: None,
+            warned_over_capacity: false,
+            failing: false,
         }
     }
 }
@@ -589,25 +672,82 @@ impl Lifecycle {
 
     /// Sets `counter` to `count` if Agones does not have that count yet.
     async fn push(&mut self, counter: &mut Counter, count: u64) {
-        if counter.disabled || counter.pushed == Some(count) {
+        if counter.disabled || counter.pushed == Some(count) || counter.refused == Some(count) {
             return;
         }
         match self.sdk.set_counter(&counter.name, count).await {
             Ok(()) => {
                 counter.pushed = Some(count);
-                self.failing.succeeded("counter");
+                counter.refused = None;
+                if std::mem::take(&mut counter.failing) {
+                    tracing::info!(
+                        call = "counter",
+                        counter = %counter.name,
+                        "agones: sidecar call succeeded again"
+                    );
+                }
                 tracing::debug!(counter = %counter.name, count, "agones: counter updated");
             }
-            Err(e) if e.is_not_found() => {
-                counter.disabled = true;
+            Err(e) => {
                 metrics::counter!(m::AGONES_ERRORS, "call" => "counter").increment(1);
+                match e.counter_refusal() {
+                    Some(refusal) => {
+                        metrics::counter!(m::AGONES_COUNTER_REFUSALS, "reason" => refusal.label())
+                            .increment(1);
+                        Self::refused(counter, count, refusal, &e);
+                    }
+                    None if !counter.failing => {
+                        counter.failing = true;
+                        tracing::warn!(
+                            call = "counter",
+                            counter = %counter.name,
+                            error = %e,
+                            "agones: sidecar call failed; retrying"
+                        );
+                    }
+                    None => tracing::debug!(
+                        call = "counter",
+                        counter = %counter.name,
+                        error = %e,
+                        "agones: sidecar call failed again"
+                    ),
+                }
+            }
+        }
+    }
+
+    /// The sidecar will not take this Counter or this count: the Fleet's `spec.counters` and
+    /// the server's caps disagree (`docs/DEPLOY.md`). Said once; asking again cannot help.
+    fn refused(counter: &mut Counter, count: u64, refusal: CounterRefusal, e: &SdkError) {
+        counter.failing = false;
+        match refusal {
+            CounterRefusal::Undeclared => {
+                counter.disabled = true;
                 tracing::warn!(
                     counter = %counter.name,
                     error = %e,
                     "agones: the GameServer declares no such Counter (spec.counters); not reporting it"
                 );
             }
-            Err(e) => self.failing.failed("counter", &e),
+            CounterRefusal::OverCapacity => {
+                counter.refused = Some(count);
+                if std::mem::replace(&mut counter.warned_over_capacity, true) {
+                    tracing::debug!(
+                        counter = %counter.name,
+                        count,
+                        error = %e,
+                        "agones: count beyond the Counter's capacity again; not reporting it"
+                    );
+                } else {
+                    tracing::warn!(
+                        counter = %counter.name,
+                        count,
+                        error = %e,
+                        "agones: count beyond the Counter's capacity (spec.counters); not \
+                         reporting it until it changes; make the server's caps fit the capacity"
+                    );
+                }
+            }
         }
     }
 }
@@ -776,6 +916,74 @@ mod tests {
         assert!(
             parse_watch_line(b"{}").is_err(),
             "a line with neither is an error"
+        );
+    }
+
+    #[test]
+    fn agones_refusals_are_told_from_failures_by_their_message() {
+        let answer = |status: u16, body: &str| {
+            status_error(
+                StatusCode::from_u16(status).expect("a status"),
+                body.as_bytes(),
+            )
+        };
+        // What Agones' gateway writes (sdkserver.go, a Go error → gRPC Unknown → 500).
+        let undeclared = answer(
+            500,
+            r#"{"code":2, "message":"counter not found: rooms", "details":[]}"#,
+        );
+        assert_eq!(
+            undeclared.counter_refusal(),
+            Some(CounterRefusal::Undeclared),
+            "{undeclared}"
+        );
+        let over = answer(
+            500,
+            r#"{"code":2,"message":"out of range. Count must be within range [0,Capacity]. Found Count: 11, Capacity: 10","details":[]}"#,
+        );
+        assert_eq!(
+            over.counter_refusal(),
+            Some(CounterRefusal::OverCapacity),
+            "{over}"
+        );
+        // The local SDK server's wording (localsdk.go), and the feature gate off.
+        for body in [
+            r#"{"code":2,"message":"not found. rooms Counter not found","details":[]}"#,
+            r#"{"code":2,"message":"CountsAndLists not enabled","details":[]}"#,
+        ] {
+            assert_eq!(
+                answer(500, body).counter_refusal(),
+                Some(CounterRefusal::Undeclared),
+                "{body}"
+            );
+        }
+        // A sidecar without the route (grpc-gateway's routing error).
+        assert_eq!(
+            answer(404, r#"{"code":5,"message":"Not Found","details":[]}"#).counter_refusal(),
+            Some(CounterRefusal::Undeclared),
+            "a 404"
+        );
+        // A sidecar that cannot read its GameServer (sdkserver.go, gameServer()), a proxy's HTML, a
+        // timeout: retried.
+        for err in [
+            answer(
+                500,
+                r#"{"code":2,"message":"could not retrieve GameServer default/gs-1: not found","details":[]}"#,
+            ),
+            answer(502, "<html>bad gateway</html>"),
+            SdkError::Timeout(Duration::from_secs(1)),
+        ] {
+            assert_eq!(err.counter_refusal(), None, "{err} is not a refusal");
+        }
+    }
+
+    #[test]
+    fn refusal_labels_are_the_metric_series() {
+        let labels: Vec<&str> = CounterRefusal::ALL.iter().map(|r| r.label()).collect();
+        assert_eq!(
+            labels,
+            m::AGONES_COUNTER_REFUSAL_REASONS,
+            "every refusal has its series created at zero"
         );
     }
 
