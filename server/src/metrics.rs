@@ -62,7 +62,7 @@ pub const AGONES_ERRORS: &str = "tickstream_agones_errors_total";
 /// Counter updates the Agones sidecar refused for good, by `reason` (counter, label `reason`:
 /// [`AGONES_COUNTER_REFUSAL_REASONS`]): the Fleet's `spec.counters` and the server's caps
 /// disagree. Each is also one of [`AGONES_ERRORS`]`{call="counter"}`.
-pub const AGONES_COUNTER_REFUSALS: &str = "tickstream_agones_counter_refusals_total";
+pub const AGONES_COUNTER_REFUSALS: &str = "tickstream_agones_refusals_total";
 /// The tick budget, 1 / tick rate, seconds (gauge): the line the tick duration is drawn
 /// against, whatever the configured rate.
 pub const TICK_BUDGET: &str = "tickstream_tick_budget_seconds";

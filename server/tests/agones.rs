@@ -634,7 +634,7 @@ async fn an_undeclared_counter_and_a_count_beyond_capacity_are_reported_once() -
     let config = agones_config("refused", "")?;
     let mut server = start_server(&config, sidecar.addr.port())?;
     let refusals = |reason: &'static str| {
-        let series = format!("tickstream_agones_counter_refusals_total{{reason=\"{reason}\"}}");
+        let series = format!("tickstream_agones_refusals_total{{reason=\"{reason}\"}}");
         let server = &server;
         async move { metric(server, &series).await }
     };

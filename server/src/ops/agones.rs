@@ -27,7 +27,7 @@
 //! A Counter the GameServer does not declare, or a count beyond the Counter's capacity, is not
 //! the sidecar failing but the Fleet and the server disagreeing, and no retry mends it: the
 //! sidecar answers both with HTTP 500 (see [`SdkError::counter_refusal`]); the server logs it
-//! once at warn, counts it in `tickstream_agones_counter_refusals_total{reason}`, and pushes
+//! once at warn, counts it in `tickstream_agones_refusals_total{reason}`, and pushes
 //! that Counter no more (undeclared) or that count no more (over capacity).
 //!
 //! Counters rather than the alpha player tracking: Counters and Lists are Beta and on by
