@@ -88,6 +88,8 @@ pub struct BotConfig {
     pub close_grace: Duration,
     /// Drop the connection at random and resume; `None` keeps one connection for the run.
     pub churn: Option<Churn>,
+    /// Count the v3 position residuals of the measured updates (for their entropy).
+    pub residuals: bool,
 }
 
 /// A bot's live totals, read by the progress display while the bot runs. Only the bot writes.
@@ -329,6 +331,23 @@ pub struct BotReport {
     pub desync: Option<ReplicaError>,
     /// Everything else that went wrong.
     pub errors: Vec<BotError>,
+    /// Bytes on the wire of the messages received in the window: payload plus WebSocket frame
+    /// headers (no TLS records: the benchmark runs plain ws).
+    pub wire_bytes: u64,
+    /// With [`BotConfig::residuals`]: how often each v3 position residual `(rx, ry)` occurred
+    /// in the window, one count per held entity per update.
+    pub residuals: BTreeMap<(i64, i64), u64>,
+}
+
+/// The bytes of the header of an unmasked WebSocket frame (server to client) with `len` bytes
+/// of payload (RFC 6455 §5.2).
+#[must_use]
+pub fn ws_frame_header_len(len: u64) -> u64 {
+    match len {
+        0..=125 => 2,
+        126..=0xFFFF => 4,
+        _ => 10,
+    }
 }
 
 impl BotReport {
@@ -355,6 +374,8 @@ impl BotReport {
             resume_failures: Vec::new(),
             desync: None,
             errors: Vec::new(),
+            wire_bytes: 0,
+            residuals: BTreeMap::new(),
         }
     }
 }
@@ -524,11 +545,17 @@ async fn play(
         if cfg.window.contains(welcomed_at) {
             report.bytes += welcome_len;
         }
-        if welcome.protocol != PROTOCOL_VERSION {
+        // The version the upgrade agreed on; the welcome must name the same.
+        let ours = client
+            .subprotocol()
+            .and_then(|p| p.strip_prefix("tickstream.v"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(PROTOCOL_VERSION);
+        if welcome.protocol != ours {
             let _ = client.close(close_code::PROTOCOL_ERROR, "").await;
             return errors.push(BotError::ProtocolVersion {
                 server: welcome.protocol,
-                ours: PROTOCOL_VERSION,
+                ours,
             });
         }
         match player.welcomed(&welcome, resuming) {
@@ -635,6 +662,7 @@ async fn connection(
             own: welcome.entity,
             events: std::mem::take(&mut player.events),
             last_ack: player.last_ack,
+            residuals: cfg.residuals,
         },
         stopped,
     ));
@@ -695,6 +723,10 @@ async fn connection(
     report.updates += o.updates;
     report.update_bytes += o.update_bytes;
     report.bytes += o.bytes;
+    report.wire_bytes += o.wire_bytes;
+    for (r, n) in o.residuals {
+        *report.residuals.entry(r).or_insert(0) += n;
+    }
     if report.rtt_us.add(&o.rtt_us).is_err() {
         // Only if the histogram cannot grow; then the samples are lost, not the run.
         for v in o.rtt_us.iter_recorded() {
@@ -860,6 +892,8 @@ struct ReadCtx {
     events: EventCheck,
     /// The latest acknowledged input before this connection.
     last_ack: u32,
+    /// Count residuals (see [`BotConfig::residuals`]).
+    residuals: bool,
 }
 
 /// What a reader measured, and the state it hands back for the next connection.
@@ -876,6 +910,8 @@ struct ReadOutcome {
     last_ack: u32,
     /// The first update was applied and verified.
     synced: bool,
+    wire_bytes: u64,
+    residuals: BTreeMap<(i64, i64), u64>,
 }
 
 /// Reads until the connection ends, the replica desyncs, or `stop` fires.
@@ -901,6 +937,8 @@ async fn read_loop(
         event_error_samples: Vec::new(),
         last_ack: ctx.last_ack,
         synced: false,
+        wire_bytes: 0,
+        residuals: BTreeMap::new(),
     };
     let mut errors = ErrorLog::new(&ctx.counters);
     // A fresh replica on every welcome: the first update spawns the whole view.
@@ -918,25 +956,51 @@ async fn read_loop(
             Ok(Incoming::Msg(msg)) => {
                 let len = reader.last_payload_len() as u64;
                 let measured = ctx.window.contains(now);
-                let is_update = matches!(msg, ServerMsg::Update(_));
+                let is_update = matches!(msg, ServerMsg::Update(_) | ServerMsg::Update3(_));
                 ctx.counters.add_message(len, is_update);
                 if measured {
                     out.bytes += len;
+                    out.wire_bytes += len + ws_frame_header_len(len);
                 }
-                match msg {
+                // The snapshot after a welcome is always verified: it is where a resume shows
+                // whether the server rebuilt the view right.
+                let verify = ctx.verify || !out.synced;
+                let update = match msg {
                     ServerMsg::Update(update) => {
-                        // The snapshot after a welcome is always verified: it is where a
-                        // resume shows whether the server rebuilt the view right.
-                        let applied = if ctx.verify || !out.synced {
+                        let applied = if verify {
                             replica.apply(&update)
                         } else {
                             replica.apply_unverified(&update)
                         };
-                        if let Err(e) = applied {
-                            ctx.counters.desynced.store(true, Ordering::Relaxed);
-                            out.desync = Some(e);
-                            break;
+                        applied.map(|()| (update.ack_seq, update.events))
+                    }
+                    ServerMsg::Update3(update) => {
+                        let applied = if verify {
+                            replica.apply3(&update)
+                        } else {
+                            replica.apply3_unverified(&update).map(|_| ())
+                        };
+                        if measured && ctx.residuals && applied.is_ok() {
+                            count_residuals(&mut out.residuals, &update.delta.motion);
                         }
+                        applied.map(|()| (replica.ack_seq(), update.events))
+                    }
+                    ServerMsg::Pong(_) => continue,
+                    ServerMsg::Error(e) => {
+                        server_error = true;
+                        errors.push(BotError::Server {
+                            code: e.code,
+                            reason: e.reason,
+                        });
+                        continue;
+                    }
+                    ServerMsg::Welcome(_) => {
+                        errors.push(BotError::Unexpected("a second Welcome"));
+                        break;
+                    }
+                };
+                match update {
+                    Ok((ack_seq, events)) => {
                         if !out.synced {
                             if replica.get(ctx.own).is_none() {
                                 errors.push(BotError::OwnEntityMissing(ctx.own));
@@ -945,7 +1009,7 @@ async fn read_loop(
                             out.synced = true;
                             ctx.flags.synced.store(true, Ordering::Release);
                         }
-                        for e in &update.events {
+                        for e in &events {
                             if let Err(err) = out.events.check(e) {
                                 ctx.counters.event_errors.fetch_add(1, Ordering::Relaxed);
                                 out.event_errors += 1;
@@ -958,8 +1022,8 @@ async fn read_loop(
                             out.updates += 1;
                             out.update_bytes += len;
                         }
-                        if update.ack_seq > out.last_ack {
-                            out.last_ack = update.ack_seq;
+                        if ack_seq > out.last_ack {
+                            out.last_ack = ack_seq;
                             let now_us = micros_since(ctx.shared.base, now);
                             if measured
                                 && let Some(rtt) = ctx.shared.rtt.rtt_us(out.last_ack, now_us)
@@ -968,16 +1032,9 @@ async fn read_loop(
                             }
                         }
                     }
-                    ServerMsg::Pong(_) => {}
-                    ServerMsg::Error(e) => {
-                        server_error = true;
-                        errors.push(BotError::Server {
-                            code: e.code,
-                            reason: e.reason,
-                        });
-                    }
-                    ServerMsg::Welcome(_) => {
-                        errors.push(BotError::Unexpected("a second Welcome"));
+                    Err(e) => {
+                        ctx.counters.desynced.store(true, Ordering::Relaxed);
+                        out.desync = Some(e);
                         break;
                     }
                 }
@@ -1001,6 +1058,17 @@ async fn read_loop(
     }
     out.errors = errors.list;
     out
+}
+
+/// Adds one update's residuals: (0, 0) for every held entity without a move.
+fn count_residuals(hist: &mut BTreeMap<(i64, i64), u64>, m: &tickstream_shared::Motion) {
+    let still = u64::from(m.held).saturating_sub(m.moves.len() as u64);
+    if still > 0 {
+        *hist.entry((0, 0)).or_insert(0) += still;
+    }
+    for mv in &m.moves {
+        *hist.entry((mv.rx, mv.ry)).or_insert(0) += 1;
+    }
 }
 
 #[cfg(test)]
@@ -1173,6 +1241,7 @@ mod tests {
             join_timeout: Duration::from_secs(1),
             close_grace: Duration::from_secs(1),
             churn: None,
+            residuals: false,
         };
         let mut p = Player::new(0);
         assert_eq!(drop_time(&cfg, &mut p), None, "no churn, no drop");

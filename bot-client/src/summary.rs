@@ -75,6 +75,13 @@ pub struct Summary {
     pub bytes_per_bot_per_sec: f64,
     /// Mean payload bytes of one update.
     pub bytes_per_update: f64,
+    /// Bytes on the wire (payload plus WebSocket frame headers) per bot per second.
+    pub wire_bytes_per_bot_per_sec: f64,
+    /// v3 position residuals counted (one per held entity per update), when asked for.
+    pub entity_updates: u64,
+    /// Their empirical entropy, bits per entity-update: the information limit of the
+    /// positions under the protocol's prediction (0 when none were counted).
+    pub residual_entropy_bits: f64,
     /// Bots whose replica disagreed with the server (each stops at its first).
     pub desyncs: u32,
     /// Errors of all kinds, all bots together.
@@ -186,9 +193,21 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  bandwidth     {:.0} B/bot/s, {:.1} B/update ({} B total)",
-            self.bytes_per_bot_per_sec, self.bytes_per_update, self.bytes_received
+            "  bandwidth     {:.0} B/bot/s, {:.1} B/update ({} B total); on the wire with WebSocket frame headers {:.0} B/bot/s",
+            self.bytes_per_bot_per_sec,
+            self.bytes_per_update,
+            self.bytes_received,
+            self.wire_bytes_per_bot_per_sec
         )?;
+        if self.entity_updates > 0 {
+            writeln!(
+                f,
+                "  residuals     {} entity-updates, empirical entropy {:.3} bits ({:.3} B) each",
+                self.entity_updates,
+                self.residual_entropy_bits,
+                self.residual_entropy_bits / 8.0
+            )?;
+        }
         writeln!(
             f,
             "  input rtt     p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples)",
@@ -249,6 +268,8 @@ pub struct Aggregator {
     hz_bots: u32,
     presence_s: f64,
     update_bytes: u64,
+    wire_bytes: u64,
+    residuals: BTreeMap<(i64, i64), u64>,
     rtt_us: Histogram<u64>,
 }
 
@@ -268,6 +289,8 @@ impl Aggregator {
             hz_bots: 0,
             presence_s: 0.0,
             update_bytes: 0,
+            wire_bytes: 0,
+            residuals: BTreeMap::new(),
             rtt_us: rtt_histogram(),
         }
     }
@@ -301,6 +324,10 @@ impl Aggregator {
         s.updates_received += r.updates;
         s.bytes_received += r.bytes;
         self.update_bytes += r.update_bytes;
+        self.wire_bytes += r.wire_bytes;
+        for (k, n) in &r.residuals {
+            *self.residuals.entry(*k).or_insert(0) += n;
+        }
         merge_rtt(&mut self.rtt_us, &r.rtt_us);
         if let Some(d) = &r.desync {
             s.desyncs += 1;
@@ -354,6 +381,19 @@ impl Aggregator {
         }
         if self.presence_s > 0.0 {
             s.bytes_per_bot_per_sec = s.bytes_received as f64 / self.presence_s;
+            s.wire_bytes_per_bot_per_sec = self.wire_bytes as f64 / self.presence_s;
+        }
+        s.entity_updates = self.residuals.values().sum();
+        if s.entity_updates > 0 {
+            let total = s.entity_updates as f64;
+            s.residual_entropy_bits = self
+                .residuals
+                .values()
+                .map(|&n| {
+                    let p = n as f64 / total;
+                    -p * p.log2()
+                })
+                .sum();
         }
         if s.updates_received > 0 {
             s.bytes_per_update = self.update_bytes as f64 / s.updates_received as f64;

@@ -14,6 +14,9 @@ use crate::sim::InputError;
 
 /// Open WebSocket sessions (gauge).
 pub const CONNECTIONS: &str = "tickstream_connections";
+/// Open WebSocket sessions by the protocol version the upgrade agreed on (gauge, label
+/// `protocol`): how many deployed clients still speak an older version.
+pub const SESSIONS_BY_PROTOCOL: &str = "tickstream_sessions_by_protocol";
 /// Rooms alive (gauge).
 pub const ROOMS: &str = "tickstream_rooms";
 /// Entities across all rooms (gauge).
@@ -162,6 +165,10 @@ pub fn close_code_label(code: u16) -> String {
 /// Registers help text and units for every metric; call once after installing a recorder.
 pub fn describe() {
     describe_gauge!(CONNECTIONS, "Open WebSocket sessions.");
+    describe_gauge!(
+        SESSIONS_BY_PROTOCOL,
+        "Open WebSocket sessions by negotiated protocol version."
+    );
     describe_gauge!(ROOMS, "Rooms alive.");
     describe_gauge!(ENTITIES, "Entities across all rooms.");
     describe_counter!(TICKS, "Simulation ticks run, all rooms.");
@@ -240,6 +247,9 @@ pub fn describe() {
 pub fn register() {
     for name in [CONNECTIONS, ROOMS, ENTITIES] {
         metrics::gauge!(name).increment(0.0);
+    }
+    for v in tickstream_shared::SUPPORTED_VERSIONS {
+        metrics::gauge!(SESSIONS_BY_PROTOCOL, "protocol" => v.to_string()).increment(0.0);
     }
     for name in [
         TICKS,

@@ -186,11 +186,11 @@ where
             .map(|ip| ConnPermit::new(global, ip)),
         Admission::Refused => None,
     };
-    let (Some((fut, token)), Some(permit)) = (fut, permit) else {
+    let (Some((fut, token, protocol)), Some(permit)) = (fut, permit) else {
         return;
     };
     match fut.await {
-        Ok(ws) => session::run(ws, ctx, permit, token).await,
+        Ok(ws) => session::run(ws, ctx, permit, token, protocol).await,
         Err(e) => tracing::debug!(error = %e, "upgrade failed"),
     }
 }

@@ -48,11 +48,14 @@ pub(crate) async fn run<S>(
     ctx: Arc<ServerCtx>,
     permit: ConnPermit,
     token: Option<String>,
+    protocol: u16,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let conn_id = ctx.next_conn_id();
-    let link = Arc::new(ClientLink::new(conn_id));
+    let link = Arc::new(ClientLink::with_protocol(conn_id, protocol));
+    let by_protocol = metrics::gauge!(m::SESSIONS_BY_PROTOCOL, "protocol" => protocol.to_string());
+    by_protocol.increment(1.0);
     let violations = Arc::new(Violations::default());
     let guard = Arc::clone(&violations);
     // The halves stay reachable from here once the reader and writer are done with them, for
@@ -122,6 +125,7 @@ pub(crate) async fn run<S>(
     let code = link.closing_code().unwrap_or(ABNORMAL);
     metrics::counter!(m::DISCONNECTS, "code" => m::close_code_label(code)).increment(1);
     metrics::gauge!(m::CONNECTIONS).decrement(1.0);
+    by_protocol.decrement(1.0);
     tracing::debug!(conn = conn_id, code, "session closed");
     if matches!(written, Some(Ok(Ok(true)))) {
         let s = &ctx.config.server;
@@ -264,7 +268,7 @@ where
     let mut unflushed = false;
     // This client's baseline and frame buffer live here: frames are built on this task, on
     // whichever core runs it, when the client is ready for one.
-    let mut sync = ClientSync::new();
+    let mut sync = ClientSync::for_protocol(link.protocol);
     let mut buf = Vec::new();
     let mut events = Vec::new();
     // Metric handles looked up once per session, not once per frame.

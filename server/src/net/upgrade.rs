@@ -8,7 +8,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE};
 use hyper::{Request, Response, StatusCode};
-use tickstream_shared::{SUBPROTOCOL, WS_PATH};
+use tickstream_shared::{SUPPORTED_VERSIONS, WS_PATH, subprotocol};
 
 use crate::metrics as m;
 
@@ -19,7 +19,7 @@ pub enum Refusal {
     NotFound,
     /// Not a WebSocket upgrade request: 426.
     NotUpgrade,
-    /// `tickstream.v2` not offered: 400.
+    /// No supported `tickstream.vN` offered: 400.
     NoSubprotocol,
     /// Bad `Sec-WebSocket-Key` or version: 400.
     BadHandshake,
@@ -67,7 +67,9 @@ impl Refusal {
         match self {
             Self::NotFound => "not found: the WebSocket endpoint is /ws\n",
             Self::NotUpgrade => "this endpoint only speaks WebSocket\n",
-            Self::NoSubprotocol => "missing WebSocket subprotocol: offer tickstream.v2\n",
+            Self::NoSubprotocol => {
+                "missing WebSocket subprotocol: offer tickstream.v3 (or tickstream.v2)\n"
+            }
             Self::BadHandshake => "invalid WebSocket handshake\n",
             Self::Unavailable => "server at capacity or shutting down; try again later\n",
             Self::Origin => "this page's origin may not connect to this server\n",
@@ -100,20 +102,33 @@ impl Refusal {
     }
 }
 
-/// True when the request offers `tickstream.v2` among its `Sec-WebSocket-Protocol` values.
+/// The highest protocol version that both the request offers among its
+/// `Sec-WebSocket-Protocol` values and this server speaks, whatever the order of the offer.
 #[must_use]
-pub fn offers_subprotocol<B>(req: &Request<B>) -> bool {
-    req.headers()
+pub fn negotiate<B>(req: &Request<B>) -> Option<u16> {
+    let offered: Vec<&str> = req
+        .headers()
         .get_all(SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|p| p.trim() == SUBPROTOCOL)
+        .map(str::trim)
+        .collect();
+    SUPPORTED_VERSIONS
+        .into_iter()
+        .find(|v| subprotocol(*v).is_some_and(|name| offered.contains(&name)))
+}
+
+/// True when the request offers a subprotocol this server speaks.
+#[must_use]
+pub fn offers_subprotocol<B>(req: &Request<B>) -> bool {
+    negotiate(req).is_some()
 }
 
 /// Where the accepted upgrade is handed to the connection task, which runs the session, with
-/// the join token from the URL's `token` query parameter, if any.
-pub type UpgradeSlot = Arc<Mutex<Option<(UpgradeFut, Option<String>)>>>;
+/// the join token from the URL's `token` query parameter, if any, and the protocol version
+/// the upgrade agreed on.
+pub type UpgradeSlot = Arc<Mutex<Option<(UpgradeFut, Option<String>, u16)>>>;
 
 /// The longest `token` query value kept; a longer one cannot be genuine.
 const MAX_TOKEN: usize = 512;
@@ -177,9 +192,9 @@ pub fn answer(
     if !origin_allowed(&req, allowed_origins) {
         return Refusal::Origin.response();
     }
-    if !offers_subprotocol(&req) {
+    let Some((version, name)) = negotiate(&req).and_then(|v| Some((v, subprotocol(v)?))) else {
         return Refusal::NoSubprotocol.response();
-    }
+    };
     let Ok((resp, fut)) = upgrade(&mut req) else {
         return Refusal::BadHandshake.response();
     };
@@ -188,12 +203,11 @@ pub fn answer(
         // A second upgrade on one connection cannot happen in HTTP/1.1; refuse it anyway.
         return Refusal::BadHandshake.response();
     }
-    *guard = Some((fut, token_param(&req)));
+    *guard = Some((fut, token_param(&req), version));
     let (mut parts, _) = resp.into_parts();
-    parts.headers.insert(
-        SEC_WEBSOCKET_PROTOCOL,
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
+    parts
+        .headers
+        .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(name));
     Response::from_parts(parts, Full::new(Bytes::new()))
 }
 
@@ -254,6 +268,18 @@ mod tests {
     #[test]
     fn subprotocol_is_found_in_lists_and_repeated_headers() {
         assert!(offers_subprotocol(&req(&["tickstream.v2"])), "alone");
+        assert_eq!(negotiate(&req(&["tickstream.v2"])), Some(2), "v2 alone: v2");
+        assert_eq!(negotiate(&req(&["tickstream.v3"])), Some(3), "v3 alone: v3");
+        assert_eq!(
+            negotiate(&req(&["tickstream.v2, tickstream.v3"])),
+            Some(3),
+            "both: the highest, whatever the order"
+        );
+        assert_eq!(
+            negotiate(&req(&["tickstream.v1", "tickstream.v9"])),
+            None,
+            "versions this server does not speak"
+        );
         assert!(
             offers_subprotocol(&req(&["other, tickstream.v2"])),
             "in a list"

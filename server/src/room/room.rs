@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 
 use slotmap::SlotMap;
 use tickstream_shared::codec::encode_server;
-use tickstream_shared::{
-    EntityId, GameEvent, Mulberry32, PROTOCOL_VERSION, ServerMsg, Tick, Welcome, close_code,
-};
+use tickstream_shared::{EntityId, GameEvent, Mulberry32, ServerMsg, Tick, Welcome, close_code};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 
@@ -24,7 +22,6 @@ use super::registry::{JoinError, Joined, RoomInfo, RoomSettings, Shared};
 use crate::metrics as m;
 use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, StepCtx};
 use crate::sync::{Snapshot, TickFrame};
-use tickstream_shared::Delta;
 
 slotmap::new_key_type! {
     /// A player's slot in its room.
@@ -82,10 +79,10 @@ pub(crate) struct Room {
     rx: mpsc::Receiver<RoomCmd>,
     registry: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
-    /// The previous tick's snapshot, for the shared delta body.
+    /// The previous tick's snapshot, for the shared delta bodies.
     prev: Option<Arc<Snapshot>>,
-    /// Scratch for the shared delta.
-    scratch: Delta,
+    /// The snapshot of the tick before `prev`, for v3's shared body (clients predict from it).
+    pre: Option<Arc<Snapshot>>,
     period: Duration,
     metrics: TickMetrics,
 }
@@ -138,7 +135,7 @@ impl Room {
             registry,
             shutdown,
             prev: None,
-            scratch: Delta::default(),
+            pre: None,
             metrics: TickMetrics::new(),
         }
     }
@@ -418,7 +415,7 @@ impl Room {
         let info = self.settings.game.info();
         let p = &self.players[key];
         let welcome = ServerMsg::Welcome(Welcome {
-            protocol: PROTOCOL_VERSION,
+            protocol: link.protocol,
             entity: p.entity,
             tick_rate_hz: info.tick_rate_hz,
             tick: self.tick,
@@ -501,7 +498,7 @@ impl Room {
         let snap = Arc::new(Snapshot::capture(&*self.world, self.tick));
         self.publish(&snap, start);
         self.info.publish(&snap);
-        self.prev = Some(snap);
+        self.pre = self.prev.replace(snap);
         let took = start.elapsed();
         self.metrics.ticks.increment(1);
         self.metrics.duration.record(took);
@@ -514,21 +511,12 @@ impl Room {
     /// long.
     fn publish(&mut self, snap: &Arc<Snapshot>, now: Instant) {
         let radius = self.settings.game.info().view_radius;
-        let frame = match TickFrame::build(
+        let frame = Arc::new(TickFrame::build(
             Arc::clone(snap),
-            self.prev.as_deref(),
+            self.prev.clone(),
+            self.pre.clone(),
             radius,
-            &mut self.scratch,
-        ) {
-            Ok(frame) => Arc::new(frame),
-            Err(e) => {
-                tracing::error!(room = %self.info.name, error = %e, "cannot encode the tick");
-                for link in self.links() {
-                    link.close(close_code::INTERNAL, "internal error");
-                }
-                return;
-            }
-        };
+        ));
         let slow_limit = self.settings.slow_client_timeout;
         let mut merged = 0u64;
         for c in self.players.values_mut() {
