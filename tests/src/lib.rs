@@ -104,6 +104,17 @@ impl TestServer {
         }
     }
 
+    /// [`TestServer::options`] offering only `tickstream.v2`: what [`TestClient`] speaks, as it
+    /// inspects v2 deltas (changes by id) and so keeps v2 serving under test; v3 clients are
+    /// the bots.
+    #[must_use]
+    pub fn options_v2() -> ConnectOptions {
+        ConnectOptions {
+            subprotocol: tickstream_shared::subprotocol(2).map(str::to_owned),
+            ..Self::options()
+        }
+    }
+
     /// A connected client over wss that has joined `room` and received its welcome.
     pub async fn join(&self, room: &str) -> anyhow::Result<TestClient> {
         TestClient::join(&self.wss_url, room).await
@@ -154,9 +165,10 @@ impl TestClient {
     /// Connects to `url` and sends `first` (a `Join` or a `Resume`): the client after its
     /// welcome, or the close code and reason the server answered with instead.
     pub async fn enter(url: &str, first: ClientMsg) -> anyhow::Result<Result<Self, (u16, String)>> {
-        let mut client = tokio::time::timeout(STEP_TIMEOUT, connect(url, &TestServer::options()))
-            .await
-            .context("connect timed out")??;
+        let mut client =
+            tokio::time::timeout(STEP_TIMEOUT, connect(url, &TestServer::options_v2()))
+                .await
+                .context("connect timed out")??;
         client.send(&first).await?;
         let welcome = loop {
             match tokio::time::timeout(STEP_TIMEOUT, client.recv()).await?? {

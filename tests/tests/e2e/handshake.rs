@@ -9,15 +9,22 @@ async fn wss_upgrade_negotiates_the_subprotocol() -> anyhow::Result<()> {
     let client = connect(&server.wss_url, &TestServer::options()).await?;
     assert_eq!(
         client.subprotocol(),
-        Some("tickstream.v2"),
-        "the server echoes tickstream.v2"
+        Some("tickstream.v3"),
+        "the server echoes tickstream.v3"
     );
     let plain = connect(&server.ws_url, &ConnectOptions::default()).await?;
     assert_eq!(
         plain.subprotocol(),
-        Some("tickstream.v2"),
+        Some("tickstream.v3"),
         "plain ws negotiates it too"
     );
+    let v2 = connect(&server.ws_url, &TestServer::options_v2()).await?;
+    assert_eq!(
+        v2.subprotocol(),
+        Some("tickstream.v2"),
+        "a deployed v2 client gets v2"
+    );
+    // Offering both gets the highest: `upgrade::negotiate`'s unit test.
     server.stop().await;
     Ok(())
 }

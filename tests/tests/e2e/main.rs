@@ -27,3 +27,4 @@ mod slowloris;
 mod soak;
 mod tls_reload;
 mod tokens;
+mod versions;
