@@ -239,11 +239,22 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Rooms alive at once; a join that would create one more is refused with 1013.
     pub max_rooms: usize,
+    /// Live rooms that one address may have created by joining new names; its next new room is
+    /// refused with 1013 (counted as `room_creation_limit`), while joining existing rooms stays
+    /// open. Without it, one peer could fill `max_rooms`. `per_ip_exempt` addresses are not
+    /// limited, nor are rooms opened by the operator or configured ones.
+    pub max_rooms_per_ip: usize,
     /// Players in one room; one more is refused with 1013.
     pub max_players_per_room: usize,
     /// Time for the TLS handshake and the HTTP upgrade request, in milliseconds: a peer that
     /// opens a socket and stalls holds a connection slot only this long.
     pub handshake_timeout_ms: u64,
+    /// The largest HTTP request head (request line and headers) read before the upgrade, in
+    /// bytes; a longer one is answered 431 and counted (`head_too_large`). A browser's upgrade
+    /// request is well under 2 KiB; 16 KiB leaves room for long cookies while 10,000
+    /// connections trickling headers hold at most about 160 MiB. At least 8192 (hyper's
+    /// smallest read buffer).
+    pub max_request_head_bytes: usize,
     /// Time from the upgrade to the `Join` message, in milliseconds (close code 4001). Ten
     /// seconds covers a slow mobile start; a silent socket holds a slot no longer.
     pub join_timeout_ms: u64,
@@ -306,8 +317,10 @@ impl Default for ServerConfig {
             ],
             trusted_proxies: Vec::new(),
             max_rooms: 1_000,
+            max_rooms_per_ip: 8,
             max_players_per_room: 5_000,
             handshake_timeout_ms: 5_000,
+            max_request_head_bytes: 16 * 1024,
             join_timeout_ms: 10_000,
             max_message_bytes: 4_096,
             ping_interval_ms: 15_000,
@@ -514,12 +527,22 @@ impl Config {
         if s.join_secret.as_ref().is_some_and(|k| k.len() < 16) {
             return invalid("server.join_secret", "must be at least 16 bytes");
         }
-        if s.max_connections == 0
-            || s.max_connections_per_ip == 0
-            || s.max_rooms == 0
-            || s.max_players_per_room == 0
-        {
-            return invalid("server.max_*", "caps must be at least 1");
+        for (key, cap) in [
+            ("server.max_connections", s.max_connections),
+            ("server.max_connections_per_ip", s.max_connections_per_ip),
+            ("server.max_rooms", s.max_rooms),
+            ("server.max_rooms_per_ip", s.max_rooms_per_ip),
+            ("server.max_players_per_room", s.max_players_per_room),
+        ] {
+            if cap == 0 {
+                return invalid(key, "a cap must be at least 1");
+            }
+        }
+        if s.max_request_head_bytes < 8192 {
+            return invalid(
+                "server.max_request_head_bytes",
+                "must be at least 8192 bytes (the smallest buffer hyper reads requests with)",
+            );
         }
         if s.max_message_bytes < 64 || s.max_message_bytes > 1 << 20 {
             return invalid(
@@ -626,6 +649,21 @@ mod tests {
             ..Overrides::default()
         });
         assert_eq!(c.server.listen.port(), 2, "the flag wins");
+    }
+
+    #[test]
+    fn a_view_radius_too_fine_for_the_world_is_refused() {
+        let mut c = Config::default();
+        c.game.view_radius = 0.5;
+        let err = c.validate().expect_err("0.5 units in a 1000-unit world");
+        assert!(
+            err.to_string().contains("view_radius"),
+            "names the setting: {err}"
+        );
+        c.game.view_radius = 1.0;
+        c.validate().expect("1 unit is 1/1000 of the world: fine");
+        c.game.view_radius = 0.0;
+        c.validate().expect("0 means everything");
     }
 
     #[test]

@@ -47,7 +47,8 @@ pub const DISCONNECTS: &str = "tickstream_disconnects_total";
 pub const REJECTED_CONNECTIONS: &str = "tickstream_rejected_connections_total";
 /// Inputs ignored, by reason (counter, label `reason`).
 pub const REJECTED_INPUTS: &str = "tickstream_rejected_inputs_total";
-/// Joins refused for their token, by reason (counter, label `reason`).
+/// Joins and resumes refused, by reason (counter, label `reason`): the join token's verdict or
+/// the room's (full, the room cap, the per-address room limit, busy).
 pub const REJECTED_JOINS: &str = "tickstream_rejected_joins_total";
 /// Rooms whose game panicked; their clients were closed with 1011 (counter).
 pub const ROOM_PANICS: &str = "tickstream_room_panics_total";
@@ -137,6 +138,7 @@ const LISTENER_REFUSALS: &[&str] = &[
     "per_ip_cap",
     "tls",
     "handshake_timeout",
+    "head_too_large",
 ];
 
 /// The `call` labels of [`AGONES_ERRORS`]: one per kind of call the server makes to the
@@ -219,7 +221,7 @@ pub fn describe() {
     );
     describe_counter!(
         REJECTED_JOINS,
-        "Joins refused for their join token, by reason."
+        "Joins refused, by reason: the join token's verdict, or the room's."
     );
     describe_counter!(
         ROOM_PANICS,

@@ -31,7 +31,7 @@ use crate::net::listener::accept_loop;
 use crate::net::tls::{self, CertSource, CertStore, TlsError};
 use crate::ops::{self, endpoint};
 use crate::room::registry::{RoomPolicy, RoomSummary};
-use crate::room::{OpenError, Registry, RoomInfo};
+use crate::room::{OpenError, Registry, RoomCaps, RoomInfo};
 use crate::sim::{Arena, Coins, GameCatalog};
 use crate::tasks::TaskTracker;
 
@@ -216,7 +216,11 @@ impl Server {
             max_pending_events: r.max_pending_events,
             event_history: r.event_history,
         };
-        let registry = Registry::new(policy, s.max_rooms, shutdown.clone(), tasks.clone());
+        let caps = RoomCaps {
+            max_rooms: s.max_rooms,
+            max_rooms_per_ip: s.max_rooms_per_ip,
+        };
+        let registry = Registry::new(policy, caps, shutdown.clone(), tasks.clone());
         let ctx = Arc::new(ServerCtx {
             registry,
             shutdown,

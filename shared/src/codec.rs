@@ -76,22 +76,28 @@ pub fn encode_server(msg: &ServerMsg, out: &mut Vec<u8>) -> Result<(), CodecErro
 
 /// Decodes one client message from one whole frame payload.
 pub fn decode_client(bytes: &[u8]) -> Result<ClientMsg, CodecError> {
-    decode_exact::<ClientMsg, MAX_CLIENT_MESSAGE>(bytes)
+    decode_exact::<ClientMsg, MAX_CLIENT_MESSAGE, { 2 * MAX_CLIENT_MESSAGE }>(bytes)
 }
 
 /// Decodes one server message from one whole frame payload.
 pub fn decode_server(bytes: &[u8]) -> Result<ServerMsg, CodecError> {
-    decode_exact::<ServerMsg, MAX_SERVER_MESSAGE>(bytes)
+    decode_exact::<ServerMsg, MAX_SERVER_MESSAGE, { 2 * MAX_SERVER_MESSAGE }>(bytes)
 }
 
-fn decode_exact<T: bincode::Decode<()>, const N: usize>(bytes: &[u8]) -> Result<T, CodecError> {
+/// Decodes a frame of at most `N` bytes. bincode's limit counts what a decode claims in
+/// memory, which for a frame of `N` bytes can be a little more than `N` (the enum tag and a
+/// string's length are wider in memory than on the wire): `LIMIT` is twice `N`, so that every
+/// frame within `N` bytes decodes, and a length prefix still cannot claim more than that.
+fn decode_exact<T: bincode::Decode<()>, const N: usize, const LIMIT: usize>(
+    bytes: &[u8],
+) -> Result<T, CodecError> {
     if bytes.len() > N {
         return Err(CodecError::TooBig {
             len: bytes.len(),
             max: N,
         });
     }
-    let (msg, used) = bincode::decode_from_slice(bytes, config::<N>())
+    let (msg, used) = bincode::decode_from_slice(bytes, config::<LIMIT>())
         .map_err(|e| CodecError::Malformed(e.to_string()))?;
     if used != bytes.len() {
         return Err(CodecError::Trailing(bytes.len() - used));
@@ -113,6 +119,29 @@ mod tests {
             matches!(decode_client(&bytes), Err(CodecError::Malformed(_))),
             "a huge claimed length is an error"
         );
+    }
+
+    #[test]
+    fn every_join_within_the_size_limit_decodes() {
+        // Whatever the room name's length, a Join that fits the limit reaches the name check
+        // (close 4002), and one that does not is too big (1009): never a decode error.
+        for n in 1..=300 {
+            let mut buf = Vec::new();
+            let join = ClientMsg::Join(Join {
+                room: "a".repeat(n),
+            });
+            encode_client(&join, &mut buf).expect("encodes");
+            match decode_client(&buf) {
+                Ok(msg) => assert_eq!(msg, join, "a {n}-byte name round-trips"),
+                Err(CodecError::TooBig { .. }) => {
+                    assert!(
+                        buf.len() > MAX_CLIENT_MESSAGE,
+                        "{n} bytes: too big only when it is"
+                    )
+                }
+                Err(e) => panic!("a Join with a {n}-byte name ({} bytes): {e}", buf.len()),
+            }
+        }
     }
 
     #[test]

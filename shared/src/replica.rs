@@ -133,7 +133,7 @@ impl Replica {
     /// of its bots while a sample verifies everything.
     pub fn apply_unverified(&mut self, update: &Update) -> Result<(), ReplicaError> {
         if let Some(have) = self.tick
-            && update.tick <= have
+            && !update.tick.is_after(have)
         {
             return Err(ReplicaError::TickNotAfter {
                 have,

@@ -15,8 +15,7 @@ use tickstream_bot::client::{Client, Incoming};
 use tickstream_bot::connect::{ConnectOptions, connect};
 use tickstream_server::{Config, Server, ServerHandle};
 use tickstream_shared::{
-    ClientMsg, EntityState, GameEvent, Input, Join, Replica, Resume, ServerMsg, Tick, Update,
-    Welcome,
+    ClientMsg, EntityState, GameEvent, Input, Join, Replica, Resume, ServerMsg, Update, Welcome,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -139,7 +138,7 @@ pub struct TestClient {
     pub replica: Replica,
     /// The view after each update, by tick, for the last [`TestClient::keep_history`] ticks
     /// (none by default: a view of a big world is a megabyte, and memory tests measure RSS).
-    pub history: BTreeMap<Tick, Vec<EntityState>>,
+    pub history: BTreeMap<u32, Vec<EntityState>>,
     history_len: usize,
     /// Every one-shot event received on this connection, in order (checked: seqs contiguous).
     pub events: Vec<GameEvent>,
@@ -239,7 +238,7 @@ impl TestClient {
             match self.recv().await? {
                 Incoming::Msg(ServerMsg::Update(u)) => {
                     if let Some(prev) = self.replica.tick() {
-                        self.max_tick_gap = self.max_tick_gap.max(u.tick.0 - prev.0);
+                        self.max_tick_gap = self.max_tick_gap.max(u.tick.since(prev));
                     }
                     self.replica
                         .apply(&u)
@@ -257,7 +256,7 @@ impl TestClient {
                     self.updates += 1;
                     if self.history_len > 0 {
                         self.history
-                            .insert(u.tick, self.replica.entities().to_vec());
+                            .insert(u.tick.0, self.replica.entities().to_vec());
                     }
                     while self.history.len() > self.history_len {
                         self.history.pop_first();
@@ -605,6 +604,64 @@ impl RawUpgrade {
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
         Ok(Self { status, stream })
+    }
+}
+
+/// One client frame written by hand: `first` is the FIN/RSV/opcode byte (`0x82` a final binary
+/// frame, `0x89` a ping); masked with a fixed key unless `masked` is false.
+#[must_use]
+pub fn client_frame(first: u8, masked: bool, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![first];
+    let m = if masked { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => f.push(m | n as u8),
+        n @ 126..=65535 => {
+            f.push(m | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(m | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    if masked {
+        let key = [0x37, 0xFA, 0x21, 0x3D];
+        f.extend_from_slice(&key);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        f.extend_from_slice(payload);
+    }
+    f
+}
+
+/// Reads one server frame (servers do not mask) within [`STEP_TIMEOUT`]: its opcode and
+/// payload.
+pub async fn read_server_frame(s: &mut tokio::net::TcpStream) -> anyhow::Result<(u8, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut h = [0u8; 2];
+        s.read_exact(&mut h).await?;
+        let len = match h[1] & 0x7F {
+            126 => u64::from(s.read_u16().await?),
+            127 => s.read_u64().await?,
+            n => u64::from(n),
+        };
+        anyhow::ensure!(len <= 1 << 24, "a frame of {len} bytes");
+        let mut payload = vec![0u8; len as usize];
+        s.read_exact(&mut payload).await?;
+        Ok((h[0] & 0x0F, payload))
+    };
+    tokio::time::timeout(STEP_TIMEOUT, read).await?
+}
+
+/// Reads server frames until a close frame; returns its code. Pings and data are skipped.
+pub async fn close_code_of(s: &mut tokio::net::TcpStream) -> anyhow::Result<u16> {
+    loop {
+        let (opcode, payload) = read_server_frame(s).await?;
+        if opcode == 0x8 {
+            anyhow::ensure!(payload.len() >= 2, "a close frame with a code");
+            return Ok(u16::from_be_bytes([payload[0], payload[1]]));
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
-use node_tools::{node_present, node_websocket_args, repo, run_with_deadline};
+use node_tools::{node_module_ready, node_present, node_websocket_args, repo, run_with_deadline};
 use tickstream_tests::{STEP_TIMEOUT, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -37,6 +37,28 @@ fn the_javascript_client_passes_its_node_tests() -> anyhow::Result<()> {
     assert!(
         status.success(),
         "node --test failed ({status}); its report is above"
+    );
+    Ok(())
+}
+
+/// `assets/web/tickstream.d.ts` type-checks with TypeScript in strict mode, through
+/// `tests/js/types/usage.ts`, a program that uses the client as `docs/WEB_CLIENT.md` shows.
+#[test]
+fn the_type_declarations_check_with_typescript() -> anyhow::Result<()> {
+    if !node_present()? || !node_module_ready("typescript")? {
+        return Ok(());
+    }
+    let mut tsc = Command::new("node");
+    tsc.args([
+        "tests/browser/node_modules/typescript/bin/tsc",
+        "-p",
+        "tests/js/types",
+    ])
+    .current_dir(repo());
+    let status = run_with_deadline(tsc, Duration::from_secs(120))?;
+    assert!(
+        status.success(),
+        "tsc -p tests/js/types failed ({status}); its report is above"
     );
     Ok(())
 }

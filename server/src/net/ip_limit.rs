@@ -125,7 +125,7 @@ impl Drop for IpPermit {
 #[derive(Debug)]
 pub struct ConnPermit {
     _global: OwnedSemaphorePermit,
-    _ip: IpPermit,
+    ip: IpPermit,
 }
 
 impl ConnPermit {
@@ -134,8 +134,14 @@ impl ConnPermit {
     pub fn new(global: OwnedSemaphorePermit, ip: IpPermit) -> Self {
         Self {
             _global: global,
-            _ip: ip,
+            ip,
         }
+    }
+
+    /// The client's address, when per-address limits apply to it (`None` for an exempt one).
+    #[must_use]
+    pub fn limited_ip(&self) -> Option<IpAddr> {
+        self.ip.ip
     }
 }
 

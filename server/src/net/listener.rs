@@ -158,6 +158,9 @@ where
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(ctx.handshake_timeout)
+        // hyper answers a longer request head with 431 and ends the connection with a
+        // parse error, counted below.
+        .max_buf_size(ctx.config.server.max_request_head_bytes)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     // The whole exchange is bounded, not just the header read.
@@ -167,6 +170,9 @@ where
             if e.is_timeout() {
                 // hyper's header read timeout: the request never completed.
                 metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "handshake_timeout")
+                    .increment(1);
+            } else if e.is_parse_too_large() {
+                metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "head_too_large")
                     .increment(1);
             }
             tracing::debug!(error = %e, "HTTP connection error");

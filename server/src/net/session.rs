@@ -83,7 +83,7 @@ pub(crate) async fn run<S>(
         Arc::clone(&link),
         Arc::clone(&ctx),
         violations,
-        token,
+        (token, permit.limited_ip()),
         (opened, Arc::clone(&heard)),
     ));
     let mut shutdown = ctx.shutdown.clone();
@@ -346,6 +346,8 @@ struct Reader {
     fragments: Option<Vec<u8>>,
     /// The join token from the upgrade URL.
     token: Option<String>,
+    /// The client's address when per-address limits apply to it (rooms it may create).
+    creator: Option<std::net::IpAddr>,
     /// Metric handles looked up once per session.
     bytes_received: metrics::Counter,
     messages_received: metrics::Counter,
@@ -359,7 +361,7 @@ async fn read_loop<R>(
     link: Arc<ClientLink>,
     ctx: Arc<ServerCtx>,
     violations: Arc<Violations>,
-    token: Option<String>,
+    (token, creator): (Option<String>, Option<std::net::IpAddr>),
     (opened, heard): (Instant, Arc<AtomicU64>),
 ) where
     R: AsyncRead + Unpin,
@@ -382,6 +384,7 @@ async fn read_loop<R>(
         last_seq: 0,
         fragments: None,
         token,
+        creator,
         bytes_received: metrics::counter!(m::BYTES_RECEIVED),
         messages_received: metrics::counter!(m::MESSAGES_RECEIVED),
     };
@@ -476,9 +479,11 @@ impl Reader {
                 self.fail(close_code::PROTOCOL_ERROR, "bad fragmentation")
             }
             OpCode::Ping => {
-                // A full queue drops the pong: pings beyond it were a flood anyway.
+                // Every ping the rate limit admits is answered: with the queue full, reading
+                // waits for the writer.
                 self.link
-                    .push_control(Outgoing::Pong(frame.payload.to_vec()));
+                    .push_control_waiting(Outgoing::Pong(frame.payload.to_vec()))
+                    .await;
                 Ok(())
             }
             OpCode::Pong => Ok(()),
@@ -540,7 +545,7 @@ impl Reader {
                 let joined = self
                     .ctx
                     .registry
-                    .join(&join.room, Arc::clone(&self.link))
+                    .join(&join.room, Arc::clone(&self.link), self.creator)
                     .await;
                 self.entered(joined)
             }
@@ -588,7 +593,7 @@ impl Reader {
                 });
                 let mut buf = Vec::new();
                 if encode_server(&pong, &mut buf).is_ok() {
-                    self.link.push_control(Outgoing::Message(buf));
+                    self.link.push_control_waiting(Outgoing::Message(buf)).await;
                 }
                 Ok(())
             }
@@ -623,7 +628,15 @@ impl Reader {
                 self.fail(close_code::GOING_AWAY, "server shutting down")
             }
             Err(JoinError::ResumeRefused(reason)) => self.fail(close_code::RESUME_REFUSED, reason),
-            Err(e) => self.fail(close_code::TRY_AGAIN, &e.to_string()),
+            Err(e) => {
+                metrics::counter!(m::REJECTED_JOINS, "reason" => e.label()).increment(1);
+                let code = if matches!(e, JoinError::UnknownGame | JoinError::RoomFailed) {
+                    close_code::INTERNAL
+                } else {
+                    close_code::TRY_AGAIN
+                };
+                self.fail(code, &e.to_string())
+            }
         }
     }
 }

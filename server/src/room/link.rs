@@ -8,7 +8,7 @@
 //!   writer builds its client's frame from the newest one when it is ready, so a slow client's
 //!   next delta covers every tick it missed and nothing queues.
 //! - **Control** (session → writer: welcome, pong, error): ordered, bounded; written before any
-//!   waiting update.
+//!   waiting update. Answers wait for room rather than being dropped.
 //! - **Events** (room → writer): ordered, reliable, bounded. The room appends each player's
 //!   numbered one-shot events; the writer takes all of them into its next update frame. A queue
 //!   that reaches its bound means the writer is not keeping up: the room closes the connection
@@ -24,8 +24,9 @@ use tokio::sync::Notify;
 
 use crate::sync::TickFrame;
 
-/// Most control messages waiting for one writer; more are dropped (a client that floods pings
-/// loses pongs, not the server memory).
+/// Most control messages waiting for one writer. A reader with an answer (a pong) for a full
+/// queue waits for room, so a client that floods pings is slowed down, never answered only in
+/// part, and the server's memory stays bounded.
 pub const MAX_CONTROL_QUEUE: usize = 16;
 
 /// A frame for the writer, other than a state update.
@@ -83,6 +84,8 @@ pub struct ClientLink {
     wake: Notify,
     /// Wakes the session supervisor when the connection must end.
     kill: Notify,
+    /// Wakes a reader waiting for room in the control queue (the writer took a frame).
+    space: Notify,
     /// Set by the session when the connection is gone: the room drops the client.
     gone: AtomicBool,
     /// Set when the client closed with 1000 or 1001: it left for good, no resume grace.
@@ -106,6 +109,7 @@ impl ClientLink {
             outbox: Mutex::new(Outbox::default()),
             wake: Notify::new(),
             kill: Notify::new(),
+            space: Notify::new(),
             gone: AtomicBool::new(false),
             left: AtomicBool::new(false),
         }
@@ -130,14 +134,41 @@ impl ClientLink {
     /// Queues a control frame; false (and nothing queued) when the queue is full or the
     /// connection is closing.
     pub fn push_control(&self, out: Outgoing) -> bool {
+        self.try_push_control(out).is_ok()
+    }
+
+    /// Queues a control frame, waiting while the queue is full: an answer (a pong) is never
+    /// dropped, and a peer that sends faster than it reads stops being read instead. False
+    /// when the connection is closing.
+    pub async fn push_control_waiting(&self, mut out: Outgoing) -> bool {
+        loop {
+            // Registered before the check, so a frame taken in between still wakes us.
+            let space = self.space.notified();
+            tokio::pin!(space);
+            space.as_mut().enable();
+            match self.try_push_control(out) {
+                Ok(()) => return true,
+                Err(None) => return false,
+                Err(Some(back)) => out = back,
+            }
+            space.await;
+        }
+    }
+
+    /// Queues `out`, or gives it back when the queue is full (`Some`) or the connection is
+    /// closing (`None`).
+    fn try_push_control(&self, out: Outgoing) -> Result<(), Option<Outgoing>> {
         let mut ob = self.outbox();
-        if ob.close.is_some() || ob.control.len() >= MAX_CONTROL_QUEUE {
-            return false;
+        if ob.close.is_some() {
+            return Err(None);
+        }
+        if ob.control.len() >= MAX_CONTROL_QUEUE {
+            return Err(Some(out));
         }
         ob.control.push_back(out);
         drop(ob);
         self.wake.notify_one();
-        true
+        Ok(())
     }
 
     /// Publishes a tick for the writer, replacing one it has not taken yet. Returns false when
@@ -205,6 +236,7 @@ impl ClientLink {
         drop(ob);
         self.wake.notify_one();
         self.kill.notify_one();
+        self.space.notify_waiters();
     }
 
     /// The code the connection is closing with, if any.
@@ -217,6 +249,8 @@ impl ClientLink {
     pub fn next_job(&self) -> Option<WriterJob> {
         let mut ob = self.outbox();
         if let Some(c) = ob.control.pop_front() {
+            drop(ob);
+            self.space.notify_waiters();
             return Some(WriterJob::Control(c));
         }
         if let Some(u) = ob.update.take() {

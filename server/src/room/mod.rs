@@ -13,4 +13,4 @@ pub mod registry;
 pub mod room;
 
 pub use link::{ClientLink, Outgoing};
-pub use registry::{JoinError, Joined, OpenError, Registry, RoomInfo};
+pub use registry::{JoinError, Joined, OpenError, Registry, RoomCaps, RoomInfo};

@@ -2,6 +2,7 @@
 //! each running the game its name's rule names, disposed after staying empty for a while.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use tickstream_shared::{EntityId, Tick};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::link::ClientLink;
-use super::room::{Room, RoomCmd};
+use super::room::{self, RoomCmd, RoomStart};
 use crate::config::RoomRule;
 use crate::metrics as m;
 use crate::sim::{Game, GameCatalog};
@@ -20,27 +21,67 @@ use crate::tasks::TaskTracker;
 /// Joins waiting for one room; a burst beyond this is refused with 1013 rather than queued.
 const ROOM_INBOX: usize = 1024;
 
-/// Why a join was refused.
+/// Why a join or resume was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum JoinError {
     /// The room has its maximum number of players.
     #[error("room is full")]
     RoomFull,
-    /// Creating the room would exceed the room cap.
+    /// Creating the room would exceed the server's room cap.
     #[error("too many rooms")]
     TooManyRooms,
+    /// The address already has its limit of live rooms it created (`server.max_rooms_per_ip`).
+    #[error("this address has created too many rooms; join an existing one")]
+    CreationLimit,
     /// The room's join queue is full.
     #[error("room is busy")]
     Busy,
     /// The room handed out every entity id it has.
     #[error("room is out of entity ids")]
     OutOfIds,
+    /// The room's rule names a game the server does not have (configuration validation
+    /// prevents it for the built-in games).
+    #[error("the room's game is not available")]
+    UnknownGame,
     /// The server is shutting down.
     #[error("server is shutting down")]
     ShuttingDown,
+    /// The room failed (its game panicked) before it answered.
+    #[error("the room failed")]
+    RoomFailed,
     /// A resume was refused; the reason says why.
     #[error("resume refused: {0}")]
     ResumeRefused(&'static str),
+}
+
+impl JoinError {
+    /// Every reason with a metric label (a refused resume is counted as a resume outcome).
+    pub const ALL: [JoinError; 8] = [
+        JoinError::RoomFull,
+        JoinError::TooManyRooms,
+        JoinError::CreationLimit,
+        JoinError::Busy,
+        JoinError::OutOfIds,
+        JoinError::UnknownGame,
+        JoinError::ShuttingDown,
+        JoinError::RoomFailed,
+    ];
+
+    /// The `reason` label of `tickstream_rejected_joins_total`.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            JoinError::RoomFull => "room_full",
+            JoinError::TooManyRooms => "room_cap",
+            JoinError::CreationLimit => "room_creation_limit",
+            JoinError::Busy => "room_busy",
+            JoinError::OutOfIds => "out_of_ids",
+            JoinError::UnknownGame => "unknown_game",
+            JoinError::ShuttingDown => "shutting_down",
+            JoinError::RoomFailed => "room_failed",
+            JoinError::ResumeRefused(_) => "resume_refused",
+        }
+    }
 }
 
 /// Why a room could not be opened by name and game ([`Registry::open`]).
@@ -149,6 +190,15 @@ pub struct RoomSettings {
     pub event_history: usize,
 }
 
+/// The caps on rooms a registry enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomCaps {
+    /// Rooms alive at once.
+    pub max_rooms: usize,
+    /// Live rooms one address may have created by joining new names.
+    pub max_rooms_per_ip: usize,
+}
+
 /// What every room shares, and how a room's name picks its game.
 #[derive(Clone)]
 pub struct RoomPolicy {
@@ -221,11 +271,15 @@ pub struct RoomSummary {
 pub(crate) struct Entry {
     pub(crate) tx: mpsc::Sender<RoomCmd>,
     pub(crate) info: Arc<RoomInfo>,
+    /// The address whose join created the room, counted against its `max_rooms_per_ip`; `None`
+    /// for rooms started by configuration, the operator, or an exempt address.
+    creator: Option<IpAddr>,
 }
 
 pub(crate) struct Shared {
     pub(crate) rooms: Mutex<HashMap<String, Entry>>,
     max_rooms: usize,
+    max_rooms_per_ip: usize,
     policy: RoomPolicy,
     shutdown: watch::Receiver<bool>,
     tasks: TaskTracker,
@@ -234,6 +288,29 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn policy(&self) -> &RoomPolicy {
+        &self.policy
+    }
+
+    /// Lists a room built by a test rather than by [`Registry::join`].
+    #[cfg(test)]
+    pub(crate) fn insert_for_test(
+        &self,
+        name: &str,
+        tx: mpsc::Sender<RoomCmd>,
+        info: Arc<RoomInfo>,
+    ) {
+        self.rooms().insert(
+            name.to_owned(),
+            Entry {
+                tx,
+                info,
+                creator: None,
+            },
+        );
     }
 }
 
@@ -249,15 +326,19 @@ impl Registry {
     #[must_use]
     pub fn new(
         policy: RoomPolicy,
-        max_rooms: usize,
+        caps: RoomCaps,
         shutdown: watch::Receiver<bool>,
         tasks: TaskTracker,
     ) -> Self {
+        for e in JoinError::ALL {
+            metrics::counter!(m::REJECTED_JOINS, "reason" => e.label()).increment(0);
+        }
         let fixed: Vec<String> = policy.rules.iter().filter_map(|r| r.name.clone()).collect();
         let registry = Self {
             shared: Arc::new(Shared {
                 rooms: Mutex::new(HashMap::new()),
-                max_rooms,
+                max_rooms: caps.max_rooms,
+                max_rooms_per_ip: caps.max_rooms_per_ip,
                 policy,
                 shutdown,
                 tasks,
@@ -265,7 +346,7 @@ impl Registry {
         };
         let mut rooms = registry.shared.rooms();
         for name in fixed {
-            if let Err(e) = registry.start_room(&mut rooms, &name) {
+            if let Err(e) = registry.start_room(&mut rooms, &name, None) {
                 tracing::error!(room = %name, error = %e, "cannot start a configured room");
             }
         }
@@ -273,44 +354,71 @@ impl Registry {
         registry
     }
 
-    /// Starts the room `name` under the map lock, with the game its rule gives it.
-    fn start_room(&self, rooms: &mut HashMap<String, Entry>, name: &str) -> Result<(), JoinError> {
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Starts the room `name` under the map lock, with the game its rule gives it, on behalf
+    /// of `creator`.
+    fn start_room(
+        &self,
+        rooms: &mut HashMap<String, Entry>,
+        name: &str,
+        creator: Option<IpAddr>,
+    ) -> Result<(), JoinError> {
         let settings = self
             .shared
             .policy
             .settings_for(name)
-            .ok_or(JoinError::Busy)?;
-        self.spawn_room(rooms, name, settings)
+            .ok_or(JoinError::UnknownGame)?;
+        self.spawn_room(rooms, name, settings, creator)
     }
 
-    /// Starts the room `name` with `settings` under the map lock, within the room cap.
+    /// Starts the room `name` with `settings` under the map lock, within the room cap and
+    /// `creator`'s room limit. Only the task is spawned here: the game's world is created on
+    /// the room's own task, so no game code runs under the lock.
     fn spawn_room(
         &self,
         rooms: &mut HashMap<String, Entry>,
         name: &str,
         settings: RoomSettings,
+        creator: Option<IpAddr>,
     ) -> Result<(), JoinError> {
         if rooms.len() >= self.shared.max_rooms {
             return Err(JoinError::TooManyRooms);
         }
+        // At most `max_rooms` entries: counting them is cheaper than keeping a second map in
+        // step with this one.
+        if let Some(ip) = creator
+            && rooms.values().filter(|e| e.creator == Some(ip)).count()
+                >= self.shared.max_rooms_per_ip
+        {
+            return Err(JoinError::CreationLimit);
+        }
         let (tx, rx) = mpsc::channel(ROOM_INBOX);
         let info = Arc::new(RoomInfo::new(name.to_owned(), &settings));
-        let room = Room::new(
-            Arc::clone(&info),
+        self.shared.tasks.spawn(room::run(RoomStart {
+            info: Arc::clone(&info),
             settings,
             rx,
-            Arc::clone(&self.shared),
-            self.shared.shutdown.clone(),
-        );
-        self.shared.tasks.spawn(room.run());
-        rooms.insert(name.to_owned(), Entry { tx, info });
+            registry: Arc::clone(&self.shared),
+            shutdown: self.shared.shutdown.clone(),
+        }));
+        rooms.insert(name.to_owned(), Entry { tx, info, creator });
         metrics::gauge!(m::ROOMS).set(rooms.len() as f64);
         Ok(())
     }
 
-    /// Joins the room `name`, starting it if needed.
-    pub async fn join(&self, name: &str, link: Arc<ClientLink>) -> Result<Joined, JoinError> {
-        self.send(name, true, |reply| RoomCmd::Join { link, reply })
+    /// Joins the room `name`, starting it if needed on behalf of `creator` (the client's
+    /// address, `None` when it is exempt from per-address limits).
+    pub async fn join(
+        &self,
+        name: &str,
+        link: Arc<ClientLink>,
+        creator: Option<IpAddr>,
+    ) -> Result<Joined, JoinError> {
+        self.send(name, Some(creator), |reply| RoomCmd::Join { link, reply })
             .await
     }
 
@@ -323,23 +431,21 @@ impl Registry {
         last_event_seq: u32,
         link: Arc<ClientLink>,
     ) -> Result<Joined, JoinError> {
-        self.send(name, false, |reply| RoomCmd::Resume {
+        self.send(name, None, |reply| RoomCmd::Resume {
             link,
             token,
             last_event_seq,
             reply,
         })
         .await
-        .map_err(|e| match e {
-            JoinError::TooManyRooms => JoinError::ResumeRefused("no such room"),
-            other => other,
-        })
     }
 
+    /// Hands `cmd` to the room `name`; a missing room is started on behalf of `create`'s
+    /// address when `create` is `Some`, and refuses a resume otherwise.
     async fn send(
         &self,
         name: &str,
-        create: bool,
+        create: Option<Option<IpAddr>>,
         cmd: impl FnOnce(oneshot::Sender<Result<Joined, JoinError>>) -> RoomCmd,
     ) -> Result<Joined, JoinError> {
         if *self.shared.shutdown.borrow() {
@@ -351,15 +457,23 @@ impl Registry {
             // holding it and after draining its inbox, so no join reaches a stopped room.
             let mut rooms = self.shared.rooms();
             if !rooms.contains_key(name) {
-                if !create {
-                    return Err(JoinError::TooManyRooms);
-                }
-                self.start_room(&mut rooms, name)?;
+                let Some(creator) = create else {
+                    return Err(JoinError::ResumeRefused("no such room"));
+                };
+                self.start_room(&mut rooms, name, creator)?;
             }
             let entry = rooms.get(name).ok_or(JoinError::Busy)?;
             entry.tx.try_send(cmd(reply)).map_err(|_| JoinError::Busy)?;
         }
-        answer.await.unwrap_or(Err(JoinError::ShuttingDown))
+        // A room that drops the reply ended without answering: it retired for shutdown (and
+        // answered the rest), or its game panicked.
+        answer.await.unwrap_or_else(|_| {
+            Err(if *self.shared.shutdown.borrow() {
+                JoinError::ShuttingDown
+            } else {
+                JoinError::RoomFailed
+            })
+        })
     }
 
     /// Starts the room `name` unless it is alive, running `game` (or, with `None`, the game its
@@ -384,7 +498,7 @@ impl Registry {
         if rooms.contains_key(name) {
             return Ok(false);
         }
-        self.spawn_room(&mut rooms, name, settings)?;
+        self.spawn_room(&mut rooms, name, settings, None)?;
         Ok(true)
     }
 

@@ -84,6 +84,8 @@ pub(crate) struct Room {
     /// The snapshot of the tick before `prev`, for v3's shared body (clients predict from it).
     pre: Option<Arc<Snapshot>>,
     period: Duration,
+    /// True unless the game asked to run without players ([`crate::sim::Game::runs_without_players`]).
+    idle_when_empty: bool,
     metrics: TickMetrics,
 }
 
@@ -110,19 +112,85 @@ impl TickMetrics {
     }
 }
 
+/// What a room task starts from; the game's world is created on the task itself, never under
+/// the registry's lock.
+pub(crate) struct RoomStart {
+    pub(crate) info: Arc<RoomInfo>,
+    pub(crate) settings: RoomSettings,
+    pub(crate) rx: mpsc::Receiver<RoomCmd>,
+    pub(crate) registry: Arc<Shared>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// Runs a room to its end. Whatever ends the task (the room emptied, shutdown, a panic in the
+/// game or in the room itself), the room's registry entry goes with it, so its name is free
+/// again: a dead room never answers "busy".
+pub(crate) async fn run(start: RoomStart) {
+    let _listed = Listed {
+        registry: Arc::clone(&start.registry),
+        info: Arc::clone(&start.info),
+    };
+    let game = Arc::clone(&start.settings.game);
+    let seed = room_seed(&start.info.name);
+    let created =
+        std::panic::catch_unwind(AssertUnwindSafe(|| game.create(&start.info.name, seed)));
+    let world = match created {
+        Ok(world) => world,
+        Err(panic) => {
+            tracing::error!(room = %start.info.name, panic = %panic_text(panic.as_ref()), "the game panicked creating the room");
+            metrics::counter!(m::ROOM_PANICS).increment(1);
+            // Joins already waiting get their answer when `rx` drops with the task.
+            return;
+        }
+    };
+    Room::new(start, world, seed).run().await;
+}
+
+/// A room's registry entry, removed when the room task ends however it ends (the room
+/// removes it itself first when it retires in order; this is for every other exit).
+struct Listed {
+    registry: Arc<Shared>,
+    info: Arc<RoomInfo>,
+}
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        let mut rooms = self.registry.rooms();
+        // A new room of the same name may have taken the name since: only our own entry goes.
+        if rooms
+            .get(&self.info.name)
+            .is_some_and(|e| Arc::ptr_eq(&e.info, &self.info))
+        {
+            rooms.remove(&self.info.name);
+            metrics::gauge!(m::ROOMS).set(rooms.len() as f64);
+            tracing::warn!(room = %self.info.name, "room task ended without retiring; entry removed");
+        }
+        self.info.set_players(0);
+    }
+}
+
+/// The text of a panic's payload, for the log.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned())
+}
+
 impl Room {
-    pub(crate) fn new(
-        info: Arc<RoomInfo>,
-        settings: RoomSettings,
-        rx: mpsc::Receiver<RoomCmd>,
-        registry: Arc<Shared>,
-        shutdown: watch::Receiver<bool>,
-    ) -> Self {
-        let game = Arc::clone(&settings.game);
-        let seed = room_seed(&info.name);
+    fn new(start: RoomStart, world: Box<dyn GameWorld>, seed: u32) -> Self {
+        let RoomStart {
+            info,
+            settings,
+            rx,
+            registry,
+            shutdown,
+        } = start;
         Self {
-            period: Duration::from_secs_f64(game.info().dt()),
-            world: game.create(&info.name, seed),
+            period: Duration::from_secs_f64(settings.game.info().dt()),
+            idle_when_empty: !settings.game.runs_without_players(),
+            world,
             rng: Mulberry32::new(seed),
             emitted: Vec::new(),
             info,
@@ -140,16 +208,50 @@ impl Room {
         }
     }
 
-    /// Runs ticks until the room is empty or the server shuts down.
-    pub(crate) async fn run(mut self) {
+    /// Runs ticks until the room is empty or the server shuts down. While it has no players
+    /// (connected or within their resume grace) and its game does not ask to run without them,
+    /// the room does not simulate at all: it sleeps until a join, its empty timeout or
+    /// shutdown, so rooms that were created and left cost nothing.
+    async fn run(mut self) {
         tracing::info!(room = %self.info.name, game = %self.settings.game.info().name, "room started");
-        let mut entities = self.world.entity_count();
-        metrics::gauge!(m::ENTITIES).increment(entities as f64);
+        let mut entities = 0;
         let mut interval = tokio::time::interval(self.period);
         // An overrun skips the missed ticks instead of bursting to catch up: clients get a
         // steady stream, and the overrun is counted.
         interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
+            // A panic in the game must not leave this room's clients waiting forever or touch
+            // other rooms: every call into the game happens inside `guarded`, and a panic
+            // closes the room's clients with 1011 and retires the room.
+            let counted = self.guarded(|room| room.world.entity_count());
+            let Some(now) = counted else { break };
+            metrics::gauge!(m::ENTITIES).increment(now as f64 - entities as f64);
+            entities = now;
+            if self.idle_when_empty && self.players.is_empty() {
+                let deadline = self.empty_deadline(Instant::now());
+                tokio::select! {
+                    biased;
+                    _ = self.shutdown.changed() => {
+                        self.retire(true);
+                        break;
+                    }
+                    cmd = self.rx.recv() => {
+                        let Some(cmd) = cmd else { break };
+                        if self.guarded(|room| room.handle_command(cmd, Instant::now())).is_none() {
+                            break;
+                        }
+                        self.info.set_players(self.players.len());
+                        // The first tick after the pause comes one period from now.
+                        interval.reset();
+                    }
+                    () = sleep_until(deadline) => {
+                        if self.retire(false) {
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
             tokio::select! {
                 biased;
                 _ = self.shutdown.changed() => {
@@ -160,19 +262,11 @@ impl Room {
                     break;
                 }
                 scheduled = interval.tick() => {
-                    // A panic in the game must not leave this room's clients waiting forever
-                    // or touch other rooms: close its clients with 1011 and retire the room.
-                    let ticked = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        self.run_tick(scheduled.into_std());
-                    }));
-                    if let Err(panic) = ticked {
-                        self.fail(panic.as_ref());
+                    let scheduled = scheduled.into_std();
+                    if self.guarded(|room| room.run_tick(scheduled)).is_none() {
                         break;
                     }
-                    let now = self.world.entity_count();
-                    metrics::gauge!(m::ENTITIES).increment(now as f64 - entities as f64);
-                    entities = now;
-                    if self.expired(scheduled.into_std()) && self.retire(false) {
+                    if self.expired(scheduled) && self.retire(false) {
                         break;
                     }
                 }
@@ -182,13 +276,28 @@ impl Room {
         tracing::info!(room = %self.info.name, ticks = self.tick.0, "room stopped");
     }
 
+    /// Runs `f`, which may call the game, catching a panic: after one, the room has failed
+    /// (its clients are closed with 1011 and it has left the registry) and this returns `None`.
+    fn guarded<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| f(self))) {
+            Ok(out) => Some(out),
+            Err(panic) => {
+                self.fail(panic.as_ref());
+                None
+            }
+        }
+    }
+
+    /// When an empty room's wait ends: its empty timeout after it emptied (`None`: never, for
+    /// a configured room).
+    fn empty_deadline(&mut self, now: Instant) -> Option<Instant> {
+        let since = *self.empty_since.get_or_insert(now);
+        self.settings.empty_timeout.map(|t| since + t)
+    }
+
     /// After a panic in a tick: counts it, closes every client with 1011, leaves the registry.
     fn fail(&mut self, panic: &(dyn std::any::Any + Send)) {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_owned());
+        let what = panic_text(panic);
         tracing::error!(room = %self.info.name, tick = self.tick.0, panic = %what, "room failed; closing its clients");
         metrics::counter!(m::ROOM_PANICS).increment(1);
         for link in self.links() {
@@ -214,24 +323,28 @@ impl Room {
             .is_some_and(|t| now.saturating_duration_since(since) >= t)
     }
 
-    /// Leaves the registry if no join is waiting (or unconditionally on shutdown). Returns
-    /// whether the room left.
+    /// Leaves the registry if no join or resume is waiting (or unconditionally on shutdown).
+    /// Returns whether the room left. No game code runs here: the registry's lock is held,
+    /// and a command that is waiting is left for the room's next turn, outside the lock.
     fn retire(&mut self, force: bool) -> bool {
         let registry = Arc::clone(&self.registry);
         let mut rooms = registry.rooms();
-        if !force {
-            // Joins are only sent under this lock: whatever is queued now is all there is.
-            self.handle_commands(Instant::now());
-            if !self.players.is_empty() {
-                return false;
-            }
+        // Commands are only sent under this lock: an empty inbox now stays empty once the
+        // entry is gone.
+        if !force && !self.rx.is_empty() {
+            return false;
         }
         self.rx.close();
         while let Ok(cmd) = self.rx.try_recv() {
             let (RoomCmd::Join { reply, .. } | RoomCmd::Resume { reply, .. }) = cmd;
             let _ = reply.send(Err(JoinError::ShuttingDown));
         }
-        rooms.remove(&self.info.name);
+        if rooms
+            .get(&self.info.name)
+            .is_some_and(|e| Arc::ptr_eq(&e.info, &self.info))
+        {
+            rooms.remove(&self.info.name);
+        }
         metrics::gauge!(m::ROOMS).set(rooms.len() as f64);
         self.info.set_players(0);
         tracing::info!(room = %self.info.name, "room disposed");
@@ -240,28 +353,32 @@ impl Room {
 
     fn handle_commands(&mut self, now: Instant) {
         while let Ok(cmd) = self.rx.try_recv() {
-            match cmd {
-                RoomCmd::Join { link, reply } => {
-                    let result = self.add_player(link);
-                    let _ = reply.send(result);
-                }
-                RoomCmd::Resume {
-                    link,
-                    token,
-                    last_event_seq,
-                    reply,
-                } => {
-                    let result = self.resume(link, &token, last_event_seq, now);
-                    let outcome = match &result {
-                        Ok(_) => "ok",
-                        Err(_) => "refused",
-                    };
-                    metrics::counter!(m::RESUMES, "outcome" => outcome).increment(1);
-                    let _ = reply.send(result);
-                }
-            }
+            self.handle_command(cmd, now);
         }
         self.info.set_players(self.players.len());
+    }
+
+    fn handle_command(&mut self, cmd: RoomCmd, now: Instant) {
+        match cmd {
+            RoomCmd::Join { link, reply } => {
+                let result = self.add_player(link);
+                let _ = reply.send(result);
+            }
+            RoomCmd::Resume {
+                link,
+                token,
+                last_event_seq,
+                reply,
+            } => {
+                let result = self.resume(link, &token, last_event_seq, now);
+                let outcome = match &result {
+                    Ok(_) => "ok",
+                    Err(_) => "refused",
+                };
+                metrics::counter!(m::RESUMES, "outcome" => outcome).increment(1);
+                let _ = reply.send(result);
+            }
+        }
     }
 
     /// Calls the game with a context over the room's generator, then delivers what it emitted.
@@ -360,10 +477,15 @@ impl Room {
         last_event_seq: u32,
         now: Instant,
     ) -> Result<Joined, JoinError> {
-        let key = *self.tokens.get(token).ok_or(JoinError::ResumeRefused(
-            "unknown, used or expired resume token",
-        ))?;
-        let p = &self.players[key];
+        const UNKNOWN: JoinError =
+            JoinError::ResumeRefused("unknown, used or expired resume token");
+        let key = *self.tokens.get(token).ok_or(UNKNOWN)?;
+        // `tokens` only names live players (an entry goes with its player), but a stale one
+        // is refused like an unknown token rather than trusted.
+        let Some(p) = self.players.get(key) else {
+            self.tokens.remove(token);
+            return Err(UNKNOWN);
+        };
         if p.dropped_at
             .is_some_and(|t| now.saturating_duration_since(t) > self.settings.resume_grace)
         {
@@ -413,7 +535,9 @@ impl Room {
             return false;
         };
         let info = self.settings.game.info();
-        let p = &self.players[key];
+        let Some(p) = self.players.get(key) else {
+            return false;
+        };
         let welcome = ServerMsg::Welcome(Welcome {
             protocol: link.protocol,
             entity: p.entity,
@@ -434,7 +558,9 @@ impl Room {
         {
             return false;
         }
-        let p = &mut self.players[key];
+        let Some(p) = self.players.get_mut(key) else {
+            return false;
+        };
         self.tokens.remove(&p.resume_token);
         self.tokens.insert(token.clone(), key);
         p.resume_token = token;
@@ -481,6 +607,7 @@ impl Room {
             .record(start.saturating_duration_since(scheduled));
         self.handle_commands(start);
         self.drop_gone_players(start);
+        self.info.set_players(self.players.len());
         for p in self.players.values_mut() {
             let Some(input) = p.link.as_ref().and_then(|l| l.take_input()) else {
                 continue;
@@ -543,6 +670,14 @@ impl Room {
     }
 }
 
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A room's seed: FNV-1a of its name, so a room of the same name replays the same way.
 fn room_seed(name: &str) -> u32 {
     name.bytes().fold(0x811C_9DC5u32, |h, b| {
@@ -557,4 +692,164 @@ fn new_resume_token() -> Option<String> {
     let mut bytes = [0u8; 16];
     ring::rand::SystemRandom::new().fill(&mut bytes).ok()?;
     Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use tickstream_shared::EntityState;
+
+    use super::*;
+    use crate::room::registry::{Registry, RoomCaps, RoomPolicy};
+    use crate::sim::{Game, GameCatalog, GameInfo};
+    use crate::tasks::TaskTracker;
+
+    /// A game whose `join` panics while `panicking` is set, counting the calls it gets.
+    struct Fragile {
+        info: GameInfo,
+        panicking: Arc<AtomicBool>,
+        joins: Arc<AtomicUsize>,
+    }
+
+    struct FragileWorld {
+        panicking: Arc<AtomicBool>,
+        joins: Arc<AtomicUsize>,
+        next: u32,
+    }
+
+    impl Game for Fragile {
+        fn info(&self) -> &GameInfo {
+            &self.info
+        }
+
+        fn create(&self, _room: &str, _seed: u32) -> Box<dyn GameWorld> {
+            Box::new(FragileWorld {
+                panicking: Arc::clone(&self.panicking),
+                joins: Arc::clone(&self.joins),
+                next: 0,
+            })
+        }
+    }
+
+    impl GameWorld for FragileWorld {
+        fn join(&mut self, _ctx: &mut StepCtx<'_>) -> Option<EntityId> {
+            self.joins.fetch_add(1, Ordering::SeqCst);
+            assert!(
+                !self.panicking.load(Ordering::SeqCst),
+                "the game's join panics"
+            );
+            self.next += 1;
+            Some(EntityId(self.next))
+        }
+        fn leave(&mut self, _player: EntityId, _ctx: &mut StepCtx<'_>) {}
+        fn input(&mut self, _player: EntityId, _input: crate::sim::PlayerInput) {}
+        fn step(&mut self, _ctx: &mut StepCtx<'_>) {}
+        fn replicate(&self, _out: &mut Vec<EntityState>) {}
+        fn entity_count(&self) -> usize {
+            0
+        }
+    }
+
+    fn registry(game: Fragile) -> (Registry, watch::Sender<bool>) {
+        let policy = RoomPolicy {
+            games: GameCatalog::new().with(game),
+            default_game: "fragile".into(),
+            rules: Vec::new(),
+            max_players: 10,
+            slow_client_timeout: Duration::from_secs(5),
+            resume_grace: Duration::from_secs(5),
+            empty_timeout: Duration::from_secs(30),
+            max_pending_events: 16,
+            event_history: 16,
+        };
+        let caps = RoomCaps {
+            max_rooms: 10,
+            max_rooms_per_ip: 10,
+        };
+        let (stop, shutdown) = watch::channel(false);
+        let registry = Registry::new(policy, caps, shutdown, TaskTracker::default());
+        (registry, stop)
+    }
+
+    /// A game's `join` that panics while the room retires: the join waits for the room's own
+    /// turn (never run under the registry's lock), the panic there is caught, the room leaves
+    /// the registry and the name can be used again.
+    #[tokio::test]
+    async fn a_join_that_panics_while_the_room_retires_frees_the_name() {
+        let panicking = Arc::new(AtomicBool::new(true));
+        let joins = Arc::new(AtomicUsize::new(0));
+        let game = Fragile {
+            info: GameInfo {
+                name: "fragile".into(),
+                tick_rate_hz: 30,
+                world_width: 100.0,
+                world_height: 100.0,
+                view_radius: 0.0,
+                kinds: vec!["player".into()],
+                fields: Vec::new(),
+                event_kinds: Vec::new(),
+            },
+            panicking: Arc::clone(&panicking),
+            joins: Arc::clone(&joins),
+        };
+        let (registry, _stop) = registry(game);
+        let shared = Arc::clone(registry.shared());
+        let settings = shared
+            .policy()
+            .settings_for("wedge")
+            .expect("the game is in the catalog");
+        let (tx, rx) = mpsc::channel(4);
+        let info = Arc::new(RoomInfo::new("wedge".into(), &settings));
+        let world = settings.game.create("wedge", 1);
+        let mut room = Room::new(
+            RoomStart {
+                info: Arc::clone(&info),
+                settings,
+                rx,
+                registry: Arc::clone(&shared),
+                shutdown: watch::channel(false).1,
+            },
+            world,
+            1,
+        );
+        shared.insert_for_test("wedge", tx.clone(), Arc::clone(&info));
+        // A join arrives just as the empty room's timeout ends.
+        let (reply, answer) = oneshot::channel();
+        tx.try_send(RoomCmd::Join {
+            link: Arc::new(ClientLink::new(1)),
+            reply,
+        })
+        .map_err(|_| "queued")
+        .expect("the inbox has room");
+        assert!(
+            !room.retire(false),
+            "a room with a join waiting does not retire"
+        );
+        assert_eq!(
+            joins.load(Ordering::SeqCst),
+            0,
+            "retire ran no game code (it holds the registry's lock)"
+        );
+        assert!(registry.room("wedge").is_some(), "still listed");
+        // The room's next turn handles the join; the game panics.
+        assert!(
+            room.guarded(|r| r.handle_commands(Instant::now()))
+                .is_none(),
+            "the panic is caught and fails the room"
+        );
+        assert!(
+            answer.await.is_err(),
+            "the joiner's answer is dropped (it gets 1011)"
+        );
+        assert!(
+            registry.room("wedge").is_none(),
+            "the failed room left the registry"
+        );
+        panicking.store(false, Ordering::SeqCst);
+        let joined = registry
+            .join("wedge", Arc::new(ClientLink::new(2)), None)
+            .await;
+        assert!(joined.is_ok(), "the name is usable again: {joined:?}");
+    }
 }

@@ -69,10 +69,30 @@ impl GameInfo {
                 self.fields.len()
             ));
         }
+        view_radius_fits(self.view_radius, self.world_width, self.world_height)
+            .map_err(|e| format!("{}: {e}", self.name))?;
         if self.kinds.len() > 256 {
             return Err(format!("{}: more than 256 entity kinds", self.name));
         }
         Ok(())
+    }
+}
+
+/// The smallest view radius is the larger world side divided by this: a finer radius buys no
+/// precision a client could see, and the interest grid (cells as wide as the radius) would
+/// need more than this many cells along a side.
+pub const MIN_RADIUS_DIVISOR: f64 = 1024.0;
+
+/// Checks a view radius against the world: 0 (everything is in view), or finite and at least
+/// the larger side / [`MIN_RADIUS_DIVISOR`].
+pub fn view_radius_fits(radius: f64, width: f64, height: f64) -> Result<(), String> {
+    let min = width.max(height) / MIN_RADIUS_DIVISOR;
+    if radius == 0.0 || (radius.is_finite() && radius >= min) {
+        Ok(())
+    } else {
+        Err(format!(
+            "view_radius {radius} must be 0 (everything) or at least {min} (the larger world side / {MIN_RADIUS_DIVISOR})"
+        ))
     }
 }
 
@@ -160,6 +180,14 @@ pub trait Game: Send + Sync + 'static {
     /// A new world for the room `room`. `seed` seeds the room's generator (passed back in every
     /// [`StepCtx`]); a game may also derive its own generators from it or from its settings.
     fn create(&self, room: &str, seed: u32) -> Box<dyn GameWorld>;
+
+    /// Whether a room of this game keeps simulating while it has no players (connected or
+    /// within their resume grace period). No by default: an empty room sleeps until a join or
+    /// its empty timeout, so rooms that were created and left cost nothing. A persistent world
+    /// whose NPCs must live on while nobody watches says yes.
+    fn runs_without_players(&self) -> bool {
+        false
+    }
 }
 
 /// One room's game state. Called only from the room's task, between ticks or during one.

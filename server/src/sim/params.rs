@@ -90,6 +90,7 @@ impl GameParams {
                 return Err(format!("{name} {v} must be finite and >= 0"));
             }
         }
+        super::game::view_radius_fits(self.view_radius, self.world_width, self.world_height)?;
         if !(0.0..=1.0).contains(&self.npc_turn_chance) {
             return Err("npc_turn_chance must be in [0, 1]".into());
         }

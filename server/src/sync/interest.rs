@@ -7,6 +7,9 @@
 use tickstream_shared::EntityState;
 use tickstream_shared::quant::SCALE;
 
+/// The most cells along one side of the grid.
+const MAX_SIDE: u32 = 1024;
+
 /// The view radius in grid points, squared.
 #[must_use]
 pub fn radius_sq_grid(radius: f64) -> u64 {
@@ -70,6 +73,11 @@ impl Grid {
         let (max_x, max_y) = entities
             .iter()
             .fold((0, 0), |(mx, my), e| (mx.max(e.x), my.max(e.y)));
+        // Cells at least as wide as the radius keep a view within 3 × 3 of them; wider cells
+        // when the entities spread far keep the grid at most MAX_SIDE × MAX_SIDE, whatever a
+        // game's radius and positions (a tiny radius over a big world would otherwise size a
+        // grid of gigabytes).
+        self.cell = self.radius.max(max_x.max(max_y) / MAX_SIDE + 1);
         self.cols = max_x / self.cell + 1;
         self.rows = max_y / self.cell + 1;
         let cells = (self.cols * self.rows) as usize;
@@ -150,6 +158,29 @@ mod tests {
             "1/64 more is not"
         );
         assert!(in_view(&c, &c, r2), "the centre is in view");
+    }
+
+    #[test]
+    fn a_tiny_radius_over_a_wide_spread_stays_small_and_exact() {
+        let entities: Vec<EntityState> = (0..200u32)
+            .map(|i| e(i, i.wrapping_mul(21_474_836), u32::MAX - i * 7))
+            .collect();
+        let mut grid = Grid::new(1.0 / 64.0);
+        grid.rebuild(&entities);
+        assert!(
+            grid.cols <= MAX_SIDE + 1 && grid.rows <= MAX_SIDE + 1,
+            "{} × {} cells",
+            grid.cols,
+            grid.rows
+        );
+        let mut found = Vec::new();
+        for center in &entities {
+            grid.query(&entities, center, &mut found);
+            let expected: Vec<u32> = (0..entities.len() as u32)
+                .filter(|&i| in_view(center, &entities[i as usize], grid.radius_sq()))
+                .collect();
+            assert_eq!(found, expected, "view around {center:?}");
+        }
     }
 
     #[test]

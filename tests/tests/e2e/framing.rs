@@ -6,7 +6,9 @@ use std::time::Duration;
 use tickstream_server::metrics as m;
 use tickstream_shared::codec::encode_client;
 use tickstream_shared::{ClientMsg, Join, close_code};
-use tickstream_tests::{RawUpgrade, STEP_TIMEOUT, TestServer, disconnects};
+use tickstream_tests::{
+    RawUpgrade, STEP_TIMEOUT, TestServer, client_frame as frame, close_code_of, disconnects,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -15,32 +17,6 @@ async fn raw_upgrade(ws_url: &str) -> anyhow::Result<TcpStream> {
     let up = RawUpgrade::send(ws_url, None, "").await?;
     anyhow::ensure!(up.status == 101, "upgrade refused with {}", up.status);
     Ok(up.stream)
-}
-
-/// One client frame: `first` is the FIN/RSV/opcode byte; masked with a fixed key unless
-/// `masked` is false.
-fn frame(first: u8, masked: bool, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![first];
-    let m = if masked { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => f.push(m | n as u8),
-        n @ 126..=65535 => {
-            f.push(m | 126);
-            f.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            f.push(m | 127);
-            f.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    if masked {
-        let key = [0x37, 0xFA, 0x21, 0x3D];
-        f.extend_from_slice(&key);
-        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    } else {
-        f.extend_from_slice(payload);
-    }
-    f
 }
 
 fn join_bytes() -> Vec<u8> {
@@ -53,28 +29,6 @@ fn join_bytes() -> Vec<u8> {
     )
     .expect("encodes");
     buf
-}
-
-/// Reads server frames until a close frame; returns its code. Pings and data are skipped.
-async fn close_code_of(s: &mut TcpStream) -> anyhow::Result<u16> {
-    let read = async {
-        loop {
-            let mut h = [0u8; 2];
-            s.read_exact(&mut h).await?;
-            let len = match h[1] & 0x7F {
-                126 => u64::from(s.read_u16().await?),
-                127 => s.read_u64().await?,
-                n => u64::from(n),
-            };
-            let mut payload = vec![0u8; len as usize];
-            s.read_exact(&mut payload).await?;
-            if h[0] & 0x0F == 0x8 {
-                anyhow::ensure!(payload.len() >= 2, "a close frame with a code");
-                return Ok(u16::from_be_bytes([payload[0], payload[1]]));
-            }
-        }
-    };
-    tokio::time::timeout(STEP_TIMEOUT, read).await?
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -187,3 +187,56 @@ async fn a_websocket_version_other_than_13_gets_400() -> anyhow::Result<()> {
     server.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_over_the_limit_gets_431() -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start().await?;
+    let too_large = rejected_connections("head_too_large");
+    let metrics = server.baseline(&[&too_large]).await?;
+    let addr = server
+        .ws_url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/ws")
+        .to_owned();
+    let stream = tokio::net::TcpStream::connect(&addr).await?;
+    let (mut rd, mut wr) = stream.into_split();
+    // A valid upgrade request, but for one 64 KiB header (the default limit is 16 KiB). It
+    // is written beside the read: the server answers as soon as it has seen too much.
+    let head = format!(
+        "GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Protocol: tickstream.v2\r\nX-Padding: {}\r\n\r\n",
+        "p".repeat(64 * 1024)
+    );
+    let writer = tokio::spawn(async move {
+        for chunk in head.as_bytes().chunks(4096) {
+            if wr.write_all(chunk).await.is_err() {
+                break;
+            }
+        }
+        wr
+    });
+    let mut answer = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 1024];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(tickstream_tests::STEP_TIMEOUT, read).await?;
+    let _ = writer.await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "a 64 KiB request head is answered 431, got {answer:?}"
+    );
+    metrics
+        .assert_rose(&too_large, 1.0, "a request head over the limit")
+        .await?;
+    server.stop().await;
+    Ok(())
+}

@@ -46,7 +46,7 @@ async fn join_gets_a_welcome_then_the_full_state() -> anyhow::Result<()> {
     );
     c.own()?;
     let second = c.next_update().await?;
-    assert!(second.tick > first.tick, "ticks advance");
+    assert!(second.tick.is_after(first.tick), "ticks advance");
     assert!(
         second.delta.spawns.is_empty(),
         "the second update spawns nothing new"

@@ -86,16 +86,26 @@ pub fn browser_ready() -> anyhow::Result<bool> {
             chromium.display()
         ));
     }
+    node_module_ready("playwright-core")
+}
+
+/// Whether `package` (one of `tests/browser/package.json`'s) is installed in
+/// `tests/browser/node_modules`; outside CI this runs `npm ci` there when it is missing.
+pub fn node_module_ready(package: &str) -> anyhow::Result<bool> {
     let dir = repo().join("tests/browser");
-    if dir
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
+    let installed = |dir: &Path| {
+        dir.join("node_modules")
+            .join(package)
+            .join("package.json")
+            .exists()
+    };
+    if installed(&dir) {
         return Ok(true);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         bail!(
-            "tests/browser/node_modules is missing: run `npm ci` in tests/browser (.ci/run does)"
+            "{package} is missing from tests/browser/node_modules: run `npm ci` in tests/browser \
+             (.ci/run does)"
         );
     }
     if !runs("npm") {
@@ -103,7 +113,7 @@ pub fn browser_ready() -> anyhow::Result<bool> {
     }
     let _ = writeln!(
         std::io::stderr(),
-        "installing playwright-core: npm ci in {}",
+        "installing {package}: npm ci in {}",
         dir.display()
     );
     let status = Command::new("npm")
@@ -112,7 +122,7 @@ pub fn browser_ready() -> anyhow::Result<bool> {
         .stdin(Stdio::null())
         .status()
         .context("cannot run npm")?;
-    if !status.success() {
+    if !status.success() || !installed(&dir) {
         return missing(&format!("`npm ci` in tests/browser failed ({status})"));
     }
     Ok(true)

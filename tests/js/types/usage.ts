@@ -1,0 +1,108 @@
+// A program written against tickstream.d.ts as a game would use the client (docs/WEB_CLIENT.md):
+// it is type-checked, never run. A declaration that is missing, misspelt or of the wrong shape
+// fails `tsc -p tests/js/types`.
+import {
+  CloseCode,
+  DesyncError,
+  PROTOCOL_VERSION,
+  Replica,
+  SUBPROTOCOL,
+  TickstreamClient,
+  decodeServerMsg,
+  encodeInput,
+  encodeJoin,
+  isValidRoomName,
+  viewChecksum,
+  type ClientEvent,
+  type CloseInfo,
+  type Frame,
+  type ResumeState,
+  type ServerMsg,
+  type Stats,
+  type Welcome,
+} from "../../../assets/web/tickstream.js";
+
+const protocol: string = SUBPROTOCOL;
+const version: number = PROTOCOL_VERSION;
+
+const client = new TickstreamClient({
+  url: "wss://127.0.0.1:7443/ws",
+  room: "lobby",
+  interpolationDelayMs: 100,
+  playerSpeed: (w: Welcome) => (w.game === "coins" ? 4 : 5),
+  token: async () => "a token from the backend",
+});
+
+client.on("welcome", (w: Welcome) => {
+  const size: number = w.worldWidth * w.worldHeight;
+  const kinds: string[] = w.kinds;
+  void size;
+  void kinds;
+});
+client.on("event", (e: ClientEvent) => {
+  const what: string | null = e.kindName;
+  const seq: number = e.seq;
+  void what;
+  void seq;
+});
+client.on("close", (c: CloseInfo) => {
+  if (c.code === CloseCode.RESUME_REFUSED || c.resumeRefused) {
+    const retry: number | null = c.retryInMs;
+    void retry;
+  }
+});
+client.on("desync", ({ error }) => {
+  const e: DesyncError = error;
+  void e;
+});
+const off: () => void = client.on("pong", ({ rttMs }) => void rttMs);
+off();
+
+client.connect();
+client.setInput(1, 0);
+client.setInput(0, -1, 0b1);
+
+function draw(now: number): void {
+  const f: Frame = client.frame(now);
+  for (const e of f.entities) {
+    const x: number = e.x;
+    const fields: readonly number[] | null = e.fields;
+    void x;
+    void fields;
+  }
+  if (f.own) {
+    const y: number = f.own.y;
+    void y;
+  }
+  const score: number | null = f.own ? client.field(f.own.id, "score") : null;
+  void score;
+}
+draw(performance.now());
+
+const stats: Stats = client.stats();
+const hz: number = stats.updateHz;
+const rtt: number | null = stats.rttMs;
+void hz;
+void rtt;
+
+const saved: ResumeState | null = client.resumeState();
+if (saved) {
+  client.suspend("page reload");
+  new TickstreamClient({ url: "wss://127.0.0.1:7443/ws", resume: saved }).connect();
+}
+client.close("player left");
+
+// The codec and the replica, for clients of one's own.
+const join: Uint8Array = encodeJoin("lobby");
+const input: Uint8Array = encodeInput(1, 1, 0);
+const msg: ServerMsg = decodeServerMsg(join);
+const replica = new Replica();
+const valid: boolean = isValidRoomName("lobby-1");
+const checksum: number = viewChecksum([{ id: 1, kind: 0, x: 64, y: 64 }]);
+void protocol;
+void version;
+void input;
+void msg;
+void replica;
+void valid;
+void checksum;
