@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer};
+use tickstream_shared::RoomName;
 
 use crate::sim::{CoinsParams, GameParams};
 
@@ -596,9 +597,9 @@ impl Config {
         }
         for rule in &r.rule {
             match (&rule.name, &rule.prefix) {
-                (Some(name), None) if crate::net::session::valid_room_name(name) => {}
+                (Some(name), None) if RoomName::parse(name).is_ok() => {}
                 (Some(_), None) => {
-                    return invalid("rooms.rule.name", "must be 1-64 of [A-Za-z0-9_.-]");
+                    return invalid("rooms.rule.name", RoomName::RULE);
                 }
                 (None, Some(_)) => {}
                 _ => return invalid("rooms.rule", "needs exactly one of name and prefix"),

@@ -16,6 +16,7 @@
 //! - [`codec`]: encode and decode with the one bincode config and hard size limits.
 //! - [`replica`]: [`Replica`], the client's copy of its view.
 //! - [`rng`]: [`Mulberry32`], the reference scenario's PRNG (server simulation and bots).
+//! - [`room_name`]: [`RoomName`], a room name checked against the protocol's rule.
 
 pub mod codec;
 pub mod delta;
@@ -26,6 +27,7 @@ pub mod messages;
 pub mod quant;
 pub mod replica;
 pub mod rng;
+pub mod room_name;
 
 pub use codec::CodecError;
 pub use delta::{Change, Delta, FieldChange};
@@ -38,6 +40,7 @@ pub use messages::{
 };
 pub use replica::{Replica, ReplicaError};
 pub use rng::Mulberry32;
+pub use room_name::{RoomName, RoomNameError};
 
 /// The WebSocket subprotocol of the newest protocol version: what clients in this tree offer.
 pub const SUBPROTOCOL: &str = "tickstream.v3";

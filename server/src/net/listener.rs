@@ -20,21 +20,17 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
+use super::NetCtx;
 use super::ip_limit::{ConnPermit, IpPermit, canonical, forwarded_client};
 use super::session;
 use super::upgrade::{Refusal, UpgradeSlot, answer};
 use crate::metrics as m;
-use crate::server::ServerCtx;
 
 /// The header a reverse proxy names the client in.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Accepts connections until shutdown. `tls` is `None` for the plain ws listener.
-pub(crate) async fn accept_loop(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    ctx: Arc<ServerCtx>,
-) {
+pub(crate) async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, ctx: Arc<NetCtx>) {
     let mut shutdown = ctx.shutdown.clone();
     let mut backoff = Duration::from_millis(5);
     loop {
@@ -58,7 +54,7 @@ pub(crate) async fn accept_loop(
         };
         let _ = tcp.set_nodelay(true);
         let global = Arc::clone(&ctx.conn_limit).try_acquire_owned().ok();
-        let trusted = &ctx.config.server.trusted_proxies;
+        let trusted = &ctx.server.trusted_proxies;
         let admission = match global {
             // Behind a trusted proxy the client's address is in the request's headers: its
             // per-address slot is taken once they are read.
@@ -135,7 +131,7 @@ enum Admission {
 
 /// Serves HTTP on one connection; if it upgrades, runs the WebSocket session on it while
 /// holding the connection's permit.
-async fn serve<S>(io: S, peer: SocketAddr, admission: Admission, ctx: Arc<ServerCtx>)
+async fn serve<S>(io: S, peer: SocketAddr, admission: Admission, ctx: Arc<NetCtx>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -150,7 +146,7 @@ where
     let service = service_fn(move |req: Request<Incoming>| {
         let open = accepting && svc_ctx.accepting();
         let resp = match &svc_proxied {
-            None => answer(req, open, &svc_ctx.config.server.allowed_origins, &svc_slot),
+            None => answer(req, open, &svc_ctx.server.allowed_origins, &svc_slot),
             Some(kept) => answer_proxied(req, open, peer, &svc_ctx, &svc_slot, kept),
         };
         async move { Ok::<_, std::convert::Infallible>(resp) }
@@ -160,7 +156,7 @@ where
         .header_read_timeout(ctx.handshake_timeout)
         // hyper answers a longer request head with 431 and ends the connection with a
         // parse error, counted below.
-        .max_buf_size(ctx.config.server.max_request_head_bytes)
+        .max_buf_size(ctx.server.max_request_head_bytes)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     // The whole exchange is bounded, not just the header read.
@@ -208,11 +204,11 @@ fn answer_proxied(
     req: Request<Incoming>,
     open: bool,
     peer: SocketAddr,
-    ctx: &ServerCtx,
+    ctx: &NetCtx,
     slot: &UpgradeSlot,
     kept: &Mutex<Option<IpPermit>>,
 ) -> Response<Full<Bytes>> {
-    let s = &ctx.config.server;
+    let s = &ctx.server;
     let client = forwarded_client(
         peer.ip(),
         req.headers()

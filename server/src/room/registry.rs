@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tickstream_shared::{EntityId, Tick};
+use tickstream_shared::{EntityId, RoomName, Tick};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::link::ClientLink;
@@ -414,24 +414,27 @@ impl Registry {
     /// address, `None` when it is exempt from per-address limits).
     pub async fn join(
         &self,
-        name: &str,
+        name: &RoomName,
         link: Arc<ClientLink>,
         creator: Option<IpAddr>,
     ) -> Result<Joined, JoinError> {
-        self.send(name, Some(creator), |reply| RoomCmd::Join { link, reply })
-            .await
+        self.send(name.as_str(), Some(creator), |reply| RoomCmd::Join {
+            link,
+            reply,
+        })
+        .await
     }
 
     /// Resumes the player holding `token` in the room `name` (which must exist: a room that
     /// was disposed has no players to resume).
     pub async fn resume(
         &self,
-        name: &str,
+        name: &RoomName,
         token: String,
         last_event_seq: u32,
         link: Arc<ClientLink>,
     ) -> Result<Joined, JoinError> {
-        self.send(name, None, |reply| RoomCmd::Resume {
+        self.send(name.as_str(), None, |reply| RoomCmd::Resume {
             link,
             token,
             last_event_seq,
@@ -482,7 +485,7 @@ impl Registry {
     /// lives like one created by a join: disposed after `rooms.empty_timeout_ms` without
     /// players (unless a `name` rule keeps it).
     pub fn open(&self, name: &str, game: Option<&str>) -> Result<bool, OpenError> {
-        if !crate::net::session::valid_room_name(name) {
+        if RoomName::parse(name).is_err() {
             return Err(OpenError::BadName(name.to_owned()));
         }
         if *self.shared.shutdown.borrow() {

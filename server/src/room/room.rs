@@ -698,7 +698,7 @@ fn new_resume_token() -> Option<String> {
 mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-    use tickstream_shared::EntityState;
+    use tickstream_shared::{EntityState, RoomName};
 
     use super::*;
     use crate::room::registry::{Registry, RoomCaps, RoomPolicy};
@@ -848,7 +848,11 @@ mod tests {
         );
         panicking.store(false, Ordering::SeqCst);
         let joined = registry
-            .join("wedge", Arc::new(ClientLink::new(2)), None)
+            .join(
+                &RoomName::parse("wedge").expect("a valid name"),
+                Arc::new(ClientLink::new(2)),
+                None,
+            )
             .await;
         assert!(joined.is_ok(), "the name is usable again: {joined:?}");
     }
