@@ -9,7 +9,6 @@
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use tickstream_shared::close_code;
 
-use crate::net::upgrade::Refusal;
 use crate::sim::InputError;
 
 /// Open WebSocket sessions (gauge).
@@ -129,16 +128,6 @@ const KNOWN_CLOSE_CODES: &[u16] = &[
     close_code::EVENTS_OVERFLOW,
     close_code::RESUME_REFUSED,
     close_code::SUSPEND,
-];
-
-/// Connection refusals outside the upgrade (see `net::listener`), created at zero.
-const LISTENER_REFUSALS: &[&str] = &[
-    "connection_cap",
-    "over_capacity",
-    "per_ip_cap",
-    "tls",
-    "handshake_timeout",
-    "head_too_large",
 ];
 
 /// The `call` labels of [`AGONES_ERRORS`]: one per kind of call the server makes to the
@@ -277,10 +266,8 @@ pub fn register() {
     for outcome in ["ok", "refused"] {
         metrics::counter!(RESUMES, "outcome" => outcome).increment(0);
     }
-    let refusals = Refusal::ALL.iter().map(|r| r.label());
-    for reason in refusals.chain(LISTENER_REFUSALS.iter().copied()) {
-        metrics::counter!(REJECTED_CONNECTIONS, "reason" => reason).increment(0);
-    }
+    // Labels of the layers above (connection rejections, join refusals) are created by the
+    // layer that owns their reasons (`net::rejection`, `room::registry`).
     for e in crate::join_token::TokenError::ALL {
         metrics::counter!(REJECTED_JOINS, "reason" => e.label()).increment(0);
     }

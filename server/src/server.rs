@@ -31,7 +31,7 @@ use crate::ops::{self, endpoint};
 use crate::room::registry::{RoomPolicy, RoomSummary};
 use crate::room::{OpenError, Registry, RoomCaps, RoomInfo};
 use crate::sim::{Arena, Coins, GameCatalog};
-use crate::tasks::TaskTracker;
+use tokio_util::task::TaskTracker;
 
 /// Peers over the connection cap that still get an HTTP 503 rather than a dropped socket.
 const MAX_REFUSING: usize = 256;
@@ -178,7 +178,7 @@ impl Server {
         };
         metrics::gauge!(m::TICK_BUDGET).set(config.game.dt());
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let tasks = TaskTracker::default();
+        let tasks = TaskTracker::new();
         let policy = RoomPolicy {
             games,
             default_game: r.default_game.clone(),
@@ -292,12 +292,14 @@ impl Server {
         for l in listeners {
             let _ = l.await;
         }
+        // Closed: `wait` returns once the tasks running now (and any they spawn) have ended.
+        net.tasks.close();
         if tokio::time::timeout_at(deadline, net.tasks.wait())
             .await
             .is_err()
         {
             tracing::warn!(
-                remaining = net.tasks.running(),
+                remaining = net.tasks.len(),
                 "tasks still running after the shutdown grace period"
             );
         }

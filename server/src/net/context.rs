@@ -11,7 +11,7 @@ use super::ip_limit::IpLimits;
 use crate::config::ServerConfig;
 use crate::join_token::JoinTokens;
 use crate::room::Registry;
-use crate::tasks::TaskTracker;
+use tokio_util::task::TaskTracker;
 
 /// State every connection shares.
 pub struct NetCtx {

@@ -22,9 +22,9 @@ use tracing::Instrument;
 
 use super::NetCtx;
 use super::ip_limit::{ConnPermit, IpPermit, canonical, forwarded_client};
+use super::rejection::Rejection;
 use super::session;
 use super::upgrade::{Refusal, UpgradeSlot, answer};
-use crate::metrics as m;
 
 /// The header a reverse proxy names the client in.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -64,15 +64,13 @@ pub(crate) async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>,
             Some(global) => match ctx.ip_limits.acquire(peer.ip()) {
                 Some(ip) => Admission::Admitted(ConnPermit::new(global, ip)),
                 None => {
-                    metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "per_ip_cap")
-                        .increment(1);
+                    Rejection::PerIpCap.count();
                     tracing::debug!(%peer, "per-address connection cap reached");
                     Admission::Refused
                 }
             },
             None => {
-                metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "connection_cap")
-                    .increment(1);
+                Rejection::ConnectionCap.count();
                 tracing::debug!(%peer, "connection cap reached");
                 Admission::Refused
             }
@@ -83,8 +81,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>,
             Admission::Refused => match Arc::clone(&ctx.refusal_limit).try_acquire_owned() {
                 Ok(p) => Some(p),
                 Err(_) => {
-                    metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "over_capacity")
-                        .increment(1);
+                    Rejection::OverCapacity.count();
                     tracing::debug!(%peer, "over capacity: connection dropped");
                     continue;
                 }
@@ -96,25 +93,29 @@ pub(crate) async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>,
         // (`client`: the address a trusted proxy forwarded for, when it did.)
         let span = tracing::debug_span!("conn", %peer, client = tracing::field::Empty);
         span.in_scope(|| tracing::debug!(tls = tls.is_some(), "connection accepted"));
-        ctx.tasks.spawn(async move {
-            let _refusing = refusing;
-            let timeout = ctx2.handshake_timeout;
-            match tls {
-                Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => serve(stream, peer, admission, ctx2).await,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "tls").increment(1);
+        ctx.tasks.spawn(
+            async move {
+                let _refusing = refusing;
+                let timeout = ctx2.handshake_timeout;
+                match tls {
+                    Some(acceptor) => {
+                        match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+                            Ok(Ok(stream)) => serve(stream, peer, admission, ctx2).await,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                Rejection::Tls.count();
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                Rejection::HandshakeTimeout.count();
+                            }
+                        }
                     }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "handshake_timeout")
-                            .increment(1);
-                    }
-                },
-                None => serve(tcp, peer, admission, ctx2).await,
+                    None => serve(tcp, peer, admission, ctx2).await,
+                }
             }
-        }.instrument(span));
+            .instrument(span),
+        );
     }
 }
 
@@ -165,18 +166,15 @@ where
         Ok(Err(e)) => {
             if e.is_timeout() {
                 // hyper's header read timeout: the request never completed.
-                metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "handshake_timeout")
-                    .increment(1);
+                Rejection::HandshakeTimeout.count();
             } else if e.is_parse_too_large() {
-                metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "head_too_large")
-                    .increment(1);
+                Rejection::HeadTooLarge.count();
             }
             tracing::debug!(error = %e, "HTTP connection error");
             return;
         }
         Err(_) => {
-            metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "handshake_timeout")
-                .increment(1);
+            Rejection::HandshakeTimeout.count();
             return;
         }
     }
@@ -223,7 +221,7 @@ fn answer_proxied(
         return answer(req, open, &s.allowed_origins, slot);
     }
     let Some(ip) = ctx.ip_limits.acquire(client) else {
-        metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "per_ip_cap").increment(1);
+        Rejection::PerIpCap.count();
         tracing::debug!(%client, "per-address connection cap reached");
         return Refusal::Unavailable.response();
     };

@@ -9,6 +9,8 @@
 //! - [`upgrade`]: the HTTP/1.1 exchange: path, upgrade headers, subprotocol, refusals.
 //! - [`session`]: a connected client: the socket-free protocol core
 //!   ([`session::protocol`]) between a thin reader task and a thin writer task.
+//! - [`rejection`]: [`rejection::Rejection`], why a connection was refused, one per metric
+//!   label.
 //! - [`rate`]: the per-connection token bucket.
 //! - [`static_files`]: the browser demo page and JavaScript client, embedded, served at `/`.
 //! - [`frame_guard`]: the RFC 6455 framing rules fastwebsockets leaves to us (masking,
@@ -19,6 +21,7 @@ pub mod frame_guard;
 pub mod ip_limit;
 pub mod listener;
 pub mod rate;
+pub mod rejection;
 pub mod session;
 pub mod static_files;
 pub mod tls;

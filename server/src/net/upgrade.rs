@@ -10,7 +10,7 @@ use hyper::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, 
 use hyper::{Request, Response, StatusCode};
 use tickstream_shared::{SUPPORTED_VERSIONS, WS_PATH, subprotocol};
 
-use crate::metrics as m;
+use super::rejection::Rejection;
 
 /// Why an upgrade was refused, with the HTTP status it gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,16 +30,6 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// Every variant, for creating the metric series at zero.
-    pub const ALL: [Self; 6] = [
-        Self::NotFound,
-        Self::NotUpgrade,
-        Self::NoSubprotocol,
-        Self::BadHandshake,
-        Self::Unavailable,
-        Self::Origin,
-    ];
-
     fn status(self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -50,16 +40,16 @@ impl Refusal {
         }
     }
 
-    /// The metric label.
+    /// The reason it is counted under.
     #[must_use]
-    pub fn label(self) -> &'static str {
+    pub fn rejection(self) -> Rejection {
         match self {
-            Self::NotFound => "not_found",
-            Self::NotUpgrade => "not_upgrade",
-            Self::NoSubprotocol => "no_subprotocol",
-            Self::BadHandshake => "bad_handshake",
-            Self::Unavailable => "unavailable",
-            Self::Origin => "origin",
+            Self::NotFound => Rejection::NotFound,
+            Self::NotUpgrade => Rejection::NotUpgrade,
+            Self::NoSubprotocol => Rejection::NoSubprotocol,
+            Self::BadHandshake => Rejection::BadHandshake,
+            Self::Unavailable => Rejection::Unavailable,
+            Self::Origin => Rejection::Origin,
         }
     }
 
@@ -79,8 +69,9 @@ impl Refusal {
     /// The HTTP response for this refusal.
     #[must_use]
     pub fn response(self) -> Response<Full<Bytes>> {
-        metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => self.label()).increment(1);
-        tracing::debug!(reason = self.label(), "upgrade refused");
+        let rejection = self.rejection();
+        rejection.count();
+        tracing::debug!(reason = rejection.label(), "upgrade refused");
         let mut resp = Response::new(Full::new(Bytes::from_static(self.message().as_bytes())));
         *resp.status_mut() = self.status();
         let headers = resp.headers_mut();

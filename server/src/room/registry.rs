@@ -16,7 +16,7 @@ use crate::config::RoomRule;
 use crate::metrics as m;
 use crate::sim::{Game, GameCatalog};
 use crate::sync::Snapshot;
-use crate::tasks::TaskTracker;
+use tokio_util::task::TaskTracker;
 
 /// Joins waiting for one room; a burst beyond this is refused with 1013 rather than queued.
 const ROOM_INBOX: usize = 1024;

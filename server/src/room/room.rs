@@ -703,7 +703,7 @@ mod tests {
     use super::*;
     use crate::room::registry::{Registry, RoomCaps, RoomPolicy};
     use crate::sim::{Game, GameCatalog, GameInfo};
-    use crate::tasks::TaskTracker;
+    use tokio_util::task::TaskTracker;
 
     /// A game whose `join` panics while `panicking` is set, counting the calls it gets.
     struct Fragile {
@@ -768,7 +768,7 @@ mod tests {
             max_rooms_per_ip: 10,
         };
         let (stop, shutdown) = watch::channel(false);
-        let registry = Registry::new(policy, caps, shutdown, TaskTracker::default());
+        let registry = Registry::new(policy, caps, shutdown, TaskTracker::new());
         (registry, stop)
     }
 
