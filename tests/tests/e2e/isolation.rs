@@ -8,6 +8,9 @@ use tickstream_tests::{TestServer, disconnects};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panicking_room_closes_only_its_clients() -> anyhow::Result<()> {
+    if tickstream_tests::own_process!() {
+        return Ok(());
+    }
     let server =
         TestServer::start_with(|c| c.game.fault_panic_room = Some("doomed".into())).await?;
     let fine = server.join("fine").await?.watch_updates();
@@ -42,7 +45,7 @@ async fn a_panicking_room_closes_only_its_clients() -> anyhow::Result<()> {
         .await?;
     // The other room never stopped.
     let mut fine = fine.finish("another room panicking").await?;
-    fine.assert_update_rate(Duration::from_secs(1), "after another room panicked")
+    fine.assert_updates_flow(Duration::from_secs(1), "after another room panicked")
         .await?;
     server.stop().await;
     Ok(())

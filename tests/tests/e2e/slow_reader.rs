@@ -25,7 +25,7 @@ async fn a_stalled_reader_is_bounded_and_converges_when_it_reads_again() -> anyh
     let rss_start = rss_bytes()?;
     // `stalled` reads nothing for 6 s while `reader` keeps up.
     reader
-        .assert_update_rate(
+        .assert_updates_flow(
             Duration::from_secs(6),
             "another client in the room stopped reading",
         )
@@ -65,6 +65,9 @@ async fn a_stalled_reader_is_bounded_and_converges_when_it_reads_again() -> anyh
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_behind_for_too_long_is_disconnected() -> anyhow::Result<()> {
+    if tickstream_tests::own_process!() {
+        return Ok(());
+    }
     let server = TestServer::start_with(|c| {
         c.game.npc_count = 20_000;
         c.server.slow_client_timeout_ms = 1_000;
