@@ -174,7 +174,7 @@ impl BotCounters {
 pub enum BotError {
     /// The connection could not be opened.
     #[error("connect: {0}")]
-    Connect(#[from] ConnectError),
+    Connect(ConnectError),
     /// The run ended before the bot had joined.
     #[error("not joined before the end of the run")]
     Late,
@@ -220,6 +220,13 @@ pub enum BotError {
     /// The bot's reader task panicked.
     #[error("reader task failed: {0}")]
     Task(String),
+}
+
+// The cause is part of the message, not a `source()` too: it is printed once.
+impl From<ConnectError> for BotError {
+    fn from(e: ConnectError) -> Self {
+        Self::Connect(e)
+    }
 }
 
 impl BotError {

@@ -9,26 +9,34 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer};
 use tickstream_shared::RoomName;
 
-use crate::sim::{CoinsParams, GameParams};
+use crate::sim::{CoinsParams, GameParams, ParamError};
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {cause}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is not valid TOML or has unknown or mistyped keys.
-    #[error("invalid config file {path}: {source}")]
+    #[error("invalid config file {path}: {cause}")]
     Parse {
         /// The file.
         path: PathBuf,
         /// The parse error.
-        source: Box<toml::de::Error>,
+        cause: Box<toml::de::Error>,
+    },
+    /// A game's setting is out of its allowed range.
+    #[error("invalid setting {section}.{reason}")]
+    Game {
+        /// The section: `game` (the arena) or `coins`.
+        section: &'static str,
+        /// Which setting, and what is wrong with it.
+        reason: ParamError,
     },
     /// A value is out of its allowed range.
     #[error("invalid setting {key}: {reason}")]
@@ -457,13 +465,13 @@ impl Config {
 
     /// Parses a TOML file; missing keys keep their defaults, unknown keys are errors.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
-        Self::from_toml(&text).map_err(|source| ConfigError::Parse {
+        Self::from_toml(&text).map_err(|cause| ConfigError::Parse {
             path: path.to_owned(),
-            source: Box::new(source),
+            cause: Box::new(cause),
         })
     }
 
@@ -557,11 +565,11 @@ impl Config {
                 "pings must be on, and the idle timeout longer than the ping interval",
             );
         }
-        if s.max_messages_per_sec == 0 || s.message_burst == 0 {
-            return invalid(
-                "server.max_messages_per_sec",
-                "rate limits must be at least 1",
-            );
+        if s.max_messages_per_sec == 0 {
+            return invalid("server.max_messages_per_sec", "must be at least 1");
+        }
+        if s.message_burst == 0 {
+            return invalid("server.message_burst", "must be at least 1");
         }
         if s.drain_delay_ms >= s.shutdown_grace_ms {
             return invalid(
@@ -608,14 +616,12 @@ impl Config {
                 return invalid("rooms.rule.max_players", "must be at least 1");
             }
         }
-        self.coins
-            .validate()
-            .map_err(|reason| ConfigError::Invalid {
-                key: "coins",
-                reason,
-            })?;
-        self.game.validate().map_err(|reason| ConfigError::Invalid {
-            key: "game",
+        self.coins.validate().map_err(|reason| ConfigError::Game {
+            section: "coins",
+            reason,
+        })?;
+        self.game.validate().map_err(|reason| ConfigError::Game {
+            section: "game",
             reason,
         })
     }
@@ -624,6 +630,30 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_file_names_its_cause_once() {
+        let err =
+            Config::from_file(Path::new("/nonexistent/tickstream.toml")).expect_err("no such file");
+        let chain = anyhow_like_chain(&err);
+        assert_eq!(
+            chain.matches("No such file").count(),
+            1,
+            "the cause is printed once, however the error is reported: {chain}"
+        );
+    }
+
+    /// What `{:#}` of an error report prints: the message, then each `source()` after a colon.
+    fn anyhow_like_chain(e: &dyn std::error::Error) -> String {
+        let mut out = e.to_string();
+        let mut next = e.source();
+        while let Some(cause) = next {
+            out.push_str(": ");
+            out.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        out
+    }
 
     #[test]
     fn empty_file_is_the_defaults() {

@@ -30,7 +30,7 @@ use crate::net::tls::{self, CertSource, CertStore, TlsError};
 use crate::ops::{self, endpoint};
 use crate::room::registry::{RoomPolicy, RoomSummary};
 use crate::room::{OpenError, Registry, RoomCaps, RoomInfo};
-use crate::sim::{Arena, Coins, GameCatalog};
+use crate::sim::{Arena, Coins, GameCatalog, GameError};
 use tokio_util::task::TaskTracker;
 
 /// Peers over the connection cap that still get an HTTP 503 rather than a dropped socket.
@@ -40,12 +40,12 @@ const MAX_REFUSING: usize = 256;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// A listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// TLS could not be set up.
     #[error(transparent)]
@@ -54,8 +54,8 @@ pub enum StartError {
     #[error("unknown game {0:?} in [rooms] (games: {1})")]
     UnknownGame(String, String),
     /// A game describes itself in a way the server cannot run.
-    #[error("game cannot run: {0}")]
-    BadGame(String),
+    #[error(transparent)]
+    BadGame(#[from] GameError),
 }
 
 /// A bound, not yet running server.
@@ -149,7 +149,7 @@ impl Server {
     pub async fn bind_with_games(config: Config, games: GameCatalog) -> Result<Self, StartError> {
         for name in games.names() {
             if let Some(game) = games.get(name) {
-                game.info().validate().map_err(StartError::BadGame)?;
+                game.info().validate()?;
             }
         }
         let r = &config.rooms;
@@ -165,7 +165,7 @@ impl Server {
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
                 .await
-                .map_err(|source| StartError::Bind { addr, source })
+                .map_err(|cause| StartError::Bind { addr, cause })
         };
         let wss = bind(s.listen).await?;
         let ws = match s.ws_listen {
