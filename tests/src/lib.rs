@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tickstream_bot::client::{Client, Incoming};
 use tickstream_bot::connect::{ConnectOptions, connect};
+use tickstream_server::sim::GameCatalog;
 use tickstream_server::{Config, Server, ServerHandle};
 use tickstream_shared::{
     ClientMsg, EntityState, GameEvent, Input, Join, Replica, Resume, ServerMsg, Tick, Update,
@@ -101,13 +102,24 @@ impl TestServer {
     /// Starts a server with the default configuration changed by `edit`; listeners are always
     /// on loopback port 0 (never the default ops port 7444, which parallel tests would share).
     pub async fn start_with(edit: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
+        Self::start_with_games(edit, tickstream_server::builtin_games).await
+    }
+
+    /// [`TestServer::start_with`], with the games `games` makes from the final configuration
+    /// (through [`Server::bind_with_games`]): a test's own game, such as one that fails on
+    /// purpose, beside or instead of the built-in ones.
+    pub async fn start_with_games(
+        edit: impl FnOnce(&mut Config),
+        games: impl FnOnce(&Config) -> GameCatalog,
+    ) -> anyhow::Result<Self> {
         let mut config = Config::default();
         edit(&mut config);
         config.server.listen = "127.0.0.1:0".parse()?;
         config.server.ws_listen = Some("127.0.0.1:0".parse()?);
         config.server.metrics_listen = Some("127.0.0.1:0".parse()?);
         config.validate()?;
-        let server = Server::bind(config).await?;
+        let games = games(&config);
+        let server = Server::bind_with_games(config, games).await?;
         let wss = server.wss_addr()?;
         let ws = server.ws_addr().context("ws listener enabled")??;
         let metrics_addr = server.metrics_addr().context("ops listener enabled")??;

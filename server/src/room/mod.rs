@@ -4,7 +4,8 @@
 //!
 //! - [`link`]: [`ClientLink`], the only state a session and its room share: the latest input
 //!   (session → room) and the outbox (room → session writer), both latest-wins and bounded.
-//! - [`room`]: the room task: inputs → step → snapshot → one frame per ready client.
+//! - [`room`]: the room task: inputs → step → snapshot, published to every client's link;
+//!   each session's writer builds and encodes its own client's frame from it.
 //! - [`registry`]: [`Registry`], rooms by name, created on first join up to a cap.
 
 pub mod link;

@@ -34,9 +34,6 @@ pub struct GameParams {
     /// good. Off by default: a new entity already shows up in every view as a spawn, and in the
     /// reference scenario's 2,000-player rooms the events would be 2,000 per join.
     pub announce_players: bool,
-    /// Fault injection, for testing room isolation only: the room with exactly this name
-    /// panics inside its game step at its 30th tick. Unset in any real deployment.
-    pub fault_panic_room: Option<String>,
 }
 
 impl Default for GameParams {
@@ -53,7 +50,6 @@ impl Default for GameParams {
             player_seed: 0xBEEF,
             view_radius: 0.0,
             announce_players: false,
-            fault_panic_room: None,
         }
     }
 }
