@@ -97,6 +97,12 @@ impl ServerHandle {
         self.net.registry.room(name)
     }
 
+    /// The snapshot of the last tick the room `name` completed (what a test compares a
+    /// client's view with); `None` when there is no such room or it has not ticked yet.
+    pub async fn snapshot(&self, name: &str) -> Option<Arc<crate::sync::Snapshot>> {
+        self.net.registry.snapshot(name).await
+    }
+
     /// Names of the rooms alive.
     #[must_use]
     pub fn room_names(&self) -> Vec<String> {

@@ -123,7 +123,6 @@ pub struct RoomInfo {
     pub tick_rate_hz: u16,
     tick: AtomicU32,
     players: AtomicUsize,
-    latest: Mutex<Option<Arc<Snapshot>>>,
 }
 
 impl RoomInfo {
@@ -136,7 +135,6 @@ impl RoomInfo {
             tick_rate_hz: info.tick_rate_hz,
             tick: AtomicU32::new(0),
             players: AtomicUsize::new(0),
-            latest: Mutex::new(None),
         }
     }
 
@@ -156,18 +154,8 @@ impl RoomInfo {
         Tick(self.tick.load(Ordering::Relaxed))
     }
 
-    /// The snapshot of the last completed tick.
-    #[must_use]
-    pub fn latest(&self) -> Option<Arc<Snapshot>> {
-        self.latest
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    pub(crate) fn publish(&self, snap: &Arc<Snapshot>) {
-        *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(snap));
-        self.tick.store(snap.tick.0, Ordering::Relaxed);
+    pub(crate) fn set_tick(&self, tick: Tick) {
+        self.tick.store(tick.0, Ordering::Relaxed);
     }
 }
 
@@ -522,6 +510,19 @@ impl Registry {
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+
+    /// The snapshot of the last tick the room `name` completed, as its task answers at its
+    /// next turn: `None` when there is no such room or it has not ticked yet.
+    pub async fn snapshot(&self, name: &str) -> Option<Arc<Snapshot>> {
+        let (reply, answer) = oneshot::channel();
+        self.shared
+            .rooms()
+            .get(name)?
+            .tx
+            .try_send(RoomCmd::Snapshot { reply })
+            .ok()?;
+        answer.await.ok().flatten()
     }
 
     /// The room called `name`, if it is alive.

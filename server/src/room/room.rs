@@ -42,6 +42,11 @@ pub(crate) enum RoomCmd {
         last_event_seq: u32,
         reply: oneshot::Sender<Result<Joined, JoinError>>,
     },
+    /// Answer with the snapshot of the last completed tick (for tests and tools that compare a
+    /// client's view with the server's world; nothing is published per tick for them).
+    Snapshot {
+        reply: oneshot::Sender<Option<Arc<Snapshot>>>,
+    },
 }
 
 /// A player as its room sees it.
@@ -336,8 +341,14 @@ impl Room {
         }
         self.rx.close();
         while let Ok(cmd) = self.rx.try_recv() {
-            let (RoomCmd::Join { reply, .. } | RoomCmd::Resume { reply, .. }) = cmd;
-            let _ = reply.send(Err(JoinError::ShuttingDown));
+            match cmd {
+                RoomCmd::Join { reply, .. } | RoomCmd::Resume { reply, .. } => {
+                    let _ = reply.send(Err(JoinError::ShuttingDown));
+                }
+                RoomCmd::Snapshot { reply } => {
+                    let _ = reply.send(self.prev.clone());
+                }
+            }
         }
         if rooms
             .get(&self.info.name)
@@ -377,6 +388,9 @@ impl Room {
                 };
                 metrics::counter!(m::RESUMES, "outcome" => outcome).increment(1);
                 let _ = reply.send(result);
+            }
+            RoomCmd::Snapshot { reply } => {
+                let _ = reply.send(self.prev.clone());
             }
         }
     }
@@ -624,7 +638,7 @@ impl Room {
         self.with_game(|w, ctx| w.step(ctx));
         let snap = Arc::new(Snapshot::capture(&*self.world, self.tick));
         self.publish(&snap, start);
-        self.info.publish(&snap);
+        self.info.set_tick(snap.tick);
         self.pre = self.prev.replace(snap);
         let took = start.elapsed();
         self.metrics.ticks.increment(1);

@@ -16,8 +16,11 @@ async fn replica_equals_the_server_world_after_many_ticks() -> anyhow::Result<()
         }
         c.next_update().await?;
     }
-    let room = server.handle.room("converge").expect("the room is alive");
-    let snap = room.latest().expect("the room has ticked");
+    let snap = server
+        .handle
+        .snapshot("converge")
+        .await
+        .expect("the room has ticked");
     while c.replica.tick().is_none_or(|t| snap.tick.is_after(t)) {
         c.next_update().await?;
     }

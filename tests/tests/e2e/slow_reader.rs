@@ -37,8 +37,7 @@ async fn a_stalled_reader_is_bounded_and_converges_when_it_reads_again() -> anyh
         growth >> 20
     );
     // Reading again: buffered frames, then a merged delta that skips ticks, then live ones.
-    let room = server.handle.room("stall").expect("room alive");
-    let target = room.latest().expect("ticked").tick;
+    let target = server.handle.snapshot("stall").await.expect("ticked").tick;
     while stalled.replica.tick().is_none_or(|t| target.is_after(t)) {
         stalled.next_update().await?;
     }
@@ -50,7 +49,7 @@ async fn a_stalled_reader_is_bounded_and_converges_when_it_reads_again() -> anyh
     // Caught up: from here on the client is never ahead of the room's latest tick.
     stalled.keep_history(64);
     stalled.next_update().await?;
-    let snap = room.latest().expect("ticked");
+    let snap = server.handle.snapshot("stall").await.expect("ticked");
     while stalled.replica.tick().is_none_or(|t| snap.tick.is_after(t)) {
         stalled.next_update().await?;
     }
