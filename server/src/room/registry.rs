@@ -3,15 +3,15 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tickstream_shared::{EntityId, RoomName, Tick};
+use tickstream_shared::{EntityId, RoomName};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::link::ClientLink;
 use super::room::{self, RoomCmd, RoomStart};
+pub use super::room_info::RoomInfo;
 use crate::config::RoomRule;
 use crate::metrics as m;
 use crate::sim::{Game, GameCatalog};
@@ -108,55 +108,6 @@ pub struct Joined {
     /// The player's latest applied input `seq` (0 for a new player): a resumed session
     /// accepts only later ones.
     pub ack_seq: u32,
-}
-
-/// What the rest of the server may read about a room while its task runs.
-#[derive(Debug)]
-pub struct RoomInfo {
-    /// The room's name.
-    pub name: String,
-    /// The game it runs.
-    pub game: String,
-    /// Its player cap.
-    pub capacity: usize,
-    /// Its ticks per second.
-    pub tick_rate_hz: u16,
-    tick: AtomicU32,
-    players: AtomicUsize,
-}
-
-impl RoomInfo {
-    pub(crate) fn new(name: String, settings: &RoomSettings) -> Self {
-        let info = settings.game.info();
-        Self {
-            name,
-            game: info.name.clone(),
-            capacity: settings.max_players,
-            tick_rate_hz: info.tick_rate_hz,
-            tick: AtomicU32::new(0),
-            players: AtomicUsize::new(0),
-        }
-    }
-
-    /// Players in the room, counting those within their resume grace period.
-    #[must_use]
-    pub fn players(&self) -> usize {
-        self.players.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn set_players(&self, n: usize) {
-        self.players.store(n, Ordering::Relaxed);
-    }
-
-    /// The last tick the room completed.
-    #[must_use]
-    pub fn tick(&self) -> Tick {
-        Tick(self.tick.load(Ordering::Relaxed))
-    }
-
-    pub(crate) fn set_tick(&self, tick: Tick) {
-        self.tick.store(tick.0, Ordering::Relaxed);
-    }
 }
 
 /// Settings of one room.
