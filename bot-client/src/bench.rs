@@ -54,6 +54,10 @@ pub struct BenchConfig {
     pub window: Duration,
     /// Bot `i` verifies every checksum iff `i % verify_every == 0`.
     pub verify_every: u32,
+    /// The protocol version the bots speak (they offer only its subprotocol).
+    pub protocol: u16,
+    /// Verifying bots count the v3 residuals for their empirical entropy.
+    pub residuals: bool,
 }
 
 /// What one run measured.
@@ -69,6 +73,10 @@ pub struct BenchResult {
     pub server_cores: f64,
     /// Bot process CPU over the window, in cores.
     pub bot_cores: f64,
+    /// The protocol version the bots spoke.
+    pub protocol: u16,
+    /// Bot process CPU per update received, microseconds.
+    pub bot_cpu_us_per_update: f64,
     /// Ticks the server ran per second in the window.
     pub server_tick_hz: f64,
     /// Tick duration p50, milliseconds (from histogram buckets).
@@ -93,12 +101,20 @@ impl BenchResult {
     pub fn row(&self) -> String {
         let b = &self.bots;
         format!(
-            "| {} | {} | {:.1} | {:.0} | {:.0} | {:.2} ({:.2}) | {:.2} / {:.2} | {} | {:.1} | {:.1} / {:.1} | {} | {:.2} / {:.2} | {} |",
+            "| {} | {} | v{} | {:.1} | {:.0} | {:.0} | {:.0} | {} | {:.2} | {:.2} ({:.2}) | {:.2} / {:.2} | {} | {:.1} | {:.1} / {:.1} | {} | {:.2} / {:.2} | {} |",
             self.variant,
             self.clients,
+            self.protocol,
             self.cpu_us_per_client_tick,
             b.bytes_per_bot_per_sec,
+            b.wire_bytes_per_bot_per_sec,
             b.bytes_per_update,
+            if b.entity_updates > 0 {
+                format!("{:.3}", b.residual_entropy_bits)
+            } else {
+                "–".into()
+            },
+            self.bot_cpu_us_per_update,
             b.update_hz,
             b.update_hz_min,
             self.tick_p50_ms,
@@ -116,7 +132,7 @@ impl BenchResult {
 }
 
 /// The header of the Markdown table [`BenchResult::row`] writes.
-pub const TABLE_HEADER: &str = "| variant | M | server CPU µs / client-tick | bytes / client / s | bytes / update | update Hz mean (min) | tick p50 / p99 ms | overruns | server RSS MiB | input RTT p50 / p99 ms | desyncs + errors | cores server / bots | limit |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+pub const TABLE_HEADER: &str = "| variant | M | protocol | server CPU µs / client-tick | bytes / client / s | wire bytes / client / s | bytes / update | residual entropy bits / entity-update | bot CPU µs / update | update Hz mean (min) | tick p50 / p99 ms | overruns | server RSS MiB | input RTT p50 / p99 ms | desyncs + errors | cores server / bots | limit |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
 /// A started server process, killed on drop.
 struct ServerProcess {
@@ -285,8 +301,12 @@ pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
         bots: cfg.clients,
         duration: cfg.window,
         room: "bench".into(),
-        connect: ConnectOptions::default(),
+        connect: ConnectOptions {
+            subprotocol: tickstream_shared::subprotocol(cfg.protocol).map(str::to_owned),
+            ..ConnectOptions::default()
+        },
         verify_every: cfg.verify_every,
+        residuals: cfg.residuals,
         ramp: Duration::from_secs(2),
         warmup: cfg.warmup,
         ..LoadConfig::default()
@@ -337,6 +357,8 @@ pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
         cpu_us_per_client_tick: server_cpu * 1e6 / (f64::from(cfg.clients) * ticks.max(1.0)),
         server_cores,
         bot_cores,
+        protocol: cfg.protocol,
+        bot_cpu_us_per_update: bot_cpu * 1e6 / (bots.updates_received.max(1) as f64),
         server_tick_hz: ticks / secs,
         tick_p50_ms: ms(0.5),
         tick_p99_ms: ms(0.99),

@@ -50,7 +50,7 @@ pub enum Incoming {
 pub enum ClientError {
     /// The WebSocket layer failed: connection lost, malformed frame, frame too large.
     #[error("websocket: {0}")]
-    Ws(#[from] WebSocketError),
+    Ws(WebSocketError),
     /// A binary frame that is not a valid server message.
     #[error("undecodable server message: {0}")]
     Decode(CodecError),
@@ -63,6 +63,13 @@ pub enum ClientError {
     /// The server's close frame was already received.
     #[error("the connection is closed")]
     Closed,
+}
+
+// The cause is part of the message, not a `source()` too: it is printed once.
+impl From<WebSocketError> for ClientError {
+    fn from(e: WebSocketError) -> Self {
+        Self::Ws(e)
+    }
 }
 
 impl ClientError {

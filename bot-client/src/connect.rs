@@ -67,20 +67,20 @@ pub enum ConnectError {
         reason: String,
     },
     /// The CA file could not be read or is not PEM.
-    #[error("cannot read CA file {}: {source}", path.display())]
+    #[error("cannot read CA file {}: {cause}", path.display())]
     CaFile {
         /// The file.
         path: PathBuf,
         /// The underlying problem.
-        source: rustls::pki_types::pem::Error,
+        cause: rustls::pki_types::pem::Error,
     },
     /// A certificate in the CA file is not a usable trust anchor.
-    #[error("CA file {} holds an unusable certificate: {source}", path.display())]
+    #[error("CA file {} holds an unusable certificate: {cause}", path.display())]
     CaCertificate {
         /// The file.
         path: PathBuf,
         /// The underlying problem.
-        source: rustls::Error,
+        cause: rustls::Error,
     },
     /// The CA file has no certificate in it.
     #[error("CA file {} holds no certificate", .0.display())]
@@ -89,26 +89,26 @@ pub enum ConnectError {
     #[error("TLS configuration: {0}")]
     TlsConfig(rustls::Error),
     /// The host name did not resolve.
-    #[error("cannot resolve {host}: {source}")]
+    #[error("cannot resolve {host}: {cause}")]
     Resolve {
         /// The host name.
         host: String,
         /// The underlying problem.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The TCP connection failed.
-    #[error("TCP connect to {addr} failed: {source}")]
+    #[error("TCP connect to {addr} failed: {cause}")]
     Tcp {
         /// The address tried last.
         addr: SocketAddr,
         /// The underlying problem.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The TLS handshake failed.
-    #[error("TLS handshake failed: {source}{hint}")]
+    #[error("TLS handshake failed: {cause}{hint}")]
     Tls {
         /// The underlying problem.
-        source: std::io::Error,
+        cause: std::io::Error,
         /// What the user can do about it, or empty.
         hint: &'static str,
     },
@@ -249,8 +249,8 @@ impl Connector {
                 let stream = connector
                     .connect(name.clone(), tcp)
                     .await
-                    .map_err(|source| ConnectError::Tls {
-                        source,
+                    .map_err(|cause| ConnectError::Tls {
+                        cause,
                         hint: if *trust == Trust::Nothing {
                             NO_TRUST_HINT
                         } else {
@@ -284,9 +284,9 @@ impl Connector {
                 tokio::net::lookup_host((self.host.as_str(), self.port))
                     .await
                     .map(Iterator::collect::<Vec<_>>)
-                    .map_err(|source| ConnectError::Resolve {
+                    .map_err(|cause| ConnectError::Resolve {
                         host: self.host.clone(),
-                        source,
+                        cause,
                     })
             })
             .await?;
@@ -295,23 +295,16 @@ impl Connector {
             match TcpStream::connect(addr).await {
                 Ok(tcp) => {
                     // Inputs are tiny and latency is measured: never wait for Nagle.
-                    tcp.set_nodelay(true).map_err(|source| ConnectError::Tcp {
-                        addr: *addr,
-                        source,
-                    })?;
+                    tcp.set_nodelay(true)
+                        .map_err(|cause| ConnectError::Tcp { addr: *addr, cause })?;
                     return Ok(tcp);
                 }
-                Err(source) => {
-                    last = Some(ConnectError::Tcp {
-                        addr: *addr,
-                        source,
-                    })
-                }
+                Err(cause) => last = Some(ConnectError::Tcp { addr: *addr, cause }),
             }
         }
         Err(last.unwrap_or_else(|| ConnectError::Resolve {
             host: self.host.clone(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
+            cause: std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
         }))
     }
 

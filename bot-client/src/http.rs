@@ -22,14 +22,14 @@ pub enum HttpError {
         timeout: Duration,
     },
     /// The connection could not be made.
-    #[error("GET http://{addr}{path}: {source}")]
+    #[error("GET http://{addr}{path}: {cause}")]
     Connect {
         /// The server.
         addr: SocketAddr,
         /// The path and query.
         path: String,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The HTTP exchange failed.
     #[error("GET http://{addr}{path}: {reason}")]
@@ -68,10 +68,10 @@ async fn exchange(addr: SocketAddr, path: &str) -> Result<(u16, String), HttpErr
     };
     let tcp = tokio::net::TcpStream::connect(addr)
         .await
-        .map_err(|source| HttpError::Connect {
+        .map_err(|cause| HttpError::Connect {
             addr,
             path: path.to_owned(),
-            source,
+            cause,
         })?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await

@@ -49,6 +49,9 @@ pub struct LoadConfig {
     pub join_timeout: Duration,
     /// How long a bot waits for the server's close frame after sending its own.
     pub close_grace: Duration,
+    /// Verifying bots count the v3 position residuals they decode, for the summary's
+    /// empirical entropy (the information limit of the stream).
+    pub residuals: bool,
 }
 
 impl Default for LoadConfig {
@@ -77,6 +80,8 @@ impl Default for LoadConfig {
             join_timeout: Duration::from_secs(10),
             // A local server echoes a close within milliseconds.
             close_grace: Duration::from_secs(2),
+            // Counting costs a map insert per moved entity: only when asked.
+            residuals: false,
         }
     }
 }
@@ -262,6 +267,7 @@ pub async fn try_run(cfg: LoadConfig, progress: impl Fn(&Progress)) -> Result<Su
             join_timeout: cfg.join_timeout,
             close_grace: cfg.close_grace,
             churn: cfg.churn,
+            residuals: cfg.residuals && cfg.verifies(index),
         };
         bots.spawn(run_bot(bot, Arc::clone(&connector), Arc::clone(c)));
     }

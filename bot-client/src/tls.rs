@@ -61,18 +61,18 @@ pub(crate) fn client_config(
 }
 
 fn load_roots(path: &Path, roots: &mut RootCertStore) -> Result<(), ConnectError> {
-    let ca_error = |source| ConnectError::CaFile {
+    let ca_error = |cause| ConnectError::CaFile {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let mut added = 0usize;
     for cert in CertificateDer::pem_file_iter(path).map_err(ca_error)? {
         let cert = cert.map_err(ca_error)?;
         roots
             .add(cert)
-            .map_err(|source| ConnectError::CaCertificate {
+            .map_err(|cause| ConnectError::CaCertificate {
                 path: path.to_path_buf(),
-                source,
+                cause,
             })?;
         added += 1;
     }

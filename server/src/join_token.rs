@@ -22,7 +22,8 @@ use ring::hmac;
 /// 1013 rather than forgetting a token that could then be replayed.
 pub const MAX_REMEMBERED: usize = 1_000_000;
 
-/// Why a token was refused; every reason closes the session with 1008 and is counted.
+/// Why a token was refused; each is counted, and closes the session with 1008 (policy),
+/// except [`TokenError::Full`], a momentary limit, which closes with 1013 (try again).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     /// The server requires tokens and the upgrade URL had none.

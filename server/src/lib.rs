@@ -22,7 +22,6 @@
 //! - [`metrics`]: metric names, descriptions and histogram buckets.
 //! - [`ops`]: what operators use: the Prometheus recorder, the ops HTTP listener (`/metrics`,
 //!   `/healthz`, `/readyz`), logging, and the shutdown signal.
-//! - [`tasks`]: the task tracker that shutdown waits on.
 
 pub mod config;
 pub mod join_token;
@@ -33,7 +32,6 @@ pub mod room;
 pub mod server;
 pub mod sim;
 pub mod sync;
-pub mod tasks;
 
 pub use config::{Config, LogConfig, LogFormat, OptionalAddr, Overrides};
 pub use server::{Server, ServerHandle, StartError, builtin_games};

@@ -1,7 +1,6 @@
 //! `tickstream-server`: runs the server until SIGINT or SIGTERM (or, as an Agones game server,
 //! until Agones shuts it down), then drains and exits 0.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use tickstream_server::net::tls::CertSource;
 use tickstream_server::ops::{logging, signal::shutdown_signal};
-use tickstream_server::{Config, LogFormat, OptionalAddr, Overrides, Server};
+use tickstream_server::{Config, Overrides, Server};
 use tokio::sync::oneshot;
 
 /// Authoritative multiplayer game state sync server.
@@ -22,46 +21,8 @@ struct Args {
     /// TOML configuration file.
     #[arg(long, env = "TICKSTREAM_CONFIG")]
     config: Option<PathBuf>,
-    /// wss listener address [default: 127.0.0.1:7443].
-    #[arg(long, env = "TICKSTREAM_LISTEN")]
-    listen: Option<SocketAddr>,
-    /// Plain ws listener address (off unless set).
-    #[arg(long, env = "TICKSTREAM_WS_LISTEN")]
-    ws_listen: Option<SocketAddr>,
-    /// PEM certificate chain (with --tls-key); without both, a self-signed certificate for
-    /// localhost is generated.
-    #[arg(long, env = "TICKSTREAM_TLS_CERT")]
-    tls_cert: Option<PathBuf>,
-    /// PEM private key.
-    #[arg(long, env = "TICKSTREAM_TLS_KEY")]
-    tls_key: Option<PathBuf>,
-    /// Simulation ticks per second [default: 30].
-    #[arg(long, env = "TICKSTREAM_TICK_RATE")]
-    tick_rate: Option<u16>,
-    /// Open connections allowed [default: 10000].
-    #[arg(long, env = "TICKSTREAM_MAX_CONNECTIONS")]
-    max_connections: Option<usize>,
-    /// Ops listener for /metrics, /healthz and /readyz, or `off` [default: 127.0.0.1:7444].
-    #[arg(long, env = "TICKSTREAM_METRICS_LISTEN", value_name = "ADDR|off")]
-    metrics_listen: Option<OptionalAddr>,
-    /// Longest time from SIGTERM/SIGINT to exit, in milliseconds [default: 10000].
-    #[arg(long, env = "TICKSTREAM_SHUTDOWN_GRACE_MS")]
-    shutdown_grace_ms: Option<u64>,
-    /// After SIGTERM/SIGINT, keep sessions playing this long (with /readyz at 503) before
-    /// closing them with 1001, in milliseconds [default: 0].
-    #[arg(long, env = "TICKSTREAM_DRAIN_DELAY_MS")]
-    drain_delay_ms: Option<u64>,
-    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `tickstream_server=debug`
-    /// [default: info].
-    #[arg(long, env = "TICKSTREAM_LOG")]
-    log: Option<String>,
-    /// Log format [default: text].
-    #[arg(long, env = "TICKSTREAM_LOG_FORMAT", value_name = "text|json")]
-    log_format: Option<LogFormat>,
-    /// Secret that join tokens are signed with (prefer the environment variable: a flag is
-    /// visible in the process list). Unset, anyone may join any room.
-    #[arg(long, env = "TICKSTREAM_JOIN_SECRET", hide_env_values = true)]
-    join_secret: Option<String>,
+    #[command(flatten)]
+    overrides: Overrides,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -86,21 +47,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let overrides = Overrides {
-        listen: args.listen,
-        ws_listen: args.ws_listen,
-        tls_cert: args.tls_cert.clone(),
-        tls_key: args.tls_key.clone(),
-        tick_rate_hz: args.tick_rate,
-        max_connections: args.max_connections,
-        metrics_listen: args.metrics_listen,
-        shutdown_grace_ms: args.shutdown_grace_ms,
-        drain_delay_ms: args.drain_delay_ms,
-        log_filter: args.log.clone(),
-        log_format: args.log_format,
-        join_secret: args.join_secret.clone(),
-    };
-    let config = Config::load(args.config.as_deref(), &overrides)?;
+    let config = Config::load(args.config.as_deref(), &args.overrides)?;
     if let Some(Command::Token { room, player, ttl }) = &args.command {
         let secret = config.server.join_secret.as_ref().context(
             "no join secret: set TICKSTREAM_JOIN_SECRET, --join-secret or server.join_secret",

@@ -9,11 +9,13 @@
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use tickstream_shared::close_code;
 
-use crate::net::upgrade::Refusal;
 use crate::sim::InputError;
 
 /// Open WebSocket sessions (gauge).
 pub const CONNECTIONS: &str = "tickstream_connections";
+/// Open WebSocket sessions by the protocol version the upgrade agreed on (gauge, label
+/// `protocol`): how many deployed clients still speak an older version.
+pub const SESSIONS_BY_PROTOCOL: &str = "tickstream_sessions_by_protocol";
 /// Rooms alive (gauge).
 pub const ROOMS: &str = "tickstream_rooms";
 /// Entities across all rooms (gauge).
@@ -133,16 +135,6 @@ const KNOWN_CLOSE_CODES: &[u16] = &[
     close_code::SUSPEND,
 ];
 
-/// Connection refusals outside the upgrade (see `net::listener`), created at zero.
-const LISTENER_REFUSALS: &[&str] = &[
-    "connection_cap",
-    "over_capacity",
-    "per_ip_cap",
-    "tls",
-    "handshake_timeout",
-    "head_too_large",
-];
-
 /// The `call` labels of [`AGONES_ERRORS`]: one per kind of call the server makes to the
 /// sidecar, created at zero.
 pub const AGONES_CALLS: &[&str] = &[
@@ -173,6 +165,10 @@ pub fn close_code_label(code: u16) -> String {
 /// Registers help text and units for every metric; call once after installing a recorder.
 pub fn describe() {
     describe_gauge!(CONNECTIONS, "Open WebSocket sessions.");
+    describe_gauge!(
+        SESSIONS_BY_PROTOCOL,
+        "Open WebSocket sessions by negotiated protocol version."
+    );
     describe_gauge!(ROOMS, "Rooms alive.");
     describe_gauge!(ENTITIES, "Entities across all rooms.");
     describe_counter!(TICKS, "Simulation ticks run, all rooms.");
@@ -256,6 +252,9 @@ pub fn register() {
     for name in [CONNECTIONS, ROOMS, ENTITIES] {
         metrics::gauge!(name).increment(0.0);
     }
+    for v in tickstream_shared::SUPPORTED_VERSIONS {
+        metrics::gauge!(SESSIONS_BY_PROTOCOL, "protocol" => v.to_string()).increment(0.0);
+    }
     for name in [
         TICKS,
         TICK_OVERRUNS,
@@ -280,10 +279,8 @@ pub fn register() {
     for outcome in ["ok", "refused"] {
         metrics::counter!(RESUMES, "outcome" => outcome).increment(0);
     }
-    let refusals = Refusal::ALL.iter().map(|r| r.label());
-    for reason in refusals.chain(LISTENER_REFUSALS.iter().copied()) {
-        metrics::counter!(REJECTED_CONNECTIONS, "reason" => reason).increment(0);
-    }
+    // Labels of the layers above (connection rejections, join refusals) are created by the
+    // layer that owns their reasons (`net::rejection`, `room::registry`).
     for e in crate::join_token::TokenError::ALL {
         metrics::counter!(REJECTED_JOINS, "reason" => e.label()).increment(0);
     }

@@ -15,25 +15,23 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
-use crate::join_token::JoinTokens;
 use crate::metrics as m;
-use crate::net::ip_limit::IpLimits;
+use crate::net::NetCtx;
 use crate::net::listener::accept_loop;
 use crate::net::tls::{self, CertSource, CertStore, TlsError};
 use crate::ops::{self, endpoint};
 use crate::room::registry::{RoomPolicy, RoomSummary};
 use crate::room::{OpenError, Registry, RoomCaps, RoomInfo};
-use crate::sim::{Arena, Coins, GameCatalog};
-use crate::tasks::TaskTracker;
+use crate::sim::{Arena, Coins, GameCatalog, GameError};
+use tokio_util::task::TaskTracker;
 
 /// Peers over the connection cap that still get an HTTP 503 rather than a dropped socket.
 const MAX_REFUSING: usize = 256;
@@ -42,12 +40,12 @@ const MAX_REFUSING: usize = 256;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// A listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// TLS could not be set up.
     #[error(transparent)]
@@ -56,43 +54,18 @@ pub enum StartError {
     #[error("unknown game {0:?} in [rooms] (games: {1})")]
     UnknownGame(String, String),
     /// A game describes itself in a way the server cannot run.
-    #[error("game cannot run: {0}")]
-    BadGame(String),
-}
-
-/// State every connection and room shares.
-pub(crate) struct ServerCtx {
-    pub(crate) config: Config,
-    pub(crate) registry: Registry,
-    pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) conn_limit: Arc<Semaphore>,
-    pub(crate) refusal_limit: Arc<Semaphore>,
-    pub(crate) ip_limits: Arc<IpLimits>,
-    /// The served certificate, reloadable.
-    pub(crate) certs: Arc<CertStore>,
-    /// With a join secret, the token verifier; `None` runs open.
-    pub(crate) tokens: Option<JoinTokens>,
-    pub(crate) tasks: TaskTracker,
-    pub(crate) handshake_timeout: Duration,
-    pub(crate) join_timeout: Duration,
-    draining: AtomicBool,
-    next_conn: AtomicU64,
-}
-
-impl ServerCtx {
-    pub(crate) fn next_conn_id(&self) -> u64 {
-        self.next_conn.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// False once the server is draining: new upgrades get 503.
-    pub(crate) fn accepting(&self) -> bool {
-        !self.draining.load(Ordering::Acquire)
-    }
+    #[error(transparent)]
+    BadGame(#[from] GameError),
 }
 
 /// A bound, not yet running server.
 pub struct Server {
-    ctx: Arc<ServerCtx>,
+    /// What the network layer shares; the ops listener reads it too.
+    net: Arc<NetCtx>,
+    /// The configuration the server was bound with.
+    config: Config,
+    /// The served certificate, reloadable.
+    certs: Arc<CertStore>,
     shutdown_tx: watch::Sender<bool>,
     wss: TcpListener,
     ws: Option<TcpListener>,
@@ -113,51 +86,58 @@ pub fn builtin_games(config: &Config) -> GameCatalog {
 /// A cheap handle for looking into a running server (tests, health checks).
 #[derive(Clone)]
 pub struct ServerHandle {
-    ctx: Arc<ServerCtx>,
+    net: Arc<NetCtx>,
+    certs: Arc<CertStore>,
 }
 
 impl ServerHandle {
     /// The room called `name`, if alive.
     #[must_use]
     pub fn room(&self, name: &str) -> Option<Arc<RoomInfo>> {
-        self.ctx.registry.room(name)
+        self.net.registry.room(name)
+    }
+
+    /// The snapshot of the last tick the room `name` completed (what a test compares a
+    /// client's view with); `None` when there is no such room or it has not ticked yet.
+    pub async fn snapshot(&self, name: &str) -> Option<Arc<crate::sync::Snapshot>> {
+        self.net.registry.snapshot(name).await
     }
 
     /// Names of the rooms alive.
     #[must_use]
     pub fn room_names(&self) -> Vec<String> {
-        self.ctx.registry.room_names()
+        self.net.registry.room_names()
     }
 
     /// Every live room, as `GET /rooms` lists them.
     #[must_use]
     pub fn rooms(&self) -> Vec<RoomSummary> {
-        self.ctx.registry.summaries()
+        self.net.registry.summaries()
     }
 
     /// Starts the room `name` running `game` (or the game its rule names) unless it is alive
     /// already; true if it was started now. See [`Registry::open`].
     pub fn open_room(&self, name: &str, game: Option<&str>) -> Result<bool, OpenError> {
-        self.ctx.registry.open(name, game)
+        self.net.registry.open(name, game)
     }
 
     /// Open WebSocket sessions and connections still in their handshake.
     #[must_use]
     pub fn open_connections(&self) -> usize {
-        self.ctx.config.server.max_connections - self.ctx.conn_limit.available_permits()
+        self.net.open_connections()
     }
 
     /// Loads the TLS certificate and key files again (what SIGHUP does). Returns whether a new
     /// certificate is now served; on error the old one stays. Connected players are not
     /// affected either way.
     pub fn reload_tls(&self) -> Result<bool, TlsError> {
-        self.ctx.certs.reload(true)
+        self.certs.reload(true)
     }
 
     /// True until the server starts draining (what `/readyz` reports).
     #[must_use]
     pub fn accepting(&self) -> bool {
-        self.ctx.accepting()
+        self.net.accepting()
     }
 }
 
@@ -175,7 +155,7 @@ impl Server {
     pub async fn bind_with_games(config: Config, games: GameCatalog) -> Result<Self, StartError> {
         for name in games.names() {
             if let Some(game) = games.get(name) {
-                game.info().validate().map_err(StartError::BadGame)?;
+                game.info().validate()?;
             }
         }
         let r = &config.rooms;
@@ -191,7 +171,7 @@ impl Server {
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr)
                 .await
-                .map_err(|source| StartError::Bind { addr, source })
+                .map_err(|cause| StartError::Bind { addr, cause })
         };
         let wss = bind(s.listen).await?;
         let ws = match s.ws_listen {
@@ -204,7 +184,7 @@ impl Server {
         };
         metrics::gauge!(m::TICK_BUDGET).set(config.game.dt());
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let tasks = TaskTracker::default();
+        let tasks = TaskTracker::new();
         let policy = RoomPolicy {
             games,
             default_game: r.default_game.clone(),
@@ -221,29 +201,17 @@ impl Server {
             max_rooms_per_ip: s.max_rooms_per_ip,
         };
         let registry = Registry::new(policy, caps, shutdown.clone(), tasks.clone());
-        let ctx = Arc::new(ServerCtx {
+        let net = Arc::new(NetCtx::new(
+            config.server.clone(),
             registry,
             shutdown,
-            conn_limit: Arc::new(Semaphore::new(s.max_connections)),
-            refusal_limit: Arc::new(Semaphore::new(MAX_REFUSING)),
-            ip_limits: Arc::new(IpLimits::new(
-                s.max_connections_per_ip,
-                s.per_ip_exempt.clone(),
-            )),
-            certs,
-            tokens: s
-                .join_secret
-                .as_ref()
-                .map(|k| JoinTokens::new(k.as_bytes())),
             tasks,
-            handshake_timeout: Duration::from_millis(s.handshake_timeout_ms),
-            join_timeout: Duration::from_millis(s.join_timeout_ms),
-            draining: AtomicBool::new(false),
-            next_conn: AtomicU64::new(1),
-            config,
-        });
+            MAX_REFUSING,
+        ));
         Ok(Self {
-            ctx,
+            net,
+            config,
+            certs,
             shutdown_tx,
             wss,
             ws,
@@ -278,7 +246,8 @@ impl Server {
     #[must_use]
     pub fn handle(&self) -> ServerHandle {
         ServerHandle {
-            ctx: Arc::clone(&self.ctx),
+            net: Arc::clone(&self.net),
+            certs: Arc::clone(&self.certs),
         }
     }
 
@@ -287,7 +256,9 @@ impl Server {
     /// `server.shutdown_grace_ms` for all of them to finish.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Self {
-            ctx,
+            net,
+            config,
+            certs,
             shutdown_tx,
             wss,
             ws,
@@ -296,26 +267,25 @@ impl Server {
             ..
         } = self;
         let ops = ops.map(|(listener, handle)| {
-            tokio::spawn(endpoint::serve(listener, handle, Arc::clone(&ctx)))
+            tokio::spawn(endpoint::serve(listener, handle, Arc::clone(&net)))
         });
-        let mut listeners = vec![tokio::spawn(accept_loop(wss, Some(tls), Arc::clone(&ctx)))];
+        let mut listeners = vec![tokio::spawn(accept_loop(wss, Some(tls), Arc::clone(&net)))];
         if let Some(ws) = ws {
-            listeners.push(tokio::spawn(accept_loop(ws, None, Arc::clone(&ctx))));
+            listeners.push(tokio::spawn(accept_loop(ws, None, Arc::clone(&net))));
         }
-        let reloads = ctx
-            .certs
+        let reloads = certs
             .reloadable()
-            .then(|| tokio::spawn(watch_certificates(Arc::clone(&ctx.certs))));
+            .then(|| tokio::spawn(watch_certificates(Arc::clone(&certs))));
         shutdown.await;
         if let Some(r) = reloads {
             r.abort();
         }
-        let s = &ctx.config.server;
+        let s = &config.server;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(s.shutdown_grace_ms);
-        ctx.draining.store(true, Ordering::Release);
+        net.start_draining();
         let delay = Duration::from_millis(s.drain_delay_ms);
         tracing::info!(
-            connections = s.max_connections - ctx.conn_limit.available_permits(),
+            connections = net.open_connections(),
             drain_delay_ms = s.drain_delay_ms,
             shutdown_grace_ms = s.shutdown_grace_ms,
             "draining: /readyz answers 503, new players are refused"
@@ -328,12 +298,14 @@ impl Server {
         for l in listeners {
             let _ = l.await;
         }
-        if tokio::time::timeout_at(deadline, ctx.tasks.wait())
+        // Closed: `wait` returns once the tasks running now (and any they spawn) have ended.
+        net.tasks.close();
+        if tokio::time::timeout_at(deadline, net.tasks.wait())
             .await
             .is_err()
         {
             tracing::warn!(
-                remaining = ctx.tasks.running(),
+                remaining = net.tasks.len(),
                 "tasks still running after the shutdown grace period"
             );
         }

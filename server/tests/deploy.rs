@@ -360,7 +360,7 @@ fn the_allocation_example_sets_the_labels_the_server_reads() {
         "the allocation's labels",
     );
     assert!(
-        tickstream_server::net::session::valid_room_name(room),
+        tickstream_shared::RoomName::parse(room).is_ok(),
         "the room label is a valid room name: {room}"
     );
     let game = string(

@@ -204,7 +204,11 @@ fn field_change(id: EntityId, old: &Fields, new: &Fields) -> FieldChange {
 }
 
 /// Writes the fields selected by `mask` as zigzag varints, after the mask itself.
-fn encode_fields<E: Encoder>(mask: u8, values: &Fields, e: &mut E) -> Result<(), EncodeError> {
+pub(crate) fn encode_fields<E: Encoder>(
+    mask: u8,
+    values: &Fields,
+    e: &mut E,
+) -> Result<(), EncodeError> {
     mask.encode(e)?;
     for (i, v) in values.iter().enumerate() {
         if mask & (1 << i) != 0 {
@@ -215,7 +219,7 @@ fn encode_fields<E: Encoder>(mask: u8, values: &Fields, e: &mut E) -> Result<(),
 }
 
 /// Reads a mask and the fields it selects; the others are 0.
-fn decode_fields<D: Decoder>(d: &mut D) -> Result<(u8, Fields), DecodeError> {
+pub(crate) fn decode_fields<D: Decoder>(d: &mut D) -> Result<(u8, Fields), DecodeError> {
     let mask = u8::decode(d)?;
     let mut values = [0; MAX_FIELDS];
     for (i, v) in values.iter_mut().enumerate() {
@@ -227,7 +231,7 @@ fn decode_fields<D: Decoder>(d: &mut D) -> Result<(u8, Fields), DecodeError> {
 }
 
 /// The mask of the non-zero fields: what a spawn sends.
-fn nonzero_mask(values: &Fields) -> u8 {
+pub(crate) fn nonzero_mask(values: &Fields) -> u8 {
     values
         .iter()
         .enumerate()
@@ -247,17 +251,17 @@ fn fits_bits(v: i32, bits: u32) -> bool {
 }
 
 /// Writes the ids' gap encoding state: each id as the distance from "previous id + 1".
-struct GapEncoder {
+pub(crate) struct GapEncoder {
     next: u64,
 }
 
 impl GapEncoder {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { next: 0 }
     }
 
     /// The gap for `id`; ids must be strictly ascending (the builder guarantees it).
-    fn gap(&mut self, id: EntityId) -> Result<u64, EncodeError> {
+    pub(crate) fn gap(&mut self, id: EntityId) -> Result<u64, EncodeError> {
         let id = u64::from(id.0);
         let gap = id
             .checked_sub(self.next)
@@ -268,16 +272,16 @@ impl GapEncoder {
 }
 
 /// Turns gaps back into ids, refusing any id past `u32::MAX`.
-struct GapDecoder {
+pub(crate) struct GapDecoder {
     next: u64,
 }
 
 impl GapDecoder {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { next: 0 }
     }
 
-    fn id(&mut self, gap: u64) -> Result<EntityId, DecodeError> {
+    pub(crate) fn id(&mut self, gap: u64) -> Result<EntityId, DecodeError> {
         let id = self
             .next
             .checked_add(gap)
@@ -288,14 +292,14 @@ impl GapDecoder {
     }
 }
 
-fn encode_len<E: Encoder>(len: usize, e: &mut E) -> Result<(), EncodeError> {
+pub(crate) fn encode_len<E: Encoder>(len: usize, e: &mut E) -> Result<(), EncodeError> {
     if len > MAX_LIST_LEN {
         return Err(EncodeError::Other("delta list longer than MAX_LIST_LEN"));
     }
     (len as u32).encode(e)
 }
 
-fn decode_len<T, D: Decoder>(d: &mut D) -> Result<usize, DecodeError> {
+pub(crate) fn decode_len<T, D: Decoder>(d: &mut D) -> Result<usize, DecodeError> {
     let len = u32::decode(d)? as usize;
     if len > MAX_LIST_LEN {
         return Err(DecodeError::Other("delta list longer than MAX_LIST_LEN"));

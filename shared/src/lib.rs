@@ -16,32 +16,51 @@
 //! - [`codec`]: encode and decode with the one bincode config and hard size limits.
 //! - [`replica`]: [`Replica`], the client's copy of its view.
 //! - [`rng`]: [`Mulberry32`], the reference scenario's PRNG (server simulation and bots).
+//! - [`room_name`]: [`RoomName`], a room name checked against the protocol's rule.
 
 pub mod codec;
 pub mod delta;
+pub mod delta3;
 pub mod entity;
 pub mod ids;
 pub mod messages;
 pub mod quant;
 pub mod replica;
 pub mod rng;
+pub mod room_name;
 
 pub use codec::CodecError;
 pub use delta::{Change, Delta, FieldChange};
+pub use delta3::{Delta3, Motion, Move};
 pub use entity::{EntityState, Fields, MAX_FIELDS, view_checksum};
 pub use ids::{EntityId, Tick};
 pub use messages::{
     ClientMsg, ErrorMsg, FieldSpec, GameEvent, Input, Join, Ping, Pong, Resume, ServerMsg, Update,
-    Welcome,
+    Update3, Welcome,
 };
 pub use replica::{Replica, ReplicaError};
 pub use rng::Mulberry32;
+pub use room_name::{RoomName, RoomNameError};
 
-/// The WebSocket subprotocol a client must offer; the server echoes it or refuses the upgrade.
-pub const SUBPROTOCOL: &str = "tickstream.v2";
+/// The WebSocket subprotocol of the newest protocol version: what clients in this tree offer.
+pub const SUBPROTOCOL: &str = "tickstream.v3";
 
-/// The protocol version carried in [`Welcome`]; it changes whenever the bytes change.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// The newest protocol version, carried in [`Welcome`]; it changes whenever the bytes change.
+pub const PROTOCOL_VERSION: u16 = 3;
+
+/// Every protocol version the server still speaks, newest first: deployed clients keep working.
+pub const SUPPORTED_VERSIONS: [u16; 2] = [3, 2];
+
+/// The WebSocket subprotocol that names protocol `version` (`tickstream.v3`, …); `None` for a
+/// version this crate does not speak.
+#[must_use]
+pub fn subprotocol(version: u16) -> Option<&'static str> {
+    match version {
+        2 => Some("tickstream.v2"),
+        3 => Some("tickstream.v3"),
+        _ => None,
+    }
+}
 
 /// The HTTP path of the WebSocket endpoint.
 pub const WS_PATH: &str = "/ws";

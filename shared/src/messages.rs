@@ -8,6 +8,7 @@ use bincode::enc::Encoder;
 use bincode::error::{DecodeError, EncodeError};
 use bincode::{Decode, Encode};
 
+use crate::delta3::Delta3;
 use crate::{Delta, EntityId, Tick};
 
 /// Everything a client may send, one per binary WebSocket frame.
@@ -74,6 +75,9 @@ pub enum ServerMsg {
     Pong(Pong),
     /// Why the server is about to close the connection.
     Error(ErrorMsg),
+    /// Protocol v3's per-tick update: positions as residuals from the client's prediction.
+    /// Sent instead of [`ServerMsg::Update`] on a `tickstream.v3` connection.
+    Update3(Update3),
 }
 
 /// Sent once, right after a successful [`Join`] or [`Resume`], before the first [`Update`]
@@ -148,6 +152,24 @@ pub struct Update {
     /// What changed since the previous update this client received (or since nothing, for the
     /// first one).
     pub delta: Delta,
+    /// One-shot events since the previous update, in `seq` order.
+    pub events: Vec<GameEvent>,
+}
+
+/// One tick of a client's view in protocol v3. Tick and ack are differences from the previous
+/// update of the connection, so the usual header is seven bytes.
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub struct Update3 {
+    /// This update's tick minus the previous update's (the tick itself in a connection's first
+    /// update); at least 1.
+    pub tick_gap: u32,
+    /// This update's `ack_seq` minus the previous update's, wrapping (the `ack_seq` itself in a
+    /// connection's first update).
+    pub ack_delta: u32,
+    /// The checksum of the whole view after applying `delta` (see [`crate::view_checksum`]).
+    pub checksum: ViewChecksum,
+    /// What changed since the previous update, positions against the client's prediction.
+    pub delta: Delta3,
     /// One-shot events since the previous update, in `seq` order.
     pub events: Vec<GameEvent>,
 }

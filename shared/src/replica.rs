@@ -1,6 +1,11 @@
 //! The client's copy of its view.
+//!
+//! Besides each entity's state the replica keeps its position one update earlier, and the
+//! ticks between those two updates: what protocol v3's prediction extrapolates from
+//! ([`crate::delta3::predict`]).
 
-use crate::{Delta, EntityId, EntityState, Tick, Update, view_checksum};
+use crate::delta3::{Delta3, predict};
+use crate::{Delta, EntityId, EntityState, Tick, Update, Update3, view_checksum};
 
 /// Why an update could not be applied: the client and server disagree (a desync) or the
 /// server sent something inconsistent.
@@ -21,6 +26,17 @@ pub enum ReplicaError {
     /// A change that moves a coordinate below 0 or past `u32::MAX` grid points.
     #[error("change moves entity {0:?} out of the grid")]
     OutOfGrid(EntityId),
+    /// A v3 update that counts a different number of held entities than the replica holds.
+    #[error("update moves {got} held entities, the replica holds {have}")]
+    HeldMismatch {
+        /// Held entities in the replica after the despawns.
+        have: u32,
+        /// Held entities the update codes.
+        got: u32,
+    },
+    /// A v3 update whose tick gap is 0.
+    #[error("update with a tick gap of 0")]
+    ZeroTickGap,
     /// An update whose tick is not after the replica's tick.
     #[error("update for tick {got:?} after tick {have:?}")]
     TickNotAfter {
@@ -47,8 +63,14 @@ pub enum ReplicaError {
 #[derive(Debug, Clone, Default)]
 pub struct Replica {
     entities: Vec<EntityState>,
+    /// `prev[i]` is the position of `entities[i]` one update earlier; its position now if it
+    /// was spawned by the last update (one state held: it predicts as standing still).
+    prev: Vec<[u32; 2]>,
     scratch: Vec<EntityState>,
+    scratch_prev: Vec<[u32; 2]>,
     tick: Option<Tick>,
+    /// Ticks between the last two updates (0 after the first).
+    last_gap: u32,
     ack_seq: u32,
 }
 
@@ -119,63 +141,118 @@ impl Replica {
             });
         }
         self.apply_delta(&update.delta)?;
+        self.last_gap = self.tick.map_or(0, |t| update.tick.0 - t.0);
         self.tick = Some(update.tick);
         self.ack_seq = update.ack_seq;
         Ok(())
     }
 
+    /// Applies a protocol v3 update and verifies the server's checksum. On error the replica
+    /// is left in an unspecified state: a client should reconnect.
+    pub fn apply3(&mut self, update: &Update3) -> Result<(), ReplicaError> {
+        let tick = self.apply3_unverified(update)?;
+        let replica = self.checksum();
+        if replica != update.checksum.0 {
+            return Err(ReplicaError::ChecksumMismatch {
+                tick,
+                server: update.checksum.0,
+                replica,
+            });
+        }
+        Ok(())
+    }
+
+    /// [`Replica::apply3`] without computing the checksum; returns the update's tick.
+    pub fn apply3_unverified(&mut self, update: &Update3) -> Result<Tick, ReplicaError> {
+        if update.tick_gap == 0 {
+            return Err(ReplicaError::ZeroTickGap);
+        }
+        let base = self.tick.map_or(0, |t| t.0);
+        let tick =
+            base.checked_add(update.tick_gap)
+                .map(Tick)
+                .ok_or(ReplicaError::TickNotAfter {
+                    have: Tick(base),
+                    got: Tick(u32::MAX),
+                })?;
+        self.apply_delta3(&update.delta, update.tick_gap)?;
+        self.last_gap = if self.tick.is_some() {
+            update.tick_gap
+        } else {
+            0
+        };
+        self.tick = Some(tick);
+        self.ack_seq = self.ack_seq.wrapping_add(update.ack_delta);
+        Ok(tick)
+    }
+
+    /// Applies a v3 delta `ticks_since` ticks after the replica's tick: despawns, the motion of
+    /// every held entity (its prediction plus its residual), spawns, field changes.
+    pub fn apply_delta3(&mut self, delta: &Delta3, ticks_since: u32) -> Result<(), ReplicaError> {
+        self.despawn(&delta.despawns)?;
+        let m = &delta.motion;
+        let held = self.entities.len() as u32;
+        if m.held != held {
+            return Err(ReplicaError::HeldMismatch {
+                have: held,
+                got: m.held,
+            });
+        }
+        let g = self.last_gap;
+        let mut moves = m.moves.iter().peekable();
+        for (i, (e, prev)) in self
+            .entities
+            .iter_mut()
+            .zip(self.prev.iter_mut())
+            .enumerate()
+        {
+            let (mut x, mut y) = (
+                predict(e.x, prev[0], ticks_since, g),
+                predict(e.y, prev[1], ticks_since, g),
+            );
+            if let Some(mv) = moves.next_if(|mv| mv.index as usize == i) {
+                let nx = i64::from(x) + mv.rx;
+                let ny = i64::from(y) + mv.ry;
+                let ok = |v: i64| (0..=i64::from(u32::MAX)).contains(&v);
+                if !ok(nx) || !ok(ny) {
+                    return Err(ReplicaError::OutOfGrid(e.id));
+                }
+                (x, y) = (nx as u32, ny as u32);
+            }
+            *prev = [e.x, e.y];
+            e.x = x;
+            e.y = y;
+        }
+        // The decoder checked every index against `held`, in ascending order.
+        debug_assert!(moves.next().is_none(), "moves past the held entities");
+        self.spawn(&delta.spawns)?;
+        let mut i = 0;
+        for f in &delta.field_changes {
+            while i < self.entities.len() && self.entities[i].id < f.id {
+                i += 1;
+            }
+            match self.entities.get_mut(i) {
+                Some(e) if e.id == f.id => {
+                    for (b, v) in e.fields.iter_mut().enumerate() {
+                        if f.mask & (1 << b) != 0 {
+                            *v = v.wrapping_add(f.values[b]);
+                        }
+                    }
+                }
+                _ => return Err(ReplicaError::UnknownFieldChange(f.id)),
+            }
+        }
+        Ok(())
+    }
+
     /// Applies the four lists of a delta: despawns, spawns, position changes, field changes.
     pub fn apply_delta(&mut self, delta: &Delta) -> Result<(), ReplicaError> {
-        if !delta.despawns.is_empty() {
-            let mut gone = delta.despawns.iter().peekable();
-            let mut missing = None;
-            self.entities.retain(|e| {
-                while let Some(id) = gone.peek() {
-                    if **id < e.id {
-                        missing.get_or_insert(**id);
-                        gone.next();
-                    } else {
-                        break;
-                    }
-                }
-                if gone.peek() == Some(&&e.id) {
-                    gone.next();
-                    false
-                } else {
-                    true
-                }
-            });
-            if let Some(id) = missing.or_else(|| gone.next().copied()) {
-                return Err(ReplicaError::UnknownDespawn(id));
-            }
+        self.despawn(&delta.despawns)?;
+        // Every entity held on: its state now becomes the previous one.
+        for (e, prev) in self.entities.iter().zip(self.prev.iter_mut()) {
+            *prev = [e.x, e.y];
         }
-        if !delta.spawns.is_empty() {
-            self.scratch.clear();
-            self.scratch
-                .reserve(self.entities.len() + delta.spawns.len());
-            let (mut i, mut j) = (0, 0);
-            while i < self.entities.len() || j < delta.spawns.len() {
-                match (self.entities.get(i), delta.spawns.get(j)) {
-                    (Some(a), Some(b)) if a.id == b.id => {
-                        return Err(ReplicaError::DuplicateSpawn(b.id));
-                    }
-                    (Some(a), Some(b)) if a.id < b.id => {
-                        self.scratch.push(*a);
-                        i += 1;
-                    }
-                    (Some(a), None) => {
-                        self.scratch.push(*a);
-                        i += 1;
-                    }
-                    (_, Some(b)) => {
-                        self.scratch.push(*b);
-                        j += 1;
-                    }
-                    (None, None) => break,
-                }
-            }
-            std::mem::swap(&mut self.entities, &mut self.scratch);
-        }
+        self.spawn(&delta.spawns)?;
         let mut i = 0;
         for c in &delta.changes {
             while i < self.entities.len() && self.entities[i].id < c.id {
@@ -202,6 +279,80 @@ impl Replica {
                 _ => return Err(ReplicaError::UnknownFieldChange(f.id)),
             }
         }
+        Ok(())
+    }
+
+    /// Removes the listed entities (ascending), which must all be held.
+    fn despawn(&mut self, despawns: &[EntityId]) -> Result<(), ReplicaError> {
+        if despawns.is_empty() {
+            return Ok(());
+        }
+        let mut gone = despawns.iter().peekable();
+        let mut missing = None;
+        let mut keep = 0;
+        for i in 0..self.entities.len() {
+            let id = self.entities[i].id;
+            while let Some(g) = gone.peek() {
+                if **g < id {
+                    missing.get_or_insert(**g);
+                    gone.next();
+                } else {
+                    break;
+                }
+            }
+            if gone.peek() == Some(&&id) {
+                gone.next();
+            } else {
+                self.entities[keep] = self.entities[i];
+                self.prev[keep] = self.prev[i];
+                keep += 1;
+            }
+        }
+        self.entities.truncate(keep);
+        self.prev.truncate(keep);
+        match missing.or_else(|| gone.next().copied()) {
+            Some(id) => Err(ReplicaError::UnknownDespawn(id)),
+            None => Ok(()),
+        }
+    }
+
+    /// Inserts the listed entities (ascending), none of which may be held; each is held in one
+    /// state.
+    fn spawn(&mut self, spawns: &[EntityState]) -> Result<(), ReplicaError> {
+        if spawns.is_empty() {
+            return Ok(());
+        }
+        self.scratch.clear();
+        self.scratch_prev.clear();
+        self.scratch.reserve(self.entities.len() + spawns.len());
+        self.scratch_prev
+            .reserve(self.entities.len() + spawns.len());
+        let (mut i, mut j) = (0, 0);
+        loop {
+            match (self.entities.get(i), spawns.get(j)) {
+                (Some(a), Some(b)) if a.id == b.id => {
+                    return Err(ReplicaError::DuplicateSpawn(b.id));
+                }
+                (Some(a), Some(b)) if a.id < b.id => {
+                    self.scratch.push(*a);
+                    self.scratch_prev.push(self.prev[i]);
+                    i += 1;
+                }
+                (Some(a), None) => {
+                    self.scratch.push(*a);
+                    self.scratch_prev.push(self.prev[i]);
+                    i += 1;
+                }
+                (_, Some(b)) => {
+                    self.scratch.push(*b);
+                    self.scratch_prev.push([b.x, b.y]);
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        std::mem::swap(&mut self.entities, &mut self.scratch);
+        std::mem::swap(&mut self.prev, &mut self.scratch_prev);
         Ok(())
     }
 }

@@ -231,3 +231,216 @@ fn golden_bytes_decode_to_the_samples() {
         assert_eq!(decode_server(&ours[name]), Ok(msg), "{name} decodes back");
     }
 }
+
+// ---- protocol v3 ----
+
+const VECTORS_V3: &str = "tests/golden/vectors-v3.txt";
+
+/// A v3 session of six updates with real checksums, including skipped ticks (the prediction
+/// scales by the ticks since), an escape (a turn), a diagonal and an axis step, both motion
+/// forms (dense and sparse), a despawn, spawns, field changes and events: the views, ticks and
+/// acks it must produce. `docs/PROTOCOL.md` §10 lists the same.
+fn v3_session() -> Vec<(u32, u32, Vec<EntityState>, Vec<GameEvent>)> {
+    let e = |id, kind, x, y| EntityState::new(EntityId(id), kind, x, y);
+    // Twelve coins that never move, spawned at tick 14: they make the sparse form pay.
+    let with_coins = |mut v: Vec<EntityState>| {
+        v.extend((20..32).map(|i| e(i, 1, i * 640, 640)));
+        v
+    };
+    let session = vec![
+        // tick 10: everything spawns.
+        (
+            10,
+            0,
+            vec![
+                e(0, 1, 6400, 6400),
+                e(1, 1, 100, 200),
+                e(2, 0, 3200, 3200).with_field(0, 5),
+            ],
+            vec![],
+        ),
+        // tick 11: held in one state, everything predicts standing still.
+        (
+            11,
+            1,
+            vec![
+                e(0, 1, 6720, 6400),
+                e(1, 1, 100, 200),
+                e(2, 0, 3426, 3426).with_field(0, 5),
+            ],
+            vec![],
+        ),
+        // tick 13 (12 skipped): prediction doubles the step; 0 moves exactly; 2 is off by
+        // (+1, -1); 1 stands still.
+        (
+            13,
+            1,
+            vec![
+                e(0, 1, 7360, 6400),
+                e(1, 1, 100, 200),
+                e(2, 0, 3879, 3877).with_field(0, 6),
+            ],
+            vec![GameEvent {
+                seq: 1,
+                kind: 2,
+                entity: EntityId(2),
+                value: 6,
+                text: "coin 3".into(),
+            }],
+        ),
+        // tick 14: the last gap was 2 ticks, this one 1: halves (rounded half away from zero);
+        // 0 turns (escape); 1 is despawned; 7 spawns.
+        (
+            14,
+            3,
+            vec![
+                e(0, 1, 7360, 6720),
+                e(2, 0, 4105, 4105).with_field(0, 6),
+                e(7, 1, 640, 64000),
+            ],
+            vec![],
+        ),
+        // tick 15: 0 keeps going exactly, 2 is off its prediction, 7 stands still.
+        (
+            15,
+            3,
+            vec![
+                e(0, 1, 7360, 7040),
+                e(2, 0, 4332, 4331).with_field(0, 6),
+                e(7, 1, 640, 64000),
+            ],
+            vec![],
+        ),
+        // tick 18 (16, 17 skipped): 0 stops (residual -3 steps), 2 keeps on exactly, 7 still:
+        // one move among three held, the sparse form.
+        (
+            18,
+            300,
+            vec![
+                e(0, 1, 7360, 7040),
+                e(2, 0, 5012, 5012).with_field(0, 0).with_field(1, -2),
+                e(7, 1, 640, 64000),
+            ],
+            vec![],
+        ),
+    ];
+    session
+        .into_iter()
+        .enumerate()
+        .map(|(i, (t, a, v, ev))| (t, a, if i >= 3 { with_coins(v) } else { v }, ev))
+        .collect()
+}
+
+/// The v3 updates of [`v3_session`], built by the server's own builder.
+fn v3_updates() -> Vec<(String, ServerMsg)> {
+    use tickstream_shared::delta3::diff3_into;
+    use tickstream_shared::{Delta3, Update3, view_checksum};
+    let session = v3_session();
+    let mut out = Vec::new();
+    let empty: Vec<EntityState> = Vec::new();
+    for (i, (tick, ack, view, events)) in session.iter().enumerate() {
+        let base = if i >= 1 { &session[i - 1] } else { &session[0] };
+        let (base_tick, base_ack, base_view) = if i >= 1 {
+            (base.0, base.1, &base.2)
+        } else {
+            (0, 0, &empty)
+        };
+        let (pre_tick, pre_view) = if i >= 2 {
+            (session[i - 2].0, &session[i - 2].2)
+        } else {
+            (base_tick, &empty)
+        };
+        let mut delta = Delta3::default();
+        diff3_into(
+            pre_view,
+            base_view,
+            view,
+            tick - base_tick,
+            base_tick - pre_tick,
+            &mut delta,
+        );
+        out.push((
+            format!("v3_session_{}", i + 1),
+            ServerMsg::Update3(Update3 {
+                tick_gap: tick - base_tick,
+                ack_delta: ack - base_ack,
+                checksum: ViewChecksum(view_checksum(view)),
+                delta,
+                events: events.clone(),
+            }),
+        ));
+    }
+    out
+}
+
+#[test]
+fn v3_session_matches_its_golden_bytes_and_replays() {
+    let ours: BTreeMap<String, Vec<u8>> = v3_updates()
+        .into_iter()
+        .map(|(name, msg)| {
+            let mut buf = Vec::new();
+            encode_server(&msg, &mut buf).expect("v3 sample encodes");
+            (name, buf)
+        })
+        .collect();
+    if std::env::var_os("TICKSTREAM_BLESS").is_some() {
+        let text: String = ours
+            .iter()
+            .map(|(name, bytes)| format!("{name} {}\n", hex(bytes)))
+            .collect();
+        std::fs::write(VECTORS_V3, text).expect("vector file is writable");
+    }
+    let text = std::fs::read_to_string(VECTORS_V3).expect("v3 vector file exists");
+    let golden: BTreeMap<String, Vec<u8>> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, h)| (name.to_owned(), unhex(h.trim())))
+        .collect();
+    assert_eq!(
+        golden.keys().collect::<Vec<_>>(),
+        ours.keys().collect::<Vec<_>>(),
+        "the v3 vector file names exactly the session's updates"
+    );
+    let mut replica = tickstream_shared::Replica::new();
+    for (i, (tick, ack, view, _)) in v3_session().iter().enumerate() {
+        let name = format!("v3_session_{}", i + 1);
+        assert_eq!(
+            hex(&ours[&name]),
+            hex(&golden[&name]),
+            "{name}: encoding differs from the golden vector (wire format changed?)"
+        );
+        let ServerMsg::Update3(u) = decode_server(&golden[&name]).expect("golden bytes decode")
+        else {
+            panic!("{name} is a v3 update");
+        };
+        replica.apply3(&u).expect("applies with its checksum");
+        assert_eq!(replica.entities(), &view[..], "{name}: the view");
+        assert_eq!(replica.tick(), Some(Tick(*tick)), "{name}: the tick");
+        assert_eq!(replica.ack_seq(), *ack, "{name}: the ack");
+    }
+}
+
+#[test]
+fn v3_session_covers_every_form() {
+    let updates = v3_updates();
+    let motion = |i: usize| match &updates[i].1 {
+        ServerMsg::Update3(u) => u.delta.motion.clone(),
+        _ => unreachable!("v3 updates"),
+    };
+    assert!(motion(5).sparse, "the last update is sparse");
+    assert!(!motion(2).sparse, "two moves of three are dense");
+    assert!(
+        motion(3)
+            .moves
+            .iter()
+            .any(|m| m.rx.abs() > 1 || m.ry.abs() > 1),
+        "an escape"
+    );
+    assert!(
+        motion(2)
+            .moves
+            .iter()
+            .any(|m| m.rx.abs() == 1 && m.ry.abs() == 1),
+        "a diagonal step"
+    );
+}

@@ -3,8 +3,40 @@
 use proptest::prelude::*;
 use tickstream_shared::codec::{decode_client, decode_server, encode_server};
 use tickstream_shared::delta::diff;
+use tickstream_shared::delta3::diff3_into;
 use tickstream_shared::messages::ViewChecksum;
-use tickstream_shared::{EntityId, EntityState, Replica, ServerMsg, Tick, Update, view_checksum};
+use tickstream_shared::{
+    Delta3, EntityId, EntityState, Replica, ServerMsg, Tick, Update, Update3, view_checksum,
+};
+
+/// A v3 update through the wire: encoded, decoded, applied with its checksum verified.
+fn apply3_via_wire(r: &mut Replica, u: Update3) -> Result<(), String> {
+    let mut buf = Vec::new();
+    encode_server(&ServerMsg::Update3(u), &mut buf).map_err(|e| e.to_string())?;
+    let ServerMsg::Update3(decoded) = decode_server(&buf).map_err(|e| e.to_string())? else {
+        return Err("a v3 update decodes as a v3 update".into());
+    };
+    r.apply3(&decoded).map_err(|e| e.to_string())
+}
+
+fn update3(
+    gap: u32,
+    pre: &[EntityState],
+    base: &[EntityState],
+    cur: &[EntityState],
+    k: u32,
+    g: u32,
+) -> Update3 {
+    let mut delta = Delta3::default();
+    diff3_into(pre, base, cur, k, g, &mut delta);
+    Update3 {
+        tick_gap: gap,
+        ack_delta: 1,
+        checksum: ViewChecksum(view_checksum(cur)),
+        delta,
+        events: vec![],
+    }
+}
 
 /// A view: up to 60 entities with ids below 200 (so views overlap), any kind, position and
 /// game fields (mostly zero, as games leave most fields unused).
@@ -31,8 +63,19 @@ fn view() -> impl Strategy<Value = Vec<EntityState>> {
 /// A view and a second one in which some entities stayed, some moved a little, some left and
 /// some arrived: the shape of real ticks.
 fn two_views() -> impl Strategy<Value = (Vec<EntityState>, Vec<EntityState>)> {
+    view().prop_flat_map(|a| (Just(a.clone()), next_view(a)))
+}
+
+/// Three views in a row, as a client gets them: what v3's prediction needs.
+fn three_views() -> impl Strategy<Value = (Vec<EntityState>, Vec<EntityState>, Vec<EntityState>)> {
+    two_views().prop_flat_map(|(a, b)| (Just(a), Just(b.clone()), next_view(b)))
+}
+
+/// A view after `a`: some entities stayed, some moved, some changed fields, some left, some
+/// arrived.
+fn next_view(a: Vec<EntityState>) -> impl Strategy<Value = Vec<EntityState>> {
     (
-        view(),
+        Just(a),
         view(),
         prop::collection::vec(
             (
@@ -65,11 +108,40 @@ fn two_views() -> impl Strategy<Value = (Vec<EntityState>, Vec<EntityState>)> {
                 }
             }
             b.sort_by_key(|e| e.id);
-            (a, b)
+            b
         })
 }
 
 proptest! {
+    #[test]
+    fn v3_predicted_updates_give_the_views_also_after_skipped_ticks(
+        (a, b, c) in three_views(), g1 in 1u32..4, g2 in 1u32..4, t0 in 1u32..1000,
+    ) {
+        let mut r = Replica::new();
+        apply3_via_wire(&mut r, update3(t0, &[], &[], &a, t0, 0)).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(r.entities(), &a[..]);
+        apply3_via_wire(&mut r, update3(g1, &[], &a, &b, g1, 0)).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(r.entities(), &b[..]);
+        apply3_via_wire(&mut r, update3(g2, &a, &b, &c, g2, g1)).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(r.entities(), &c[..]);
+        prop_assert_eq!(r.tick(), Some(Tick(t0 + g1 + g2)));
+        prop_assert_eq!(r.ack_seq(), 3);
+    }
+
+    #[test]
+    fn decoding_mutated_valid_v3_updates_never_panics((a, b, c) in three_views(), flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+        let mut buf = Vec::new();
+        encode_server(&ServerMsg::Update3(update3(1, &a, &b, &c, 1, 1)), &mut buf).expect("encodes");
+        for (at, byte) in flips {
+            let i = at % buf.len();
+            buf[i] ^= byte;
+        }
+        if let Ok(ServerMsg::Update3(u)) = decode_server(&buf) {
+            let mut r = Replica::new();
+            let _ = r.apply3(&u);
+        }
+    }
+
     #[test]
     fn applying_the_delta_from_a_to_b_gives_b((a, b) in two_views()) {
         let mut r = Replica::new();

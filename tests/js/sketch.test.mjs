@@ -1,4 +1,4 @@
-// docs/PROTOCOL.md is meant to be enough to write a client from. This test holds it to that:
+// docs/PROTOCOL-v2.md (the version-2 document, kept while v2 is served) is meant to be enough to write a client from. This test holds it to that:
 // it runs the document's own JavaScript (the checksum code of §9 and the sketch of §12) against
 // the document's own test vectors (§10), and checks that the §10.1 table is exactly
 // shared/tests/golden/vectors.txt, so that neither the prose nor the code drifts from the bytes.
@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 
 import { decodeServerMsg as libraryDecode } from "../../assets/web/tickstream.js";
 
-const doc = readFileSync(new URL("../../docs/PROTOCOL.md", import.meta.url), "utf8");
+const doc = readFileSync(new URL("../../docs/PROTOCOL-v2.md", import.meta.url), "utf8");
 const hex = (bytes) => Buffer.from(bytes).toString("hex");
 const unhex = (s) => new Uint8Array(Buffer.from(s, "hex"));
 

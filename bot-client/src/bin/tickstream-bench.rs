@@ -34,6 +34,14 @@ struct Args {
     /// Bot i verifies every checksum iff i % K == 0 (the rest apply updates unverified).
     #[arg(long, default_value_t = 10)]
     verify_every: u32,
+    /// Protocol versions the bots speak, each run in turn for every variant and client count
+    /// (`3,2` interleaves v3 and v2 runs in one sitting, for ratios on a drifting machine).
+    #[arg(long, value_delimiter = ',', default_value = "3")]
+    protocols: Vec<u16>,
+    /// Verifying bots count v3 position residuals and report their empirical entropy per
+    /// entity-update: the information limit of the stream under the protocol's prediction.
+    #[arg(long)]
+    residuals: bool,
     /// Write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -54,7 +62,11 @@ fn main() -> anyhow::Result<()> {
     let mut results = Vec::new();
     println!("{TABLE_HEADER}");
     for variant in &args.variants {
-        for &clients in &args.clients {
+        for (&clients, &protocol) in args
+            .clients
+            .iter()
+            .flat_map(|c| args.protocols.iter().map(move |p| (c, p)))
+        {
             let cfg = BenchConfig {
                 server_bin: server_bin.clone(),
                 scenario: scenario_file(&args.scenarios, variant),
@@ -63,8 +75,13 @@ fn main() -> anyhow::Result<()> {
                 warmup: Duration::from_secs(args.warmup),
                 window: Duration::from_secs(args.window),
                 verify_every: args.verify_every,
+                protocol,
+                residuals: args.residuals,
             };
-            eprintln!("running variant {} with {clients} clients…", cfg.variant);
+            eprintln!(
+                "running variant {} with {clients} clients, protocol v{protocol}…",
+                cfg.variant
+            );
             let result = runtime
                 .block_on(run_one(&cfg))
                 .with_context(|| format!("variant {variant}, {clients} clients"))?;

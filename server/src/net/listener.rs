@@ -20,21 +20,17 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
+use super::NetCtx;
 use super::ip_limit::{ConnPermit, IpPermit, canonical, forwarded_client};
+use super::rejection::Rejection;
 use super::session;
 use super::upgrade::{Refusal, UpgradeSlot, answer};
-use crate::metrics as m;
-use crate::server::ServerCtx;
 
 /// The header a reverse proxy names the client in.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// Accepts connections until shutdown. `tls` is `None` for the plain ws listener.
-pub(crate) async fn accept_loop(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    ctx: Arc<ServerCtx>,
-) {
+pub(crate) async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, ctx: Arc<NetCtx>) {
     let mut shutdown = ctx.shutdown.clone();
     let mut backoff = Duration::from_millis(5);
     loop {
@@ -58,7 +54,7 @@ pub(crate) async fn accept_loop(
         };
         let _ = tcp.set_nodelay(true);
         let global = Arc::clone(&ctx.conn_limit).try_acquire_owned().ok();
-        let trusted = &ctx.config.server.trusted_proxies;
+        let trusted = &ctx.server.trusted_proxies;
         let admission = match global {
             // Behind a trusted proxy the client's address is in the request's headers: its
             // per-address slot is taken once they are read.
@@ -68,15 +64,13 @@ pub(crate) async fn accept_loop(
             Some(global) => match ctx.ip_limits.acquire(peer.ip()) {
                 Some(ip) => Admission::Admitted(ConnPermit::new(global, ip)),
                 None => {
-                    metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "per_ip_cap")
-                        .increment(1);
+                    Rejection::PerIpCap.count();
                     tracing::debug!(%peer, "per-address connection cap reached");
                     Admission::Refused
                 }
             },
             None => {
-                metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "connection_cap")
-                    .increment(1);
+                Rejection::ConnectionCap.count();
                 tracing::debug!(%peer, "connection cap reached");
                 Admission::Refused
             }
@@ -87,8 +81,7 @@ pub(crate) async fn accept_loop(
             Admission::Refused => match Arc::clone(&ctx.refusal_limit).try_acquire_owned() {
                 Ok(p) => Some(p),
                 Err(_) => {
-                    metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "over_capacity")
-                        .increment(1);
+                    Rejection::OverCapacity.count();
                     tracing::debug!(%peer, "over capacity: connection dropped");
                     continue;
                 }
@@ -100,25 +93,29 @@ pub(crate) async fn accept_loop(
         // (`client`: the address a trusted proxy forwarded for, when it did.)
         let span = tracing::debug_span!("conn", %peer, client = tracing::field::Empty);
         span.in_scope(|| tracing::debug!(tls = tls.is_some(), "connection accepted"));
-        ctx.tasks.spawn(async move {
-            let _refusing = refusing;
-            let timeout = ctx2.handshake_timeout;
-            match tls {
-                Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => serve(stream, peer, admission, ctx2).await,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "tls").increment(1);
+        ctx.tasks.spawn(
+            async move {
+                let _refusing = refusing;
+                let timeout = ctx2.handshake_timeout;
+                match tls {
+                    Some(acceptor) => {
+                        match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+                            Ok(Ok(stream)) => serve(stream, peer, admission, ctx2).await,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                Rejection::Tls.count();
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                Rejection::HandshakeTimeout.count();
+                            }
+                        }
                     }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "handshake_timeout")
-                            .increment(1);
-                    }
-                },
-                None => serve(tcp, peer, admission, ctx2).await,
+                    None => serve(tcp, peer, admission, ctx2).await,
+                }
             }
-        }.instrument(span));
+            .instrument(span),
+        );
     }
 }
 
@@ -135,7 +132,7 @@ enum Admission {
 
 /// Serves HTTP on one connection; if it upgrades, runs the WebSocket session on it while
 /// holding the connection's permit.
-async fn serve<S>(io: S, peer: SocketAddr, admission: Admission, ctx: Arc<ServerCtx>)
+async fn serve<S>(io: S, peer: SocketAddr, admission: Admission, ctx: Arc<NetCtx>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -150,7 +147,7 @@ where
     let service = service_fn(move |req: Request<Incoming>| {
         let open = accepting && svc_ctx.accepting();
         let resp = match &svc_proxied {
-            None => answer(req, open, &svc_ctx.config.server.allowed_origins, &svc_slot),
+            None => answer(req, open, &svc_ctx.server.allowed_origins, &svc_slot),
             Some(kept) => answer_proxied(req, open, peer, &svc_ctx, &svc_slot, kept),
         };
         async move { Ok::<_, std::convert::Infallible>(resp) }
@@ -160,7 +157,7 @@ where
         .header_read_timeout(ctx.handshake_timeout)
         // hyper answers a longer request head with 431 and ends the connection with a
         // parse error, counted below.
-        .max_buf_size(ctx.config.server.max_request_head_bytes)
+        .max_buf_size(ctx.server.max_request_head_bytes)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     // The whole exchange is bounded, not just the header read.
@@ -169,18 +166,15 @@ where
         Ok(Err(e)) => {
             if e.is_timeout() {
                 // hyper's header read timeout: the request never completed.
-                metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "handshake_timeout")
-                    .increment(1);
+                Rejection::HandshakeTimeout.count();
             } else if e.is_parse_too_large() {
-                metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "head_too_large")
-                    .increment(1);
+                Rejection::HeadTooLarge.count();
             }
             tracing::debug!(error = %e, "HTTP connection error");
             return;
         }
         Err(_) => {
-            metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "handshake_timeout")
-                .increment(1);
+            Rejection::HandshakeTimeout.count();
             return;
         }
     }
@@ -192,11 +186,11 @@ where
             .map(|ip| ConnPermit::new(global, ip)),
         Admission::Refused => None,
     };
-    let (Some((fut, token)), Some(permit)) = (fut, permit) else {
+    let (Some((fut, token, protocol)), Some(permit)) = (fut, permit) else {
         return;
     };
     match fut.await {
-        Ok(ws) => session::run(ws, ctx, permit, token).await,
+        Ok(ws) => session::run(ws, ctx, permit, token, protocol).await,
         Err(e) => tracing::debug!(error = %e, "upgrade failed"),
     }
 }
@@ -208,11 +202,11 @@ fn answer_proxied(
     req: Request<Incoming>,
     open: bool,
     peer: SocketAddr,
-    ctx: &ServerCtx,
+    ctx: &NetCtx,
     slot: &UpgradeSlot,
     kept: &Mutex<Option<IpPermit>>,
 ) -> Response<Full<Bytes>> {
-    let s = &ctx.config.server;
+    let s = &ctx.server;
     let client = forwarded_client(
         peer.ip(),
         req.headers()
@@ -227,7 +221,7 @@ fn answer_proxied(
         return answer(req, open, &s.allowed_origins, slot);
     }
     let Some(ip) = ctx.ip_limits.acquire(client) else {
-        metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => "per_ip_cap").increment(1);
+        Rejection::PerIpCap.count();
         tracing::debug!(%client, "per-address connection cap reached");
         return Refusal::Unavailable.response();
     };

@@ -27,15 +27,22 @@ pub enum TlsError {
     Generate(String),
     /// rustls refused the certificate and key.
     #[error("invalid certificate or key: {0}")]
-    Rustls(#[from] rustls::Error),
+    Rustls(rustls::Error),
     /// The generated certificate could not be written out.
-    #[error("cannot write the generated certificate to {path}: {source}")]
+    #[error("cannot write the generated certificate to {path}: {cause}")]
     Write {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
+}
+
+// The cause is part of the message, not a `source()` too: it is printed once.
+impl From<rustls::Error> for TlsError {
+    fn from(e: rustls::Error) -> Self {
+        Self::Rustls(e)
+    }
 }
 
 /// Where the served certificate came from.
@@ -201,9 +208,9 @@ fn generate() -> Result<Generated, TlsError> {
         rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
     let pem = certified.cert.pem();
     let path = std::env::temp_dir().join(format!("tickstream-dev-cert-{}.pem", std::process::id()));
-    std::fs::write(&path, &pem).map_err(|source| TlsError::Write {
+    std::fs::write(&path, &pem).map_err(|cause| TlsError::Write {
         path: path.clone(),
-        source,
+        cause,
     })?;
     let key = PrivateKeyDer::try_from(certified.signing_key.serialize_der())
         .map_err(|e| TlsError::Generate(e.to_string()))?;

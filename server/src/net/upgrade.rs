@@ -8,9 +8,9 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE};
 use hyper::{Request, Response, StatusCode};
-use tickstream_shared::{SUBPROTOCOL, WS_PATH};
+use tickstream_shared::{SUPPORTED_VERSIONS, WS_PATH, subprotocol};
 
-use crate::metrics as m;
+use super::rejection::Rejection;
 
 /// Why an upgrade was refused, with the HTTP status it gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub enum Refusal {
     NotFound,
     /// Not a WebSocket upgrade request: 426.
     NotUpgrade,
-    /// `tickstream.v2` not offered: 400.
+    /// No supported `tickstream.vN` offered: 400.
     NoSubprotocol,
     /// Bad `Sec-WebSocket-Key` or version: 400.
     BadHandshake,
@@ -30,16 +30,6 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// Every variant, for creating the metric series at zero.
-    pub const ALL: [Self; 6] = [
-        Self::NotFound,
-        Self::NotUpgrade,
-        Self::NoSubprotocol,
-        Self::BadHandshake,
-        Self::Unavailable,
-        Self::Origin,
-    ];
-
     fn status(self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -50,16 +40,16 @@ impl Refusal {
         }
     }
 
-    /// The metric label.
+    /// The reason it is counted under.
     #[must_use]
-    pub fn label(self) -> &'static str {
+    pub fn rejection(self) -> Rejection {
         match self {
-            Self::NotFound => "not_found",
-            Self::NotUpgrade => "not_upgrade",
-            Self::NoSubprotocol => "no_subprotocol",
-            Self::BadHandshake => "bad_handshake",
-            Self::Unavailable => "unavailable",
-            Self::Origin => "origin",
+            Self::NotFound => Rejection::NotFound,
+            Self::NotUpgrade => Rejection::NotUpgrade,
+            Self::NoSubprotocol => Rejection::NoSubprotocol,
+            Self::BadHandshake => Rejection::BadHandshake,
+            Self::Unavailable => Rejection::Unavailable,
+            Self::Origin => Rejection::Origin,
         }
     }
 
@@ -67,7 +57,9 @@ impl Refusal {
         match self {
             Self::NotFound => "not found: the WebSocket endpoint is /ws\n",
             Self::NotUpgrade => "this endpoint only speaks WebSocket\n",
-            Self::NoSubprotocol => "missing WebSocket subprotocol: offer tickstream.v2\n",
+            Self::NoSubprotocol => {
+                "missing WebSocket subprotocol: offer tickstream.v3 (or tickstream.v2)\n"
+            }
             Self::BadHandshake => "invalid WebSocket handshake\n",
             Self::Unavailable => "server at capacity or shutting down; try again later\n",
             Self::Origin => "this page's origin may not connect to this server\n",
@@ -77,8 +69,9 @@ impl Refusal {
     /// The HTTP response for this refusal.
     #[must_use]
     pub fn response(self) -> Response<Full<Bytes>> {
-        metrics::counter!(m::REJECTED_CONNECTIONS, "reason" => self.label()).increment(1);
-        tracing::debug!(reason = self.label(), "upgrade refused");
+        let rejection = self.rejection();
+        rejection.count();
+        tracing::debug!(reason = rejection.label(), "upgrade refused");
         let mut resp = Response::new(Full::new(Bytes::from_static(self.message().as_bytes())));
         *resp.status_mut() = self.status();
         let headers = resp.headers_mut();
@@ -100,20 +93,33 @@ impl Refusal {
     }
 }
 
-/// True when the request offers `tickstream.v2` among its `Sec-WebSocket-Protocol` values.
+/// The highest protocol version that both the request offers among its
+/// `Sec-WebSocket-Protocol` values and this server speaks, whatever the order of the offer.
 #[must_use]
-pub fn offers_subprotocol<B>(req: &Request<B>) -> bool {
-    req.headers()
+pub fn negotiate<B>(req: &Request<B>) -> Option<u16> {
+    let offered: Vec<&str> = req
+        .headers()
         .get_all(SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|p| p.trim() == SUBPROTOCOL)
+        .map(str::trim)
+        .collect();
+    SUPPORTED_VERSIONS
+        .into_iter()
+        .find(|v| subprotocol(*v).is_some_and(|name| offered.contains(&name)))
+}
+
+/// True when the request offers a subprotocol this server speaks.
+#[must_use]
+pub fn offers_subprotocol<B>(req: &Request<B>) -> bool {
+    negotiate(req).is_some()
 }
 
 /// Where the accepted upgrade is handed to the connection task, which runs the session, with
-/// the join token from the URL's `token` query parameter, if any.
-pub type UpgradeSlot = Arc<Mutex<Option<(UpgradeFut, Option<String>)>>>;
+/// the join token from the URL's `token` query parameter, if any, and the protocol version
+/// the upgrade agreed on.
+pub type UpgradeSlot = Arc<Mutex<Option<(UpgradeFut, Option<String>, u16)>>>;
 
 /// The longest `token` query value kept; a longer one cannot be genuine.
 const MAX_TOKEN: usize = 512;
@@ -177,9 +183,9 @@ pub fn answer(
     if !origin_allowed(&req, allowed_origins) {
         return Refusal::Origin.response();
     }
-    if !offers_subprotocol(&req) {
+    let Some((version, name)) = negotiate(&req).and_then(|v| Some((v, subprotocol(v)?))) else {
         return Refusal::NoSubprotocol.response();
-    }
+    };
     let Ok((resp, fut)) = upgrade(&mut req) else {
         return Refusal::BadHandshake.response();
     };
@@ -188,12 +194,11 @@ pub fn answer(
         // A second upgrade on one connection cannot happen in HTTP/1.1; refuse it anyway.
         return Refusal::BadHandshake.response();
     }
-    *guard = Some((fut, token_param(&req)));
+    *guard = Some((fut, token_param(&req), version));
     let (mut parts, _) = resp.into_parts();
-    parts.headers.insert(
-        SEC_WEBSOCKET_PROTOCOL,
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
+    parts
+        .headers
+        .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(name));
     Response::from_parts(parts, Full::new(Bytes::new()))
 }
 
@@ -254,6 +259,18 @@ mod tests {
     #[test]
     fn subprotocol_is_found_in_lists_and_repeated_headers() {
         assert!(offers_subprotocol(&req(&["tickstream.v2"])), "alone");
+        assert_eq!(negotiate(&req(&["tickstream.v2"])), Some(2), "v2 alone: v2");
+        assert_eq!(negotiate(&req(&["tickstream.v3"])), Some(3), "v3 alone: v3");
+        assert_eq!(
+            negotiate(&req(&["tickstream.v2, tickstream.v3"])),
+            Some(3),
+            "both: the highest, whatever the order"
+        );
+        assert_eq!(
+            negotiate(&req(&["tickstream.v1", "tickstream.v9"])),
+            None,
+            "versions this server does not speak"
+        );
         assert!(
             offers_subprotocol(&req(&["other, tickstream.v2"])),
             "in a list"

@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::server::ServerCtx;
+use crate::net::NetCtx;
 
 /// Ops connections served at once; a scraper or two and the probes need a handful, and a
 /// misbehaving client must not exhaust file descriptors through this port.
@@ -45,7 +45,7 @@ const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Serves the ops endpoints until the task running it is aborted, which also ends every open
 /// ops connection (they are tasks of this one).
-pub(crate) async fn serve(listener: TcpListener, metrics: PrometheusHandle, ctx: Arc<ServerCtx>) {
+pub(crate) async fn serve(listener: TcpListener, metrics: PrometheusHandle, ctx: Arc<NetCtx>) {
     let limit = Arc::new(Semaphore::new(MAX_OPS_CONNECTIONS));
     let mut conns = JoinSet::new();
     loop {
@@ -89,7 +89,7 @@ pub(crate) async fn serve(listener: TcpListener, metrics: PrometheusHandle, ctx:
 fn answer(
     req: &Request<Incoming>,
     metrics: &PrometheusHandle,
-    ctx: &ServerCtx,
+    ctx: &NetCtx,
 ) -> Response<Full<Bytes>> {
     let ready = ctx.accepting();
     if req.method() != Method::GET && req.method() != Method::HEAD {

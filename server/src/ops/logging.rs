@@ -14,12 +14,12 @@ use crate::config::{LogConfig, LogFormat};
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     /// The filter does not parse.
-    #[error("invalid log filter {filter:?}: {source}")]
+    #[error("invalid log filter {filter:?}: {cause}")]
     Filter {
         /// The filter as given.
         filter: String,
         /// The parse error.
-        source: tracing_subscriber::filter::ParseError,
+        cause: tracing_subscriber::filter::ParseError,
     },
     /// A global subscriber is already installed.
     #[error("a tracing subscriber is already installed: {0}")]
@@ -29,9 +29,9 @@ pub enum LogError {
 /// Installs the global subscriber: text (coloured only on a terminal) or flattened JSON
 /// lines, to stdout.
 pub fn init(config: &LogConfig) -> Result<(), LogError> {
-    let filter = EnvFilter::try_new(&config.filter).map_err(|source| LogError::Filter {
+    let filter = EnvFilter::try_new(&config.filter).map_err(|cause| LogError::Filter {
         filter: config.filter.clone(),
-        source,
+        cause,
     })?;
     let fmt = tracing_subscriber::fmt().with_env_filter(filter);
     let installed = match config.format {

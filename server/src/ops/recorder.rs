@@ -33,6 +33,8 @@ pub fn install_recorder() -> PrometheusHandle {
             }
             m::describe();
             m::register();
+            // The layers below register the labels whose reasons they own.
+            crate::net::rejection::Rejection::register();
             let upkeep = handle.clone();
             let spawned = std::thread::Builder::new()
                 .name("metrics-upkeep".into())

@@ -75,6 +75,9 @@ pub enum WriterJob {
 pub struct ClientLink {
     /// The connection's id, for logs.
     pub conn_id: u64,
+    /// The protocol version the upgrade agreed on: what the welcome names and how the writer
+    /// encodes updates.
+    pub protocol: u16,
     input: Mutex<Option<Input>>,
     outbox: Mutex<Outbox>,
     /// Wakes the writer; a permit is stored if it is not waiting, so no wake-up is lost.
@@ -90,11 +93,18 @@ pub struct ClientLink {
 }
 
 impl ClientLink {
-    /// A link for a new connection.
+    /// A link for a new connection speaking the newest protocol.
     #[must_use]
     pub fn new(conn_id: u64) -> Self {
+        Self::with_protocol(conn_id, tickstream_shared::PROTOCOL_VERSION)
+    }
+
+    /// A link for a new connection speaking protocol `protocol`.
+    #[must_use]
+    pub fn with_protocol(conn_id: u64, protocol: u16) -> Self {
         Self {
             conn_id,
+            protocol,
             input: Mutex::new(None),
             outbox: Mutex::new(Outbox::default()),
             wake: Notify::new(),
@@ -299,11 +309,7 @@ mod tests {
             checksum: 0,
         });
         Published {
-            frame: Arc::new(TickFrame {
-                snap,
-                grid: None,
-                shared_body: None,
-            }),
+            frame: Arc::new(TickFrame::build(snap, None, None, 0.0)),
             entity: EntityId(0),
             ack_seq: 0,
         }

@@ -3,20 +3,20 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tickstream_shared::{EntityId, Tick};
+use tickstream_shared::{EntityId, RoomName};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::link::ClientLink;
 use super::room::{self, RoomCmd, RoomStart};
+pub use super::room_info::RoomInfo;
 use crate::config::RoomRule;
 use crate::metrics as m;
 use crate::sim::{Game, GameCatalog};
 use crate::sync::Snapshot;
-use crate::tasks::TaskTracker;
+use tokio_util::task::TaskTracker;
 
 /// Joins waiting for one room; a burst beyond this is refused with 1013 rather than queued.
 const ROOM_INBOX: usize = 1024;
@@ -108,67 +108,6 @@ pub struct Joined {
     /// The player's latest applied input `seq` (0 for a new player): a resumed session
     /// accepts only later ones.
     pub ack_seq: u32,
-}
-
-/// What the rest of the server may read about a room while its task runs.
-#[derive(Debug)]
-pub struct RoomInfo {
-    /// The room's name.
-    pub name: String,
-    /// The game it runs.
-    pub game: String,
-    /// Its player cap.
-    pub capacity: usize,
-    /// Its ticks per second.
-    pub tick_rate_hz: u16,
-    tick: AtomicU32,
-    players: AtomicUsize,
-    latest: Mutex<Option<Arc<Snapshot>>>,
-}
-
-impl RoomInfo {
-    pub(crate) fn new(name: String, settings: &RoomSettings) -> Self {
-        let info = settings.game.info();
-        Self {
-            name,
-            game: info.name.clone(),
-            capacity: settings.max_players,
-            tick_rate_hz: info.tick_rate_hz,
-            tick: AtomicU32::new(0),
-            players: AtomicUsize::new(0),
-            latest: Mutex::new(None),
-        }
-    }
-
-    /// Players in the room, counting those within their resume grace period.
-    #[must_use]
-    pub fn players(&self) -> usize {
-        self.players.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn set_players(&self, n: usize) {
-        self.players.store(n, Ordering::Relaxed);
-    }
-
-    /// The last tick the room completed.
-    #[must_use]
-    pub fn tick(&self) -> Tick {
-        Tick(self.tick.load(Ordering::Relaxed))
-    }
-
-    /// The snapshot of the last completed tick.
-    #[must_use]
-    pub fn latest(&self) -> Option<Arc<Snapshot>> {
-        self.latest
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    pub(crate) fn publish(&self, snap: &Arc<Snapshot>) {
-        *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::clone(snap));
-        self.tick.store(snap.tick.0, Ordering::Relaxed);
-    }
 }
 
 /// Settings of one room.
@@ -414,24 +353,27 @@ impl Registry {
     /// address, `None` when it is exempt from per-address limits).
     pub async fn join(
         &self,
-        name: &str,
+        name: &RoomName,
         link: Arc<ClientLink>,
         creator: Option<IpAddr>,
     ) -> Result<Joined, JoinError> {
-        self.send(name, Some(creator), |reply| RoomCmd::Join { link, reply })
-            .await
+        self.send(name.as_str(), Some(creator), |reply| RoomCmd::Join {
+            link,
+            reply,
+        })
+        .await
     }
 
     /// Resumes the player holding `token` in the room `name` (which must exist: a room that
     /// was disposed has no players to resume).
     pub async fn resume(
         &self,
-        name: &str,
+        name: &RoomName,
         token: String,
         last_event_seq: u32,
         link: Arc<ClientLink>,
     ) -> Result<Joined, JoinError> {
-        self.send(name, None, |reply| RoomCmd::Resume {
+        self.send(name.as_str(), None, |reply| RoomCmd::Resume {
             link,
             token,
             last_event_seq,
@@ -482,7 +424,7 @@ impl Registry {
     /// lives like one created by a join: disposed after `rooms.empty_timeout_ms` without
     /// players (unless a `name` rule keeps it).
     pub fn open(&self, name: &str, game: Option<&str>) -> Result<bool, OpenError> {
-        if !crate::net::session::valid_room_name(name) {
+        if RoomName::parse(name).is_err() {
             return Err(OpenError::BadName(name.to_owned()));
         }
         if *self.shared.shutdown.borrow() {
@@ -519,6 +461,19 @@ impl Registry {
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         out
+    }
+
+    /// The snapshot of the last tick the room `name` completed, as its task answers at its
+    /// next turn: `None` when there is no such room or it has not ticked yet.
+    pub async fn snapshot(&self, name: &str) -> Option<Arc<Snapshot>> {
+        let (reply, answer) = oneshot::channel();
+        self.shared
+            .rooms()
+            .get(name)?
+            .tx
+            .try_send(RoomCmd::Snapshot { reply })
+            .ok()?;
+        answer.await.ok().flatten()
     }
 
     /// The room called `name`, if it is alive.

@@ -5,6 +5,9 @@
 //! the resume grace period: a `Resume` with its single-use token within it takes the entity
 //! back (with a full snapshot and every event it missed); after it, the game is told the player
 //! left. One-shot events are numbered per player and kept in a bounded history for that replay.
+//!
+//! The loop, the tick and the commands are here; the players (joins, resumes, drops, their
+//! numbered events) are in `players`.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
@@ -13,9 +16,7 @@ use std::time::{Duration, Instant};
 
 use slotmap::SlotMap;
 use tickstream_shared::codec::encode_server;
-use tickstream_shared::{
-    EntityId, GameEvent, Mulberry32, PROTOCOL_VERSION, ServerMsg, Tick, Welcome, close_code,
-};
+use tickstream_shared::{EntityId, GameEvent, Mulberry32, ServerMsg, Tick, Welcome, close_code};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 
@@ -24,7 +25,8 @@ use super::registry::{JoinError, Joined, RoomInfo, RoomSettings, Shared};
 use crate::metrics as m;
 use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, StepCtx};
 use crate::sync::{Snapshot, TickFrame};
-use tickstream_shared::Delta;
+
+mod players;
 
 slotmap::new_key_type! {
     /// A player's slot in its room.
@@ -44,6 +46,11 @@ pub(crate) enum RoomCmd {
         token: String,
         last_event_seq: u32,
         reply: oneshot::Sender<Result<Joined, JoinError>>,
+    },
+    /// Answer with the snapshot of the last completed tick (for tests and tools that compare a
+    /// client's view with the server's world; nothing is published per tick for them).
+    Snapshot {
+        reply: oneshot::Sender<Option<Arc<Snapshot>>>,
     },
 }
 
@@ -82,10 +89,10 @@ pub(crate) struct Room {
     rx: mpsc::Receiver<RoomCmd>,
     registry: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
-    /// The previous tick's snapshot, for the shared delta body.
+    /// The previous tick's snapshot, for the shared delta bodies.
     prev: Option<Arc<Snapshot>>,
-    /// Scratch for the shared delta.
-    scratch: Delta,
+    /// The snapshot of the tick before `prev`, for v3's shared body (clients predict from it).
+    pre: Option<Arc<Snapshot>>,
     period: Duration,
     /// True unless the game asked to run without players ([`crate::sim::Game::runs_without_players`]).
     idle_when_empty: bool,
@@ -206,7 +213,7 @@ impl Room {
             registry,
             shutdown,
             prev: None,
-            scratch: Delta::default(),
+            pre: None,
             metrics: TickMetrics::new(),
         }
     }
@@ -339,8 +346,14 @@ impl Room {
         }
         self.rx.close();
         while let Ok(cmd) = self.rx.try_recv() {
-            let (RoomCmd::Join { reply, .. } | RoomCmd::Resume { reply, .. }) = cmd;
-            let _ = reply.send(Err(JoinError::ShuttingDown));
+            match cmd {
+                RoomCmd::Join { reply, .. } | RoomCmd::Resume { reply, .. } => {
+                    let _ = reply.send(Err(JoinError::ShuttingDown));
+                }
+                RoomCmd::Snapshot { reply } => {
+                    let _ = reply.send(self.prev.clone());
+                }
+            }
         }
         if rooms
             .get(&self.info.name)
@@ -381,6 +394,9 @@ impl Room {
                 metrics::counter!(m::RESUMES, "outcome" => outcome).increment(1);
                 let _ = reply.send(result);
             }
+            RoomCmd::Snapshot { reply } => {
+                let _ = reply.send(self.prev.clone());
+            }
         }
     }
 
@@ -391,216 +407,6 @@ impl Room {
         let out = f(&mut *self.world, &mut ctx);
         self.deliver_events();
         out
-    }
-
-    /// Numbers the emitted events per player, keeps them for replay and hands them to the
-    /// connected players' writers. A writer that has let its queue fill is disconnected (4004).
-    fn deliver_events(&mut self) {
-        if self.emitted.is_empty() {
-            return;
-        }
-        let history = self.settings.event_history;
-        let pending = self.settings.max_pending_events;
-        let mut delivered = 0u64;
-        let mut batch = Vec::new();
-        for (_, p) in &mut self.players {
-            batch.clear();
-            for e in &self.emitted {
-                if let Audience::Player(id) = e.to
-                    && id != p.entity
-                {
-                    continue;
-                }
-                let event = GameEvent {
-                    seq: p.next_event_seq,
-                    kind: e.kind,
-                    entity: e.entity,
-                    value: e.value,
-                    text: e.text.clone(),
-                };
-                p.next_event_seq = p.next_event_seq.wrapping_add(1);
-                if p.history.len() >= history {
-                    p.history.pop_front();
-                }
-                p.history.push_back(event.clone());
-                batch.push(event);
-            }
-            delivered += batch.len() as u64;
-            if let Some(link) = &p.link
-                && !link.push_events(&batch, pending)
-                && link.closing_code().is_none()
-            {
-                tracing::debug!(room = %self.info.name, conn = link.conn_id, "event queue overflow");
-                link.close(
-                    close_code::EVENTS_OVERFLOW,
-                    "event queue overflow: events not taken in time",
-                );
-            }
-        }
-        self.emitted.clear();
-        self.metrics.events.increment(delivered);
-    }
-
-    fn add_player(&mut self, link: Arc<ClientLink>) -> Result<Joined, JoinError> {
-        if self.players.len() >= self.settings.max_players {
-            return Err(JoinError::RoomFull);
-        }
-        let entity = self
-            .with_game(|w, ctx| w.join(ctx))
-            .ok_or(JoinError::OutOfIds)?;
-        let key = self.players.insert(Player {
-            link: None,
-            entity,
-            ack_seq: 0,
-            stalled_since: None,
-            resume_token: String::new(),
-            dropped_at: None,
-            next_event_seq: 1,
-            history: VecDeque::new(),
-        });
-        // The game's own join event was numbered before this player existed; the player's
-        // events start with the welcome.
-        if !self.welcome(key, link, false) {
-            self.players.remove(key);
-            self.with_game(|w, ctx| w.leave(entity, ctx));
-            return Err(JoinError::Busy);
-        }
-        tracing::debug!(room = %self.info.name, entity = entity.0, "player joined");
-        Ok(Joined {
-            entity,
-            room: Arc::clone(&self.info),
-            ack_seq: 0,
-        })
-    }
-
-    fn resume(
-        &mut self,
-        link: Arc<ClientLink>,
-        token: &str,
-        last_event_seq: u32,
-        now: Instant,
-    ) -> Result<Joined, JoinError> {
-        const UNKNOWN: JoinError =
-            JoinError::ResumeRefused("unknown, used or expired resume token");
-        let key = *self.tokens.get(token).ok_or(UNKNOWN)?;
-        // `tokens` only names live players (an entry goes with its player), but a stale one
-        // is refused like an unknown token rather than trusted.
-        let Some(p) = self.players.get(key) else {
-            self.tokens.remove(token);
-            return Err(UNKNOWN);
-        };
-        if p.dropped_at
-            .is_some_and(|t| now.saturating_duration_since(t) > self.settings.resume_grace)
-        {
-            return Err(JoinError::ResumeRefused("the resume grace period is over"));
-        }
-        if last_event_seq >= p.next_event_seq {
-            return Err(JoinError::ResumeRefused(
-                "last_event_seq is ahead of the server",
-            ));
-        }
-        let first_kept = p.history.front().map_or(p.next_event_seq, |e| e.seq);
-        if last_event_seq.wrapping_add(1) < first_kept {
-            return Err(JoinError::ResumeRefused(
-                "the events since last_event_seq are no longer kept",
-            ));
-        }
-        let replay: Vec<GameEvent> = p
-            .history
-            .iter()
-            .filter(|e| e.seq > last_event_seq)
-            .cloned()
-            .collect();
-        let (entity, ack_seq) = (p.entity, p.ack_seq);
-        if let Some(old) = &p.link {
-            // The old connection may not have noticed it is dead yet: this one replaces it.
-            old.close(close_code::NORMAL, "resumed on another connection");
-        }
-        if !link.push_events(&replay, self.settings.max_pending_events.max(replay.len())) {
-            return Err(JoinError::Busy);
-        }
-        if !self.welcome(key, Arc::clone(&link), true) {
-            return Err(JoinError::Busy);
-        }
-        tracing::debug!(room = %self.info.name, conn = link.conn_id, entity = entity.0, replayed = replay.len(), "player resumed");
-        Ok(Joined {
-            entity,
-            room: Arc::clone(&self.info),
-            ack_seq,
-        })
-    }
-
-    /// Sends the welcome with a fresh resume token and attaches `link` to the player; false
-    /// (nothing changed) when the link cannot take it.
-    fn welcome(&mut self, key: PlayerKey, link: Arc<ClientLink>, resumed: bool) -> bool {
-        let Some(token) = new_resume_token() else {
-            tracing::error!("the operating system supplies no randomness for resume tokens");
-            return false;
-        };
-        let info = self.settings.game.info();
-        let Some(p) = self.players.get(key) else {
-            return false;
-        };
-        let welcome = ServerMsg::Welcome(Welcome {
-            protocol: PROTOCOL_VERSION,
-            entity: p.entity,
-            tick_rate_hz: info.tick_rate_hz,
-            tick: self.tick,
-            world_width: info.world_width as f32,
-            world_height: info.world_height as f32,
-            view_radius: info.view_radius as f32,
-            game: info.name.clone(),
-            kinds: info.kinds.clone(),
-            fields: info.fields.clone(),
-            event_kinds: info.event_kinds.clone(),
-            resume_token: token.clone(),
-            resumed,
-        });
-        let mut buf = Vec::new();
-        if encode_server(&welcome, &mut buf).is_err() || !link.push_control(Outgoing::Message(buf))
-        {
-            return false;
-        }
-        let Some(p) = self.players.get_mut(key) else {
-            return false;
-        };
-        self.tokens.remove(&p.resume_token);
-        self.tokens.insert(token.clone(), key);
-        p.resume_token = token;
-        p.link = Some(link);
-        p.dropped_at = None;
-        p.stalled_since = None;
-        true
-    }
-
-    /// Detaches players whose session ended (keeping their entity for the grace period) and
-    /// removes those whose grace period is over.
-    fn drop_gone_players(&mut self, now: Instant) {
-        let grace = self.settings.resume_grace;
-        let mut leaving = Vec::new();
-        for (key, p) in &mut self.players {
-            if let Some(link) = p.link.take_if(|l| l.is_gone()) {
-                if link.has_left() {
-                    leaving.push(key);
-                    continue;
-                }
-                p.dropped_at = Some(now);
-                p.stalled_since = None;
-                tracing::debug!(room = %self.info.name, entity = p.entity.0, "player dropped");
-            }
-            if p.dropped_at
-                .is_some_and(|t| now.saturating_duration_since(t) >= grace)
-            {
-                leaving.push(key);
-            }
-        }
-        for key in leaving {
-            if let Some(p) = self.players.remove(key) {
-                self.tokens.remove(&p.resume_token);
-                self.with_game(|w, ctx| w.leave(p.entity, ctx));
-                tracing::debug!(room = %self.info.name, entity = p.entity.0, "player left");
-            }
-        }
     }
 
     fn run_tick(&mut self, scheduled: Instant) {
@@ -627,8 +433,8 @@ impl Room {
         self.with_game(|w, ctx| w.step(ctx));
         let snap = Arc::new(Snapshot::capture(&*self.world, self.tick));
         self.publish(&snap, start);
-        self.info.publish(&snap);
-        self.prev = Some(snap);
+        self.info.set_tick(snap.tick);
+        self.pre = self.prev.replace(snap);
         let took = start.elapsed();
         self.metrics.ticks.increment(1);
         self.metrics.duration.record(took);
@@ -641,21 +447,12 @@ impl Room {
     /// long.
     fn publish(&mut self, snap: &Arc<Snapshot>, now: Instant) {
         let radius = self.settings.game.info().view_radius;
-        let frame = match TickFrame::build(
+        let frame = Arc::new(TickFrame::build(
             Arc::clone(snap),
-            self.prev.as_deref(),
+            self.prev.clone(),
+            self.pre.clone(),
             radius,
-            &mut self.scratch,
-        ) {
-            Ok(frame) => Arc::new(frame),
-            Err(e) => {
-                tracing::error!(room = %self.info.name, error = %e, "cannot encode the tick");
-                for link in self.links() {
-                    link.close(close_code::INTERNAL, "internal error");
-                }
-                return;
-            }
-        };
+        ));
         let slow_limit = self.settings.slow_client_timeout;
         let mut merged = 0u64;
         for c in self.players.values_mut() {
@@ -707,161 +504,4 @@ fn new_resume_token() -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-    use tickstream_shared::EntityState;
-
-    use super::*;
-    use crate::room::registry::{Registry, RoomCaps, RoomPolicy};
-    use crate::sim::{Game, GameCatalog, GameInfo};
-    use crate::tasks::TaskTracker;
-
-    /// A game whose `join` panics while `panicking` is set, counting the calls it gets.
-    struct Fragile {
-        info: GameInfo,
-        panicking: Arc<AtomicBool>,
-        joins: Arc<AtomicUsize>,
-    }
-
-    struct FragileWorld {
-        panicking: Arc<AtomicBool>,
-        joins: Arc<AtomicUsize>,
-        next: u32,
-    }
-
-    impl Game for Fragile {
-        fn info(&self) -> &GameInfo {
-            &self.info
-        }
-
-        fn create(&self, _room: &str, _seed: u32) -> Box<dyn GameWorld> {
-            Box::new(FragileWorld {
-                panicking: Arc::clone(&self.panicking),
-                joins: Arc::clone(&self.joins),
-                next: 0,
-            })
-        }
-    }
-
-    impl GameWorld for FragileWorld {
-        fn join(&mut self, _ctx: &mut StepCtx<'_>) -> Option<EntityId> {
-            self.joins.fetch_add(1, Ordering::SeqCst);
-            assert!(
-                !self.panicking.load(Ordering::SeqCst),
-                "the game's join panics"
-            );
-            self.next += 1;
-            Some(EntityId(self.next))
-        }
-        fn leave(&mut self, _player: EntityId, _ctx: &mut StepCtx<'_>) {}
-        fn input(&mut self, _player: EntityId, _input: crate::sim::PlayerInput) {}
-        fn step(&mut self, _ctx: &mut StepCtx<'_>) {}
-        fn replicate(&self, _out: &mut Vec<EntityState>) {}
-        fn entity_count(&self) -> usize {
-            0
-        }
-    }
-
-    fn registry(game: Fragile) -> (Registry, watch::Sender<bool>) {
-        let policy = RoomPolicy {
-            games: GameCatalog::new().with(game),
-            default_game: "fragile".into(),
-            rules: Vec::new(),
-            max_players: 10,
-            slow_client_timeout: Duration::from_secs(5),
-            resume_grace: Duration::from_secs(5),
-            empty_timeout: Duration::from_secs(30),
-            max_pending_events: 16,
-            event_history: 16,
-        };
-        let caps = RoomCaps {
-            max_rooms: 10,
-            max_rooms_per_ip: 10,
-        };
-        let (stop, shutdown) = watch::channel(false);
-        let registry = Registry::new(policy, caps, shutdown, TaskTracker::default());
-        (registry, stop)
-    }
-
-    /// A game's `join` that panics while the room retires: the join waits for the room's own
-    /// turn (never run under the registry's lock), the panic there is caught, the room leaves
-    /// the registry and the name can be used again.
-    #[tokio::test]
-    async fn a_join_that_panics_while_the_room_retires_frees_the_name() {
-        let panicking = Arc::new(AtomicBool::new(true));
-        let joins = Arc::new(AtomicUsize::new(0));
-        let game = Fragile {
-            info: GameInfo {
-                name: "fragile".into(),
-                tick_rate_hz: 30,
-                world_width: 100.0,
-                world_height: 100.0,
-                view_radius: 0.0,
-                kinds: vec!["player".into()],
-                fields: Vec::new(),
-                event_kinds: Vec::new(),
-            },
-            panicking: Arc::clone(&panicking),
-            joins: Arc::clone(&joins),
-        };
-        let (registry, _stop) = registry(game);
-        let shared = Arc::clone(registry.shared());
-        let settings = shared
-            .policy()
-            .settings_for("wedge")
-            .expect("the game is in the catalog");
-        let (tx, rx) = mpsc::channel(4);
-        let info = Arc::new(RoomInfo::new("wedge".into(), &settings));
-        let world = settings.game.create("wedge", 1);
-        let mut room = Room::new(
-            RoomStart {
-                info: Arc::clone(&info),
-                settings,
-                rx,
-                registry: Arc::clone(&shared),
-                shutdown: watch::channel(false).1,
-            },
-            world,
-            1,
-        );
-        shared.insert_for_test("wedge", tx.clone(), Arc::clone(&info));
-        // A join arrives just as the empty room's timeout ends.
-        let (reply, answer) = oneshot::channel();
-        tx.try_send(RoomCmd::Join {
-            link: Arc::new(ClientLink::new(1)),
-            reply,
-        })
-        .map_err(|_| "queued")
-        .expect("the inbox has room");
-        assert!(
-            !room.retire(false),
-            "a room with a join waiting does not retire"
-        );
-        assert_eq!(
-            joins.load(Ordering::SeqCst),
-            0,
-            "retire ran no game code (it holds the registry's lock)"
-        );
-        assert!(registry.room("wedge").is_some(), "still listed");
-        // The room's next turn handles the join; the game panics.
-        assert!(
-            room.guarded(|r| r.handle_commands(Instant::now()))
-                .is_none(),
-            "the panic is caught and fails the room"
-        );
-        assert!(
-            answer.await.is_err(),
-            "the joiner's answer is dropped (it gets 1011)"
-        );
-        assert!(
-            registry.room("wedge").is_none(),
-            "the failed room left the registry"
-        );
-        panicking.store(false, Ordering::SeqCst);
-        let joined = registry
-            .join("wedge", Arc::new(ClientLink::new(2)), None)
-            .await;
-        assert!(joined.is_ok(), "the name is usable again: {joined:?}");
-    }
-}
+mod tests;

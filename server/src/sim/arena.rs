@@ -45,12 +45,10 @@ impl Game for Arena {
         &self.info
     }
 
-    fn create(&self, room: &str, _seed: u32) -> Box<dyn GameWorld> {
+    fn create(&self, _room: &str, _seed: u32) -> Box<dyn GameWorld> {
         // The reference scenario pins its own seeds (NPCs and player spawns), so that every
         // room and every run of the benchmark starts from the same world.
-        let mut world = ArenaWorld::new(self.params.clone());
-        world.panic_at_tick_30 = self.params.fault_panic_room.as_deref() == Some(room);
-        Box::new(world)
+        Box::new(ArenaWorld::new(self.params.clone()))
     }
 }
 
@@ -84,8 +82,6 @@ pub struct ArenaWorld {
     npc_rng: Mulberry32,
     player_rng: Mulberry32,
     next_id: u32,
-    /// Fault injection for the isolation test (`game.fault_panic_room`).
-    panic_at_tick_30: bool,
 }
 
 impl ArenaWorld {
@@ -112,7 +108,6 @@ impl ArenaWorld {
             npcs,
             players: Vec::new(),
             params,
-            panic_at_tick_30: false,
         }
     }
 
@@ -233,10 +228,7 @@ impl GameWorld for ArenaWorld {
         self.set_direction(player, input.dx, input.dy);
     }
 
-    fn step(&mut self, ctx: &mut StepCtx<'_>) {
-        if self.panic_at_tick_30 && ctx.tick.0 == 30 {
-            panic!("injected fault: the arena panics at tick 30");
-        }
+    fn step(&mut self, _ctx: &mut StepCtx<'_>) {
         ArenaWorld::step(self);
     }
 

@@ -10,6 +10,7 @@ use glam::DVec2;
 use serde::Deserialize;
 use tickstream_shared::{EntityId, EntityState, FieldSpec, Mulberry32, quant};
 
+use super::ParamError;
 use super::game::{Audience, Game, GameInfo, GameWorld, PlayerInput, StepCtx};
 
 /// Entity kind of a player.
@@ -63,14 +64,14 @@ impl Default for CoinsParams {
 
 impl CoinsParams {
     /// Refuses settings the game cannot run with, saying why.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ParamError> {
         let max = f64::from(u32::MAX) / quant::SCALE;
         for (name, v) in [
             ("world_width", self.world_width),
             ("world_height", self.world_height),
         ] {
             if !(v.is_finite() && v > 0.0 && v <= max) {
-                return Err(format!("coins.{name} {v} must be in (0, {max}]"));
+                return Err(ParamError::range(name, v, format!("in (0, {max}]")));
             }
         }
         for (name, v) in [
@@ -78,11 +79,15 @@ impl CoinsParams {
             ("pickup_radius", self.pickup_radius),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("coins.{name} {v} must be finite and >= 0"));
+                return Err(ParamError::range(name, v, "finite and >= 0"));
             }
         }
         if self.coin_count > 10_000 {
-            return Err("coins.coin_count must be at most 10,000".into());
+            return Err(ParamError::range(
+                "coin_count",
+                self.coin_count as f64,
+                "at most 10,000",
+            ));
         }
         Ok(())
     }

@@ -26,6 +26,8 @@ use std::sync::Arc;
 use tickstream_shared::messages::MAX_EVENT_TEXT;
 use tickstream_shared::{EntityId, EntityState, FieldSpec, MAX_FIELDS, Mulberry32, Tick};
 
+use super::{GameError, ParamError};
+
 /// What clients learn about a game in the welcome, and what the room needs to run it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GameInfo {
@@ -55,24 +57,31 @@ impl GameInfo {
     }
 
     /// Refuses a description the server cannot run, saying why.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), GameError> {
+        self.check().map_err(|reason| GameError {
+            game: self.name.clone(),
+            reason,
+        })
+    }
+
+    fn check(&self) -> Result<(), ParamError> {
         if !(1..=240).contains(&self.tick_rate_hz) {
-            return Err(format!(
-                "{}: tick_rate_hz {} is outside 1..=240",
-                self.name, self.tick_rate_hz
+            return Err(ParamError::range(
+                "tick_rate_hz",
+                self.tick_rate_hz,
+                "in 1..=240",
             ));
         }
         if self.fields.len() > MAX_FIELDS {
-            return Err(format!(
-                "{}: {} fields, at most {MAX_FIELDS}",
-                self.name,
-                self.fields.len()
-            ));
+            return Err(ParamError::TooManyFields {
+                count: self.fields.len(),
+            });
         }
-        view_radius_fits(self.view_radius, self.world_width, self.world_height)
-            .map_err(|e| format!("{}: {e}", self.name))?;
+        view_radius_fits(self.view_radius, self.world_width, self.world_height)?;
         if self.kinds.len() > 256 {
-            return Err(format!("{}: more than 256 entity kinds", self.name));
+            return Err(ParamError::TooManyKinds {
+                count: self.kinds.len(),
+            });
         }
         Ok(())
     }
@@ -85,14 +94,12 @@ pub const MIN_RADIUS_DIVISOR: f64 = 1024.0;
 
 /// Checks a view radius against the world: 0 (everything is in view), or finite and at least
 /// the larger side / [`MIN_RADIUS_DIVISOR`].
-pub fn view_radius_fits(radius: f64, width: f64, height: f64) -> Result<(), String> {
+pub fn view_radius_fits(radius: f64, width: f64, height: f64) -> Result<(), ParamError> {
     let min = width.max(height) / MIN_RADIUS_DIVISOR;
     if radius == 0.0 || (radius.is_finite() && radius >= min) {
         Ok(())
     } else {
-        Err(format!(
-            "view_radius {radius} must be 0 (everything) or at least {min} (the larger world side / {MIN_RADIUS_DIVISOR})"
-        ))
+        Err(ParamError::ViewRadius { radius, min })
     }
 }
 

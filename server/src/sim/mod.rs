@@ -10,6 +10,7 @@
 //!   room's state: join, leave, input, step, replicate), [`StepCtx`] and [`GameCatalog`].
 //! - [`input`]: checks every input before a game sees it.
 //! - [`params`]: [`GameParams`], the reference arena's settings.
+//! - [`param_error`]: [`ParamError`] and [`GameError`]: which setting or description cannot run.
 //! - [`arena`]: [`Arena`], the reference game (`../shared/REFERENCE-SCENARIO.md`).
 //! - [`coins`]: [`Coins`], a small coin-collecting game with fields and events.
 
@@ -17,10 +18,12 @@ pub mod arena;
 pub mod coins;
 pub mod game;
 pub mod input;
+pub mod param_error;
 pub mod params;
 
 pub use arena::{Arena, ArenaWorld};
 pub use coins::{Coins, CoinsParams};
 pub use game::{Audience, Emitted, Game, GameCatalog, GameInfo, GameWorld, PlayerInput, StepCtx};
 pub use input::{InputError, validate_direction};
+pub use param_error::{GameError, ParamError};
 pub use params::GameParams;

@@ -2,6 +2,8 @@
 
 use serde::Deserialize;
 
+use super::ParamError;
+
 /// The settings of the reference game (`../shared/REFERENCE-SCENARIO.md` in the design notes;
 /// `assets/scenarios/reference-a.toml` in this repository). The defaults are variant A.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -32,9 +34,6 @@ pub struct GameParams {
     /// good. Off by default: a new entity already shows up in every view as a spawn, and in the
     /// reference scenario's 2,000-player rooms the events would be 2,000 per join.
     pub announce_players: bool,
-    /// Fault injection, for testing room isolation only: the room with exactly this name
-    /// panics inside its game step at its 30th tick. Unset in any real deployment.
-    pub fault_panic_room: Option<String>,
 }
 
 impl Default for GameParams {
@@ -51,7 +50,6 @@ impl Default for GameParams {
             player_seed: 0xBEEF,
             view_radius: 0.0,
             announce_players: false,
-            fault_panic_room: None,
         }
     }
 }
@@ -64,11 +62,12 @@ impl GameParams {
     }
 
     /// Refuses settings the simulation cannot run with, saying why.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ParamError> {
         if !(1..=240).contains(&self.tick_rate_hz) {
-            return Err(format!(
-                "tick_rate_hz {} is outside 1..=240",
-                self.tick_rate_hz
+            return Err(ParamError::range(
+                "tick_rate_hz",
+                self.tick_rate_hz,
+                "in 1..=240",
             ));
         }
         // Positions travel as u32 counts of 1/64 unit.
@@ -78,7 +77,7 @@ impl GameParams {
             ("world_height", self.world_height),
         ] {
             if !(v.is_finite() && v > 0.0 && v <= max) {
-                return Err(format!("{name} {v} must be in (0, {max}]"));
+                return Err(ParamError::range(name, v, format!("in (0, {max}]")));
             }
         }
         for (name, v) in [
@@ -87,15 +86,23 @@ impl GameParams {
             ("view_radius", self.view_radius),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("{name} {v} must be finite and >= 0"));
+                return Err(ParamError::range(name, v, "finite and >= 0"));
             }
         }
         super::game::view_radius_fits(self.view_radius, self.world_width, self.world_height)?;
         if !(0.0..=1.0).contains(&self.npc_turn_chance) {
-            return Err("npc_turn_chance must be in [0, 1]".into());
+            return Err(ParamError::range(
+                "npc_turn_chance",
+                self.npc_turn_chance,
+                "in [0, 1]",
+            ));
         }
         if self.npc_count > 1_000_000 {
-            return Err("npc_count must be at most 1,000,000".into());
+            return Err(ParamError::range(
+                "npc_count",
+                self.npc_count as f64,
+                "at most 1,000,000",
+            ));
         }
         Ok(())
     }

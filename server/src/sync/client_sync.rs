@@ -4,13 +4,14 @@
 //! [`TickFrame`] the room published: a slow client naturally skips ticks (its delta covers
 //! them), and the per-client work runs on every core instead of inside the room's tick.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tickstream_shared::codec::CodecError;
 use tickstream_shared::delta::{diff_into, diff_into_indexed};
-use tickstream_shared::{Delta, EntityId, GameEvent, Tick};
+use tickstream_shared::delta3::{diff3_into, diff3_into_indexed};
+use tickstream_shared::{Delta, Delta3, EntityId, EntityState, GameEvent, Tick};
 
-use super::frame::{encode_body, encode_events, encode_header};
+use super::frame::{encode_body, encode_body3, encode_events, encode_header, encode_header3};
 use super::interest::Grid;
 use super::snapshot::Snapshot;
 
@@ -24,67 +25,150 @@ pub struct TickFrame {
     pub snap: Arc<Snapshot>,
     /// With a view radius: the grid over `snap`.
     pub grid: Option<Grid>,
-    /// Without a view radius: the delta body from the previous tick's snapshot, encoded once;
-    /// every client that was sent the previous tick gets exactly these bytes.
-    pub shared_body: Option<(Tick, Vec<u8>)>,
+    /// Without a view radius: the previous tick's snapshot, from which the shared bodies are
+    /// built.
+    prev: Option<Arc<Snapshot>>,
+    /// Without a view radius: the snapshot of the tick before `prev` (v3 predicts from it).
+    pre: Option<Arc<Snapshot>>,
+    /// Without a view radius: the v2 delta body from `prev`, encoded once by the first writer
+    /// that needs it; every v2 client that was sent `prev` gets exactly these bytes.
+    body_v2: OnceLock<Option<Vec<u8>>>,
+    /// The same for v3 clients that were sent `pre` and then `prev`.
+    body_v3: OnceLock<Option<Vec<u8>>>,
 }
 
 impl TickFrame {
-    /// The frame for `snap`. `prev` is the previous tick's snapshot (for the shared body);
-    /// `radius` is the view radius in world units (0 = everything).
+    /// The frame for `snap`. `prev` and `pre` are the previous two ticks' snapshots (for the
+    /// shared bodies); `radius` is the view radius in world units (0 = everything). The shared
+    /// bodies are built when a client first needs one, so only the versions in use cost
+    /// anything.
+    #[must_use]
     pub fn build(
         snap: Arc<Snapshot>,
-        prev: Option<&Snapshot>,
+        prev: Option<Arc<Snapshot>>,
+        pre: Option<Arc<Snapshot>>,
         radius: f64,
-        scratch: &mut Delta,
-    ) -> Result<Self, CodecError> {
+    ) -> Self {
         if radius > 0.0 {
             let mut grid = Grid::new(radius);
             grid.rebuild(&snap.entities);
-            return Ok(Self {
+            return Self {
                 snap,
                 grid: Some(grid),
-                shared_body: None,
-            });
+                prev: None,
+                pre: None,
+                body_v2: OnceLock::new(),
+                body_v3: OnceLock::new(),
+            };
         }
-        let shared_body = match prev {
-            Some(prev) => {
-                diff_into(&prev.entities, &snap.entities, scratch);
-                let mut body = Vec::new();
-                encode_body(scratch, &mut body)?;
-                Some((prev.tick, body))
-            }
-            None => None,
-        };
-        Ok(Self {
+        Self {
             snap,
             grid: None,
-            shared_body,
-        })
+            prev,
+            pre,
+            body_v2: OnceLock::new(),
+            body_v3: OnceLock::new(),
+        }
     }
+
+    /// The shared body of `protocol` for clients that got the previous ticks, built now if no
+    /// client has asked for it yet (`None` without a view radius or without previous ticks).
+    #[must_use]
+    pub fn shared_body(&self, protocol: u16) -> Option<&[u8]> {
+        let tick = |s: &Option<Arc<Snapshot>>| s.as_ref().map(|s| s.tick);
+        if protocol >= 3 {
+            self.body_v3(tick(&self.pre), tick(&self.prev))
+        } else {
+            self.body_v2(tick(&self.prev))
+        }
+    }
+
+    /// The shared v2 body for a client whose baseline is `base`, if it can use it.
+    fn body_v2(&self, base: Option<Tick>) -> Option<&[u8]> {
+        let prev = self.prev.as_ref()?;
+        if Some(prev.tick) != base {
+            return None;
+        }
+        self.body_v2
+            .get_or_init(|| {
+                let mut delta = Delta::default();
+                diff_into(&prev.entities, &self.snap.entities, &mut delta);
+                let mut body = Vec::new();
+                encode_body(&delta, &mut body).ok().map(|()| body)
+            })
+            .as_deref()
+    }
+
+    /// The shared v3 body for a client that was sent `pre` and then `base`, if it can use it.
+    fn body_v3(&self, pre: Option<Tick>, base: Option<Tick>) -> Option<&[u8]> {
+        let (prev, before) = (self.prev.as_ref()?, self.pre.as_ref()?);
+        if Some(prev.tick) != base || Some(before.tick) != pre {
+            return None;
+        }
+        self.body_v3
+            .get_or_init(|| {
+                let mut delta = Delta3::default();
+                diff3_into(
+                    &before.entities,
+                    &prev.entities,
+                    &self.snap.entities,
+                    self.snap.tick.0 - prev.tick.0,
+                    prev.tick.0 - before.tick.0,
+                    &mut delta,
+                );
+                let mut body = Vec::new();
+                encode_body3(&delta, &mut body).ok().map(|()| body)
+            })
+            .as_deref()
+    }
+}
+
+/// The entities of a snapshot a client may not have yet.
+fn entities(s: &Option<Arc<Snapshot>>) -> &[EntityState] {
+    s.as_deref().map_or(&[][..], |s| &s.entities[..])
 }
 
 /// One client's baseline: exactly what it holds, because WebSocket runs over TCP and every
 /// frame the writer writes reaches the client in order (or the connection dies).
 #[derive(Debug, Default, Clone)]
 pub struct ClientSync {
+    /// The protocol version of the connection (2 or 3).
+    protocol: u16,
     /// The snapshot this client was last sent (`None` before the first frame).
     base: Option<Arc<Snapshot>>,
+    /// v3: the snapshot this client was sent before `base`: with `base`, what the client's
+    /// prediction extrapolates from.
+    pre: Option<Arc<Snapshot>>,
     /// With a view radius: the view this client was last sent, as ascending indices into
     /// `base` (four bytes per entity; `base` keeps the entities themselves alive).
     last_view: Vec<u32>,
-    /// Scratch: the next view, as ascending indices into the new snapshot; swapped with
+    /// v3 with a view radius: the view sent before that, as indices into `pre`.
+    pre_view: Vec<u32>,
+    /// Scratch: the next view, as ascending indices into the new snapshot; rotated with
     /// `last_view` after each frame.
     found: Vec<u32>,
     /// Scratch: the delta for clients that cannot use a shared body.
     delta: Delta,
+    /// Scratch: the same for v3.
+    delta3: Delta3,
+    /// v3: the `ack_seq` of the last frame, which the next one counts from.
+    last_ack: u32,
 }
 
 impl ClientSync {
-    /// A client that holds nothing yet: its first frame spawns its whole view.
+    /// A v2 client that holds nothing yet: its first frame spawns its whole view.
     #[must_use]
     pub fn new() -> Self {
-        Self::default()
+        Self::for_protocol(2)
+    }
+
+    /// A client of protocol `protocol` that holds nothing yet.
+    #[must_use]
+    pub fn for_protocol(protocol: u16) -> Self {
+        Self {
+            protocol,
+            ..Self::default()
+        }
     }
 
     /// The tick of the last frame built for this client.
@@ -104,37 +188,30 @@ impl ClientSync {
         events: &[GameEvent],
         out: &mut Vec<u8>,
     ) -> Result<(), CodecError> {
+        if self.protocol >= 3 {
+            return self.build_frame3(frame, own, ack_seq, events, out);
+        }
         let snap = &frame.snap;
         match &frame.grid {
             None => {
                 encode_header(snap.tick, ack_seq, snap.checksum, out)?;
-                match (&frame.shared_body, self.base_tick()) {
-                    (Some((base, body)), Some(mine)) if *base == mine => {
-                        out.extend_from_slice(body);
-                    }
-                    _ => {
-                        let base = self.base.as_deref().map_or(&[][..], |b| &b.entities[..]);
-                        diff_into(base, &snap.entities, &mut self.delta);
-                        encode_body(&self.delta, out)?;
-                        // A broadcast client builds its own delta only for its first frame
-                        // (every entity spawned) or after falling behind; from then on it
-                        // copies the shared body. Keeping a whole world's worth of scratch
-                        // per client would cost more memory than everything else it holds.
-                        if self.delta.spawns.capacity() > SCRATCH_KEEP {
-                            self.delta = Delta::default();
-                        }
+                if let Some(body) = frame.body_v2(self.base_tick()) {
+                    out.extend_from_slice(body);
+                } else {
+                    let base = self.base.as_deref().map_or(&[][..], |b| &b.entities[..]);
+                    diff_into(base, &snap.entities, &mut self.delta);
+                    encode_body(&self.delta, out)?;
+                    // A broadcast client builds its own delta only for its first frame
+                    // (every entity spawned) or after falling behind; from then on it
+                    // copies the shared body. Keeping a whole world's worth of scratch
+                    // per client would cost more memory than everything else it holds.
+                    if self.delta.spawns.capacity() > SCRATCH_KEEP {
+                        self.delta = Delta::default();
                     }
                 }
             }
             Some(grid) => {
-                self.found.clear();
-                if let Some(center) = snap.get(own) {
-                    grid.query(&snap.entities, center, &mut self.found);
-                }
-                let checksum = self
-                    .found
-                    .iter()
-                    .fold(0u32, |a, &i| a.wrapping_add(snap.hashes[i as usize]));
+                let checksum = self.query(frame, grid, own);
                 let base = self.base.as_deref().map_or(&[][..], |b| &b.entities[..]);
                 diff_into_indexed(
                     base,
@@ -152,6 +229,81 @@ impl ClientSync {
         self.base = Some(Arc::clone(snap));
         Ok(())
     }
+
+    /// Sets `found` to this client's view in `frame` and returns its checksum.
+    fn query(&mut self, frame: &TickFrame, grid: &Grid, own: EntityId) -> u32 {
+        let snap = &frame.snap;
+        self.found.clear();
+        if let Some(center) = snap.get(own) {
+            grid.query(&snap.entities, center, &mut self.found);
+        }
+        self.found
+            .iter()
+            .fold(0u32, |a, &i| a.wrapping_add(snap.hashes[i as usize]))
+    }
+
+    /// [`ClientSync::build_frame`] for protocol v3: positions as residuals from what this
+    /// client predicts from the last two frames it was sent.
+    fn build_frame3(
+        &mut self,
+        frame: &TickFrame,
+        own: EntityId,
+        ack_seq: u32,
+        events: &[GameEvent],
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        let snap = &frame.snap;
+        let base_tick = self.base_tick();
+        let pre_tick = self.pre.as_ref().map(|p| p.tick);
+        // Ticks strictly increase per client: the room publishes each tick once.
+        let tick_gap = snap.tick.0 - base_tick.map_or(0, |t| t.0);
+        let last_gap = match (base_tick, pre_tick) {
+            (Some(b), Some(p)) => b.0 - p.0,
+            _ => 0,
+        };
+        let ack_delta = ack_seq.wrapping_sub(self.last_ack);
+        match &frame.grid {
+            None => {
+                encode_header3(tick_gap, ack_delta, snap.checksum, out)?;
+                if let Some(body) = frame.body_v3(pre_tick, base_tick) {
+                    out.extend_from_slice(body);
+                } else {
+                    diff3_into(
+                        entities(&self.pre),
+                        entities(&self.base),
+                        &snap.entities,
+                        tick_gap,
+                        last_gap,
+                        &mut self.delta3,
+                    );
+                    encode_body3(&self.delta3, out)?;
+                    if self.delta3.spawns.capacity() > SCRATCH_KEEP {
+                        self.delta3 = Delta3::default();
+                    }
+                }
+            }
+            Some(grid) => {
+                let checksum = self.query(frame, grid, own);
+                diff3_into_indexed(
+                    (entities(&self.pre), &self.pre_view),
+                    (entities(&self.base), &self.last_view),
+                    (&snap.entities, &self.found),
+                    tick_gap,
+                    last_gap,
+                    &mut self.delta3,
+                );
+                encode_header3(tick_gap, ack_delta, checksum, out)?;
+                encode_body3(&self.delta3, out)?;
+                // pre ← last ← found; the oldest list becomes the next scratch.
+                std::mem::swap(&mut self.pre_view, &mut self.last_view);
+                std::mem::swap(&mut self.last_view, &mut self.found);
+            }
+        }
+        encode_events(events, out)?;
+        self.last_ack = ack_seq;
+        self.pre = self.base.replace(Arc::clone(snap));
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -165,52 +317,91 @@ mod tests {
     fn decode_apply(replica: &mut Replica, frame: &[u8]) {
         match decode_server(frame).expect("frame decodes") {
             ServerMsg::Update(u) => replica.apply(&u).expect("update applies"),
+            ServerMsg::Update3(u) => replica.apply3(&u).expect("v3 update applies"),
             other => panic!("expected an update, got {other:?}"),
         }
     }
 
-    #[test]
-    fn broadcast_clients_share_the_body_and_slow_ones_catch_up() {
+    /// Three broadcast clients of `protocol`; client 2 is slow and skips ticks 3, 6 and 7.
+    fn broadcast(protocol: u16) {
         let mut world = World::new(GameParams::default());
-        let mut clients: Vec<(ClientSync, Replica)> = (0..3)
-            .map(|_| (ClientSync::new(), Replica::new()))
+        let players: Vec<EntityId> = (0..3)
+            .map(|i| {
+                let p = world.add_player().expect("an id is free");
+                world.set_direction(p, 1.0, i as f32 * 0.5 - 0.5);
+                p
+            })
             .collect();
-        let mut prev: Option<Arc<Snapshot>> = None;
-        let mut scratch = Delta::default();
-        for t in 1..=5u32 {
+        let mut clients: Vec<(ClientSync, Replica)> = (0..3)
+            .map(|_| (ClientSync::for_protocol(protocol), Replica::new()))
+            .collect();
+        let (mut prev, mut pre): (Option<Arc<Snapshot>>, Option<Arc<Snapshot>>) = (None, None);
+        for t in 1..=12u32 {
+            if t == 5 {
+                world.set_direction(players[1], -1.0, 0.0);
+            }
             world.step();
             let snap = Arc::new(Snapshot::capture(&world, Tick(t)));
-            let frame = TickFrame::build(Arc::clone(&snap), prev.as_deref(), 0.0, &mut scratch)
-                .expect("frame builds");
+            let frame = TickFrame::build(Arc::clone(&snap), prev.clone(), pre.clone(), 0.0);
             let mut bodies = Vec::new();
             for (i, (sync, replica)) in clients.iter_mut().enumerate() {
-                // Client 2 skips tick 3, as a slow client would: its next delta merges two.
-                if i == 2 && t == 3 {
+                // A slow client: its next delta merges the ticks it skipped.
+                if i == 2 && [3, 6, 7].contains(&t) {
                     continue;
                 }
                 let mut out = Vec::new();
-                sync.build_frame(&frame, EntityId(0), 0, &[], &mut out)
+                sync.build_frame(&frame, players[i], 7, &[], &mut out)
                     .expect("frame builds");
                 decode_apply(replica, &out);
                 assert_eq!(
                     replica.entities(),
                     &snap.entities[..],
-                    "replica equals the world"
+                    "v{protocol}: client {i}'s replica equals the world at tick {t}"
                 );
+                assert_eq!(replica.ack_seq(), 7, "v{protocol}: ack");
                 bodies.push(out);
             }
-            if t > 1 && t != 4 {
-                assert!(
-                    bodies.windows(2).all(|w| w[0] == w[1]),
-                    "same bytes at tick {t}"
-                );
-            }
-            prev = Some(snap);
+            assert_eq!(
+                bodies[0], bodies[1],
+                "v{protocol}: clients in step get the same bytes at tick {t}"
+            );
+            pre = prev.replace(snap);
         }
     }
 
     #[test]
-    fn radius_views_hold_exactly_what_is_near() {
+    fn broadcast_clients_share_the_body_and_slow_ones_catch_up() {
+        broadcast(2);
+        broadcast(3);
+    }
+
+    #[test]
+    fn v3_shared_bodies_are_smaller_than_v2() {
+        let mut world = World::new(GameParams::default());
+        let (mut prev, mut pre): (Option<Arc<Snapshot>>, Option<Arc<Snapshot>>) = (None, None);
+        let mut sizes = [0usize; 2];
+        let mut syncs = [ClientSync::for_protocol(2), ClientSync::for_protocol(3)];
+        for t in 1..=40u32 {
+            world.step();
+            let snap = Arc::new(Snapshot::capture(&world, Tick(t)));
+            let frame = TickFrame::build(Arc::clone(&snap), prev.clone(), pre.clone(), 0.0);
+            for (size, sync) in sizes.iter_mut().zip(syncs.iter_mut()) {
+                let mut out = Vec::new();
+                sync.build_frame(&frame, EntityId(0), 0, &[], &mut out)
+                    .expect("frame builds");
+                if t > 10 {
+                    *size += out.len();
+                }
+            }
+            pre = prev.replace(snap);
+        }
+        assert!(
+            sizes[1] * 3 < sizes[0],
+            "v3 at least three times smaller than v2 for 500 NPCs: {sizes:?}"
+        );
+    }
+
+    fn radius(protocol: u16) {
         let params = GameParams {
             view_radius: 150.0,
             ..GameParams::default()
@@ -219,14 +410,16 @@ mod tests {
         let mut world = World::new(params);
         let own = world.add_player().expect("an id is free");
         world.set_direction(own, 1.0, 0.3);
-        let mut sync = ClientSync::new();
+        let mut sync = ClientSync::for_protocol(protocol);
         let mut replica = Replica::new();
-        let mut scratch = Delta::default();
         for t in 1..=60u32 {
             world.step();
+            if t % 7 == 3 {
+                // A slow client skips a tick now and then.
+                continue;
+            }
             let snap = Arc::new(Snapshot::capture(&world, Tick(t)));
-            let frame = TickFrame::build(Arc::clone(&snap), None, 150.0, &mut scratch)
-                .expect("frame builds");
+            let frame = TickFrame::build(Arc::clone(&snap), None, None, 150.0);
             let mut out = Vec::new();
             sync.build_frame(&frame, own, 0, &[], &mut out)
                 .expect("frame builds");
@@ -238,7 +431,17 @@ mod tests {
                 .filter(|e| super::super::interest::in_view(center, e, r2))
                 .copied()
                 .collect();
-            assert_eq!(replica.entities(), &expected[..], "view at tick {t}");
+            assert_eq!(
+                replica.entities(),
+                &expected[..],
+                "v{protocol}: view at tick {t}"
+            );
         }
+    }
+
+    #[test]
+    fn radius_views_hold_exactly_what_is_near() {
+        radius(2);
+        radius(3);
     }
 }

@@ -7,10 +7,12 @@
 
 use tickstream_shared::codec::{CodecError, encode_into};
 use tickstream_shared::messages::ViewChecksum;
-use tickstream_shared::{Delta, GameEvent, Tick};
+use tickstream_shared::{Delta, Delta3, GameEvent, Tick};
 
 /// `ServerMsg::Update`'s position in the enum, which bincode writes as the variant tag.
 const UPDATE_TAG: u32 = 1;
+/// `ServerMsg::Update3`'s position in the enum.
+const UPDATE3_TAG: u32 = 4;
 
 /// Appends the header of an update frame.
 pub fn encode_header(
@@ -20,6 +22,24 @@ pub fn encode_header(
     out: &mut Vec<u8>,
 ) -> Result<(), CodecError> {
     encode_into(&(UPDATE_TAG, tick, ack_seq, ViewChecksum(checksum)), out)
+}
+
+/// Appends the header of a v3 update frame.
+pub fn encode_header3(
+    tick_gap: u32,
+    ack_delta: u32,
+    checksum: u32,
+    out: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    encode_into(
+        &(UPDATE3_TAG, tick_gap, ack_delta, ViewChecksum(checksum)),
+        out,
+    )
+}
+
+/// Appends a v3 delta body.
+pub fn encode_body3(delta: &Delta3, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    encode_into(delta, out)
 }
 
 /// Appends a delta body.

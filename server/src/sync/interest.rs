@@ -68,7 +68,8 @@ impl Grid {
         (cy * self.cols + cx) as usize
     }
 
-    /// Re-indexes `entities` (sorted by id), reusing the allocations.
+    /// Indexes `entities` (sorted by id). Each tick's frame builds a new grid (it is shared by
+    /// every client of the tick); calling this again on one grid reuses its allocations.
     pub fn rebuild(&mut self, entities: &[EntityState]) {
         let (max_x, max_y) = entities
             .iter()

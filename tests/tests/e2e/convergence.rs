@@ -1,7 +1,5 @@
 //! After many ticks a client's replica equals the server's own world.
 
-use std::time::Duration;
-
 use tickstream_tests::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,8 +16,11 @@ async fn replica_equals_the_server_world_after_many_ticks() -> anyhow::Result<()
         }
         c.next_update().await?;
     }
-    let room = server.handle.room("converge").expect("the room is alive");
-    let snap = room.latest().expect("the room has ticked");
+    let snap = server
+        .handle
+        .snapshot("converge")
+        .await
+        .expect("the room has ticked");
     while c.replica.tick().is_none_or(|t| snap.tick.is_after(t)) {
         c.next_update().await?;
     }
@@ -37,7 +38,6 @@ async fn replica_equals_the_server_world_after_many_ticks() -> anyhow::Result<()
         c.updates >= 150,
         "every update applied with a verified checksum"
     );
-    tokio::time::sleep(Duration::from_millis(10)).await;
     server.stop().await;
     Ok(())
 }

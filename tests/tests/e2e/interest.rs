@@ -22,7 +22,6 @@ async fn the_replica_holds_exactly_the_view() -> anyhow::Result<()> {
         "the welcome announces the radius"
     );
     let (mut spawned, mut despawned, mut checked) = (0usize, 0usize, 0);
-    let room = server.handle.room("aoi").expect("room alive");
     for i in 0..240 {
         if i % 40 == 0 {
             let dirs = [
@@ -51,7 +50,7 @@ async fn the_replica_holds_exactly_the_view() -> anyhow::Result<()> {
         }
         if i % 30 == 29 {
             // Nothing inside the radius is missing: compare with the server's own world.
-            let snap = room.latest().expect("ticked");
+            let snap = server.handle.snapshot("aoi").await.expect("ticked");
             while c.replica.tick().is_none_or(|t| snap.tick.is_after(t)) {
                 c.next_update().await?;
             }

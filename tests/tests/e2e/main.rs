@@ -27,6 +27,6 @@ mod rooms;
 mod rooms_spread;
 mod slow_reader;
 mod slowloris;
-mod soak;
 mod tls_reload;
 mod tokens;
+mod versions;

@@ -50,6 +50,9 @@ fn refused_with(m: &Incoming) -> Option<(u16, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_genuine_fresh_token_for_the_room_admits() -> anyhow::Result<()> {
+    if tickstream_tests::own_process!() {
+        return Ok(());
+    }
     let server = TestServer::start_with(|c| c.server.join_secret = Some(SECRET.into())).await?;
     let secret = SECRET.as_bytes();
     let watched = mint(secret, "vip", "watcher", now() + 60, "nonce-watcher");

@@ -1,5 +1,6 @@
 //! A short soak: waves of bots join, play and leave for half a minute; memory ends where it
-//! started (within a margin) and nothing fails.
+//! started (within a margin) and nothing fails. It measures the whole process's resident
+//! memory, so it is a test binary of its own: no other test runs in its process.
 
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,267 @@
+//! The run-level result: per-bot reports merged once, at the end, into a [`Summary`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::bot::BotReport;
+use crate::rtt::{merge_rtt, rtt_histogram};
+
+mod aggregator;
+#[cfg(test)]
+mod tests;
+
+pub use self::aggregator::Aggregator;
+
+/// How many error and desync messages a summary keeps verbatim.
+pub const MAX_SAMPLES: usize = 5;
+
+/// Input-to-acknowledgement round trips over all bots, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RttMs {
+    /// How many round trips were measured.
+    pub samples: u64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+    /// Mean.
+    pub mean: f64,
+}
+
+/// The bots of one room.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RoomSummary {
+    /// The game the server runs in the room (empty if no bot got a welcome).
+    pub game: String,
+    /// Bots sent to the room.
+    pub bots: u32,
+    /// Those that got their `Welcome`.
+    pub connected: u32,
+}
+
+/// What a load run measured. Traffic figures cover the measured window only (after the
+/// warm-up); errors, desyncs, events and resumes count over the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    /// The server's URL.
+    pub url: String,
+    /// The room the bots joined, or the prefix of the rooms (`ROOM-0` …) with several.
+    pub room: String,
+    /// Every room, with its game and its bots.
+    pub rooms: BTreeMap<String, RoomSummary>,
+    /// Connected bots by the game they played.
+    pub games: BTreeMap<String, u32>,
+    /// Bots the run started.
+    pub bots_requested: u32,
+    /// Bots that got their `Welcome`.
+    pub bots_connected: u32,
+    /// Connected bots that verified every update's checksum.
+    pub verified_bots: u32,
+    /// The warm-up before measuring, in seconds.
+    pub warmup_s: f64,
+    /// The measured window, in seconds.
+    pub duration_s: f64,
+    /// Updates received in the window, all bots together.
+    pub updates_received: u64,
+    /// Mean over connected bots of each bot's update rate in the window.
+    pub update_hz: f64,
+    /// The lowest bot's update rate in the window.
+    pub update_hz_min: f64,
+    /// Payload bytes received in the window (server to client), all bots together.
+    pub bytes_received: u64,
+    /// Payload bytes received per bot per second of its presence in the window.
+    pub bytes_per_bot_per_sec: f64,
+    /// Mean payload bytes of one update.
+    pub bytes_per_update: f64,
+    /// Bytes on the wire (payload plus WebSocket frame headers) per bot per second.
+    pub wire_bytes_per_bot_per_sec: f64,
+    /// v3 position residuals counted (one per held entity per update), when asked for.
+    pub entity_updates: u64,
+    /// Their empirical entropy, bits per entity-update: the information limit of the
+    /// positions under the protocol's prediction (0 when none were counted).
+    pub residual_entropy_bits: f64,
+    /// Bots whose replica disagreed with the server (each stops at its first).
+    pub desyncs: u32,
+    /// Errors of all kinds, all bots together.
+    pub errors: u64,
+    /// Errors by kind (see [`crate::bot::BotError::kind`]).
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// The first few error messages, with the bot number.
+    pub error_samples: Vec<String>,
+    /// The first few desync messages, with the bot number.
+    pub desync_samples: Vec<String>,
+    /// Input-to-acknowledgement round trips.
+    pub rtt_ms: RttMs,
+    /// Game events received in sequence, all bots together.
+    pub events_received: u64,
+    /// The same, by kind name.
+    pub events_by_kind: BTreeMap<String, u64>,
+    /// Events out of sequence (a gap or a duplicate) or of a kind the welcome does not name.
+    pub event_errors: u64,
+    /// The first few of those, with the bot number.
+    pub event_error_samples: Vec<String>,
+    /// With churn, the mean time between a bot's drops, in seconds; `None` without churn.
+    pub churn_interval_s: Option<f64>,
+    /// Connections dropped on purpose (churn).
+    pub drops: u64,
+    /// Resumes that got the same entity back with a snapshot that passed the checksum.
+    pub resumes: u64,
+    /// Resumes that did not.
+    pub resume_failures: u64,
+    /// Those by kind (`close_4005`, `not_resumed`, `other_entity`, …; see
+    /// [`crate::bot::ResumeFailure::kind`]).
+    pub resume_failures_by_kind: BTreeMap<String, u64>,
+    /// The first few of those, with the bot number.
+    pub resume_failure_samples: Vec<String>,
+}
+
+impl Summary {
+    /// True if every bot connected and nothing went wrong (no desync, error, event out of
+    /// sequence or failed resume): the exit status of the bot CLI.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.desyncs == 0
+            && self.errors == 0
+            && self.event_errors == 0
+            && self.resume_failures == 0
+            && self.bots_connected == self.bots_requested
+    }
+}
+
+/// How many rooms the text summary lists one by one (the JSON has all of them).
+pub const MAX_ROOMS_SHOWN: usize = 20;
+
+/// `a 3, b 1` for a map of counts.
+fn counts<V: fmt::Display>(m: &BTreeMap<String, V>) -> String {
+    let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    parts.join(", ")
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.rooms.len() > 1 {
+            let n = self.rooms.len();
+            writeln!(
+                f,
+                "Tickstream load run: {} {n} rooms \"{}-0\" … \"{}-{}\"",
+                self.url,
+                self.room,
+                self.room,
+                n - 1
+            )?;
+        } else {
+            writeln!(f, "Tickstream load run: {} room {:?}", self.url, self.room)?;
+        }
+        writeln!(
+            f,
+            "  bots          {} connected of {} ({} verifying checksums)",
+            self.bots_connected, self.bots_requested, self.verified_bots
+        )?;
+        if self.games.is_empty() {
+            writeln!(f, "  game          (no welcome)")?;
+        } else if let [(game, n)] = self.games.iter().collect::<Vec<_>>()[..] {
+            writeln!(f, "  game          {game} ({n} bots)")?;
+        } else {
+            writeln!(f, "  games         {} (bots by game)", counts(&self.games))?;
+        }
+        if self.rooms.len() > 1 {
+            let mut line = String::from("  rooms        ");
+            for (name, r) in self.rooms.iter().take(MAX_ROOMS_SHOWN) {
+                let game = if r.game.is_empty() { "?" } else { &r.game };
+                line.push_str(&format!(" {name} {}/{} {game},", r.connected, r.bots));
+            }
+            line.pop();
+            if self.rooms.len() > MAX_ROOMS_SHOWN {
+                line.push_str(&format!(
+                    " … and {} more",
+                    self.rooms.len() - MAX_ROOMS_SHOWN
+                ));
+            }
+            writeln!(f, "{line}")?;
+        }
+        writeln!(
+            f,
+            "  window        {:.1} s after {:.1} s warm-up",
+            self.duration_s, self.warmup_s
+        )?;
+        writeln!(
+            f,
+            "  updates       {} ({:.2} Hz per bot, lowest {:.2} Hz)",
+            self.updates_received, self.update_hz, self.update_hz_min
+        )?;
+        writeln!(
+            f,
+            "  bandwidth     {:.0} B/bot/s, {:.1} B/update ({} B total); on the wire with WebSocket frame headers {:.0} B/bot/s",
+            self.bytes_per_bot_per_sec,
+            self.bytes_per_update,
+            self.bytes_received,
+            self.wire_bytes_per_bot_per_sec
+        )?;
+        if self.entity_updates > 0 {
+            writeln!(
+                f,
+                "  residuals     {} entity-updates, empirical entropy {:.3} bits ({:.3} B) each",
+                self.entity_updates,
+                self.residual_entropy_bits,
+                self.residual_entropy_bits / 8.0
+            )?;
+        }
+        writeln!(
+            f,
+            "  input rtt     p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples)",
+            self.rtt_ms.p50, self.rtt_ms.p90, self.rtt_ms.p99, self.rtt_ms.max, self.rtt_ms.samples
+        )?;
+        if self.events_by_kind.is_empty() {
+            writeln!(f, "  events        {}", self.events_received)?;
+        } else {
+            writeln!(
+                f,
+                "  events        {} ({})",
+                self.events_received,
+                counts(&self.events_by_kind)
+            )?;
+        }
+        writeln!(f, "  event errors  {}", self.event_errors)?;
+        for s in &self.event_error_samples {
+            writeln!(f, "    {s}")?;
+        }
+        if let Some(mean) = self.churn_interval_s {
+            writeln!(
+                f,
+                "  churn         {} drops (mean {mean:.1} s per bot), {} resumed, {} failed",
+                self.drops, self.resumes, self.resume_failures
+            )?;
+            for (kind, n) in &self.resume_failures_by_kind {
+                writeln!(f, "    {kind}: {n}")?;
+            }
+            for s in &self.resume_failure_samples {
+                writeln!(f, "    {s}")?;
+            }
+        }
+        writeln!(f, "  desyncs       {}", self.desyncs)?;
+        for s in &self.desync_samples {
+            writeln!(f, "    {s}")?;
+        }
+        write!(f, "  errors        {}", self.errors)?;
+        for (kind, n) in &self.errors_by_kind {
+            write!(f, "\n    {kind}: {n}")?;
+        }
+        for s in &self.error_samples {
+            write!(f, "\n    {s}")?;
+        }
+        writeln!(f)?;
+        write!(
+            f,
+            "  result        {}",
+            if self.passed() { "PASS" } else { "FAIL" }
+        )
+    }
+}

@@ -1,0 +1,725 @@
+//! Protocol v3's delta: every position is sent as the residual from the client's own
+//! prediction of it.
+//!
+//! A client predicts each entity it holds by extrapolating linearly from the two most recent
+//! states of it that it holds, scaled by the ticks since ([`predict`]: integer arithmetic on the
+//! grid, rounding half away from zero; an entity held in one state stands still). The server
+//! makes the same prediction for that client and sends only the difference, the *residual*,
+//! which in a game of steady motion is 0 or ±1 grid point almost always. Residuals are
+//! bit-packed with a fixed prefix code ([`write_residual`]): 1 bit for (0, 0), 4 for a step of
+//! one along an axis, 5 for one along a diagonal, and an escape with two Exp-Golomb codes for
+//! the rest (turns, teleports). Ids of moving entities cost nothing in the *dense* form (one
+//! symbol per held entity, in id order) or an Exp-Golomb gap each in the *sparse* form, which
+//! the encoder picks when few entities moved. Game fields are sent as the (wrapping) difference
+//! from the value the client holds. `docs/PROTOCOL.md` gives the exact bytes.
+//!
+//! [`diff3_into_indexed`] and [`diff3_into`] are the pure builders; [`crate::Replica`] applies
+//! the result.
+
+use bincode::de::read::Reader;
+use bincode::de::{Decode, Decoder};
+use bincode::enc::write::Writer;
+use bincode::enc::{Encode, Encoder};
+use bincode::error::{DecodeError, EncodeError};
+
+use crate::delta::{
+    GapDecoder, GapEncoder, decode_fields, decode_len, encode_fields, encode_len, nonzero_mask,
+};
+use crate::entity::MAX_FIELDS;
+use crate::{EntityId, EntityState, FieldChange};
+
+/// The Exp-Golomb order of an escaped residual coordinate: turns of a few units per tick cost
+/// about 2 × 13 bits, small irregular residuals 2 × 8.
+pub const ESCAPE_ORDER: u32 = 7;
+
+/// Ticks since the last update are counted up to this many in a prediction, which keeps
+/// `velocity × ticks` below 2^48: exact in a JavaScript number. A client is dropped long before
+/// it falls this far behind.
+pub const MAX_PREDICT_TICKS: u32 = 1 << 16;
+
+/// The largest |residual| a decoder accepts: any move on the `u32` grid.
+const MAX_RESIDUAL: i64 = u32::MAX as i64;
+
+/// The position the client predicts for a coordinate it holds at `cur` and held at `prev` one
+/// update earlier, `last_gap` ticks before `cur`, for an update `ticks_since` ticks after
+/// `cur`: `cur + round(v × k / g)`, with `v = cur - prev`, `k = min(ticks_since, 65536)`,
+/// `g = last_gap`, the division rounded half away from zero, and the result clamped to the
+/// grid `0 ..= u32::MAX`. `prev == cur` (one state held, or no motion) predicts `cur`.
+#[must_use]
+pub fn predict(cur: u32, prev: u32, ticks_since: u32, last_gap: u32) -> u32 {
+    let v = i64::from(cur) - i64::from(prev);
+    if v == 0 || last_gap == 0 {
+        return cur;
+    }
+    let k = ticks_since.min(MAX_PREDICT_TICKS);
+    let step = if k == last_gap {
+        v
+    } else {
+        let n = v * i64::from(k);
+        let g = i64::from(last_gap);
+        let q = (2 * n.abs() + g) / (2 * g);
+        if n < 0 { -q } else { q }
+    };
+    (i64::from(cur) + step).clamp(0, MAX_RESIDUAL) as u32
+}
+
+/// One held entity whose position differs from its prediction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Move {
+    /// The entity's position among the held entities (those the client holds after the
+    /// despawns, before the spawns), in id order, from 0.
+    pub index: u32,
+    /// Actual x minus predicted x, in grid points.
+    pub rx: i64,
+    /// Actual y minus predicted y, in grid points.
+    pub ry: i64,
+}
+
+/// The positions of every held entity: predictions plus these residuals.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Motion {
+    /// How many entities the client holds after the despawns (a check: a mismatch is a desync).
+    pub held: u32,
+    /// The sparse form on the wire (gaps between moved entities) instead of the dense one (a
+    /// symbol per held entity).
+    pub sparse: bool,
+    /// The held entities whose residual is not (0, 0), ascending by index; all others are
+    /// exactly where predicted.
+    pub moves: Vec<Move>,
+}
+
+/// What changed in a v3 view between two updates, in the order a client applies it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Delta3 {
+    /// Entities that left the view, ascending.
+    pub despawns: Vec<EntityId>,
+    /// The new position of every entity still held.
+    pub motion: Motion,
+    /// Entities that entered the view, ascending, with their full state.
+    pub spawns: Vec<EntityState>,
+    /// Held entities whose game fields changed: `values[i]` is the wrapping difference new −
+    /// held of field `i` for each bit `i` of `mask`.
+    pub field_changes: Vec<FieldChange>,
+}
+
+impl Delta3 {
+    /// Empties all lists, keeping their allocations.
+    pub fn clear(&mut self) {
+        self.despawns.clear();
+        self.motion.held = 0;
+        self.motion.sparse = false;
+        self.motion.moves.clear();
+        self.spawns.clear();
+        self.field_changes.clear();
+    }
+}
+
+/// [`diff3_into_indexed`] between whole views (every entity of each slice).
+pub fn diff3_into(
+    pre: &[EntityState],
+    base: &[EntityState],
+    cur: &[EntityState],
+    ticks_since: u32,
+    last_gap: u32,
+    out: &mut Delta3,
+) {
+    diff3_core(
+        (pre.len(), |i| &pre[i]),
+        (base.len(), |i| &base[i]),
+        (cur.len(), |i| &cur[i]),
+        ticks_since,
+        last_gap,
+        out,
+    );
+}
+
+/// The v3 delta for a client that holds view `base` (sent `last_gap` ticks after view `pre`,
+/// the update before it) and is to hold view `cur`, `ticks_since` ticks after `base`. Each
+/// view is a snapshot and ascending indices into it, as in [`crate::delta::diff_into_indexed`];
+/// `pre` is empty when the client got `base` as its first update.
+///
+/// # Panics
+///
+/// If an index is out of its snapshot's bounds (the caller's invariant).
+#[allow(clippy::too_many_arguments)]
+pub fn diff3_into_indexed(
+    pre: (&[EntityState], &[u32]),
+    base: (&[EntityState], &[u32]),
+    cur: (&[EntityState], &[u32]),
+    ticks_since: u32,
+    last_gap: u32,
+    out: &mut Delta3,
+) {
+    diff3_core(
+        (pre.1.len(), |i| &pre.0[pre.1[i] as usize]),
+        (base.1.len(), |i| &base.0[base.1[i] as usize]),
+        (cur.1.len(), |i| &cur.0[cur.1[i] as usize]),
+        ticks_since,
+        last_gap,
+        out,
+    );
+}
+
+#[inline(always)]
+fn diff3_core<'a, 'b, 'c>(
+    (np, p): (usize, impl Fn(usize) -> &'a EntityState),
+    (nb, b): (usize, impl Fn(usize) -> &'b EntityState),
+    (nc, c): (usize, impl Fn(usize) -> &'c EntityState),
+    k: u32,
+    g: u32,
+    out: &mut Delta3,
+) {
+    out.clear();
+    let (mut i, mut j, mut ip) = (0, 0, 0);
+    let mut held = 0u32;
+    loop {
+        match (i < nb, j < nc) {
+            (true, true) => {
+                let (bs, cs) = (b(i), c(j));
+                if bs.id == cs.id {
+                    if bs.kind != cs.kind {
+                        out.despawns.push(bs.id);
+                        out.spawns.push(*cs);
+                    } else {
+                        while ip < np && p(ip).id < bs.id {
+                            ip += 1;
+                        }
+                        let (px, py) = match (ip < np).then(|| p(ip)) {
+                            Some(ps) if ps.id == bs.id && ps.kind == bs.kind => (ps.x, ps.y),
+                            _ => (bs.x, bs.y),
+                        };
+                        let rx = i64::from(cs.x) - i64::from(predict(bs.x, px, k, g));
+                        let ry = i64::from(cs.y) - i64::from(predict(bs.y, py, k, g));
+                        if rx != 0 || ry != 0 {
+                            out.motion.moves.push(Move {
+                                index: held,
+                                rx,
+                                ry,
+                            });
+                        }
+                        if bs.fields != cs.fields {
+                            out.field_changes
+                                .push(field_delta(cs.id, &bs.fields, &cs.fields));
+                        }
+                        held += 1;
+                    }
+                    i += 1;
+                    j += 1;
+                } else if bs.id < cs.id {
+                    out.despawns.push(bs.id);
+                    i += 1;
+                } else {
+                    out.spawns.push(*cs);
+                    j += 1;
+                }
+            }
+            (true, false) => {
+                out.despawns.push(b(i).id);
+                i += 1;
+            }
+            (false, true) => {
+                out.spawns.push(*c(j));
+                j += 1;
+            }
+            (false, false) => break,
+        }
+    }
+    out.motion.held = held;
+    out.motion.sparse = sparse_is_smaller(&out.motion);
+}
+
+/// True when gaps cost fewer bits than a zero symbol per unmoved entity.
+fn sparse_is_smaller(m: &Motion) -> bool {
+    let zeros = u64::from(m.held) - m.moves.len() as u64;
+    let mut gaps = varint_len(m.moves.len() as u64) * 8;
+    let mut next = 0;
+    for mv in &m.moves {
+        gaps += eg_len(u64::from(mv.index - next), 0);
+        next = mv.index + 1;
+        if gaps >= zeros {
+            return false;
+        }
+    }
+    gaps < zeros
+}
+
+fn varint_len(v: u64) -> u64 {
+    match v {
+        0..=250 => 1,
+        251..=0xFFFF => 3,
+        0x1_0000..=0xFFFF_FFFF => 5,
+        _ => 9,
+    }
+}
+
+fn field_delta(id: EntityId, old: &[i32; MAX_FIELDS], new: &[i32; MAX_FIELDS]) -> FieldChange {
+    let mut mask = 0u8;
+    let mut values = [0; MAX_FIELDS];
+    for i in 0..MAX_FIELDS {
+        if old[i] != new[i] {
+            mask |= 1 << i;
+            values[i] = new[i].wrapping_sub(old[i]);
+        }
+    }
+    FieldChange { id, mask, values }
+}
+
+// ---- bits ----
+
+/// Appends bits most significant first.
+#[derive(Debug, Default)]
+pub struct BitWriter {
+    out: Vec<u8>,
+    acc: u64,
+    n: u32,
+}
+
+impl BitWriter {
+    /// An empty writer.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends the low `count` (≤ 32) bits of `bits`.
+    pub fn put(&mut self, bits: u64, count: u32) {
+        debug_assert!(count <= 32);
+        if count == 0 {
+            return;
+        }
+        self.acc = (self.acc << count) | (bits & ((1u64 << count) - 1));
+        self.n += count;
+        while self.n >= 8 {
+            self.n -= 8;
+            self.out.push((self.acc >> self.n) as u8);
+        }
+        self.acc &= (1u64 << self.n) - 1;
+    }
+
+    /// Appends the low `count` (≤ 64) bits of `bits`.
+    pub fn put_long(&mut self, bits: u64, count: u32) {
+        if count > 32 {
+            self.put(bits >> 32, count - 32);
+            self.put(bits & 0xFFFF_FFFF, 32);
+        } else {
+            self.put(bits, count);
+        }
+    }
+
+    /// The bytes, the last one padded with zero bits.
+    #[must_use]
+    pub fn finish(mut self) -> Vec<u8> {
+        if self.n > 0 {
+            self.out.push((self.acc << (8 - self.n)) as u8);
+        }
+        self.out
+    }
+}
+
+/// Reads bits most significant first from a byte slice.
+#[derive(Debug)]
+pub struct BitReader<'a> {
+    bytes: &'a [u8],
+    next: usize,
+    acc: u64,
+    n: u32,
+    used: usize,
+}
+
+fn malformed(what: &'static str) -> DecodeError {
+    DecodeError::Other(what)
+}
+
+impl<'a> BitReader<'a> {
+    /// A reader at the first bit of `bytes`.
+    #[must_use]
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            next: 0,
+            acc: 0,
+            n: 0,
+            used: 0,
+        }
+    }
+
+    /// Tops the buffer up to at least 57 bits; zeros past the end (caught by [`Self::done`] and
+    /// by [`Self::take`]).
+    #[inline]
+    fn refill(&mut self) {
+        while self.n <= 56 {
+            let byte = self.bytes.get(self.next).copied().unwrap_or(0);
+            self.acc |= u64::from(byte) << (56 - self.n);
+            self.n += 8;
+            self.next += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&mut self, count: u32) -> u64 {
+        self.refill();
+        self.acc >> (64 - count)
+    }
+
+    #[inline]
+    fn skip(&mut self, count: u32) -> Result<(), DecodeError> {
+        self.acc <<= count;
+        self.n -= count;
+        self.used += count as usize;
+        if self.used > self.bytes.len() * 8 {
+            return Err(malformed("bit section truncated"));
+        }
+        Ok(())
+    }
+
+    /// Reads `count` (1 ..= 48) bits.
+    #[inline]
+    pub fn take(&mut self, count: u32) -> Result<u64, DecodeError> {
+        let v = self.peek(count);
+        self.skip(count)?;
+        Ok(v)
+    }
+
+    /// Reads an Exp-Golomb code of order `k`.
+    pub fn exp_golomb(&mut self, k: u32) -> Result<u64, DecodeError> {
+        self.refill();
+        let zeros = self.acc.leading_zeros();
+        if zeros > 34 {
+            return Err(malformed("Exp-Golomb code too long"));
+        }
+        self.skip(zeros)?;
+        let m = self.take(zeros + k + 1)?;
+        Ok(m - (1u64 << k))
+    }
+
+    /// Checks that every byte was used and the padding bits are zero.
+    pub fn done(mut self) -> Result<(), DecodeError> {
+        let pad = (8 - self.used % 8) % 8;
+        if pad > 0 && self.take(pad as u32)? != 0 {
+            return Err(malformed("non-zero padding bits"));
+        }
+        if self.used != self.bytes.len() * 8 {
+            return Err(malformed("bytes left in the bit section"));
+        }
+        Ok(())
+    }
+}
+
+fn eg_len(n: u64, k: u32) -> u64 {
+    let m = n + (1u64 << k);
+    let b = 64 - u64::from(m.leading_zeros());
+    2 * b - u64::from(k) - 1
+}
+
+/// Writes an Exp-Golomb code of order `k`: `m = n + 2^k` in binary, after as many zero bits as
+/// `m` has bits beyond `k + 1`.
+pub fn write_exp_golomb(w: &mut BitWriter, n: u64, k: u32) {
+    let m = n + (1u64 << k);
+    let b = 64 - m.leading_zeros();
+    w.put_long(0, b - k - 1);
+    w.put_long(m, b);
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
+/// Writes one residual: `0` for (0, 0); `10ab` for a step along an axis (ab: 00 = +x, 01 = −x,
+/// 10 = +y, 11 = −y); `110ab` for a diagonal step (a: x is −1, b: y is −1); `111` then the
+/// zigzag of x and of y, each as an Exp-Golomb code of order [`ESCAPE_ORDER`], for the rest.
+pub fn write_residual(w: &mut BitWriter, rx: i64, ry: i64) {
+    match (rx, ry) {
+        (0, 0) => w.put(0, 1),
+        (1, 0) => w.put(0b1000, 4),
+        (-1, 0) => w.put(0b1001, 4),
+        (0, 1) => w.put(0b1010, 4),
+        (0, -1) => w.put(0b1011, 4),
+        (-1..=1, -1..=1) => {
+            w.put(0b11000 | (u64::from(rx < 0) << 1) | u64::from(ry < 0), 5);
+        }
+        _ => {
+            w.put(0b111, 3);
+            write_exp_golomb(w, zigzag(rx), ESCAPE_ORDER);
+            write_exp_golomb(w, zigzag(ry), ESCAPE_ORDER);
+        }
+    }
+}
+
+const AXIS: [(i64, i64); 4] = [(1, 0), (-1, 0), (0, 1), (0, -1)];
+
+/// Reads one residual written by [`write_residual`].
+#[inline]
+pub fn read_residual(r: &mut BitReader<'_>) -> Result<(i64, i64), DecodeError> {
+    let p = r.peek(5);
+    if p < 0b10000 {
+        r.skip(1)?;
+        Ok((0, 0))
+    } else if p < 0b11000 {
+        r.skip(4)?;
+        Ok(AXIS[((p >> 1) & 3) as usize])
+    } else if p < 0b11100 {
+        r.skip(5)?;
+        Ok((
+            if p & 2 != 0 { -1 } else { 1 },
+            if p & 1 != 0 { -1 } else { 1 },
+        ))
+    } else {
+        r.skip(3)?;
+        let x = r.exp_golomb(ESCAPE_ORDER)?;
+        let y = r.exp_golomb(ESCAPE_ORDER)?;
+        let (rx, ry) = (unzigzag(x), unzigzag(y));
+        if rx.abs() > MAX_RESIDUAL || ry.abs() > MAX_RESIDUAL {
+            return Err(malformed("residual beyond the grid"));
+        }
+        Ok((rx, ry))
+    }
+}
+
+// ---- bytes ----
+
+impl Encode for Motion {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        let tag = (u64::from(self.held) << 1) | u64::from(self.sparse);
+        u32::try_from(tag)
+            .map_err(|_| EncodeError::Other("too many held entities"))?
+            .encode(e)?;
+        let mut w = BitWriter::new();
+        let mut next = 0u32;
+        if self.sparse {
+            encode_len(self.moves.len(), e)?;
+            for m in &self.moves {
+                if m.index < next || m.index >= self.held || (m.rx == 0 && m.ry == 0) {
+                    return Err(EncodeError::Other("sparse moves out of order or empty"));
+                }
+                write_exp_golomb(&mut w, u64::from(m.index - next), 0);
+                write_residual(&mut w, m.rx, m.ry);
+                next = m.index + 1;
+            }
+        } else {
+            for m in &self.moves {
+                if m.index < next || m.index >= self.held {
+                    return Err(EncodeError::Other("dense moves out of order"));
+                }
+                for _ in next..m.index {
+                    w.put(0, 1);
+                }
+                write_residual(&mut w, m.rx, m.ry);
+                next = m.index + 1;
+            }
+            for _ in next..self.held {
+                w.put(0, 1);
+            }
+        }
+        let bytes = w.finish();
+        (bytes.len() as u32).encode(e)?;
+        e.writer().write(&bytes)
+    }
+}
+
+impl<Context> Decode<Context> for Motion {
+    fn decode<D: Decoder<Context = Context>>(d: &mut D) -> Result<Self, DecodeError> {
+        let tag = u32::decode(d)?;
+        let (held, sparse) = (tag >> 1, tag & 1 == 1);
+        if held as usize > crate::delta::MAX_LIST_LEN {
+            return Err(malformed("more held entities than a view holds"));
+        }
+        let count = if sparse { decode_len::<Move, D>(d)? } else { 0 };
+        let len = u32::decode(d)? as usize;
+        d.claim_bytes_read(len)?;
+        let mut bytes = vec![0u8; len];
+        d.reader().read(&mut bytes)?;
+        let mut r = BitReader::new(&bytes);
+        let mut moves = Vec::new();
+        if sparse {
+            moves.reserve(count);
+            let mut next = 0u64;
+            for _ in 0..count {
+                let index = next + r.exp_golomb(0)?;
+                if index >= u64::from(held) {
+                    return Err(malformed("sparse move past the held entities"));
+                }
+                let (rx, ry) = read_residual(&mut r)?;
+                if rx == 0 && ry == 0 {
+                    return Err(malformed("sparse move that moves nothing"));
+                }
+                moves.push(Move {
+                    index: index as u32,
+                    rx,
+                    ry,
+                });
+                next = index + 1;
+            }
+        } else {
+            for index in 0..held {
+                let (rx, ry) = read_residual(&mut r)?;
+                if rx != 0 || ry != 0 {
+                    moves.push(Move { index, rx, ry });
+                }
+            }
+        }
+        r.done()?;
+        Ok(Motion {
+            held,
+            sparse,
+            moves,
+        })
+    }
+}
+bincode::impl_borrow_decode!(Motion);
+
+impl Encode for Delta3 {
+    fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
+        encode_len(self.despawns.len(), e)?;
+        let mut gaps = GapEncoder::new();
+        for id in &self.despawns {
+            gaps.gap(*id)?.encode(e)?;
+        }
+        self.motion.encode(e)?;
+        encode_len(self.spawns.len(), e)?;
+        let mut gaps = GapEncoder::new();
+        for s in &self.spawns {
+            gaps.gap(s.id)?.encode(e)?;
+            s.kind.encode(e)?;
+            s.x.encode(e)?;
+            s.y.encode(e)?;
+            encode_fields(nonzero_mask(&s.fields), &s.fields, e)?;
+        }
+        encode_len(self.field_changes.len(), e)?;
+        let mut gaps = GapEncoder::new();
+        for f in &self.field_changes {
+            if f.mask == 0 {
+                return Err(EncodeError::Other("a field change must change a field"));
+            }
+            gaps.gap(f.id)?.encode(e)?;
+            encode_fields(f.mask, &f.values, e)?;
+        }
+        Ok(())
+    }
+}
+
+impl<Context> Decode<Context> for Delta3 {
+    fn decode<D: Decoder<Context = Context>>(d: &mut D) -> Result<Self, DecodeError> {
+        let n = decode_len::<EntityId, D>(d)?;
+        let mut despawns = Vec::with_capacity(n);
+        let mut ids = GapDecoder::new();
+        for _ in 0..n {
+            d.unclaim_bytes_read(size_of::<EntityId>());
+            despawns.push(ids.id(u64::decode(d)?)?);
+        }
+        let motion = Motion::decode(d)?;
+        let n = decode_len::<EntityState, D>(d)?;
+        let mut spawns = Vec::with_capacity(n);
+        let mut ids = GapDecoder::new();
+        for _ in 0..n {
+            d.unclaim_bytes_read(size_of::<EntityState>());
+            let id = ids.id(u64::decode(d)?)?;
+            let kind = u8::decode(d)?;
+            let x = u32::decode(d)?;
+            let y = u32::decode(d)?;
+            let (_, fields) = decode_fields(d)?;
+            spawns.push(EntityState {
+                id,
+                kind,
+                x,
+                y,
+                fields,
+            });
+        }
+        let n = decode_len::<FieldChange, D>(d)?;
+        let mut field_changes = Vec::with_capacity(n);
+        let mut ids = GapDecoder::new();
+        for _ in 0..n {
+            d.unclaim_bytes_read(size_of::<FieldChange>());
+            let id = ids.id(u64::decode(d)?)?;
+            let (mask, values) = decode_fields(d)?;
+            if mask == 0 {
+                return Err(malformed("a field change must change a field"));
+            }
+            field_changes.push(FieldChange { id, mask, values });
+        }
+        Ok(Delta3 {
+            despawns,
+            motion,
+            spawns,
+            field_changes,
+        })
+    }
+}
+bincode::impl_borrow_decode!(Delta3);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prediction_extrapolates_and_rounds_half_away_from_zero() {
+        assert_eq!(predict(100, 90, 1, 1), 110, "one tick after one tick");
+        assert_eq!(
+            predict(100, 90, 2, 1),
+            120,
+            "a skipped tick doubles the step"
+        );
+        assert_eq!(predict(100, 95, 1, 2), 103, "2.5 rounds to 3");
+        assert_eq!(predict(100, 105, 1, 2), 97, "-2.5 rounds to -3");
+        assert_eq!(predict(100, 93, 1, 3), 102, "7/3 = 2.33 rounds to 2");
+        assert_eq!(predict(100, 100, 5, 1), 100, "no motion stands still");
+        assert_eq!(predict(5, 20, 1, 1), 0, "clamped at 0");
+        assert_eq!(
+            predict(u32::MAX - 1, u32::MAX - 11, 1, 1),
+            u32::MAX,
+            "clamped at the top"
+        );
+        assert_eq!(
+            predict(1000, 0, u32::MAX, 1),
+            1000 + 1000 * 65_536,
+            "ticks are capped"
+        );
+    }
+
+    #[test]
+    fn residuals_round_trip_through_bits() {
+        let samples = [
+            (0, 0),
+            (1, 0),
+            (-1, 0),
+            (0, 1),
+            (0, -1),
+            (1, 1),
+            (-1, 1),
+            (1, -1),
+            (-1, -1),
+            (2, 0),
+            (-320, 320),
+            (MAX_RESIDUAL, -MAX_RESIDUAL),
+        ];
+        let mut w = BitWriter::new();
+        for (x, y) in samples {
+            write_residual(&mut w, x, y);
+        }
+        let bytes = w.finish();
+        let mut r = BitReader::new(&bytes);
+        for s in samples {
+            assert_eq!(read_residual(&mut r).expect("decodes"), s, "residual {s:?}");
+        }
+        r.done().expect("nothing left over");
+    }
+
+    #[test]
+    fn sparse_is_chosen_when_few_moved() {
+        let e = |id, x| EntityState::new(EntityId(id), 1, x, 0);
+        let base: Vec<_> = (0..100).map(|i| e(i, 10)).collect();
+        let mut cur = base.clone();
+        cur[50].x = 20;
+        let mut out = Delta3::default();
+        diff3_into(&[], &base, &cur, 1, 1, &mut out);
+        assert!(out.motion.sparse, "one move in a hundred is sparse");
+        cur.iter_mut().for_each(|c| c.x = 11);
+        diff3_into(&[], &base, &cur, 1, 1, &mut out);
+        assert!(!out.motion.sparse, "all moved is dense");
+        assert_eq!(out.motion.moves.len(), 100, "every entity moved");
+    }
+}

@@ -1,0 +1,78 @@
+//! Deployed clients keep working: v2 and v3 clients play in one room, every update of both
+//! verified, with no desync, and the gauge counts the sessions of each version.
+
+use std::time::Duration;
+
+use tickstream_bot::load::{LoadConfig, run};
+use tickstream_tests::{STEP_TIMEOUT, TestServer, series};
+
+async fn bots(server: &TestServer, protocol: u16, room: &str) -> tickstream_bot::Summary {
+    let cfg = LoadConfig {
+        url: server.ws_url.clone(),
+        bots: 20,
+        duration: Duration::from_secs(4),
+        room: room.into(),
+        connect: tickstream_bot::ConnectOptions {
+            subprotocol: tickstream_shared::subprotocol(protocol).map(str::to_owned),
+            ..TestServer::options()
+        },
+        verify_every: 1,
+        ramp: Duration::from_millis(500),
+        ..LoadConfig::default()
+    };
+    tokio::time::timeout(Duration::from_secs(120), run(cfg, |_| {}))
+        .await
+        .expect("the bots finish")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_and_v3_clients_share_a_room_without_desync() -> anyhow::Result<()> {
+    if tickstream_tests::own_process!() {
+        return Ok(());
+    }
+    let server = TestServer::start().await?;
+    for room in ["versions", "coins-versions"] {
+        let (v2, v3, gauge) = tokio::join!(bots(&server, 2, room), bots(&server, 3, room), async {
+            // Polled until every bot of both versions is connected (or the step times out).
+            let by = |v: u16| series("tickstream_sessions_by_protocol", "protocol", v);
+            let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+            loop {
+                let seen = (
+                    server.metric(&by(2)).await.unwrap_or(0.0),
+                    server.metric(&by(3)).await.unwrap_or(0.0),
+                );
+                if seen == (20.0, 20.0) || tokio::time::Instant::now() >= deadline {
+                    break seen;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        for (v, s) in [(2, &v2), (3, &v3)] {
+            assert_eq!(
+                s.bots_connected, 20,
+                "{room}: every v{v} bot connected: {s:?}"
+            );
+            assert_eq!(s.verified_bots, 20, "{room}: every v{v} bot verified");
+            assert_eq!(s.desyncs, 0, "{room}: no v{v} desync: {s:?}");
+            assert_eq!(s.errors, 0, "{room}: no v{v} error: {s:?}");
+            assert!(
+                s.updates_received > 20 * 60,
+                "{room}: v{v} updates flowed: {s:?}"
+            );
+        }
+        assert!(
+            v3.bytes_per_update * 2.0 < v2.bytes_per_update,
+            "{room}: v3 updates are much smaller: v2 {} B, v3 {} B",
+            v2.bytes_per_update,
+            v3.bytes_per_update
+        );
+        // In this test's own process, the gauges count only its bots.
+        assert_eq!(
+            gauge,
+            (20.0, 20.0),
+            "{room}: sessions by protocol (v2, v3) while every bot was connected"
+        );
+    }
+    server.stop().await;
+    Ok(())
+}
