@@ -520,7 +520,8 @@ pub fn write_residual<S: BitSink>(
 }
 
 /// The bits [`write_residual`] writes for a residual.
-fn residual_len(rx: i64, ry: i64) -> u64 {
+#[must_use]
+pub fn residual_len(rx: i64, ry: i64) -> u64 {
     match (rx, ry) {
         (0, 0) => 1,
         (-1..=1, 0) | (0, -1..=1) => 4,
