@@ -1,8 +1,10 @@
 // Types for tickstream.js, the Tickstream browser client (protocol version 2).
 // See docs/WEB_CLIENT.md for the API and docs/PROTOCOL.md for the bytes.
 
-export const SUBPROTOCOL: "tickstream.v2";
-export const PROTOCOL_VERSION: 2;
+export const SUBPROTOCOL: "tickstream.v3";
+/** Offered newest first; the server echoes the highest it speaks. */
+export const SUBPROTOCOLS: readonly ["tickstream.v3", "tickstream.v2"];
+export const PROTOCOL_VERSION: 3;
 /** Grid points per world unit. */
 export const GRID_SCALE: 64;
 export const MAX_SERVER_MESSAGE: number;
@@ -131,7 +133,37 @@ export interface ErrorMsg {
   code: number;
   reason: string;
 }
-export type ServerMsg = Welcome | Update | Pong | ErrorMsg;
+/** A v3 position residual: actual minus predicted, grid points, for held entity `index`. */
+export interface Move {
+  /** Position among the held entities (after the despawns), in id order, from 0. */
+  index: number;
+  rx: number;
+  ry: number;
+}
+/** Every held entity's new position: its prediction plus its residual ((0, 0) if unlisted). */
+export interface Motion {
+  held: number;
+  /** Sent as gaps between moved entities rather than a code per held entity. */
+  sparse: boolean;
+  moves: Move[];
+}
+export interface Delta3 {
+  despawns: number[];
+  motion: Motion;
+  spawns: EntityState[];
+  /** `values[i]` is the wrapping difference new − held of each field whose bit is set. */
+  fieldChanges: FieldChange[];
+}
+/** Protocol v3's per-tick update (PROTOCOL.md §15): tick and ack as differences. */
+export interface Update3 {
+  type: "Update3";
+  tickGap: number;
+  ackDelta: number;
+  checksum: number;
+  delta: Delta3;
+  events: GameEvent[];
+}
+export type ServerMsg = Welcome | Update | Update3 | Pong | ErrorMsg;
 
 export interface Join {
   type: "Join";
@@ -166,6 +198,8 @@ export function encodeClientMsg(msg: ClientMsg): Uint8Array;
 /** For tests and tools: picks change forms by the server's rule. */
 export function encodeServerMsg(msg: ServerMsg): Uint8Array;
 export function isValidRoomName(room: string): boolean;
+/** The v3 prediction of a coordinate (PROTOCOL.md §15.2), exact integer arithmetic. */
+export function predict(cur: number, prev: number, ticksSince: number, lastGap: number): number;
 
 export function fmix32(h: number): number;
 /** Fields at 0 (or no fields) hash as in version 1. */
@@ -197,6 +231,11 @@ export class Replica {
   get(id: number): EntityState | undefined;
   /** Despawns, spawns, changes, field changes, then the checksum; throws DesyncError. */
   apply(update: Update): void;
+  /**
+   * A v3 update: despawns, predicted positions plus residuals, spawns, field differences, then
+   * the checksum; returns the same change as a v2 Update. Throws DesyncError.
+   */
+  apply3(update: Update3): Update;
 }
 
 /** Estimates which server tick is arriving now from the arrival of Updates. */
@@ -313,6 +352,8 @@ export interface Stats {
   players: number;
   /** The game the room runs; null before the first Welcome. */
   game: string | null;
+  /** The protocol version the server chose for this connection; null before it opened. */
+  protocol: 2 | 3 | null;
   /** Events delivered, and the seq of the last one. */
   events: number;
   lastEventSeq: number;

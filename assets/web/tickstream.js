@@ -1,4 +1,5 @@
-// Tickstream browser client, protocol version 2 (docs/PROTOCOL.md; API in docs/WEB_CLIENT.md).
+// Tickstream browser client, protocol version 3, and version 2 with servers that speak only that
+// (docs/PROTOCOL.md, docs/PROTOCOL-v2.md; API in docs/WEB_CLIENT.md).
 //
 // One ES module with no dependencies and no build step: import it from a page or from Node.
 //
@@ -8,7 +9,10 @@
 //                   for tests and tools, decodeClientMsg, encodeClientMsg, encodeServerMsg).
 //   - checksum:     fmix32, entityHash (position and game fields), viewChecksum.
 //   - game fields:  scaleField, namedFields: raw quantized fields to the game's units.
-//   - Replica:      the client's copy of its view; applies Updates and checks the checksum.
+//   - v3:           predict (the integer extrapolation every v3 client computes), the bit
+//                   reader of Update3's motion, and its encoder for tests.
+//   - Replica:      the client's copy of its view; applies Updates (v2) and Update3s (v3:
+//                   predicted positions plus residuals) and checks the checksum.
 //   - ServerClock:  estimates the server's tick from the arrival of Updates.
 //   - Interpolator: keeps a few states per entity and renders them about 100 ms in the past.
 //   - Predictor:    predicts the own entity ahead of the server and reconciles with ack_seq.
@@ -16,14 +20,24 @@
 //                   congestion), game events in seq order, pings, close codes, reconnect with
 //                   backoff (resuming the same entity after a drop), stats().
 //
-// Numbers: every u64 of a valid version-2 message is far below 2^53, so u64s decode to plain
+// Numbers: every u64 of a valid version-2 or version-3 message is far below 2^53, so u64s decode to plain
 // Numbers and a u64 of 2^53 or more is refused as malformed (PROTOCOL.md §12). Encoders accept
 // a BigInt where a u64 is written (Ping.client_time).
 
-/** The WebSocket subprotocol; the server echoes it or refuses the upgrade. */
-export const SUBPROTOCOL = "tickstream.v2";
-/** The protocol version carried in Welcome. */
-export const PROTOCOL_VERSION = 2;
+/** The newest WebSocket subprotocol this client speaks; it offers `SUBPROTOCOLS`. */
+export const SUBPROTOCOL = "tickstream.v3";
+/**
+ * The subprotocols the client offers, newest first: the server echoes the highest it speaks
+ * (or refuses the upgrade), so the client also plays on servers that speak only version 2.
+ */
+export const SUBPROTOCOLS = Object.freeze(["tickstream.v3", "tickstream.v2"]);
+/** The newest protocol version, carried in Welcome on a `tickstream.v3` connection. */
+export const PROTOCOL_VERSION = 3;
+/** The protocol version each subprotocol names (and its Welcome carries). */
+const VERSION_OF = new Map([
+  ["tickstream.v3", 3],
+  ["tickstream.v2", 2],
+]);
 /** Grid points per world unit: positions travel as u32 counts of 1/64 unit. */
 export const GRID_SCALE = 64;
 /** The largest server message a client accepts (4 MiB). */
@@ -348,6 +362,278 @@ function decodeDelta(r) {
   return { despawns, spawns, changes, fieldChanges };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Version 3: positions as residuals from the client's own prediction (PROTOCOL.md §15)
+// ---------------------------------------------------------------------------------------------
+
+/** Exp-Golomb order of an escaped residual coordinate (PROTOCOL.md §15.3). */
+const ESCAPE_ORDER = 7;
+/** Ticks since the last update count up to this many in a prediction (PROTOCOL.md §15.2). */
+const MAX_PREDICT_TICKS = 65536;
+/** The largest |residual| on the u32 grid. */
+const MAX_RESIDUAL = 0xffffffff;
+
+/**
+ * The position a v3 client predicts for a coordinate it holds at `c`, held at `p` one update
+ * earlier, `g` ticks before `c`, for an update `k` ticks after `c` (PROTOCOL.md §15.2): `c`
+ * plus `(c - p) × k / g` rounded half away from zero, clamped to the u32 grid. Every
+ * intermediate value is an integer below 2^50, exact in a Number; the floor is checked with
+ * the remainder, so no rounding of the division can move it.
+ */
+export function predict(c, p, k, g) {
+  const v = c - p;
+  if (v === 0 || g === 0) return c;
+  if (k > MAX_PREDICT_TICKS) k = MAX_PREDICT_TICKS;
+  let s = v;
+  if (k !== g) {
+    const n = v * k;
+    const a = 2 * Math.abs(n) + g;
+    const b = 2 * g;
+    s = Math.floor(a / b);
+    if (s * b > a) s -= 1;
+    else if ((s + 1) * b <= a) s += 1;
+    if (n < 0) s = -s;
+  }
+  const x = c + s;
+  return x < 0 ? 0 : x > 0xffffffff ? 0xffffffff : x;
+}
+
+/** Reads the bit section of an `Update3`'s motion, most significant bit first. */
+class BitReader {
+  /** @param {Uint8Array} bytes */
+  constructor(bytes) {
+    this.b = bytes;
+    this.pos = 0;
+    this.bits = bytes.length * 8;
+    /** The last residual read. */
+    this.rx = 0;
+    this.ry = 0;
+  }
+  /** The next `n` (1 ..= 24) bits without consuming them; zeros past the end. */
+  peek(n) {
+    const b = this.b;
+    const i = this.pos >>> 3;
+    const w = ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0;
+    return ((w << (this.pos & 7)) >>> 0) >>> (32 - n);
+  }
+  skip(n) {
+    this.pos += n;
+    if (this.pos > this.bits) throw new ProtocolError("bit section truncated");
+  }
+  /** Reads `n` (≤ 48) bits as a Number. */
+  take(n) {
+    let v = 0;
+    while (n > 0) {
+      const m = n > 24 ? 24 : n;
+      v = v * (1 << m) + this.peek(m);
+      this.skip(m);
+      n -= m;
+    }
+    return v;
+  }
+  /** An Exp-Golomb code of order `k`: z zero bits, then z + k + 1 bits of n + 2^k. */
+  expGolomb(k) {
+    const start = this.pos;
+    let zeros = 0;
+    for (;;) {
+      const w = this.peek(24);
+      if (w !== 0) {
+        zeros += Math.clz32(w) - 8;
+        break;
+      }
+      zeros += 24;
+      if (zeros > 34) break;
+      this.skip(24);
+    }
+    if (zeros > 34) throw new ProtocolError("Exp-Golomb code too long");
+    this.pos = start;
+    this.skip(zeros);
+    return this.take(zeros + k + 1) - 2 ** k;
+  }
+  /** Reads one residual code (PROTOCOL.md §15.3) into `rx`, `ry`. */
+  residual() {
+    const p = this.peek(5);
+    if (p < 0b10000) {
+      this.skip(1);
+      this.rx = 0;
+      this.ry = 0;
+    } else if (p < 0b11000) {
+      this.skip(4);
+      const axis = (p >>> 1) & 3;
+      this.rx = axis === 0 ? 1 : axis === 1 ? -1 : 0;
+      this.ry = axis === 2 ? 1 : axis === 3 ? -1 : 0;
+    } else if (p < 0b11100) {
+      this.skip(5);
+      this.rx = p & 2 ? -1 : 1;
+      this.ry = p & 1 ? -1 : 1;
+    } else {
+      this.skip(3);
+      const unzigzag = (u) => (u % 2 === 1 ? -(u + 1) / 2 : u / 2);
+      this.rx = unzigzag(this.expGolomb(ESCAPE_ORDER));
+      this.ry = unzigzag(this.expGolomb(ESCAPE_ORDER));
+      if (Math.abs(this.rx) > MAX_RESIDUAL || Math.abs(this.ry) > MAX_RESIDUAL) {
+        throw new ProtocolError("residual beyond the grid");
+      }
+    }
+  }
+  /** Every byte used, and the bits after the last code zero. */
+  done() {
+    const pad = (8 - (this.pos % 8)) % 8;
+    if (pad > 0 && this.take(pad) !== 0) throw new ProtocolError("non-zero padding bits");
+    if (this.pos !== this.bits) throw new ProtocolError("bytes left in the bit section");
+  }
+}
+
+/** The motion of an `Update3`: `{ held, sparse, moves: [{ index, rx, ry }] }`. */
+function decodeMotion(r) {
+  const tag = r.u32();
+  const held = tag >>> 1;
+  const sparse = (tag & 1) === 1;
+  if (held > MAX_LIST_LEN) throw new ProtocolError(`${held} held entities (limit ${MAX_LIST_LEN})`);
+  const count = sparse ? r.count() : 0;
+  const bits = new BitReader(r.raw(r.u32()));
+  const moves = [];
+  if (sparse) {
+    let next = 0;
+    for (let i = 0; i < count; i++) {
+      const index = next + bits.expGolomb(0);
+      if (index >= held) throw new ProtocolError("sparse move past the held entities");
+      bits.residual();
+      if (bits.rx === 0 && bits.ry === 0) throw new ProtocolError("sparse move that moves nothing");
+      moves.push({ index, rx: bits.rx, ry: bits.ry });
+      next = index + 1;
+    }
+  } else {
+    for (let index = 0; index < held; index++) {
+      bits.residual();
+      if (bits.rx !== 0 || bits.ry !== 0) moves.push({ index, rx: bits.rx, ry: bits.ry });
+    }
+  }
+  bits.done();
+  return { held, sparse, moves };
+}
+
+/** `Delta3`: despawns, motion, spawns, field changes as differences (PROTOCOL.md §15.3). */
+function decodeDelta3(r) {
+  const despawns = [];
+  const spawns = [];
+  const fieldChanges = [];
+  let n = r.count();
+  let id = gapDecoder();
+  for (let i = 0; i < n; i++) despawns.push(id(r.u64()));
+  const motion = decodeMotion(r);
+  n = r.count();
+  id = gapDecoder();
+  for (let i = 0; i < n; i++) {
+    const eid = id(r.u64());
+    const kind = r.u8();
+    const x = r.u32();
+    const y = r.u32();
+    spawns.push({ id: eid, kind, x, y, fields: decodeFields(r).values });
+  }
+  n = r.count();
+  id = gapDecoder();
+  for (let i = 0; i < n; i++) {
+    const eid = id(r.u64());
+    const { mask, values } = decodeFields(r);
+    if (mask === 0) throw new ProtocolError(`field change of entity ${eid} changes no field`);
+    fieldChanges.push({ id: eid, mask, values });
+  }
+  return { despawns, motion, spawns, fieldChanges };
+}
+
+/** Appends bits most significant first (encoding, for tests and tools). */
+class BitWriter {
+  constructor() {
+    this.bytes = [];
+    this.acc = 0;
+    this.n = 0;
+  }
+  /** The low `count` bits of `v` (a non-negative Number below 2^48). */
+  put(v, count) {
+    for (let i = count - 1; i >= 0; i--) {
+      this.acc = (this.acc << 1) | (Math.floor(v / 2 ** i) % 2);
+      if (++this.n === 8) {
+        this.bytes.push(this.acc);
+        this.acc = 0;
+        this.n = 0;
+      }
+    }
+  }
+  expGolomb(n, k) {
+    const m = n + 2 ** k;
+    const b = m.toString(2).length;
+    this.put(0, b - k - 1);
+    this.put(m, b);
+  }
+  residual(rx, ry) {
+    const zigzag = (v) => (v >= 0 ? 2 * v : -2 * v - 1);
+    if (rx === 0 && ry === 0) this.put(0, 1);
+    else if (ry === 0 && Math.abs(rx) === 1) this.put(rx > 0 ? 0b1000 : 0b1001, 4);
+    else if (rx === 0 && Math.abs(ry) === 1) this.put(ry > 0 ? 0b1010 : 0b1011, 4);
+    else if (Math.abs(rx) === 1 && Math.abs(ry) === 1) this.put(0b11000 | (rx < 0 ? 2 : 0) | (ry < 0 ? 1 : 0), 5);
+    else {
+      this.put(0b111, 3);
+      this.expGolomb(zigzag(rx), ESCAPE_ORDER);
+      this.expGolomb(zigzag(ry), ESCAPE_ORDER);
+    }
+  }
+  finish() {
+    if (this.n > 0) this.bytes.push(this.acc << (8 - this.n));
+    return Uint8Array.from(this.bytes);
+  }
+}
+
+function encodeDelta3(w, d) {
+  const gaps = (list, idOf) => {
+    if (list.length > MAX_LIST_LEN) throw new ProtocolError("delta list too long");
+    w.varint(list.length);
+    let next = 0;
+    return list.map((item) => {
+      const id = u32Check(idOf(item), "entity id");
+      if (id < next) throw new ProtocolError("delta ids are not strictly ascending");
+      const gap = id - next;
+      next = id + 1;
+      return gap;
+    });
+  };
+  for (const gap of gaps(d.despawns, (id) => id)) w.varint(gap);
+  const m = d.motion;
+  w.varint(m.held * 2 + (m.sparse ? 1 : 0));
+  const bits = new BitWriter();
+  let next = 0;
+  if (m.sparse) w.varint(m.moves.length);
+  for (const mv of m.moves) {
+    if (mv.index < next || mv.index >= m.held) throw new ProtocolError("moves out of order");
+    if (m.sparse) bits.expGolomb(mv.index - next, 0);
+    else for (; next < mv.index; next++) bits.put(0, 1);
+    bits.residual(mv.rx, mv.ry);
+    next = mv.index + 1;
+  }
+  if (!m.sparse) for (; next < m.held; next++) bits.put(0, 1);
+  const bytes = bits.finish();
+  w.varint(bytes.length);
+  w.reserve(bytes.length);
+  w.b.set(bytes, w.p);
+  w.p += bytes.length;
+  const spawnGaps = gaps(d.spawns, (s) => s.id);
+  d.spawns.forEach((s, i) => {
+    w.varint(spawnGaps[i]);
+    w.u8(s.kind);
+    w.varint(u32Check(s.x, "x"));
+    w.varint(u32Check(s.y, "y"));
+    const fields = s.fields ?? [];
+    let mask = 0;
+    for (let f = 0; f < MAX_FIELDS; f++) if ((fields[f] ?? 0) !== 0) mask |= 1 << f;
+    encodeFields(w, mask, fields);
+  });
+  const fieldGaps = gaps(d.fieldChanges, (f) => f.id);
+  d.fieldChanges.forEach((f, i) => {
+    w.varint(fieldGaps[i]);
+    encodeFields(w, f.mask, f.values);
+  });
+}
+
 function decodeEvents(r) {
   const n = r.len();
   const events = [];
@@ -418,6 +704,16 @@ export function decodeServerMsg(data) {
       break;
     case 3:
       msg = { type: "Error", code: r.u16(), reason: r.str() };
+      break;
+    case 4:
+      msg = {
+        type: "Update3",
+        tickGap: r.u32(),
+        ackDelta: r.u32(),
+        checksum: r.u32le(),
+        delta: decodeDelta3(r),
+        events: decodeEvents(r),
+      };
       break;
     default:
       throw new ProtocolError(`unknown ServerMsg variant ${variant}`);
@@ -577,6 +873,17 @@ function encodeDelta(w, d) {
   });
 }
 
+function encodeEvents(w, events) {
+  w.varint(events.length);
+  for (const e of events) {
+    w.varint(u32Check(e.seq, "event seq"));
+    w.varint(e.kind);
+    w.varint(u32Check(e.entity, "event entity"));
+    w.i32(e.value);
+    w.str(e.text);
+  }
+}
+
 function encodeFields(w, mask, values) {
   if (values.length > MAX_FIELDS) throw new ProtocolError(`${values.length} fields (limit ${MAX_FIELDS})`);
   w.u8(mask);
@@ -618,14 +925,15 @@ export function encodeServerMsg(msg) {
       w.varint(msg.ackSeq);
       w.u32le(msg.checksum);
       encodeDelta(w, msg.delta);
-      w.varint((msg.events ?? []).length);
-      for (const e of msg.events ?? []) {
-        w.varint(u32Check(e.seq, "event seq"));
-        w.varint(e.kind);
-        w.varint(u32Check(e.entity, "event entity"));
-        w.i32(e.value);
-        w.str(e.text);
-      }
+      encodeEvents(w, msg.events ?? []);
+      break;
+    case "Update3":
+      w.varint(4);
+      w.varint(u32Check(msg.tickGap, "tick_gap"));
+      w.varint(u32Check(msg.ackDelta, "ack_delta"));
+      w.u32le(msg.checksum);
+      encodeDelta3(w, msg.delta);
+      encodeEvents(w, msg.events ?? []);
       break;
     case "Pong":
       w.varint(2);
@@ -712,7 +1020,19 @@ export function namedFields(fields, specs) {
 
 const hashOf = (e) => entityHash(e.id, e.kind, e.x, e.y, e.fields);
 
-/** A client's copy of its view, in grid points, with the checksum kept incrementally. */
+/** The v2 change form the server would pick for a move (PROTOCOL.md §7.5). */
+function changeForm(dx, dy) {
+  if (dy === 0 && dx !== 0 && fits(dx, 16)) return ChangeForm.X16;
+  if (dx === 0 && dy !== 0 && fits(dy, 16)) return ChangeForm.Y16;
+  if (dx !== 0 && dy !== 0 && fits(dx, 12) && fits(dy, 12)) return ChangeForm.XY12;
+  return ChangeForm.WIDE;
+}
+
+/**
+ * A client's copy of its view, in grid points, with the checksum kept incrementally. It applies
+ * version-2 `Update`s (`apply`) and version-3 `Update3`s (`apply3`, which also keeps what the
+ * v3 prediction extrapolates from: each entity's position one update earlier, in id order).
+ */
 export class Replica {
   constructor() {
     /** @type {Map<number, {id: number, kind: number, x: number, y: number, fields: number[]}>} */
@@ -723,6 +1043,13 @@ export class Replica {
     this.ackSeq = 0;
     /** The checksum of what the replica holds. */
     this.checksum = 0;
+    /** v3: the entities in id order, the order of an `Update3`'s motion; null when stale. */
+    this.order = [];
+    /** v3: `prevX[i]`, `prevY[i]` are where `order[i]` was one update earlier. */
+    this.prevX = [];
+    this.prevY = [];
+    /** v3: ticks between the last two updates (0 after the first). */
+    this.gap = 0;
   }
 
   get size() {
@@ -784,8 +1111,155 @@ export class Replica {
       throw new DesyncError(`checksum mismatch at tick ${u.tick}: server ${hex(u.checksum)}, replica ${hex(sum)}`);
     }
     this.checksum = sum;
+    this.order = null; // a v2 replica keeps no id order
+    this.gap = this.tick === null ? 0 : u.tick - this.tick;
     this.tick = u.tick;
     this.ackSeq = u.ackSeq;
+  }
+
+  /**
+   * Applies a decoded `Update3` (PROTOCOL.md §15.4): despawns; every held entity at its
+   * prediction plus its residual; spawns; field changes (differences); then checks the
+   * checksum. Returns the same change as a version-2 `Update` (tick, ackSeq, position changes
+   * and new field values), so that everything after the replica reads one shape. Throws
+   * DesyncError on any inconsistency; the replica is then unusable (reconnect, or resume).
+   */
+  apply3(u) {
+    const k = u.tickGap;
+    if (!(k >= 1)) throw new DesyncError("update with a tick gap of 0");
+    const tick = (this.tick ?? 0) + k;
+    if (tick > 0xffffffff) throw new DesyncError(`update for tick ${tick} past 2^32`);
+    const E = this.entities;
+    const d = u.delta;
+    let sum = this.checksum;
+    let order = this.order;
+    let px = this.prevX;
+    let py = this.prevY;
+    if (order === null) {
+      order = [...E.values()].sort((a, b) => a.id - b.id);
+      px = order.map((e) => e.x);
+      py = order.map((e) => e.y);
+    }
+    for (const id of d.despawns) {
+      const e = E.get(id);
+      if (!e) throw new DesyncError(`despawn of unknown entity ${id}`);
+      sum = (sum - hashOf(e)) >>> 0;
+      E.delete(id);
+    }
+    if (d.despawns.length > 0) {
+      let keep = 0;
+      for (let i = 0; i < order.length; i++) {
+        if (!E.has(order[i].id)) continue;
+        order[keep] = order[i];
+        px[keep] = px[i];
+        py[keep] = py[i];
+        keep++;
+      }
+      order.length = px.length = py.length = keep;
+    }
+    const m = d.motion;
+    if (m.held !== order.length) {
+      throw new DesyncError(`update moves ${m.held} held entities, the replica holds ${order.length}`);
+    }
+    const g = this.gap;
+    const moves = m.moves;
+    const changes = [];
+    let mi = 0;
+    for (let i = 0; i < order.length; i++) {
+      const e = order[i];
+      let x = predict(e.x, px[i], k, g);
+      let y = predict(e.y, py[i], k, g);
+      if (mi < moves.length && moves[mi].index === i) {
+        x += moves[mi].rx;
+        y += moves[mi].ry;
+        mi++;
+        if (x < 0 || x > 0xffffffff || y < 0 || y > 0xffffffff) {
+          throw new DesyncError(`change moves entity ${e.id} out of the grid`);
+        }
+      }
+      px[i] = e.x;
+      py[i] = e.y;
+      if (x !== e.x || y !== e.y) {
+        sum = (sum - hashOf(e)) >>> 0;
+        const dx = x - e.x;
+        const dy = y - e.y;
+        changes.push({ id: e.id, dx, dy, form: changeForm(dx, dy) });
+        e.x = x;
+        e.y = y;
+        sum = (sum + hashOf(e)) >>> 0;
+      }
+    }
+    if (mi !== moves.length) throw new DesyncError("moves out of order or past the held entities");
+    if (d.spawns.length > 0) {
+      const spawned = [];
+      for (const s of d.spawns) {
+        if (E.has(s.id)) throw new DesyncError(`spawn of entity ${s.id} that is already present`);
+        if (spawned.length > 0 && s.id <= spawned[spawned.length - 1].id) throw new DesyncError("spawns out of order");
+        const fields = new Array(MAX_FIELDS).fill(0);
+        if (s.fields) for (let i = 0; i < MAX_FIELDS; i++) fields[i] = s.fields[i] ?? 0;
+        const e = { id: s.id, kind: s.kind, x: s.x, y: s.y, fields };
+        E.set(s.id, e);
+        spawned.push(e);
+        sum = (sum + hashOf(e)) >>> 0;
+      }
+      // Merge by id; a new entity is held in one state: it predicts as standing still.
+      const merged = [];
+      const mx = [];
+      const my = [];
+      let i = 0;
+      for (const e of spawned) {
+        for (; i < order.length && order[i].id < e.id; i++) {
+          merged.push(order[i]);
+          mx.push(px[i]);
+          my.push(py[i]);
+        }
+        merged.push(e);
+        mx.push(e.x);
+        my.push(e.y);
+      }
+      for (; i < order.length; i++) {
+        merged.push(order[i]);
+        mx.push(px[i]);
+        my.push(py[i]);
+      }
+      order = merged;
+      px = mx;
+      py = my;
+    }
+    const fieldChanges = [];
+    for (const f of d.fieldChanges) {
+      const e = E.get(f.id);
+      if (!e) throw new DesyncError(`field change of unknown entity ${f.id}`);
+      sum = (sum - hashOf(e)) >>> 0;
+      const values = new Array(MAX_FIELDS).fill(0);
+      for (let i = 0; i < MAX_FIELDS; i++) {
+        if (f.mask & (1 << i)) {
+          e.fields[i] = (e.fields[i] + f.values[i]) | 0; // wrapping i32
+          values[i] = e.fields[i];
+        }
+      }
+      fieldChanges.push({ id: f.id, mask: f.mask, values });
+      sum = (sum + hashOf(e)) >>> 0;
+    }
+    this.order = order;
+    this.prevX = px;
+    this.prevY = py;
+    if (sum !== u.checksum) {
+      const hex = (v) => "0x" + v.toString(16).padStart(8, "0");
+      throw new DesyncError(`checksum mismatch at tick ${tick}: server ${hex(u.checksum)}, replica ${hex(sum)}`);
+    }
+    this.checksum = sum;
+    this.gap = this.tick === null ? 0 : k;
+    this.tick = tick;
+    this.ackSeq = (this.ackSeq + u.ackDelta) >>> 0;
+    return {
+      type: "Update",
+      tick,
+      ackSeq: this.ackSeq,
+      checksum: u.checksum,
+      delta: { despawns: d.despawns, spawns: d.spawns, changes, fieldChanges },
+      events: u.events,
+    };
   }
 }
 
@@ -1123,6 +1597,8 @@ export class TickstreamClient {
     this.interp = null;
     this.predictor = null;
     this.sent = { dx: 0, dy: 0, buttons: 0 };
+    /** The protocol version of this connection (2 or 3), once the server chose it. */
+    this.protocol = null;
     /** Whether this connection opened with Resume rather than Join. */
     this.resuming = false;
     this.lastInputTick = null;
@@ -1293,7 +1769,7 @@ export class TickstreamClient {
         u.searchParams.set("token", token);
         url = u.href;
       }
-      ws = new this.options.WebSocket(url, SUBPROTOCOL);
+      ws = new this.options.WebSocket(url, [...SUBPROTOCOLS]);
     } catch (error) {
       this.openFailed(error);
       return;
@@ -1353,10 +1829,12 @@ export class TickstreamClient {
 
   onOpen(ws) {
     if (ws !== this.ws) return;
-    if (ws.protocol !== SUBPROTOCOL) {
-      this.fail(ws, `server chose subprotocol ${JSON.stringify(ws.protocol)}, not ${SUBPROTOCOL}`, false);
+    const version = VERSION_OF.get(ws.protocol);
+    if (version === undefined) {
+      this.fail(ws, `server chose subprotocol ${JSON.stringify(ws.protocol)}, not one of ${SUBPROTOCOLS.join(", ")}`, false);
       return;
     }
+    this.protocol = version;
     this.setState("joining");
     this.emit("open", undefined);
     this.resuming = this.options.autoResume !== false && this.resumeToken !== null;
@@ -1379,6 +1857,11 @@ export class TickstreamClient {
         this.onWelcome(ws, msg, t);
         break;
       case "Update":
+      case "Update3":
+        if ((msg.type === "Update3") !== (this.protocol === 3)) {
+          this.fail(ws, `${msg.type} on a version ${this.protocol} connection`, true);
+          return;
+        }
         this.onUpdate(ws, msg, t, data.byteLength ?? 0);
         break;
       case "Pong": {
@@ -1406,8 +1889,8 @@ export class TickstreamClient {
       this.fail(ws, "second Welcome", true);
       return;
     }
-    if (w.protocol !== PROTOCOL_VERSION) {
-      this.fail(ws, `server speaks protocol ${w.protocol}, this client ${PROTOCOL_VERSION}`, false);
+    if (w.protocol !== this.protocol) {
+      this.fail(ws, `server speaks protocol ${w.protocol} on a version ${this.protocol} connection`, false);
       return;
     }
     if (w.tickRateHz === 0) {
@@ -1443,7 +1926,7 @@ export class TickstreamClient {
     this.ping(t);
   }
 
-  onUpdate(ws, u, t, size) {
+  onUpdate(ws, msg, t, size) {
     if (!this.welcome) {
       this.fail(ws, "Update before Welcome", true);
       return;
@@ -1452,15 +1935,18 @@ export class TickstreamClient {
     // repeat ends the connection before anything of this update is used; the resume that
     // follows asks for every event after the last one delivered.
     let expected = this.lastEventSeq + 1;
-    for (const e of u.events) {
+    for (const e of msg.events) {
       if (e.seq !== expected) {
         this.fail(ws, `event seq ${e.seq} where ${expected} was due`, true);
         return;
       }
       expected += 1;
     }
+    // A v3 update comes out of the replica as the equivalent v2 Update: one shape from here on.
+    let u = msg;
     try {
-      this.replica.apply(u);
+      if (msg.type === "Update3") u = this.replica.apply3(msg);
+      else this.replica.apply(msg);
     } catch (error) {
       this.desyncs += 1;
       this.emit("desync", { error });
@@ -1696,6 +2182,7 @@ export class TickstreamClient {
       entities: this.replica.size,
       players: [...this.replica.entities.values()].filter((e) => e.kind === playerKind).length,
       game: w ? w.game : null,
+      protocol: this.protocol,
       events: this.events,
       lastEventSeq: this.lastEventSeq,
       resumes: this.resumes,

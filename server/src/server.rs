@@ -195,6 +195,7 @@ impl Server {
             empty_timeout: Duration::from_millis(r.empty_timeout_ms),
             max_pending_events: r.max_pending_events,
             event_history: r.event_history,
+            max_bytes_per_client_per_sec: config.sync.max_bytes_per_client_per_sec,
         };
         let caps = RoomCaps {
             max_rooms: s.max_rooms,

@@ -266,53 +266,113 @@ fn field_delta(id: EntityId, old: &[i32; MAX_FIELDS], new: &[i32; MAX_FIELDS]) -
 
 // ---- bits ----
 
-/// Appends bits most significant first.
-#[derive(Debug, Default)]
-pub struct BitWriter {
-    out: Vec<u8>,
+/// Where a [`BitWriter`] puts its bytes.
+pub trait BitSink {
+    /// Appends `bytes`.
+    fn put_bytes(&mut self, bytes: &[u8]) -> Result<(), EncodeError>;
+}
+
+impl BitSink for Vec<u8> {
+    fn put_bytes(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// A bincode writer as a [`BitSink`]: bits go straight into the message being encoded. It
+/// counts them, for a check against the length written before them.
+struct WriterSink<'a, W: Writer>(&'a mut W, usize);
+
+impl<W: Writer> BitSink for WriterSink<'_, W> {
+    fn put_bytes(&mut self, bytes: &[u8]) -> Result<(), EncodeError> {
+        self.1 += bytes.len();
+        self.0.write(bytes)
+    }
+}
+
+/// Bytes a [`BitWriter`] gathers on the stack before it hands them to its sink.
+const BIT_CHUNK: usize = 128;
+
+/// Appends bits most significant first, through a small buffer on the stack: encoding an
+/// update's motion allocates nothing.
+#[derive(Debug)]
+pub struct BitWriter<S: BitSink> {
+    sink: S,
+    buf: [u8; BIT_CHUNK],
+    len: usize,
     acc: u64,
     n: u32,
 }
 
-impl BitWriter {
-    /// An empty writer.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
+impl<S: BitSink> BitWriter<S> {
+    /// An empty writer into `sink`.
+    pub fn new(sink: S) -> Self {
+        Self {
+            sink,
+            buf: [0; BIT_CHUNK],
+            len: 0,
+            acc: 0,
+            n: 0,
+        }
+    }
+
+    /// Moves the 32 oldest of the bits held to the buffer.
+    #[inline]
+    fn flush_word(&mut self) -> Result<(), EncodeError> {
+        if self.len + 4 > BIT_CHUNK {
+            self.sink.put_bytes(&self.buf[..self.len])?;
+            self.len = 0;
+        }
+        self.n -= 32;
+        let word = (self.acc >> self.n) as u32;
+        self.buf[self.len..self.len + 4].copy_from_slice(&word.to_be_bytes());
+        self.len += 4;
+        Ok(())
     }
 
     /// Appends the low `count` (≤ 32) bits of `bits`.
-    pub fn put(&mut self, bits: u64, count: u32) {
-        debug_assert!(count <= 32);
+    #[inline]
+    pub fn put(&mut self, bits: u64, count: u32) -> Result<(), EncodeError> {
+        debug_assert!(count <= 32 && self.n < 32);
         if count == 0 {
-            return;
+            return Ok(());
         }
+        // Fewer than 32 bits are held, so 63 fit; bits above them were flushed already.
         self.acc = (self.acc << count) | (bits & ((1u64 << count) - 1));
         self.n += count;
-        while self.n >= 8 {
-            self.n -= 8;
-            self.out.push((self.acc >> self.n) as u8);
+        if self.n >= 32 {
+            self.flush_word()?;
         }
-        self.acc &= (1u64 << self.n) - 1;
+        Ok(())
     }
 
     /// Appends the low `count` (≤ 64) bits of `bits`.
-    pub fn put_long(&mut self, bits: u64, count: u32) {
+    pub fn put_long(&mut self, bits: u64, count: u32) -> Result<(), EncodeError> {
         if count > 32 {
-            self.put(bits >> 32, count - 32);
-            self.put(bits & 0xFFFF_FFFF, 32);
+            self.put(bits >> 32, count - 32)?;
+            self.put(bits & 0xFFFF_FFFF, 32)
         } else {
-            self.put(bits, count);
+            self.put(bits, count)
         }
     }
 
-    /// The bytes, the last one padded with zero bits.
-    #[must_use]
-    pub fn finish(mut self) -> Vec<u8> {
-        if self.n > 0 {
-            self.out.push((self.acc << (8 - self.n)) as u8);
+    /// Appends `count` zero bits (a run of unmoved entities in the dense form).
+    pub fn put_zeros(&mut self, mut count: u64) -> Result<(), EncodeError> {
+        while count > 0 {
+            let c = count.min(32) as u32;
+            self.put(0, c)?;
+            count -= u64::from(c);
         }
-        self.out
+        Ok(())
+    }
+
+    /// Pads the last byte with zero bits, hands everything to the sink and returns it.
+    pub fn finish(mut self) -> Result<S, EncodeError> {
+        let tail = self.n.div_ceil(8) as usize;
+        let word = ((self.acc << (32 - self.n)) as u32).to_be_bytes();
+        self.sink.put_bytes(&self.buf[..self.len])?;
+        self.sink.put_bytes(&word[..tail])?;
+        Ok(self.sink)
     }
 }
 
@@ -361,23 +421,22 @@ impl<'a> BitReader<'a> {
         self.acc >> (64 - count)
     }
 
+    /// Consumes `count` bits. Reading past the end reads zeros and is caught once, by
+    /// [`Self::done`]: every loop over codes is bounded by a count the decoder checked, so
+    /// the hot path carries no error.
     #[inline]
-    fn skip(&mut self, count: u32) -> Result<(), DecodeError> {
+    fn skip(&mut self, count: u32) {
         self.acc <<= count;
         self.n -= count;
         self.used += count as usize;
-        if self.used > self.bytes.len() * 8 {
-            return Err(malformed("bit section truncated"));
-        }
-        Ok(())
     }
 
     /// Reads `count` (1 ..= 48) bits.
     #[inline]
-    pub fn take(&mut self, count: u32) -> Result<u64, DecodeError> {
+    pub fn take(&mut self, count: u32) -> u64 {
         let v = self.peek(count);
-        self.skip(count)?;
-        Ok(v)
+        self.skip(count);
+        v
     }
 
     /// Reads an Exp-Golomb code of order `k`.
@@ -387,15 +446,19 @@ impl<'a> BitReader<'a> {
         if zeros > 34 {
             return Err(malformed("Exp-Golomb code too long"));
         }
-        self.skip(zeros)?;
-        let m = self.take(zeros + k + 1)?;
+        self.skip(zeros);
+        let m = self.take(zeros + k + 1);
         Ok(m - (1u64 << k))
     }
 
-    /// Checks that every byte was used and the padding bits are zero.
+    /// Checks that the codes ended inside the section, every byte was used and the padding
+    /// bits are zero.
     pub fn done(mut self) -> Result<(), DecodeError> {
+        if self.used > self.bytes.len() * 8 {
+            return Err(malformed("bit section truncated"));
+        }
         let pad = (8 - self.used % 8) % 8;
-        if pad > 0 && self.take(pad as u32)? != 0 {
+        if pad > 0 && self.take(pad as u32) != 0 {
             return Err(malformed("non-zero padding bits"));
         }
         if self.used != self.bytes.len() * 8 {
@@ -413,11 +476,15 @@ fn eg_len(n: u64, k: u32) -> u64 {
 
 /// Writes an Exp-Golomb code of order `k`: `m = n + 2^k` in binary, after as many zero bits as
 /// `m` has bits beyond `k + 1`.
-pub fn write_exp_golomb(w: &mut BitWriter, n: u64, k: u32) {
+pub fn write_exp_golomb<S: BitSink>(
+    w: &mut BitWriter<S>,
+    n: u64,
+    k: u32,
+) -> Result<(), EncodeError> {
     let m = n + (1u64 << k);
     let b = 64 - m.leading_zeros();
-    w.put_long(0, b - k - 1);
-    w.put_long(m, b);
+    w.put_long(0, b - k - 1)?;
+    w.put_long(m, b)
 }
 
 fn zigzag(v: i64) -> u64 {
@@ -431,21 +498,35 @@ fn unzigzag(u: u64) -> i64 {
 /// Writes one residual: `0` for (0, 0); `10ab` for a step along an axis (ab: 00 = +x, 01 = −x,
 /// 10 = +y, 11 = −y); `110ab` for a diagonal step (a: x is −1, b: y is −1); `111` then the
 /// zigzag of x and of y, each as an Exp-Golomb code of order [`ESCAPE_ORDER`], for the rest.
-pub fn write_residual(w: &mut BitWriter, rx: i64, ry: i64) {
+#[inline]
+pub fn write_residual<S: BitSink>(
+    w: &mut BitWriter<S>,
+    rx: i64,
+    ry: i64,
+) -> Result<(), EncodeError> {
     match (rx, ry) {
         (0, 0) => w.put(0, 1),
         (1, 0) => w.put(0b1000, 4),
         (-1, 0) => w.put(0b1001, 4),
         (0, 1) => w.put(0b1010, 4),
         (0, -1) => w.put(0b1011, 4),
-        (-1..=1, -1..=1) => {
-            w.put(0b11000 | (u64::from(rx < 0) << 1) | u64::from(ry < 0), 5);
-        }
+        (-1..=1, -1..=1) => w.put(0b11000 | (u64::from(rx < 0) << 1) | u64::from(ry < 0), 5),
         _ => {
-            w.put(0b111, 3);
-            write_exp_golomb(w, zigzag(rx), ESCAPE_ORDER);
-            write_exp_golomb(w, zigzag(ry), ESCAPE_ORDER);
+            w.put(0b111, 3)?;
+            write_exp_golomb(w, zigzag(rx), ESCAPE_ORDER)?;
+            write_exp_golomb(w, zigzag(ry), ESCAPE_ORDER)
         }
+    }
+}
+
+/// The bits [`write_residual`] writes for a residual.
+#[must_use]
+pub fn residual_len(rx: i64, ry: i64) -> u64 {
+    match (rx, ry) {
+        (0, 0) => 1,
+        (-1..=1, 0) | (0, -1..=1) => 4,
+        (-1..=1, -1..=1) => 5,
+        _ => 3 + eg_len(zigzag(rx), ESCAPE_ORDER) + eg_len(zigzag(ry), ESCAPE_ORDER),
     }
 }
 
@@ -456,19 +537,19 @@ const AXIS: [(i64, i64); 4] = [(1, 0), (-1, 0), (0, 1), (0, -1)];
 pub fn read_residual(r: &mut BitReader<'_>) -> Result<(i64, i64), DecodeError> {
     let p = r.peek(5);
     if p < 0b10000 {
-        r.skip(1)?;
+        r.skip(1);
         Ok((0, 0))
     } else if p < 0b11000 {
-        r.skip(4)?;
+        r.skip(4);
         Ok(AXIS[((p >> 1) & 3) as usize])
     } else if p < 0b11100 {
-        r.skip(5)?;
+        r.skip(5);
         Ok((
             if p & 2 != 0 { -1 } else { 1 },
             if p & 1 != 0 { -1 } else { 1 },
         ))
     } else {
-        r.skip(3)?;
+        r.skip(3);
         let x = r.exp_golomb(ESCAPE_ORDER)?;
         let y = r.exp_golomb(ESCAPE_ORDER)?;
         let (rx, ry) = (unzigzag(x), unzigzag(y));
@@ -481,42 +562,64 @@ pub fn read_residual(r: &mut BitReader<'_>) -> Result<(i64, i64), DecodeError> {
 
 // ---- bytes ----
 
+impl Motion {
+    /// Checks the order of the moves and returns the length of the bit section in bits.
+    fn bit_len(&self) -> Result<u64, EncodeError> {
+        let mut bits = 0u64;
+        let mut next = 0u32;
+        for m in &self.moves {
+            if m.index < next || m.index >= self.held || (self.sparse && m.rx == 0 && m.ry == 0) {
+                return Err(EncodeError::Other(
+                    "moves out of order, past held, or empty",
+                ));
+            }
+            bits += residual_len(m.rx, m.ry);
+            if self.sparse {
+                bits += eg_len(u64::from(m.index - next), 0);
+            }
+            next = m.index + 1;
+        }
+        if !self.sparse {
+            bits += u64::from(self.held) - self.moves.len() as u64;
+        }
+        Ok(bits)
+    }
+}
+
 impl Encode for Motion {
     fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
         let tag = (u64::from(self.held) << 1) | u64::from(self.sparse);
         u32::try_from(tag)
             .map_err(|_| EncodeError::Other("too many held entities"))?
             .encode(e)?;
-        let mut w = BitWriter::new();
-        let mut next = 0u32;
         if self.sparse {
             encode_len(self.moves.len(), e)?;
-            for m in &self.moves {
-                if m.index < next || m.index >= self.held || (m.rx == 0 && m.ry == 0) {
-                    return Err(EncodeError::Other("sparse moves out of order or empty"));
-                }
-                write_exp_golomb(&mut w, u64::from(m.index - next), 0);
-                write_residual(&mut w, m.rx, m.ry);
-                next = m.index + 1;
-            }
-        } else {
-            for m in &self.moves {
-                if m.index < next || m.index >= self.held {
-                    return Err(EncodeError::Other("dense moves out of order"));
-                }
-                for _ in next..m.index {
-                    w.put(0, 1);
-                }
-                write_residual(&mut w, m.rx, m.ry);
-                next = m.index + 1;
-            }
-            for _ in next..self.held {
-                w.put(0, 1);
-            }
         }
-        let bytes = w.finish();
-        (bytes.len() as u32).encode(e)?;
-        e.writer().write(&bytes)
+        // The length comes first, so it is counted, and the bits then go straight into the
+        // message: nothing is allocated per update.
+        let len = u32::try_from(self.bit_len()?.div_ceil(8))
+            .map_err(|_| EncodeError::Other("bit section too long"))?;
+        len.encode(e)?;
+        let mut w = BitWriter::new(WriterSink(e.writer(), 0));
+        let mut next = 0u32;
+        for m in &self.moves {
+            if self.sparse {
+                write_exp_golomb(&mut w, u64::from(m.index - next), 0)?;
+            } else {
+                w.put_zeros(u64::from(m.index - next))?;
+            }
+            write_residual(&mut w, m.rx, m.ry)?;
+            next = m.index + 1;
+        }
+        if !self.sparse {
+            w.put_zeros(u64::from(self.held - next))?;
+        }
+        let sink = w.finish()?;
+        debug_assert_eq!(
+            sink.1, len as usize,
+            "the bit section has the length written"
+        );
+        Ok(())
     }
 }
 
@@ -530,46 +633,64 @@ impl<Context> Decode<Context> for Motion {
         let count = if sparse { decode_len::<Move, D>(d)? } else { 0 };
         let len = u32::decode(d)? as usize;
         d.claim_bytes_read(len)?;
-        let mut bytes = vec![0u8; len];
-        d.reader().read(&mut bytes)?;
-        let mut r = BitReader::new(&bytes);
-        let mut moves = Vec::new();
-        if sparse {
-            moves.reserve(count);
-            let mut next = 0u64;
-            for _ in 0..count {
-                let index = next + r.exp_golomb(0)?;
-                if index >= u64::from(held) {
-                    return Err(malformed("sparse move past the held entities"));
-                }
-                let (rx, ry) = read_residual(&mut r)?;
-                if rx == 0 && ry == 0 {
-                    return Err(malformed("sparse move that moves nothing"));
-                }
-                moves.push(Move {
-                    index: index as u32,
-                    rx,
-                    ry,
-                });
-                next = index + 1;
+        // Read the bits where they lie when the reader holds the message (a slice: every
+        // decode of a received frame); copy them only from a streaming reader.
+        let motion = match d.reader().peek_read(len) {
+            Some(bytes) => decode_bits(bytes, held, sparse, count)?,
+            None => {
+                let mut bytes = vec![0u8; len];
+                d.reader().read(&mut bytes)?;
+                return decode_bits(&bytes, held, sparse, count);
             }
-        } else {
-            for index in 0..held {
-                let (rx, ry) = read_residual(&mut r)?;
-                if rx != 0 || ry != 0 {
-                    moves.push(Move { index, rx, ry });
-                }
-            }
-        }
-        r.done()?;
-        Ok(Motion {
-            held,
-            sparse,
-            moves,
-        })
+        };
+        d.reader().consume(len);
+        Ok(motion)
     }
 }
 bincode::impl_borrow_decode!(Motion);
+
+/// The moves of a motion's bit section.
+fn decode_bits(bytes: &[u8], held: u32, sparse: bool, count: usize) -> Result<Motion, DecodeError> {
+    let mut r = BitReader::new(bytes);
+    // A move takes at least 4 bits: one allocation, of at most what the section can hold.
+    let mut moves = Vec::with_capacity(if sparse {
+        count.min(bytes.len() * 2)
+    } else {
+        (bytes.len() * 2).min(held as usize)
+    });
+    if sparse {
+        let mut next = 0u64;
+        for _ in 0..count {
+            let index = next + r.exp_golomb(0)?;
+            if index >= u64::from(held) {
+                return Err(malformed("sparse move past the held entities"));
+            }
+            let (rx, ry) = read_residual(&mut r)?;
+            if rx == 0 && ry == 0 {
+                return Err(malformed("sparse move that moves nothing"));
+            }
+            moves.push(Move {
+                index: index as u32,
+                rx,
+                ry,
+            });
+            next = index + 1;
+        }
+    } else {
+        for index in 0..held {
+            let (rx, ry) = read_residual(&mut r)?;
+            if rx != 0 || ry != 0 {
+                moves.push(Move { index, rx, ry });
+            }
+        }
+    }
+    r.done()?;
+    Ok(Motion {
+        held,
+        sparse,
+        moves,
+    })
+}
 
 impl Encode for Delta3 {
     fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
@@ -696,11 +817,11 @@ mod tests {
             (-320, 320),
             (MAX_RESIDUAL, -MAX_RESIDUAL),
         ];
-        let mut w = BitWriter::new();
+        let mut w = BitWriter::new(Vec::new());
         for (x, y) in samples {
-            write_residual(&mut w, x, y);
+            write_residual(&mut w, x, y).expect("a Vec takes bits");
         }
-        let bytes = w.finish();
+        let bytes = w.finish().expect("a Vec takes bits");
         let mut r = BitReader::new(&bytes);
         for s in samples {
             assert_eq!(read_residual(&mut r).expect("decodes"), s, "residual {s:?}");

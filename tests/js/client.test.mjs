@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
+import { readFileSync } from "node:fs";
 
 import {
   CloseCode,
@@ -16,6 +17,7 @@ import {
   ProtocolError,
   Replica,
   SUBPROTOCOL,
+  SUBPROTOCOLS,
   TickstreamClient,
   decodeClientMsg,
   decodeServerMsg,
@@ -55,7 +57,7 @@ test("malformed server messages are protocol errors (PROTOCOL.md §5.4)", () => 
     "empty frame": "",
     "truncated pong": "02fc40420f",
     "trailing byte": "02fc40420f002a00",
-    "unknown variant": "04",
+    "unknown variant": "05",
     "u16 with a u32 tag": "03fc a00f0000 00".replace(/ /g, ""),
     "u32 with a u64 tag": "02fc40420f00fd0000000000000000",
     "u64 with a u128 tag": "02fe",
@@ -215,8 +217,8 @@ class FakeSocket {
     this.closedWith = { code, reason };
     this.readyState = 3;
   }
-  // --- the server's side ---
-  open(protocol = SUBPROTOCOL) {
+  // --- the server's side (a version-2 server unless told otherwise) ---
+  open(protocol = "tickstream.v2") {
     this.readyState = 1;
     this.protocol = protocol;
     this.onopen?.({});
@@ -247,7 +249,10 @@ function started(options = {}) {
 test("a session offers the subprotocol, joins, pings and plays", () => {
   const { client, ws } = started();
   try {
-    assert.equal(ws.offered, SUBPROTOCOL, "offers tickstream.v2");
+    assert.deepEqual(ws.offered, ["tickstream.v3", "tickstream.v2"], "offers v3, then v2");
+    assert.deepEqual(ws.offered, [...SUBPROTOCOLS], "the exported list");
+    assert.equal(SUBPROTOCOL, "tickstream.v3", "the newest");
+    assert.equal(client.stats().protocol, 2, "a v2 server: plays version 2");
     assert.deepEqual(ws.sent[0], { type: "Join", room: "r1" }, "Join first");
     assert.ok(ws.sent.some((m) => m.type === "Ping"), "a ping after the welcome");
     const s = client.stats();
@@ -630,5 +635,71 @@ test("prediction and interpolation use the game's player speed unless told other
     } finally {
       client.close();
     }
+  }
+});
+
+test("on a v3 connection the client applies Update3s and hands on the same Updates as v2", () => {
+  const golden = readFileSync(new URL("../../shared/tests/golden/vectors-v3.txt", import.meta.url), "utf8")
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)[1])
+    .filter(Boolean)
+    .map(unhex);
+  FakeSocket.all.length = 0;
+  const client = new TickstreamClient({ url: "wss://example.test/ws", room: "r1", WebSocket: FakeSocket, reconnect: false });
+  try {
+    const updates = [];
+    const desyncs = [];
+    client.on("update", (u) => updates.push(u));
+    client.on("desync", (d) => desyncs.push(d.error.message));
+    client.connect();
+    const ws = FakeSocket.all[0];
+    ws.open("tickstream.v3");
+    ws.deliver({ ...welcome, protocol: 3, entity: 2 });
+    for (const bytes of golden) ws.onmessage({ data: bytes.slice().buffer });
+    assert.deepEqual(desyncs, [], "no desync");
+    const s = client.stats();
+    assert.equal(s.protocol, 3, "version 3");
+    assert.equal(s.state, "playing", "still playing");
+    assert.equal(s.tick, 18, "the last tick");
+    assert.equal(s.ackSeq, 300, "the last ack");
+    assert.equal(s.entities, 15, "the view");
+    assert.deepEqual(
+      updates.map((u) => [u.type, u.tick, u.ackSeq]),
+      [["Update", 10, 0], ["Update", 11, 1], ["Update", 13, 1], ["Update", 14, 3], ["Update", 15, 3], ["Update", 18, 300]],
+      "every update is handed on as a v2 Update, with absolute ticks and acks",
+    );
+    assert.deepEqual(updates[2].delta.changes, [{ id: 0, dx: 640, dy: 0, form: 1 }, { id: 2, dx: 453, dy: 451, form: 0 }], "moves as differences");
+    assert.deepEqual(client.entity(2).fields.slice(0, 2), [0, -2], "field differences added up");
+    assert.equal(client.field(2, "score"), 0, "and read by name");
+    assert.deepEqual(updates[2].delta.fieldChanges, [{ id: 2, mask: 1, values: [6, 0, 0, 0, 0, 0, 0, 0] }], "field changes carry new values");
+  } finally {
+    client.close();
+  }
+});
+
+test("an update of the other version is a protocol error", () => {
+  FakeSocket.all.length = 0;
+  const client = new TickstreamClient({ url: "wss://example.test/ws", room: "r1", WebSocket: FakeSocket, reconnect: false });
+  try {
+    const errors = [];
+    client.on("error", (e) => errors.push(e.error.message));
+    client.connect();
+    const ws = FakeSocket.all[0];
+    ws.open("tickstream.v3");
+    ws.deliver({ ...welcome, protocol: 3 });
+    ws.deliver(upd(2, 0, [e(7, 6400, 6400, 0)], { spawns: [e(7, 6400, 6400, 0)] }));
+    assert.ok(errors.some((m) => /Update on a version 3 connection/.test(m)), `refused: ${errors}`);
+  } finally {
+    client.close();
+  }
+  FakeSocket.all.length = 0;
+  const c2 = new TickstreamClient({ url: "wss://example.test/ws", room: "r1", WebSocket: FakeSocket, reconnect: false });
+  try {
+    c2.connect();
+    FakeSocket.all[0].open("tickstream.v3");
+    FakeSocket.all[0].deliver(welcome); // protocol 2 on a v3 connection
+    assert.equal(c2.stats().state, "closed", "a Welcome of another version is refused");
+  } finally {
+    c2.close();
   }
 });

@@ -4,7 +4,8 @@
 //! # Layout
 //!
 //! One file per section, each with its defaults (a comment per field saying why) and its own
-//! `validate`: [`server_config`], [`rooms_config`], [`log_config`], [`agones_config`]; the
+//! `validate`: [`server_config`], [`rooms_config`], [`log_config`], [`agones_config`],
+//! [`sync_config`]; the
 //! games' sections are their parameter types in [`crate::sim`]. [`overrides`] holds the flags
 //! and environment variables, derived with `clap`.
 
@@ -13,6 +14,7 @@ pub mod log_config;
 pub mod overrides;
 pub mod rooms_config;
 pub mod server_config;
+pub mod sync_config;
 #[cfg(test)]
 mod tests;
 
@@ -25,6 +27,7 @@ pub use log_config::{LogConfig, LogFormat};
 pub use overrides::Overrides;
 pub use rooms_config::{RoomRule, RoomsConfig};
 pub use server_config::{OptionalAddr, ServerConfig};
+pub use sync_config::SyncConfig;
 
 use crate::sim::{CoinsParams, GameParams, ParamError};
 
@@ -81,6 +84,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Running as an Agones game server: off by default.
     pub agones: AgonesConfig,
+    /// How updates are sent: the per-client bandwidth budget.
+    pub sync: SyncConfig,
 }
 
 impl Config {

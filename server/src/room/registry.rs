@@ -127,6 +127,8 @@ pub struct RoomSettings {
     pub max_pending_events: usize,
     /// Events kept per player for replay on resume.
     pub event_history: usize,
+    /// Update bytes per client per second (`sync.max_bytes_per_client_per_sec`); 0: no limit.
+    pub max_bytes_per_client_per_sec: u32,
 }
 
 /// The caps on rooms a registry enforces.
@@ -159,6 +161,8 @@ pub struct RoomPolicy {
     pub max_pending_events: usize,
     /// See [`RoomSettings`].
     pub event_history: usize,
+    /// See [`RoomSettings`].
+    pub max_bytes_per_client_per_sec: u32,
 }
 
 impl RoomPolicy {
@@ -177,6 +181,7 @@ impl RoomPolicy {
             empty_timeout: (!fixed).then_some(self.empty_timeout),
             max_pending_events: self.max_pending_events,
             event_history: self.event_history,
+            max_bytes_per_client_per_sec: self.max_bytes_per_client_per_sec,
         })
     }
 }

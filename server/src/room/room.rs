@@ -446,13 +446,19 @@ impl Room {
     /// Hands this tick to every client's writer, and drops clients that stayed behind too
     /// long.
     fn publish(&mut self, snap: &Arc<Snapshot>, now: Instant) {
-        let radius = self.settings.game.info().view_radius;
-        let frame = Arc::new(TickFrame::build(
-            Arc::clone(snap),
-            self.prev.clone(),
-            self.pre.clone(),
-            radius,
-        ));
+        let info = self.settings.game.info();
+        let frame = Arc::new(
+            TickFrame::build(
+                Arc::clone(snap),
+                self.prev.clone(),
+                self.pre.clone(),
+                info.view_radius,
+            )
+            .with_budget(
+                self.settings.max_bytes_per_client_per_sec,
+                info.tick_rate_hz,
+            ),
+        );
         let slow_limit = self.settings.slow_client_timeout;
         let mut merged = 0u64;
         for c in self.players.values_mut() {

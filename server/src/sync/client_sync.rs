@@ -11,6 +11,7 @@ use tickstream_shared::delta::{diff_into, diff_into_indexed};
 use tickstream_shared::delta3::{diff3_into, diff3_into_indexed};
 use tickstream_shared::{Delta, Delta3, EntityId, EntityState, GameEvent, Tick};
 
+use super::budget::{Budget, BudgetDelta, BudgetInput};
 use super::frame::{encode_body, encode_body3, encode_events, encode_header, encode_header3};
 use super::interest::Grid;
 use super::snapshot::Snapshot;
@@ -35,6 +36,9 @@ pub struct TickFrame {
     body_v2: OnceLock<Option<Vec<u8>>>,
     /// The same for v3 clients that were sent `pre` and then `prev`.
     body_v3: OnceLock<Option<Vec<u8>>>,
+    /// Each client's bandwidth budget in bits per tick (`sync.max_bytes_per_client_per_sec`);
+    /// 0: none.
+    budget_bits_per_tick: u64,
 }
 
 impl TickFrame {
@@ -59,6 +63,7 @@ impl TickFrame {
                 pre: None,
                 body_v2: OnceLock::new(),
                 body_v3: OnceLock::new(),
+                budget_bits_per_tick: 0,
             };
         }
         Self {
@@ -68,7 +73,17 @@ impl TickFrame {
             pre,
             body_v2: OnceLock::new(),
             body_v3: OnceLock::new(),
+            budget_bits_per_tick: 0,
         }
+    }
+
+    /// The frame with a bandwidth budget of `bytes_per_sec` per client (0: none) at
+    /// `tick_rate_hz` ticks per second: clients then build their own updates, within it
+    /// ([`crate::sync::budget`]).
+    #[must_use]
+    pub fn with_budget(mut self, bytes_per_sec: u32, tick_rate_hz: u16) -> Self {
+        self.budget_bits_per_tick = 8 * u64::from(bytes_per_sec) / u64::from(tick_rate_hz.max(1));
+        self
     }
 
     /// The shared body of `protocol` for clients that got the previous ticks, built now if no
@@ -153,6 +168,8 @@ pub struct ClientSync {
     delta3: Delta3,
     /// v3: the `ack_seq` of the last frame, which the next one counts from.
     last_ack: u32,
+    /// With a bandwidth budget: what the client holds, the priorities and the tokens.
+    budget: Option<Box<Budget>>,
 }
 
 impl ClientSync {
@@ -188,6 +205,9 @@ impl ClientSync {
         events: &[GameEvent],
         out: &mut Vec<u8>,
     ) -> Result<(), CodecError> {
+        if frame.budget_bits_per_tick > 0 {
+            return self.build_frame_budgeted(frame, own, ack_seq, events, out);
+        }
         if self.protocol >= 3 {
             return self.build_frame3(frame, own, ack_seq, events, out);
         }
@@ -227,6 +247,62 @@ impl ClientSync {
         }
         encode_events(events, out)?;
         self.base = Some(Arc::clone(snap));
+        Ok(())
+    }
+
+    /// [`ClientSync::build_frame`] under a bandwidth budget: the update carries what fits, by
+    /// priority ([`Budget`]), and its checksum covers exactly what the client then holds.
+    fn build_frame_budgeted(
+        &mut self,
+        frame: &TickFrame,
+        own: EntityId,
+        ack_seq: u32,
+        events: &[GameEvent],
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        let snap = &frame.snap;
+        let base_tick = self.base_tick();
+        let ticks_since = base_tick.map_or(0, |t| snap.tick.0 - t.0);
+        let last_gap = match (base_tick, self.pre.as_ref().map(|p| p.tick)) {
+            (Some(b), Some(p)) => b.0 - p.0,
+            _ => 0,
+        };
+        let input = BudgetInput {
+            own,
+            center: snap.get(own).map(|e| (e.x, e.y)),
+            ticks_since,
+            last_gap,
+            protocol: self.protocol,
+            bits_per_tick: frame.budget_bits_per_tick,
+        };
+        if let Some(grid) = &frame.grid {
+            self.query(frame, grid, own);
+        }
+        let budget = self.budget.get_or_insert_with(Box::default);
+        let (checksum, delta) = match &frame.grid {
+            Some(_) => budget.choose(
+                self.found.iter().map(|&i| &snap.entities[i as usize]),
+                input,
+            ),
+            None => budget.choose(snap.entities.iter(), input),
+        };
+        let start = out.len();
+        match delta {
+            BudgetDelta::V2(d) => {
+                encode_header(snap.tick, ack_seq, checksum, out)?;
+                encode_body(d, out)?;
+            }
+            BudgetDelta::V3(d) => {
+                let tick_gap = snap.tick.0 - base_tick.map_or(0, |t| t.0);
+                let ack_delta = ack_seq.wrapping_sub(self.last_ack);
+                encode_header3(tick_gap, ack_delta, checksum, out)?;
+                encode_body3(d, out)?;
+            }
+        }
+        encode_events(events, out)?;
+        budget.spent(out.len() - start);
+        self.last_ack = ack_seq;
+        self.pre = self.base.replace(Arc::clone(snap));
         Ok(())
     }
 

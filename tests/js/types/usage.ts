@@ -7,6 +7,7 @@ import {
   PROTOCOL_VERSION,
   Replica,
   SUBPROTOCOL,
+  SUBPROTOCOLS,
   TickstreamClient,
   decodeServerMsg,
   encodeInput,
@@ -24,6 +25,7 @@ import {
 
 const protocol: string = SUBPROTOCOL;
 const version: number = PROTOCOL_VERSION;
+const offered: readonly string[] = SUBPROTOCOLS;
 
 const client = new TickstreamClient({
   url: "wss://127.0.0.1:7443/ws",
@@ -82,6 +84,8 @@ draw(performance.now());
 const stats: Stats = client.stats();
 const hz: number = stats.updateHz;
 const rtt: number | null = stats.rttMs;
+const speaks: 2 | 3 | null = stats.protocol;
+void speaks;
 void hz;
 void rtt;
 
@@ -97,10 +101,17 @@ const join: Uint8Array = encodeJoin("lobby");
 const input: Uint8Array = encodeInput(1, 1, 0);
 const msg: ServerMsg = decodeServerMsg(join);
 const replica = new Replica();
+if (msg.type === "Update3") {
+  const same: { tick: number } = replica.apply3(msg);
+  const moved: number = msg.delta.motion.moves.length + msg.tickGap;
+  void same;
+  void moved;
+}
 const valid: boolean = isValidRoomName("lobby-1");
 const checksum: number = viewChecksum([{ id: 1, kind: 0, x: 64, y: 64 }]);
 void protocol;
 void version;
+void offered;
 void input;
 void msg;
 void replica;

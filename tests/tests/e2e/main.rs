@@ -2,6 +2,7 @@
 //! One file per behaviour.
 
 mod bots;
+mod budget;
 mod caps;
 mod churn;
 mod coins_bots;

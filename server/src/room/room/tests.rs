@@ -66,6 +66,7 @@ fn registry(game: Fragile) -> (Registry, watch::Sender<bool>) {
         empty_timeout: Duration::from_secs(30),
         max_pending_events: 16,
         event_history: 16,
+        max_bytes_per_client_per_sec: 0,
     };
     let caps = RoomCaps {
         max_rooms: 10,
