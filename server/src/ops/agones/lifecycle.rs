@@ -2,6 +2,7 @@
 //! (Ready, the Counters, the empty check) and the health task.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -11,9 +12,9 @@ use tokio::time::MissedTickBehavior;
 use super::client::SdkClient;
 use super::counter::Counter;
 use super::failing::Failing;
+use super::host::Host;
 use super::watch::{Steer, watch_game_server};
 use crate::config::AgonesConfig;
-use crate::server::ServerHandle;
 
 /// What ended the game server from the Agones side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +37,8 @@ impl Agones {
     /// server's listeners are bound: the first thing it does is tell Agones the server is
     /// Ready. Needs a tokio runtime.
     #[must_use]
-    pub fn start(config: &AgonesConfig, server: ServerHandle) -> Self {
+    pub fn start(config: &AgonesConfig, host: impl Host) -> Self {
+        let host: Arc<dyn Host> = Arc::new(host);
         let sdk = SdkClient::new(
             config.sdk_address(),
             Duration::from_millis(config.request_timeout_ms),
@@ -45,12 +47,12 @@ impl Agones {
         let (tx, shutdown) = watch::channel(None);
         let lifecycle = Lifecycle {
             sdk: sdk.clone(),
-            server: server.clone(),
+            host: Arc::clone(&host),
             config: config.clone(),
             shutdown: tx.clone(),
             failing: Failing::default(),
         };
-        let steer = Steer::new(server, config, tx);
+        let steer = Steer::new(host, config, tx);
         let tasks = vec![
             tokio::spawn(lifecycle.run(period)),
             tokio::spawn(health(sdk.clone(), period)),
@@ -88,7 +90,7 @@ impl Drop for Agones {
 /// Ready, then the counts and the empty check, every health period.
 struct Lifecycle {
     sdk: SdkClient,
-    server: ServerHandle,
+    host: Arc<dyn Host>,
     config: AgonesConfig,
     shutdown: watch::Sender<Option<ShutdownCause>>,
     failing: Failing,
@@ -115,12 +117,15 @@ impl Lifecycle {
                     Err(e) => self.failing.failed("ready", &e),
                 }
             }
-            let summaries = self.server.rooms();
-            let n_players: usize = summaries.iter().map(|r| r.players).sum();
-            players.push(&self.sdk, n_players as u64).await;
-            rooms.push(&self.sdk, summaries.len() as u64).await;
-            had_players |= n_players > 0;
-            if self.config.shutdown_when_empty && had_players && n_players == 0 && !asked_shutdown {
+            let load = self.host.load();
+            players.push(&self.sdk, load.players as u64).await;
+            rooms.push(&self.sdk, load.rooms as u64).await;
+            had_players |= load.players > 0;
+            if self.config.shutdown_when_empty
+                && had_players
+                && load.players == 0
+                && !asked_shutdown
+            {
                 asked_shutdown = true;
                 tracing::info!("agones: the last player left; asking Agones to shut down");
                 match self.sdk.shutdown().await {

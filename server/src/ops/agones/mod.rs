@@ -44,6 +44,8 @@
 //! - [`game_server`]: [`GameServer`], what the SDK reports, and the watch stream's lines.
 //! - [`lifecycle`]: [`Agones`], the tasks started from the `[agones]` settings; Ready, the
 //!   Counters and the empty check on the health period; the Health pings.
+//! - [`host`]: [`Host`], the narrow view of the server the client reads (players, rooms)
+//!   and steers (the room an allocation asks for); `server.rs` implements it.
 //! - `counter`: one Counter kept at a count, and its refusals.
 //! - `watch`: the GameServer's changes: `Shutdown`, and the labels of an allocation.
 //! - `failing`: a call's failures, logged when they start and when they stop.
@@ -53,6 +55,7 @@ mod counter;
 pub mod error;
 mod failing;
 pub mod game_server;
+pub mod host;
 pub mod lifecycle;
 mod watch;
 
@@ -61,4 +64,5 @@ pub use error::{CounterRefusal, SdkError};
 pub use game_server::{
     GameServer, GameServerStatus, ObjectMeta, Port, STATE_SHUTDOWN, parse_watch_line,
 };
+pub use host::{Host, Load};
 pub use lifecycle::{Agones, ShutdownCause};

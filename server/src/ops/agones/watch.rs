@@ -1,23 +1,24 @@
 //! The watch task: the GameServer's changes steer the shutdown and open the room an
 //! allocation asked for.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
 use super::client::SdkClient;
 use super::failing::Failing;
+use super::host::Host;
 use super::lifecycle::ShutdownCause;
 use super::{GameServer, STATE_SHUTDOWN};
 use crate::config::AgonesConfig;
-use crate::server::ServerHandle;
 
 /// The longest wait before reconnecting the watch stream after a failure.
 const MAX_WATCH_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What the GameServer's changes steer: the shutdown, and the room an allocation asked for.
 pub(super) struct Steer {
-    server: ServerHandle,
+    host: Arc<dyn Host>,
     room_label: String,
     game_label: String,
     shutdown: watch::Sender<Option<ShutdownCause>>,
@@ -30,12 +31,12 @@ pub(super) struct Steer {
 impl Steer {
     /// Steers with the labels `config` names; a `Shutdown` state is sent on `shutdown`.
     pub(super) fn new(
-        server: ServerHandle,
+        host: Arc<dyn Host>,
         config: &AgonesConfig,
         shutdown: watch::Sender<Option<ShutdownCause>>,
     ) -> Self {
         Self {
-            server,
+            host,
             room_label: config.room_label.clone(),
             game_label: config.game_label.clone(),
             shutdown,
@@ -79,7 +80,7 @@ impl Steer {
             return;
         }
         let (room, game) = &wanted;
-        match self.server.open_room(room, game.as_deref()) {
+        match self.host.open_room(room, game.as_deref()) {
             Ok(started) => tracing::info!(
                 room = %room,
                 game = game.as_deref().unwrap_or("(by rule)"),
@@ -125,5 +126,79 @@ pub(super) async fn watch_game_server(sdk: SdkClient, mut steer: Steer) {
         failing.failed("watch", &ended);
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_WATCH_BACKOFF);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::ops::agones::Load;
+    use crate::room::OpenError;
+
+    /// A host that records the rooms it was asked to open, with no server behind it.
+    #[derive(Default)]
+    struct Rooms(Mutex<Vec<(String, Option<String>)>>);
+
+    impl Host for Rooms {
+        fn load(&self) -> Load {
+            Load::default()
+        }
+
+        fn open_room(&self, name: &str, game: Option<&str>) -> Result<bool, OpenError> {
+            let mut asked = self.0.lock().expect("not poisoned");
+            asked.push((name.to_owned(), game.map(str::to_owned)));
+            Ok(true)
+        }
+    }
+
+    fn game_server(state: &str, labels: &[(&str, &str)]) -> GameServer {
+        let mut gs = GameServer::default();
+        gs.status.state = state.to_owned();
+        gs.object_meta.labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        gs
+    }
+
+    #[test]
+    fn labels_open_their_room_once_and_shutdown_is_sent_once() {
+        let rooms = Arc::new(Rooms::default());
+        let (tx, mut rx) = watch::channel(None);
+        let config = AgonesConfig::default();
+        let mut steer = Steer::new(rooms.clone(), &config, tx);
+        let allocated = [
+            (config.room_label.as_str(), "match-42"),
+            (config.game_label.as_str(), "coins"),
+        ];
+        steer.apply(&game_server("Ready", &[]));
+        steer.apply(&game_server("Allocated", &allocated));
+        steer.apply(&game_server("Allocated", &allocated));
+        assert_eq!(
+            *rooms.0.lock().expect("not poisoned"),
+            [("match-42".to_owned(), Some("coins".to_owned()))],
+            "the allocated room is opened once, with its game, however often it is reported"
+        );
+        assert!(
+            rx.borrow_and_update().is_none(),
+            "no shutdown before Shutdown"
+        );
+        steer.apply(&game_server(STATE_SHUTDOWN, &allocated));
+        steer.apply(&game_server(STATE_SHUTDOWN, &allocated));
+        assert!(
+            rx.has_changed().expect("the sender lives"),
+            "Shutdown is sent"
+        );
+        assert_eq!(
+            *rx.borrow_and_update(),
+            Some(ShutdownCause::Agones),
+            "the cause is Agones"
+        );
+        assert!(
+            !rx.has_changed().expect("the sender lives"),
+            "a second Shutdown is not sent again"
+        );
     }
 }
