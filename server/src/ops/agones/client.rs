@@ -151,9 +151,9 @@ impl SdkClient {
     > {
         let tcp = TcpStream::connect(self.addr)
             .await
-            .map_err(|source| SdkError::Connect {
+            .map_err(|cause| SdkError::Connect {
                 addr: self.addr,
-                source,
+                cause,
             })?;
         let _ = tcp.set_nodelay(true);
         Ok(hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?)

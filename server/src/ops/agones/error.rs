@@ -13,16 +13,16 @@ use super::client::MAX_BODY;
 #[derive(Debug, thiserror::Error)]
 pub enum SdkError {
     /// Nothing listens at the sidecar's address (not started yet, or gone).
-    #[error("cannot connect to the Agones sidecar at {addr}: {source}")]
+    #[error("cannot connect to the Agones sidecar at {addr}: {cause}")]
     Connect {
         /// The sidecar's address.
         addr: SocketAddr,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The HTTP exchange failed (the connection broke, or the answer was not HTTP).
-    #[error("HTTP exchange with the Agones sidecar failed: {0}")]
-    Http(#[from] hyper::Error),
+    #[error("HTTP exchange with the Agones sidecar failed: {}", with_causes(.0))]
+    Http(hyper::Error),
     /// No complete answer within the request timeout.
     #[error("the Agones sidecar did not answer within {0:?}")]
     Timeout(Duration),
@@ -39,7 +39,7 @@ pub enum SdkError {
     },
     /// The answer was not the JSON expected.
     #[error("the Agones sidecar's answer is not the expected JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// The answer (or one line of the watch stream) exceeded [`MAX_BODY`].
     #[error("the Agones sidecar's answer exceeds {MAX_BODY} bytes")]
     TooLarge,
@@ -51,7 +51,40 @@ pub enum SdkError {
     Closed,
     /// The request could not be built (a counter name that is not a valid URI path).
     #[error("invalid request: {0}")]
-    Request(#[from] hyper::http::Error),
+    Request(hyper::http::Error),
+}
+
+// Each cause is part of its variant's message and not a `source()` too, so that it is printed
+// once however the error is reported (a log line's `%e`, or a chain of sources).
+impl From<hyper::Error> for SdkError {
+    fn from(e: hyper::Error) -> Self {
+        Self::Http(e)
+    }
+}
+
+impl From<serde_json::Error> for SdkError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Json(e)
+    }
+}
+
+impl From<hyper::http::Error> for SdkError {
+    fn from(e: hyper::http::Error) -> Self {
+        Self::Request(e)
+    }
+}
+
+/// An error and its sources, as one message: hyper's message names only its kind ("connection
+/// error") and keeps what happened (the I/O error) as its source, which no longer follows.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
 }
 
 impl SdkError {
@@ -204,5 +237,70 @@ mod tests {
             m::AGONES_COUNTER_REFUSAL_REASONS,
             "every refusal has its series created at zero"
         );
+    }
+
+    /// `cause` appears once in `err`'s whole chain (what `{:#}` of an error report prints: the
+    /// message, then each `source()` after a colon).
+    fn assert_printed_once(err: &SdkError, cause: &str) {
+        let chain = with_causes(err);
+        assert!(!cause.is_empty(), "a cause to look for in {chain}");
+        assert_eq!(
+            chain.matches(cause).count(),
+            1,
+            "the cause is printed once, however the error is reported: {chain}"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_cause_is_printed_once() {
+        let refused = SdkError::Connect {
+            addr: "127.0.0.1:9358".parse().expect("an address"),
+            cause: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "nobody home"),
+        };
+        assert_printed_once(&refused, "nobody home");
+
+        let json =
+            serde_json::from_str::<super::super::GameServer>("{not json").expect_err("not JSON");
+        let text = json.to_string();
+        assert_printed_once(&SdkError::from(json), &text);
+
+        let request = hyper::Request::builder()
+            .uri("/v1beta1/counters/not a path")
+            .body(())
+            .expect_err("spaces are not a URI");
+        let text = request.to_string();
+        assert_printed_once(&SdkError::from(request), &text);
+
+        // A sidecar that answers something that is not HTTP: hyper's error, and its own cause.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("has an address");
+        let garbage = tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let (mut tcp, _) = listener.accept().await.expect("accepts");
+            // The request, then an answer that is not HTTP, then wait for the client to hang up.
+            let mut buf = [0_u8; 1024];
+            let _ = tcp.read(&mut buf).await;
+            let _ = tcp.write_all(b"NOT HTTP AT ALL\r\n\r\n").await;
+            while tcp.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+        });
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .expect("handshakes");
+        let conn = tokio::spawn(conn);
+        let request = hyper::Request::post("/health")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+            .expect("a request");
+        let hyper_error = sender.send_request(request).await.expect_err("not HTTP");
+        let text = hyper_error.to_string();
+        let err = SdkError::from(hyper_error);
+        assert_printed_once(&err, &text);
+        let _ = conn.await;
+        garbage.await.expect("the stand-in ends");
     }
 }
