@@ -141,6 +141,23 @@ impl ServerHandle {
     }
 }
 
+/// The Agones client reads the counts and opens the rooms allocations ask for through this
+/// handle, without importing `server.rs` (which sits above `ops`).
+#[cfg(feature = "agones")]
+impl ops::agones::Host for ServerHandle {
+    fn load(&self) -> ops::agones::Load {
+        let rooms = self.rooms();
+        ops::agones::Load {
+            players: rooms.iter().map(|r| r.players).sum(),
+            rooms: rooms.len(),
+        }
+    }
+
+    fn open_room(&self, name: &str, game: Option<&str>) -> Result<bool, OpenError> {
+        ServerHandle::open_room(self, name, game)
+    }
+}
+
 impl Server {
     /// Binds the listeners and prepares TLS. Port 0 picks a free port (see
     /// [`Server::wss_addr`]). With an ops listener configured, this installs the process-wide
