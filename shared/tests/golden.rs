@@ -85,6 +85,28 @@ fn server_samples() -> Vec<(&'static str, ServerMsg)> {
             }),
         ),
         (
+            // Exactly what a server with the reference scenario B's settings
+            // (`assets/scenarios/reference-b.toml`) sends the first player of a new arena room,
+            // but for its random resume token (`tests/tests/e2e/welcome.rs` checks it against
+            // a real server).
+            "server_welcome_arena",
+            ServerMsg::Welcome(Welcome {
+                protocol: 2,
+                entity: EntityId(500),
+                tick_rate_hz: 30,
+                tick: Tick(0),
+                world_width: 1000.0,
+                world_height: 1000.0,
+                view_radius: 150.0,
+                game: "arena".into(),
+                kinds: vec!["player".into(), "npc".into()],
+                fields: vec![],
+                event_kinds: vec!["joined".into(), "left".into()],
+                resume_token: "9f86d081884c7d659a2feaa0c55ad015".into(),
+                resumed: false,
+            }),
+        ),
+        (
             "server_update_first",
             ServerMsg::Update(Update {
                 tick: Tick(1),

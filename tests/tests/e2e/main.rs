@@ -31,3 +31,4 @@ mod slowloris;
 mod tls_reload;
 mod tokens;
 mod versions;
+mod welcome;
