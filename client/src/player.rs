@@ -14,7 +14,8 @@ use crate::connection::{Connection, ConnectionError, Incoming};
 /// The player behind a series of connections: its room, entity, resume token, the last event
 /// delivered and the last input sequence number sent.
 ///
-/// A client driving [`open`] itself (the bots) keeps one across its connections.
+/// A [`crate::Session`] keeps one (save [`crate::Session::player`] to resume in another
+/// process); a client driving [`open`] itself (the bots) keeps its own.
 ///
 /// ```
 /// use tickstream_client::PlayerState;
@@ -119,6 +120,12 @@ impl PlayerState {
     #[must_use]
     pub fn last_input_seq(&self) -> u32 {
         self.last_input_seq
+    }
+
+    /// Continues the input sequence after `seq` (a [`crate::Session`] numbers its inputs
+    /// itself and records the last one here).
+    pub fn set_last_input_seq(&mut self, seq: u32) {
+        self.last_input_seq = seq;
     }
 
     /// The next input, numbered after the last one (across resumes).
