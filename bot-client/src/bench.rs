@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::{ConnectOptions, LoadConfig, Summary, load};
+use tickstream_client::ConnectOptions;
+
+use crate::{LoadConfig, Summary, load};
 
 /// Clock ticks per second of `/proc/PID/stat` times (`CLK_TCK`; 100 on Linux).
 const CLK_TCK: f64 = 100.0;
@@ -301,10 +303,7 @@ pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
         bots: cfg.clients,
         duration: cfg.window,
         room: "bench".into(),
-        connect: ConnectOptions {
-            subprotocol: tickstream_shared::subprotocol(cfg.protocol).map(str::to_owned),
-            ..ConnectOptions::default()
-        },
+        connect: ConnectOptions::default().protocol(cfg.protocol),
         verify_every: cfg.verify_every,
         residuals: cfg.residuals,
         ramp: Duration::from_secs(2),

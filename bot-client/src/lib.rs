@@ -2,8 +2,9 @@
 //! bandwidth reports.
 //!
 //! A bot does what a game client does: it connects over `wss://` (or `ws://`), offers the
-//! `tickstream.v2` subprotocol, joins a room, sends the reference scenario's inputs at 20 Hz and
-//! applies every update to its own [`tickstream_shared::Replica`], checking the server's view
+//! `tickstream.v3` subprotocol (or the version it is told), joins a room, sends the reference
+//! scenario's inputs at 20 Hz and applies every update to its own [`tickstream_client::View`],
+//! checking the server's view
 //! checksum (game fields included) and that its game events arrive numbered 1, 2, 3… without
 //! a gap. Bots can be spread over several rooms, and can drop their connection at random and
 //! `Resume` it, checking that they get the same entity back and miss no event. Whatever game a
@@ -11,14 +12,13 @@
 //! per bot, no locks and no allocation per update beyond decoding, counters in per-bot atomics
 //! and histograms merged once at the end.
 //!
-//! Integration tests use [`connect()`] and [`Client`] to speak the protocol by hand, and
-//! [`load::run`] to run bots against a real server.
+//! Everything a game client does (connect, join, resume, apply updates to a verified replica)
+//! is the [`tickstream_client`] crate's: a bot drives it and measures around it. Integration
+//! tests use [`load::run`] to run bots against a real server, and `tickstream_client` to speak
+//! the protocol by hand.
 //!
 //! # Layout
 //!
-//! - [`connect`](mod@connect): [`Connector`] and [`ConnectOptions`]: URL, TCP, TLS and the HTTP/1.1 upgrade.
-//! - [`client`]: [`Client`], an open connection, and its [`ClientReader`] / [`ClientWriter`]
-//!   halves; one binary frame per message.
 //! - [`schedule`]: [`InputSchedule`], the scenario's bot input rule.
 //! - [`rtt`]: [`rtt::RttRing`], lock-free send times for input round trips.
 //! - [`events`]: [`events::EventCheck`], a player's event sequence numbers checked for gaps.
@@ -30,13 +30,10 @@
 //! - [`load`]: [`LoadConfig`] and [`load::run`], a whole run with progress reports.
 //! - [`bench`](mod@bench): the benchmark behind `tickstream-bench`: server and bots on this machine, the
 //!   server's CPU, ticks and memory measured from outside.
-//! - `tls` (private): the rustls client configuration (`--ca`, `--insecure`).
 
 pub mod bench;
 pub mod bot;
 pub mod churn;
-pub mod client;
-pub mod connect;
 pub mod events;
 pub mod http;
 pub mod load;
@@ -44,11 +41,8 @@ pub mod misbehave;
 pub mod rtt;
 pub mod schedule;
 pub mod summary;
-mod tls;
 
 pub use churn::Churn;
-pub use client::{Client, ClientError, ClientReader, ClientWriter, Incoming};
-pub use connect::{ConnectError, ConnectOptions, Connector, connect};
 pub use load::{LoadConfig, LoadError, Phase, Progress};
 pub use schedule::InputSchedule;
 pub use summary::{RoomSummary, Summary};

@@ -16,8 +16,8 @@ use tokio::task::JoinSet;
 
 use crate::bot::{BotConfig, BotCounters, Window, run_bot};
 use crate::churn::Churn;
-use crate::connect::{ConnectError, ConnectOptions, Connector};
 use crate::summary::{Aggregator, Summary};
+use tickstream_client::{ConnectError, ConnectOptions, Connector};
 
 /// What a load run does. [`LoadConfig::default`] is a short smoke run against a local server.
 #[derive(Debug, Clone, PartialEq)]

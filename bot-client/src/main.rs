@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use tickstream_bot::misbehave::{self, Mode};
-use tickstream_bot::{Churn, ConnectOptions, LoadConfig, Progress, load};
+use tickstream_bot::{Churn, LoadConfig, Progress, load};
+use tickstream_client::ConnectOptions;
 
 /// Headless Tickstream bots: load, verification, latency and bandwidth.
 #[derive(Debug, Parser)]

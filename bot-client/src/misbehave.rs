@@ -13,8 +13,8 @@ use tickstream_shared::{ClientMsg, Join, Ping, ServerMsg, close_code};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::client::{Client, Incoming};
-use crate::connect::{ConnectOptions, connect};
+use tickstream_client::{ConnectOptions, connect};
+use tickstream_client::{Connection, Incoming};
 
 /// The ways a probe misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -124,7 +124,7 @@ enum Abuse {
 }
 use Abuse::{Flood, Garbage, Oversize};
 
-async fn joined(url: &str, opts: &ConnectOptions, room: &str) -> Result<Client, String> {
+async fn joined(url: &str, opts: &ConnectOptions, room: &str) -> Result<Connection, String> {
     let mut c = connect(url, opts).await.map_err(|e| e.to_string())?;
     c.send(&ClientMsg::Join(Join { room: room.into() }))
         .await
@@ -136,7 +136,7 @@ async fn joined(url: &str, opts: &ConnectOptions, room: &str) -> Result<Client, 
 }
 
 /// Reads until the close frame: "close CODE", or "dropped" if the connection just ends.
-async fn until_close(c: &mut Client) -> String {
+async fn until_close(c: &mut Connection) -> String {
     let read = async {
         loop {
             match c.recv().await {

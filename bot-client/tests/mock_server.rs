@@ -23,9 +23,8 @@ use hyper::service::service_fn;
 use hyper::upgrade::Upgraded;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tickstream_bot::{
-    Churn, ClientError, ConnectError, ConnectOptions, Incoming, LoadConfig, connect, load,
-};
+use tickstream_bot::{Churn, LoadConfig, load};
+use tickstream_client::{ConnectError, ConnectOptions, ConnectionError, Incoming, connect};
 use tickstream_shared::codec::{decode_client, encode_server};
 use tickstream_shared::delta::diff;
 use tickstream_shared::messages::ViewChecksum;
@@ -532,7 +531,7 @@ async fn without_trust_the_tls_error_says_what_to_do() {
 async fn an_upgrade_without_the_subprotocol_is_refused_with_its_status() {
     let mock = start(false, Mode::Normal).await;
     let opts = ConnectOptions {
-        subprotocol: None,
+        subprotocols: Vec::new(),
         ..ConnectOptions::default()
     };
     let err = connect(&mock.url(), &opts)
@@ -592,7 +591,7 @@ async fn the_client_speaks_the_protocol_by_hand() {
     }
     assert_eq!(closed, Some(1000), "the close is echoed");
     assert!(
-        matches!(c.recv().await, Err(ClientError::Closed)),
+        matches!(c.recv().await, Err(ConnectionError::Closed)),
         "nothing after the close"
     );
 }

@@ -40,8 +40,8 @@ use hyper_util::rt::TokioIo;
 use support::{
     STEP_TIMEOUT, ServerProcess, assert_all_closed_with_1001, http_get, join_and_wait_for_close,
 };
-use tickstream_bot::connect::{ConnectOptions, connect};
-use tickstream_bot::{Client, Incoming as Received};
+use tickstream_client::{ConnectOptions, connect};
+use tickstream_client::{Connection, Incoming as Received};
 use tickstream_shared::{ClientMsg, Join, ServerMsg};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -442,7 +442,7 @@ async fn metric(server: &ServerProcess, series: &str) -> anyhow::Result<f64> {
 }
 
 /// A player that joins `room` and can leave on purpose.
-async fn join(server: &ServerProcess, room: &str) -> anyhow::Result<Client> {
+async fn join(server: &ServerProcess, room: &str) -> anyhow::Result<Connection> {
     let mut client = tokio::time::timeout(
         STEP_TIMEOUT,
         connect(&server.ws_url(), &ConnectOptions::default()),
@@ -465,7 +465,7 @@ async fn join(server: &ServerProcess, room: &str) -> anyhow::Result<Client> {
 /// Dropping the socket right after the close frame, with updates still unread, would reset the
 /// connection, and the reset can destroy the close frame on its way: the server would then see
 /// a dropped player and keep it for its resume grace period.
-async fn leave(mut client: Client, reason: &str) -> anyhow::Result<()> {
+async fn leave(mut client: Connection, reason: &str) -> anyhow::Result<()> {
     client.close(1000, reason).await?;
     tokio::time::timeout(STEP_TIMEOUT, async {
         loop {

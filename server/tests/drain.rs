@@ -11,8 +11,8 @@ use support::{
     Closed, STEP_TIMEOUT, ServerProcess, assert_all_closed_with_1001, http_get,
     join_and_wait_for_close,
 };
-use tickstream_bot::ConnectError;
-use tickstream_bot::connect::{ConnectOptions, connect};
+use tickstream_client::ConnectError;
+use tickstream_client::{ConnectOptions, connect};
 use tokio::task::JoinHandle;
 
 /// Players connected when the signal arrives.

@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tickstream_bot::client::{Client, Incoming};
-use tickstream_bot::connect::{ConnectOptions, connect};
+use tickstream_client::{ConnectOptions, connect};
+use tickstream_client::{Connection, Incoming};
 use tickstream_server::sim::GameCatalog;
 use tickstream_server::{Config, Server, ServerHandle};
 use tickstream_shared::{
@@ -173,10 +173,7 @@ impl TestServer {
     /// the bots.
     #[must_use]
     pub fn options_v2() -> ConnectOptions {
-        ConnectOptions {
-            subprotocol: tickstream_shared::subprotocol(2).map(str::to_owned),
-            ..Self::options()
-        }
+        Self::options().protocol(2)
     }
 
     /// A connected client over wss that has joined `room` and received its welcome.
@@ -196,7 +193,7 @@ impl Drop for TestServer {
 /// A joined client that applies every update to a verifying replica.
 pub struct TestClient {
     /// The connection.
-    pub client: Client,
+    pub client: Connection,
     /// The server's welcome.
     pub welcome: Welcome,
     /// The view as applied so far (checksums verified).
@@ -426,7 +423,7 @@ impl RawUpgrade {
 
 /// Reads `client` until the server's `Error` message and returns its code (what a client
 /// refused before or at `Join` receives first).
-pub async fn error_code(client: &mut Client) -> anyhow::Result<u16> {
+pub async fn error_code(client: &mut Connection) -> anyhow::Result<u16> {
     loop {
         match tokio::time::timeout(STEP_TIMEOUT, client.recv()).await?? {
             Incoming::Msg(ServerMsg::Error(e)) => return Ok(e.code),

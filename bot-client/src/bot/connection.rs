@@ -3,34 +3,17 @@
 
 use super::*;
 
-/// Connects, sends `hello` (`Join` or `Resume`) and waits for the `Welcome`.
+/// Opens a connection with the client library (connect, `hello`, `Welcome`), within the
+/// window: a bot still connecting at its end is [`BotError::Late`].
 pub(super) async fn open(
     cfg: &BotConfig,
     connector: &Connector,
     hello: &ClientMsg,
-) -> Result<(Client, Welcome), BotError> {
-    let end = cfg.window.end.into();
-    let mut client = match tokio::time::timeout_at(end, connector.connect()).await {
-        Err(_) => return Err(BotError::Late),
-        Ok(Err(e)) => return Err(BotError::Connect(e)),
-        Ok(Ok(client)) => client,
-    };
-    if let Err(e) = client.send(hello).await {
-        return Err(BotError::Send(e));
-    }
-    let welcome_by = std::cmp::min(Instant::now() + cfg.join_timeout, cfg.window.end);
-    // Dropping a half-read frame on timeout is fine: the connection is abandoned.
-    let welcome = match tokio::time::timeout_at(welcome_by.into(), welcome(&mut client)).await {
-        Err(_) if Instant::now() >= cfg.window.end => Err(BotError::Late),
-        Err(_) => Err(BotError::NoWelcome(cfg.join_timeout)),
-        Ok(result) => result,
-    };
-    match welcome {
-        Ok(w) => Ok((client, w)),
-        Err(e) => {
-            let _ = client.close(close_code::NORMAL, "").await;
-            Err(e)
-        }
+) -> Result<(Connection, Welcome), BotError> {
+    let opening = tickstream_client::open(connector, hello, cfg.join_timeout);
+    match tokio::time::timeout_at(cfg.window.end.into(), opening).await {
+        Err(_) => Err(BotError::Late),
+        Ok(opened) => opened.map_err(BotError::from),
     }
 }
 
@@ -38,7 +21,7 @@ pub(super) async fn open(
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn connection(
     cfg: &BotConfig,
-    client: Client,
+    client: Connection,
     welcome: &Welcome,
     shared: &Arc<Shared>,
     counters: &Arc<BotCounters>,
@@ -169,18 +152,4 @@ pub(super) fn drop_time(cfg: &BotConfig, player: &mut Player) -> Option<Instant>
         .end
         .checked_sub(churn.reconnect_delay + CHURN_QUIET)?;
     (at < latest).then_some(at)
-}
-
-/// Waits for the `Welcome` that must answer `Join` or `Resume`.
-pub(super) async fn welcome(client: &mut Client) -> Result<Welcome, BotError> {
-    match client.recv().await {
-        Ok(Incoming::Msg(ServerMsg::Welcome(w))) => Ok(w),
-        Ok(Incoming::Msg(ServerMsg::Error(e))) => Err(BotError::Server {
-            code: e.code,
-            reason: e.reason,
-        }),
-        Ok(Incoming::Msg(_)) => Err(BotError::Unexpected("a message before Welcome")),
-        Ok(Incoming::Close { code, reason }) => Err(BotError::Closed { code, reason }),
-        Err(e) => Err(BotError::Recv(e)),
-    }
 }

@@ -2,7 +2,7 @@
 //!
 //! A bot's life is one or more connections. On each, after the `Welcome`, a bot is two tasks.
 //! Its own task writes: an input every 50 ms, the WebSocket's control replies, and the close
-//! frame at the deadline. A spawned reader task applies every update to a [`Replica`] (verifying
+//! frame at the deadline. A spawned reader task applies every update to a [`View`] (verifying
 //! the checksum if the bot is in the verification sample, and always on a connection's first
 //! update, the full snapshot), checks the game events' sequence numbers ([`EventCheck`]),
 //! measures input round trips through a lock-free [`RttRing`], and counts updates and bytes.
@@ -27,17 +27,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use tickstream_shared::{
-    ClientMsg, EntityId, Join, PROTOCOL_VERSION, Replica, ReplicaError, Resume, ServerMsg, Welcome,
-    close_code,
+use tickstream_client::{
+    ConnectError, Connection, ConnectionError, ConnectionReader, ConnectionWriter, Connector,
+    Incoming, NO_STATUS, OpenError, PlayerState, Verify, View, ViewError, WelcomeError,
 };
+use tickstream_shared::{ClientMsg, EntityId, ReplicaError, ServerMsg, Welcome, close_code};
 use tokio::sync::oneshot;
 use tokio::task::{JoinError, JoinHandle};
 use tokio::time::MissedTickBehavior;
 
 use crate::churn::{Churn, ChurnSchedule};
-use crate::client::{Client, ClientError, ClientReader, ClientWriter, Incoming, NO_STATUS};
-use crate::connect::{ConnectError, Connector};
 use crate::events::{EventCheck, EventError};
 use crate::rtt::{RttRing, micros_since, record_rtt, rtt_histogram};
 use crate::schedule::{INPUT_INTERVAL, InputSchedule};
@@ -198,7 +197,7 @@ pub async fn run_bot(
     let mut report = BotReport::new(cfg.index, cfg.verify);
     report.room.clone_from(&cfg.room);
     let mut errors = ErrorLog::new(&counters);
-    let mut player = Player::new(cfg.index);
+    let mut player = Player::new(cfg.index, &cfg.room);
     play(
         &cfg,
         &connector,
@@ -237,10 +236,8 @@ impl<'a> ErrorLog<'a> {
 
 /// What a bot carries from one connection to the next.
 struct Player {
-    /// The entity of the current player (set by a `Join`'s welcome, kept by resumes).
-    entity: Option<EntityId>,
-    /// The resume token of the latest welcome.
-    token: String,
+    /// Room, entity, resume token: the client library's bookkeeping.
+    state: PlayerState,
     events: EventCheck,
     /// The latest input the server acknowledged.
     last_ack: u32,
@@ -250,10 +247,9 @@ struct Player {
 }
 
 impl Player {
-    fn new(index: u32) -> Self {
+    fn new(index: u32, room: &str) -> Self {
         Self {
-            entity: None,
-            token: String::new(),
+            state: PlayerState::new(room),
             events: EventCheck::new(),
             last_ack: 0,
             schedule: InputSchedule::for_bot(index),
@@ -262,18 +258,9 @@ impl Player {
     }
 
     /// The first message of a connection: `Join`, or `Resume` after a drop.
-    fn hello(&self, room: &str, resuming: bool) -> ClientMsg {
-        if resuming {
-            ClientMsg::Resume(Resume {
-                room: room.to_owned(),
-                token: self.token.clone(),
-                last_event_seq: self.events.last_seq(),
-            })
-        } else {
-            ClientMsg::Join(Join {
-                room: room.to_owned(),
-            })
-        }
+    fn hello(&mut self) -> ClientMsg {
+        self.state.event_delivered(self.events.last_seq());
+        self.state.hello()
     }
 
     /// Checks a welcome against what the bot asked for and takes it on; `Err` is a failed
@@ -283,29 +270,22 @@ impl Player {
         welcome: &Welcome,
         resuming: bool,
     ) -> Result<Result<(), BotError>, ResumeFailure> {
-        if resuming {
-            if !welcome.resumed {
-                return Err(ResumeFailure::NotResumed);
+        match self.state.welcomed(welcome, resuming) {
+            Ok(()) if resuming => self.events.resumed(&welcome.event_kinds),
+            Ok(()) => self.events.new_player(&welcome.event_kinds),
+            Err(WelcomeError::NotResumed) => return Err(ResumeFailure::NotResumed),
+            Err(WelcomeError::OtherEntity { was, now }) => {
+                return Err(ResumeFailure::OtherEntity { was, now });
             }
-            if let Some(was) = self.entity
-                && was != welcome.entity
-            {
-                return Err(ResumeFailure::OtherEntity {
-                    was,
-                    now: welcome.entity,
-                });
-            }
-            self.events.resumed(&welcome.event_kinds);
-        } else {
-            if welcome.resumed {
+            Err(WelcomeError::ResumedJoin) => {
                 return Ok(Err(BotError::Unexpected(
                     "a resumed Welcome answering Join",
                 )));
             }
-            self.entity = Some(welcome.entity);
-            self.events.new_player(&welcome.event_kinds);
+            Err(WelcomeError::ProtocolVersion { server, ours }) => {
+                return Ok(Err(BotError::ProtocolVersion { server, ours }));
+            }
         }
-        self.token.clone_from(&welcome.resume_token);
         Ok(Ok(()))
     }
 }
@@ -334,16 +314,16 @@ async fn play(
     player.churn = cfg
         .churn
         .map(|c| ChurnSchedule::for_bot(cfg.index, c.mean_interval));
-    let mut resuming = false;
     loop {
-        let hello = player.hello(&cfg.room, resuming);
+        let resuming = player.state.resumes();
+        let hello = player.hello();
         let (mut client, welcome) = match open(cfg, connector, &hello).await {
             Ok(opened) => opened,
             // The run ended while the bot was offline: nothing to resume into.
             Err(BotError::Late) if resuming => return,
             Err(e) if resuming => {
                 resume_failed(report, counters, ResumeFailure::Refused(e));
-                resuming = false;
+                player.state.forget();
                 continue;
             }
             Err(e) => return errors.push(e),
@@ -354,19 +334,6 @@ async fn play(
         if cfg.window.contains(welcomed_at) {
             report.bytes += welcome_len;
         }
-        // The version the upgrade agreed on; the welcome must name the same.
-        let ours = client
-            .subprotocol()
-            .and_then(|p| p.strip_prefix("tickstream.v"))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(PROTOCOL_VERSION);
-        if welcome.protocol != ours {
-            let _ = client.close(close_code::PROTOCOL_ERROR, "").await;
-            return errors.push(BotError::ProtocolVersion {
-                server: welcome.protocol,
-                ours,
-            });
-        }
         match player.welcomed(&welcome, resuming) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -374,9 +341,9 @@ async fn play(
                 return errors.push(e);
             }
             Err(failure) => {
+                // The player is forgotten: the next connection joins afresh.
                 let _ = client.close(close_code::NORMAL, "").await;
                 resume_failed(report, counters, failure);
-                resuming = false;
                 continue;
             }
         }
@@ -402,7 +369,6 @@ async fn play(
                 if Instant::now() >= cfg.window.end {
                     return;
                 }
-                resuming = true;
             }
         }
     }
@@ -440,7 +406,7 @@ enum WriteEnd {
     /// The reader stopped first (desync, error, close).
     ReaderDone(Box<Result<ReadOutcome, JoinError>>),
     /// Writing failed.
-    Failed(ClientError),
+    Failed(ConnectionError),
 }
 
 struct ReadCtx {

@@ -24,7 +24,7 @@ pub(super) async fn finish_reader(
 /// harmless. (An update lost that way is one whose events were not counted either: a resume
 /// asks for them again.)
 pub(super) async fn read_loop(
-    mut reader: ClientReader,
+    mut reader: ConnectionReader,
     ctx: ReadCtx,
     mut stop: oneshot::Receiver<()>,
 ) -> ReadOutcome {
@@ -44,8 +44,8 @@ pub(super) async fn read_loop(
         residuals: BTreeMap::new(),
     };
     let mut errors = ErrorLog::new(&ctx.counters);
-    // A fresh replica on every welcome: the first update spawns the whole view.
-    let mut replica = Replica::new();
+    // A fresh view on every welcome: the first update spawns the whole view.
+    let mut view = View::new(ctx.own);
     // After an `Error` message, the close (or EOF) that follows is not a second error.
     let mut server_error = false;
     loop {
@@ -65,80 +65,73 @@ pub(super) async fn read_loop(
                     out.bytes += len;
                     out.wire_bytes += len + ws_frame_header_len(len);
                 }
-                // The snapshot after a welcome is always verified: it is where a resume shows
-                // whether the server rebuilt the view right.
-                let verify = ctx.verify || !out.synced;
-                let update = match msg {
-                    ServerMsg::Update(update) => {
-                        let applied = if verify {
-                            replica.apply(&update)
-                        } else {
-                            replica.apply_unverified(&update)
-                        };
-                        applied.map(|()| (update.ack_seq, update.events))
-                    }
-                    ServerMsg::Update3(update) => {
-                        let applied = if verify {
-                            replica.apply3(&update)
-                        } else {
-                            replica.apply3_unverified(&update).map(|_| ())
-                        };
-                        if measured && ctx.residuals && applied.is_ok() {
-                            count_residuals(&mut out.residuals, &update.delta.motion);
-                        }
-                        applied.map(|()| (replica.ack_seq(), update.events))
-                    }
-                    ServerMsg::Pong(_) => continue,
-                    ServerMsg::Error(e) => {
-                        server_error = true;
-                        errors.push(BotError::Server {
-                            code: e.code,
-                            reason: e.reason,
-                        });
-                        continue;
-                    }
-                    ServerMsg::Welcome(_) => {
-                        errors.push(BotError::Unexpected("a second Welcome"));
-                        break;
-                    }
+                // The snapshot after a welcome is always verified (by the view): it is where a
+                // resume shows whether the server rebuilt the view right.
+                let verify = if ctx.verify {
+                    Verify::Always
+                } else {
+                    Verify::FirstOnly
                 };
-                match update {
-                    Ok((ack_seq, events)) => {
-                        if !out.synced {
-                            if replica.get(ctx.own).is_none() {
-                                errors.push(BotError::OwnEntityMissing(ctx.own));
-                                break;
-                            }
-                            out.synced = true;
-                            ctx.flags.synced.store(true, Ordering::Release);
+                let applied = match view.apply(&msg, verify) {
+                    Ok(Some(applied)) => applied,
+                    Ok(None) => match msg {
+                        ServerMsg::Error(e) => {
+                            server_error = true;
+                            errors.push(BotError::Server {
+                                code: e.code,
+                                reason: e.reason,
+                            });
+                            continue;
                         }
-                        for e in &events {
-                            if let Err(err) = out.events.check(e) {
-                                ctx.counters.event_errors.fetch_add(1, Ordering::Relaxed);
-                                out.event_errors += 1;
-                                if out.event_error_samples.len() < MAX_EVENT_ERROR_SAMPLES {
-                                    out.event_error_samples.push(err);
-                                }
-                            }
+                        ServerMsg::Welcome(_) => {
+                            errors.push(BotError::Unexpected("a second Welcome"));
+                            break;
                         }
-                        if measured {
-                            out.updates += 1;
-                            out.update_bytes += len;
-                        }
-                        if ack_seq > out.last_ack {
-                            out.last_ack = ack_seq;
-                            let now_us = micros_since(ctx.shared.base, now);
-                            if measured
-                                && let Some(rtt) = ctx.shared.rtt.rtt_us(out.last_ack, now_us)
-                            {
-                                record_rtt(&mut out.rtt_us, u64::from(rtt));
-                            }
-                        }
-                    }
-                    Err(e) => {
+                        _ => continue,
+                    },
+                    Err(ViewError::Desync(e)) => {
                         ctx.counters.desynced.store(true, Ordering::Relaxed);
                         out.desync = Some(e);
                         break;
+                    }
+                    Err(ViewError::OwnEntityMissing(own)) => {
+                        errors.push(BotError::OwnEntityMissing(own));
+                        break;
+                    }
+                };
+                let events = match &msg {
+                    ServerMsg::Update(update) => &update.events,
+                    ServerMsg::Update3(update) => {
+                        if measured && ctx.residuals {
+                            count_residuals(&mut out.residuals, &update.delta.motion);
+                        }
+                        &update.events
+                    }
+                    _ => continue,
+                };
+                if applied.first {
+                    out.synced = true;
+                    ctx.flags.synced.store(true, Ordering::Release);
+                }
+                for e in events {
+                    if let Err(err) = out.events.check(e) {
+                        ctx.counters.event_errors.fetch_add(1, Ordering::Relaxed);
+                        out.event_errors += 1;
+                        if out.event_error_samples.len() < MAX_EVENT_ERROR_SAMPLES {
+                            out.event_error_samples.push(err);
+                        }
+                    }
+                }
+                if measured {
+                    out.updates += 1;
+                    out.update_bytes += len;
+                }
+                let ack_seq = applied.ack_seq;
+                if ack_seq > out.last_ack {
+                    out.last_ack = ack_seq;
+                    let now_us = micros_since(ctx.shared.base, now);
+                    if measured && let Some(rtt) = ctx.shared.rtt.rtt_us(out.last_ack, now_us) {
+                        record_rtt(&mut out.rtt_us, u64::from(rtt));
                     }
                 }
             }

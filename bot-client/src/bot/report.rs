@@ -13,10 +13,10 @@ pub enum BotError {
     Late,
     /// A message could not be sent.
     #[error("send: {0}")]
-    Send(ClientError),
+    Send(ConnectionError),
     /// Receiving failed: connection lost, malformed frame, undecodable message.
     #[error("receive: {0}")]
-    Recv(ClientError),
+    Recv(ConnectionError),
     /// No `Welcome` came within the join timeout.
     #[error("no Welcome within {0:?}")]
     NoWelcome(Duration),
@@ -62,6 +62,24 @@ impl From<ConnectError> for BotError {
     }
 }
 
+impl From<OpenError> for BotError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Connect(e) => Self::Connect(e),
+            OpenError::Send(e) => Self::Send(e),
+            OpenError::Recv(e) => Self::Recv(e),
+            OpenError::NoWelcome(t) => Self::NoWelcome(t),
+            OpenError::Unexpected(what) => Self::Unexpected(what),
+            OpenError::Server { code, reason } => Self::Server { code, reason },
+            OpenError::Closed { code, reason } => Self::Closed { code, reason },
+            OpenError::Welcome(WelcomeError::ProtocolVersion { server, ours }) => {
+                Self::ProtocolVersion { server, ours }
+            }
+            OpenError::Welcome(_) => Self::Unexpected("a Welcome that does not fit the hello"),
+        }
+    }
+}
+
 impl BotError {
     /// A short stable key for counting errors by kind: `http_403`, `close_1008`,
     /// `server_error_4002`, `connection_lost`, …
@@ -76,8 +94,8 @@ impl BotError {
             Self::Connect(_) => "connect".into(),
             Self::Late => "late".into(),
             Self::Send(_) => "send".into(),
-            Self::Recv(ClientError::Decode(_)) => "decode".into(),
-            Self::Recv(ClientError::TextFrame) => "text_frame".into(),
+            Self::Recv(ConnectionError::Decode(_)) => "decode".into(),
+            Self::Recv(ConnectionError::TextFrame) => "text_frame".into(),
             Self::Recv(e) if e.is_connection_lost() => "connection_lost".into(),
             Self::Recv(_) => "websocket".into(),
             Self::NoWelcome(_) => "no_welcome".into(),

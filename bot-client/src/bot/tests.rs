@@ -91,7 +91,7 @@ fn resume_failures_are_keyed_by_close_code() {
 
 fn welcome(entity: u32, resumed: bool, token: &str) -> Welcome {
     Welcome {
-        protocol: PROTOCOL_VERSION,
+        protocol: tickstream_shared::PROTOCOL_VERSION,
         entity: EntityId(entity),
         tick_rate_hz: 30,
         tick: tickstream_shared::Tick(1),
@@ -109,16 +109,16 @@ fn welcome(entity: u32, resumed: bool, token: &str) -> Welcome {
 
 #[test]
 fn a_resume_must_come_back_resumed_as_the_same_entity() {
-    let mut p = Player::new(0);
+    let mut p = Player::new(0, "r");
     assert!(
-        matches!(p.hello("r", false), ClientMsg::Join(j) if j.room == "r"),
+        matches!(p.hello(), ClientMsg::Join(j) if j.room == "r"),
         "the first connection joins"
     );
     assert!(
         matches!(p.welcomed(&welcome(5, false, "t1"), false), Ok(Ok(()))),
         "a fresh join"
     );
-    match p.hello("r", true) {
+    match p.hello() {
         ClientMsg::Resume(r) => assert_eq!(
             (r.room.as_str(), r.token.as_str(), r.last_event_seq),
             ("r", "t1", 0),
@@ -130,13 +130,24 @@ fn a_resume_must_come_back_resumed_as_the_same_entity() {
         matches!(p.welcomed(&welcome(5, true, "t2"), true), Ok(Ok(()))),
         "same entity, resumed"
     );
-    assert_eq!(p.token, "t2", "the new token replaces the used one");
+    assert!(
+        matches!(p.hello(), ClientMsg::Resume(r) if r.token == "t2"),
+        "the new token replaces the used one"
+    );
     assert!(
         matches!(
             p.welcomed(&welcome(5, false, "t3"), true),
             Err(ResumeFailure::NotResumed)
         ),
         "a welcome as a new player fails the resume"
+    );
+    assert!(
+        matches!(p.hello(), ClientMsg::Join(_)),
+        "after a failed resume the bot joins afresh"
+    );
+    assert!(
+        matches!(p.welcomed(&welcome(5, false, "t6"), false), Ok(Ok(()))),
+        "joined again"
     );
     assert!(
         matches!(
@@ -171,7 +182,7 @@ fn drops_are_planned_only_with_churn_and_not_near_the_end() {
         churn: None,
         residuals: false,
     };
-    let mut p = Player::new(0);
+    let mut p = Player::new(0, "r");
     assert_eq!(drop_time(&cfg, &mut p), None, "no churn, no drop");
     cfg.churn = Some(Churn {
         mean_interval: Duration::from_millis(100),

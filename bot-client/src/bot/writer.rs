@@ -5,7 +5,7 @@ use super::*;
 
 pub(super) async fn write_loop(
     cfg: &BotConfig,
-    writer: &mut ClientWriter,
+    writer: &mut ConnectionWriter,
     shared: &Shared,
     flags: &ConnFlags,
     schedule: &mut InputSchedule,

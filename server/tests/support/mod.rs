@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use tickstream_bot::connect::{ConnectOptions, connect};
-use tickstream_bot::{Client, Incoming};
+use tickstream_client::{ConnectOptions, connect};
+use tickstream_client::{Connection, Incoming};
 use tickstream_shared::{ClientMsg, Join, ServerMsg};
 use tokio::task::JoinHandle;
 
@@ -202,7 +202,7 @@ pub async fn join_and_wait_for_close(
     url: &str,
     room: &str,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<Closed>>> {
-    let mut client: Client =
+    let mut client: Connection =
         tokio::time::timeout(STEP_TIMEOUT, connect(url, &ConnectOptions::default()))
             .await
             .context("connect timed out")??;

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tickstream_bot::connect::connect;
+use tickstream_client::connect;
 use tickstream_shared::{ClientMsg, Join, close_code};
 use tickstream_tests::{RawUpgrade, TestServer, disconnects, error_code, rejected_connections};
 

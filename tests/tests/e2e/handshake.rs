@@ -1,6 +1,6 @@
 //! The upgrade: subprotocol negotiated over wss and ws; refusals as HTTP statuses.
 
-use tickstream_bot::connect::{ConnectError, ConnectOptions, connect};
+use tickstream_client::{ConnectError, ConnectOptions, connect};
 use tickstream_tests::{RawUpgrade, TestServer, rejected_connections};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,7 +16,7 @@ async fn wss_upgrade_negotiates_the_subprotocol() -> anyhow::Result<()> {
     assert_eq!(
         plain.subprotocol(),
         Some("tickstream.v3"),
-        "plain ws negotiates it too"
+        "plain ws negotiates it too (offering v3 and v2, the client's default, gets the highest)"
     );
     let v2 = connect(&server.ws_url, &TestServer::options_v2()).await?;
     assert_eq!(
@@ -24,7 +24,6 @@ async fn wss_upgrade_negotiates_the_subprotocol() -> anyhow::Result<()> {
         Some("tickstream.v2"),
         "a deployed v2 client gets v2"
     );
-    // Offering both gets the highest: `upgrade::negotiate`'s unit test.
     server.stop().await;
     Ok(())
 }
@@ -50,7 +49,7 @@ async fn upgrade_without_the_subprotocol_is_refused_with_400() -> anyhow::Result
     );
     let metrics = server.baseline(&[&no_subprotocol, &not_found]).await?;
     let opts = ConnectOptions {
-        subprotocol: None,
+        subprotocols: Vec::new(),
         ..TestServer::options()
     };
     let err = refused(connect(&server.wss_url, &opts).await);
@@ -60,7 +59,7 @@ async fn upgrade_without_the_subprotocol_is_refused_with_400() -> anyhow::Result
         "no subprotocol: 400, got {err}"
     );
     let opts = ConnectOptions {
-        subprotocol: Some("tickstream.v0".into()),
+        subprotocols: vec!["tickstream.v0".into()],
         ..TestServer::options()
     };
     let err = refused(connect(&server.wss_url, &opts).await);

@@ -1,7 +1,7 @@
 //! Bad input closes only the offending client, with a documented close code; the room keeps
 //! ticking for everyone else.
 
-use tickstream_bot::connect::connect;
+use tickstream_client::connect;
 use tickstream_server::metrics as m;
 use tickstream_shared::{ClientMsg, Join, close_code};
 use tickstream_tests::{TestServer, disconnects, error_code};

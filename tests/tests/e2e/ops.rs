@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use tickstream_bot::ConnectError;
-use tickstream_bot::connect::connect;
+use tickstream_client::ConnectError;
+use tickstream_client::connect;
 use tickstream_server::metrics as m;
 use tickstream_tests::{STEP_TIMEOUT, TestServer, http_get};
 

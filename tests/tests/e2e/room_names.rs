@@ -1,7 +1,7 @@
 //! A room name is judged by what is wrong with it, whatever its length: every name that is too
 //! long but fits a message closes 4002; only a message over the size limit closes 1009.
 
-use tickstream_bot::connect::connect;
+use tickstream_client::connect;
 use tickstream_shared::codec::{MAX_CLIENT_MESSAGE, encode_client};
 use tickstream_shared::{ClientMsg, Join, close_code};
 use tickstream_tests::{TestServer, error_code};

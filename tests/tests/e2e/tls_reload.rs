@@ -1,7 +1,7 @@
 //! A renewed certificate is served after a reload, and players connected before it keep
 //! playing.
 
-use tickstream_bot::connect::{ConnectOptions, connect};
+use tickstream_client::{ConnectOptions, connect};
 use tickstream_server::net::tls::self_signed_pem;
 use tickstream_tests::TestServer;
 

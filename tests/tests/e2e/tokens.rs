@@ -3,8 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tickstream_bot::client::Incoming;
-use tickstream_bot::connect::connect;
+use tickstream_client::Incoming;
+use tickstream_client::connect;
 use tickstream_server::join_token::mint;
 use tickstream_server::metrics as m;
 use tickstream_shared::{ClientMsg, Join, ServerMsg, close_code};

@@ -12,10 +12,7 @@ async fn bots(server: &TestServer, protocol: u16, room: &str) -> tickstream_bot:
         bots: 20,
         duration: Duration::from_secs(4),
         room: room.into(),
-        connect: tickstream_bot::ConnectOptions {
-            subprotocol: tickstream_shared::subprotocol(protocol).map(str::to_owned),
-            ..TestServer::options()
-        },
+        connect: TestServer::options().protocol(protocol),
         verify_every: 1,
         ramp: Duration::from_millis(500),
         ..LoadConfig::default()

@@ -1,8 +1,18 @@
 //! Opening a connection: URL, TCP, TLS, and the HTTP/1.1 upgrade offering the Tickstream
-//! subprotocol.
+//! subprotocols (PROTOCOL.md §2).
 //!
 //! A [`Connector`] does the per-run work once (parsing the URL, building the TLS configuration,
 //! resolving the host) so that thousands of bots only pay for their own handshakes.
+//!
+//! ```
+//! use tickstream_client::{ConnectOptions, Connector};
+//!
+//! // Offers `tickstream.v3, tickstream.v2`; the server picks the highest it speaks.
+//! let opts = ConnectOptions { token: Some("TOKEN".into()), ..ConnectOptions::default() };
+//! let connector = Connector::new("ws://127.0.0.1:7000/ws", &opts)?;
+//! assert_eq!(connector.url(), "ws://127.0.0.1:7000/ws");
+//! # Ok::<(), tickstream_client::ConnectError>(())
+//! ```
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,7 +33,7 @@ use tokio::net::TcpStream;
 use tokio::sync::OnceCell;
 use tokio_rustls::TlsConnector;
 
-use crate::client::Client;
+use crate::connection::Connection;
 use crate::tls::{Trust, client_config};
 
 /// How to connect, apart from where.
@@ -33,11 +43,35 @@ pub struct ConnectOptions {
     pub insecure: bool,
     /// A PEM file with the certificate(s) to trust (the server's own or its CA).
     pub ca: Option<PathBuf>,
-    /// The subprotocol offered in the upgrade request; `None` offers none, which the server
-    /// must refuse (tests use it to see the refusal).
-    pub subprotocol: Option<String>,
+    /// The subprotocols offered in the upgrade request, in this order; the server picks the
+    /// highest version it speaks and must echo one of them. Empty offers none, which the
+    /// server refuses (tests use it to see the refusal). See [`ConnectOptions::protocol`].
+    pub subprotocols: Vec<String>,
+    /// A join token from the game's backend, sent as the `token` query parameter of the
+    /// upgrade URL (PROTOCOL.md §2.2a); a server without a join secret ignores it.
+    pub token: Option<String>,
     /// The longest a connection (TCP, TLS and upgrade together) may take.
     pub timeout: Duration,
+}
+
+impl ConnectOptions {
+    /// These options offering only protocol `version` (`None` offers nothing: the server
+    /// refuses the upgrade with 400).
+    ///
+    /// ```
+    /// use tickstream_client::ConnectOptions;
+    ///
+    /// let v2 = ConnectOptions::default().protocol(2);
+    /// assert_eq!(v2.subprotocols, ["tickstream.v2"]);
+    /// ```
+    #[must_use]
+    pub fn protocol(mut self, version: u16) -> Self {
+        self.subprotocols = tickstream_shared::subprotocol(version)
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+        self
+    }
 }
 
 impl Default for ConnectOptions {
@@ -45,10 +79,17 @@ impl Default for ConnectOptions {
         Self {
             // Certificates are checked unless the user asks otherwise.
             insecure: false,
-            // No built-in roots: the server is whatever the user pointed the bots at.
+            // No built-in roots: a game trusts its own server's certificate or CA, given here.
             ca: None,
-            // The only subprotocol the server speaks.
-            subprotocol: Some(tickstream_shared::SUBPROTOCOL.to_owned()),
+            // Every version this crate speaks, newest first: a server that still runs an older
+            // release keeps working.
+            subprotocols: tickstream_shared::SUPPORTED_VERSIONS
+                .iter()
+                .filter_map(|v| tickstream_shared::subprotocol(*v))
+                .map(str::to_owned)
+                .collect(),
+            // Most servers need none.
+            token: None,
             // Long enough for 2,000 TLS handshakes queued on a busy two-core machine.
             timeout: Duration::from_secs(10),
         }
@@ -124,14 +165,17 @@ pub enum ConnectError {
     /// The upgrade request could not be built (e.g. a subprotocol that is not a header value).
     #[error("cannot build the upgrade request: {0}")]
     Request(hyper::http::Error),
-    /// The server accepted the upgrade without echoing the offered subprotocol.
-    #[error("the server chose subprotocol {got:?}, expected {expected:?}")]
+    /// The server accepted the upgrade without echoing one of the offered subprotocols.
+    #[error("the server chose subprotocol {got:?}, offered {offered:?}")]
     Subprotocol {
-        /// The subprotocol offered.
-        expected: String,
+        /// The subprotocols offered.
+        offered: Vec<String>,
         /// The one in the response, if any.
         got: Option<String>,
     },
+    /// The join token holds characters that cannot go into a URL's query unescaped.
+    #[error("the join token must be URL-safe (letters, digits, `-._~`)")]
+    BadToken,
     /// Connecting took longer than [`ConnectOptions::timeout`].
     #[error("connecting took longer than {0:?}")]
     Timeout(Duration),
@@ -148,8 +192,9 @@ impl ConnectError {
     }
 }
 
-const NO_TRUST_HINT: &str = " (no trusted certificate was given: pass --ca FILE with the \
-     server's certificate or CA in PEM, or --insecure for a self-signed test server)";
+const NO_TRUST_HINT: &str = " (no trusted certificate was given: set `ca` (the bots' --ca FILE) \
+     to the server's certificate or CA in PEM, or `insecure` (--insecure) for a self-signed \
+     development server)";
 
 /// Where to connect and how, prepared once and shared by every bot of a run.
 pub struct Connector {
@@ -160,7 +205,9 @@ pub struct Connector {
     authority: String,
     path: String,
     tls: Option<(TlsConnector, ServerName<'static>, Trust)>,
-    subprotocol: Option<String>,
+    subprotocols: Vec<String>,
+    /// The offer as one header value (`tickstream.v3, tickstream.v2`), built once.
+    offer: String,
     timeout: Duration,
     /// Resolved on first use, so 2,000 bots do not each ask the resolver.
     addrs: OnceCell<Vec<SocketAddr>>,
@@ -171,7 +218,7 @@ impl std::fmt::Debug for Connector {
         f.debug_struct("Connector")
             .field("url", &self.url)
             .field("trust", &self.tls.as_ref().map(|(_, _, trust)| trust))
-            .field("subprotocol", &self.subprotocol)
+            .field("subprotocols", &self.subprotocols)
             .finish_non_exhaustive()
     }
 }
@@ -206,7 +253,18 @@ impl Connector {
         let port = authority
             .port_u16()
             .unwrap_or(if secure { 443 } else { 80 });
-        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let mut path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        if let Some(token) = &opts.token {
+            // Tokens are base64url and dots; anything else would need escaping, which a
+            // token from a conforming backend never does.
+            let safe = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+            if token.is_empty() || !token.bytes().all(safe) {
+                return Err(ConnectError::BadToken);
+            }
+            path.push(if path.contains('?') { '&' } else { '?' });
+            path.push_str("token=");
+            path.push_str(token);
+        }
         let tls = if secure {
             let (config, trust) = client_config(opts.insecure, opts.ca.as_deref())?;
             let name = ServerName::try_from(host.clone())
@@ -222,7 +280,8 @@ impl Connector {
             authority: authority.as_str().to_owned(),
             path,
             tls,
-            subprotocol: opts.subprotocol.clone(),
+            subprotocols: opts.subprotocols.clone(),
+            offer: opts.subprotocols.join(", "),
             timeout: opts.timeout,
             addrs: OnceCell::new(),
         })
@@ -235,13 +294,13 @@ impl Connector {
     }
 
     /// Opens one connection: TCP (with `TCP_NODELAY`), TLS for `wss://`, then the upgrade.
-    pub async fn connect(&self) -> Result<Client, ConnectError> {
+    pub async fn connect(&self) -> Result<Connection, ConnectError> {
         tokio::time::timeout(self.timeout, self.connect_inner())
             .await
             .map_err(|_| ConnectError::Timeout(self.timeout))?
     }
 
-    async fn connect_inner(&self) -> Result<Client, ConnectError> {
+    async fn connect_inner(&self) -> Result<Connection, ConnectError> {
         let tcp = self.tcp().await?;
         let request = self.request()?;
         let upgrade = match &self.tls {
@@ -266,15 +325,14 @@ impl Connector {
             .headers()
             .get(SEC_WEBSOCKET_PROTOCOL)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        if let Some(expected) = &self.subprotocol
-            && chosen.as_deref() != Some(expected.as_str())
-        {
+        let offered = |c: &str| self.subprotocols.iter().any(|o| o == c);
+        if !self.subprotocols.is_empty() && !chosen.as_deref().is_some_and(offered) {
             return Err(ConnectError::Subprotocol {
-                expected: expected.clone(),
+                offered: self.subprotocols.clone(),
                 got: chosen,
             });
         }
-        Ok(Client::new(ws, chosen))
+        Ok(Connection::new(ws, chosen))
     }
 
     async fn tcp(&self) -> Result<TcpStream, ConnectError> {
@@ -317,15 +375,15 @@ impl Connector {
             .header(CONNECTION, "upgrade")
             .header(SEC_WEBSOCKET_KEY, fastwebsockets::handshake::generate_key())
             .header(SEC_WEBSOCKET_VERSION, "13");
-        if let Some(p) = &self.subprotocol {
-            builder = builder.header(SEC_WEBSOCKET_PROTOCOL, p.as_str());
+        if !self.offer.is_empty() {
+            builder = builder.header(SEC_WEBSOCKET_PROTOCOL, self.offer.as_str());
         }
         builder.body(Empty::new()).map_err(ConnectError::Request)
     }
 }
 
 /// Connects once to `url`: a [`Connector`] used for a single connection (tests, tools).
-pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Client, ConnectError> {
+pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Connection, ConnectError> {
     Connector::new(url, opts)?.connect().await
 }
 
@@ -437,19 +495,45 @@ mod tests {
             req.headers()
                 .get(SEC_WEBSOCKET_PROTOCOL)
                 .map(|v| v.as_bytes()),
-            Some(tickstream_shared::SUBPROTOCOL.as_bytes()),
-            "offered by default"
+            Some(&b"tickstream.v3, tickstream.v2"[..]),
+            "both versions offered by default, newest first"
         );
         assert_eq!(req.uri().to_string(), "/ws", "origin-form target");
         let opts = ConnectOptions {
-            subprotocol: None,
+            subprotocols: Vec::new(),
             ..ConnectOptions::default()
         };
         let c = Connector::new("ws://127.0.0.1:1/ws", &opts).expect("valid");
         let req = c.request().expect("builds");
         assert!(
             req.headers().get(SEC_WEBSOCKET_PROTOCOL).is_none(),
-            "not offered when None"
+            "not offered when empty"
+        );
+    }
+
+    #[test]
+    fn a_join_token_goes_into_the_query() {
+        let opts = ConnectOptions {
+            token: Some("abc.DEF-1_".into()),
+            ..ConnectOptions::default()
+        };
+        let c = Connector::new("ws://127.0.0.1:1/ws", &opts).expect("valid");
+        assert_eq!(c.path, "/ws?token=abc.DEF-1_", "token as the query");
+        let c = Connector::new("ws://127.0.0.1:1/ws?x=1", &opts).expect("valid");
+        assert_eq!(
+            c.path, "/ws?x=1&token=abc.DEF-1_",
+            "token appended to a query"
+        );
+        let bad = ConnectOptions {
+            token: Some("a&b".into()),
+            ..ConnectOptions::default()
+        };
+        assert!(
+            matches!(
+                Connector::new("ws://127.0.0.1:1/ws", &bad),
+                Err(ConnectError::BadToken)
+            ),
+            "an unsafe token is refused"
         );
     }
 }

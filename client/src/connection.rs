@@ -1,13 +1,13 @@
 //! An open Tickstream connection: one binary WebSocket frame per message, both ways.
 //!
-//! A [`Client`] is already split into a [`ClientReader`] and a [`ClientWriter`] over
-//! `tokio::io::split`, so a bot can read in one task and write in another. Reading is not
+//! A [`Connection`] is already split into a [`ConnectionReader`] and a [`ConnectionWriter`] over
+//! `tokio::io::split`, so a client can read in one task and write in another. Reading is not
 //! cancel safe (a frame half read is lost), so the reader gets its own task and is never raced
 //! against a timer that could drop it halfway and then read again.
 //!
 //! The WebSocket layer answers pings and echoes the server's close frame. Those replies belong
 //! to the write side, so the reader queues them on a small channel; the writer sends them before
-//! its next message, or as soon as it is woken by [`ClientWriter::next_control`].
+//! its next message, or as soon as it is woken by [`ConnectionWriter::next_control`].
 
 use std::convert::Infallible;
 
@@ -47,7 +47,7 @@ pub enum Incoming {
 
 /// Why a message could not be sent or received.
 #[derive(Debug, thiserror::Error)]
-pub enum ClientError {
+pub enum ConnectionError {
     /// The WebSocket layer failed: connection lost, malformed frame, frame too large.
     #[error("websocket: {0}")]
     Ws(WebSocketError),
@@ -66,13 +66,13 @@ pub enum ClientError {
 }
 
 // The cause is part of the message, not a `source()` too: it is printed once.
-impl From<WebSocketError> for ClientError {
+impl From<WebSocketError> for ConnectionError {
     fn from(e: WebSocketError) -> Self {
         Self::Ws(e)
     }
 }
 
-impl ClientError {
+impl ConnectionError {
     /// True when the connection ended without a close frame (EOF or reset).
     #[must_use]
     pub fn is_connection_lost(&self) -> bool {
@@ -98,36 +98,36 @@ impl Control {
     }
 }
 
-/// An open connection, both halves together. [`Client::split`] separates them.
-pub struct Client {
-    reader: ClientReader,
-    writer: ClientWriter,
+/// An open connection, both halves together. [`Connection::split`] separates them.
+pub struct Connection {
+    reader: ConnectionReader,
+    writer: ConnectionWriter,
     subprotocol: Option<String>,
 }
 
-impl std::fmt::Debug for Client {
+impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
+        f.debug_struct("Connection")
             .field("subprotocol", &self.subprotocol)
             .finish_non_exhaustive()
     }
 }
 
-impl Client {
+impl Connection {
     pub(crate) fn new(ws: WebSocket<Io>, subprotocol: Option<String>) -> Self {
         let (mut read, write) = ws.split(tokio::io::split);
         // The frame check is `len >= max`; the codec refuses anything longer still.
         read.set_max_message_size(MAX_SERVER_MESSAGE + 1);
         let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
         Self {
-            reader: ClientReader {
+            reader: ConnectionReader {
                 ws: FragmentCollectorRead::new(read),
                 control: tx,
                 last_len: 0,
                 bytes: 0,
                 closed: false,
             },
-            writer: ClientWriter {
+            writer: ConnectionWriter {
                 ws: write,
                 control: rx,
                 buf: Vec::with_capacity(64),
@@ -136,35 +136,47 @@ impl Client {
         }
     }
 
-    /// The subprotocol the server chose (`tickstream.v2`), if any.
+    /// The subprotocol the server chose (`tickstream.v3`), if any.
     #[must_use]
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
     }
 
-    /// Sends one message. See [`ClientWriter::send`].
-    pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), ClientError> {
+    /// The protocol version the server chose (3 for `tickstream.v3`), if it chose one this
+    /// crate speaks.
+    #[must_use]
+    pub fn protocol(&self) -> Option<u16> {
+        let v = self
+            .subprotocol()?
+            .strip_prefix("tickstream.v")?
+            .parse()
+            .ok()?;
+        tickstream_shared::subprotocol(v).map(|_| v)
+    }
+
+    /// Sends one message. See [`ConnectionWriter::send`].
+    pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), ConnectionError> {
         self.writer.send(msg).await
     }
 
-    /// Sends arbitrary bytes as one binary frame. See [`ClientWriter::send_raw`].
-    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+    /// Sends arbitrary bytes as one binary frame. See [`ConnectionWriter::send_raw`].
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ConnectionError> {
         self.writer.send_raw(bytes).await
     }
 
-    /// Sends a text frame. See [`ClientWriter::send_text`].
-    pub async fn send_text(&mut self, text: &str) -> Result<(), ClientError> {
+    /// Sends a text frame. See [`ConnectionWriter::send_text`].
+    pub async fn send_text(&mut self, text: &str) -> Result<(), ConnectionError> {
         self.writer.send_text(text).await
     }
 
-    /// Sends a close frame. See [`ClientWriter::close`].
-    pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), ClientError> {
+    /// Sends a close frame. See [`ConnectionWriter::close`].
+    pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), ConnectionError> {
         self.writer.close(code, reason).await
     }
 
     /// Receives the next message or the close frame, answering pings and echoing the close
-    /// on the way. Not cancel safe: see [`ClientReader::recv`].
-    pub async fn recv(&mut self) -> Result<Incoming, ClientError> {
+    /// on the way. Not cancel safe: see [`ConnectionReader::recv`].
+    pub async fn recv(&mut self) -> Result<Incoming, ConnectionError> {
         let incoming = self.reader.recv().await;
         // Best effort: if the peer is gone, the read result already says so.
         let _ = self.writer.send_pending_control().await;
@@ -185,13 +197,13 @@ impl Client {
 
     /// The two halves, for reading and writing from separate tasks.
     #[must_use]
-    pub fn split(self) -> (ClientReader, ClientWriter) {
+    pub fn split(self) -> (ConnectionReader, ConnectionWriter) {
         (self.reader, self.writer)
     }
 }
 
 /// The receiving half of a connection.
-pub struct ClientReader {
+pub struct ConnectionReader {
     ws: FragmentCollectorRead<ReadStream>,
     control: mpsc::Sender<Control>,
     last_len: usize,
@@ -199,23 +211,23 @@ pub struct ClientReader {
     closed: bool,
 }
 
-impl std::fmt::Debug for ClientReader {
+impl std::fmt::Debug for ConnectionReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientReader")
+        f.debug_struct("ConnectionReader")
             .field("bytes", &self.bytes)
             .field("closed", &self.closed)
             .finish_non_exhaustive()
     }
 }
 
-impl ClientReader {
+impl ConnectionReader {
     /// Receives the next message or the server's close frame.
     ///
     /// Not cancel safe: dropping the future midway may lose part of a frame, after which the
     /// stream is out of step. Only drop it when the connection is being abandoned.
-    pub async fn recv(&mut self) -> Result<Incoming, ClientError> {
+    pub async fn recv(&mut self) -> Result<Incoming, ConnectionError> {
         if self.closed {
-            return Err(ClientError::Closed);
+            return Err(ConnectionError::Closed);
         }
         let control = &self.control;
         let mut owed = |frame: Frame<'_>| {
@@ -240,14 +252,14 @@ impl ClientReader {
                     self.bytes += len as u64;
                     return codec::decode_server(&frame.payload)
                         .map(Incoming::Msg)
-                        .map_err(ClientError::Decode);
+                        .map_err(ConnectionError::Decode);
                 }
                 OpCode::Close => {
                     self.closed = true;
                     let (code, reason) = parse_close(&frame.payload);
                     return Ok(Incoming::Close { code, reason });
                 }
-                OpCode::Text => return Err(ClientError::TextFrame),
+                OpCode::Text => return Err(ConnectionError::TextFrame),
                 // Pongs (we never ping) and anything else carry nothing for us.
                 _ => {}
             }
@@ -280,31 +292,31 @@ fn parse_close(payload: &[u8]) -> (u16, String) {
 }
 
 /// The sending half of a connection. It keeps one encode buffer, so sending allocates nothing.
-pub struct ClientWriter {
+pub struct ConnectionWriter {
     ws: WebSocketWrite<WriteStream>,
     control: mpsc::Receiver<Control>,
     buf: Vec<u8>,
 }
 
-impl std::fmt::Debug for ClientWriter {
+impl std::fmt::Debug for ConnectionWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientWriter")
+        f.debug_struct("ConnectionWriter")
             .field("closed", &self.ws.is_closed())
             .finish_non_exhaustive()
     }
 }
 
-impl ClientWriter {
+impl ConnectionWriter {
     /// Encodes and sends one message as one binary frame, after any queued control reply.
-    pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), ClientError> {
+    pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), ConnectionError> {
         self.send_pending_control().await?;
         self.buf.clear();
-        codec::encode_client(msg, &mut self.buf).map_err(ClientError::Encode)?;
+        codec::encode_client(msg, &mut self.buf).map_err(ConnectionError::Encode)?;
         self.write_buf(OpCode::Binary).await
     }
 
     /// Sends `bytes` as one binary frame, whatever they are (tests send malformed messages).
-    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ConnectionError> {
         self.send_pending_control().await?;
         self.buf.clear();
         self.buf.extend_from_slice(bytes);
@@ -312,7 +324,7 @@ impl ClientWriter {
     }
 
     /// Sends a text frame (the protocol has none; tests check the server refuses it).
-    pub async fn send_text(&mut self, text: &str) -> Result<(), ClientError> {
+    pub async fn send_text(&mut self, text: &str) -> Result<(), ConnectionError> {
         self.send_pending_control().await?;
         self.buf.clear();
         self.buf.extend_from_slice(text.as_bytes());
@@ -321,7 +333,7 @@ impl ClientWriter {
 
     /// Sends a close frame; nothing can be sent after it. Does nothing if a close frame was
     /// already sent (ours or the echo of the server's).
-    pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), ClientError> {
+    pub async fn close(&mut self, code: u16, reason: &str) -> Result<(), ConnectionError> {
         if self.ws.is_closed() {
             return Ok(());
         }
@@ -344,8 +356,8 @@ impl ClientWriter {
         self.control.recv().await
     }
 
-    /// Sends a control reply from [`ClientWriter::next_control`].
-    pub async fn send_control(&mut self, control: Control) -> Result<(), ClientError> {
+    /// Sends a control reply from [`ConnectionWriter::next_control`].
+    pub async fn send_control(&mut self, control: Control) -> Result<(), ConnectionError> {
         if self.ws.is_closed() {
             return Ok(());
         }
@@ -360,14 +372,14 @@ impl ClientWriter {
     }
 
     /// Sends every queued control reply without waiting for more.
-    pub async fn send_pending_control(&mut self) -> Result<(), ClientError> {
+    pub async fn send_pending_control(&mut self) -> Result<(), ConnectionError> {
         while let Ok(control) = self.control.try_recv() {
             self.send_control(control).await?;
         }
         Ok(())
     }
 
-    async fn write_buf(&mut self, opcode: OpCode) -> Result<(), ClientError> {
+    async fn write_buf(&mut self, opcode: OpCode) -> Result<(), ConnectionError> {
         // Masking happens in place in `buf`, which is rewritten before every send.
         let frame = Frame::new(true, opcode, None, Payload::BorrowedMut(&mut self.buf));
         self.ws.write_frame(frame).await?;

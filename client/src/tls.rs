@@ -1,8 +1,9 @@
 //! The TLS client configuration: trust from a PEM file, or (for tests and benchmarks against a
 //! self-signed server) no certificate check at all.
 //!
-//! There is no built-in root store on purpose: a load generator talks to a server it was pointed
-//! at, whose certificate is either given with `--ca` or deliberately not checked (`--insecure`).
+//! There is no built-in root store on purpose: a client talks to the game's own server, whose
+//! certificate (or CA) is given in [`crate::ConnectOptions::ca`] or deliberately not checked
+//! ([`crate::ConnectOptions::insecure`], for a self-signed development server).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
