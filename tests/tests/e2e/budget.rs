@@ -164,10 +164,7 @@ async fn bots_under_a_budget_verify_every_update() -> anyhow::Result<()> {
             bots: 20,
             duration: Duration::from_secs(4),
             room: format!("budget-v{protocol}"),
-            connect: tickstream_bot::ConnectOptions {
-                subprotocol: tickstream_shared::subprotocol(protocol).map(str::to_owned),
-                ..TestServer::options()
-            },
+            connect: TestServer::options().protocol(protocol),
             verify_every: 1,
             ramp: Duration::from_millis(500),
             ..LoadConfig::default()
