@@ -535,6 +535,24 @@ impl Session {
     }
 
     fn install(&mut self, conn: crate::Connection, welcome: &Welcome) {
+        // After a resume the server has the input in force before the drop: the current one
+        // is sent again, numbered now, so that an intent the game sets after this welcome
+        // comes after it.
+        {
+            let mut s = self.slot.lock();
+            if s.pending.is_none()
+                && let Some((dx, dy, buttons)) = s.current
+            {
+                s.seq += 1;
+                s.pending = Some(Input {
+                    seq: s.seq,
+                    dx,
+                    dy,
+                    buttons,
+                });
+                self.slot.filled.notify_one();
+            }
+        }
         let (reader, writer) = conn.split();
         let (stop, stopped) = oneshot::channel();
         let tick = Duration::from_secs(1) / u32::from(welcome.tick_rate_hz.max(1));
@@ -594,22 +612,6 @@ async fn write_loop(
     mut stop: oneshot::Receiver<u16>,
     timing: WriterTiming,
 ) {
-    // After a resume the server has the input in force before the drop: send the current one.
-    {
-        let mut s = slot.lock();
-        if s.pending.is_none()
-            && let Some((dx, dy, buttons)) = s.current
-        {
-            s.seq += 1;
-            s.pending = Some(Input {
-                seq: s.seq,
-                dx,
-                dy,
-                buttons,
-            });
-            slot.filled.notify_one();
-        }
-    }
     let mut ping = tokio::time::interval(timing.ping);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_input_at = tokio::time::Instant::now();
