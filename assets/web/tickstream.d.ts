@@ -319,6 +319,12 @@ export interface ResumeState {
   token: string;
   lastEventSeq?: number;
   entity?: number | null;
+  /**
+   * The last input seq sent: the resumed player's inputs continue after it (the server drops
+   * every input at or below the last one it applied). Without it the client continues after
+   * the first Update's ack_seq.
+   */
+  inputSeq?: number;
 }
 
 export type ClientState = "idle" | "connecting" | "joining" | "playing" | "reconnecting" | "closed";

@@ -1639,13 +1639,21 @@ export class TickstreamClient {
 
   /**
    * What a later connection (even from another page load) needs to resume this player:
-   * `{ room, token, lastEventSeq, entity }`, or null before the first Welcome. The token is
-   * single-use and changes with every Welcome: save the newest (the demo keeps it in
-   * sessionStorage on every "welcome" and "event").
+   * `{ room, token, lastEventSeq, entity, inputSeq }`, or null before the first Welcome. The
+   * token is single-use and changes with every Welcome: save the newest (the demo keeps it in
+   * sessionStorage on every "welcome" and "event", and on "pagehide"). `inputSeq` is the last
+   * input seq sent: the resumed server drops every input at or below the one it applied last,
+   * so the next page must continue the count, not start it over.
    */
   resumeState() {
     if (this.resumeToken === null) return null;
-    return { room: this.options.room, token: this.resumeToken, lastEventSeq: this.lastEventSeq, entity: this.player };
+    return {
+      room: this.options.room,
+      token: this.resumeToken,
+      lastEventSeq: this.lastEventSeq,
+      entity: this.player,
+      inputSeq: this.seq,
+    };
   }
 
   adoptResumeState(state) {
@@ -1654,9 +1662,12 @@ export class TickstreamClient {
       throw new TypeError(`resume state for room ${JSON.stringify(state.room)}, not ${JSON.stringify(this.options.room)}`);
     }
     u32Check(state.lastEventSeq ?? 0, "lastEventSeq");
+    u32Check(state.inputSeq ?? 0, "inputSeq");
     this.resumeToken = state.token;
     this.lastEventSeq = state.lastEventSeq ?? 0;
     this.player = state.entity ?? null;
+    // A state saved without it (an older page) continues from the first Update's ack_seq.
+    this.seq = state.inputSeq ?? 0;
   }
 
   /** Forgets the player: the next connection joins afresh. */
@@ -1955,6 +1966,14 @@ export class TickstreamClient {
     }
     this.updates += 1;
     this.updatesWindow.add(t, size);
+    if (u.ackSeq > this.seq) {
+      // The server applied a seq this client never sent on this page: a resume from a state
+      // that did not carry the input seq. Inputs at or below it would be dropped, so continue
+      // after it and send the current input again.
+      this.seq = u.ackSeq;
+      this.sent = { dx: Number.NaN, dy: Number.NaN, buttons: 0 };
+      this.lastInputTick = null;
+    }
     // Bring the prediction to now before the clock moves, so that the correction below
     // compares positions at the same tick.
     const tickBefore = this.localTick(t);
