@@ -668,6 +668,24 @@ function decodeWelcome(r) {
   return w;
 }
 
+/**
+ * Why a Welcome cannot be played with, or null: a tick rate of 0, a world size that is not a
+ * positive finite number (a NaN world would break the prediction's clamping), a negative or
+ * non-finite view radius, a field scale that is not finite.
+ */
+export function welcomeProblem(w) {
+  if (!(w.tickRateHz > 0)) return `tick rate ${w.tickRateHz}`;
+  for (const [name, v] of [
+    ["world width", w.worldWidth],
+    ["world height", w.worldHeight],
+  ]) {
+    if (!(Number.isFinite(v) && v > 0)) return `${name} ${v}`;
+  }
+  if (!(Number.isFinite(w.viewRadius) && w.viewRadius >= 0)) return `view radius ${w.viewRadius}`;
+  for (const f of w.fields) if (!Number.isFinite(f.scale)) return `field ${JSON.stringify(f.name)} scale ${f.scale}`;
+  return null;
+}
+
 function asBytes(data) {
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
@@ -1403,10 +1421,20 @@ export class Predictor {
     this.history = [];
   }
 
-  /** Records an input as sent; it is in force from the next local tick stepped. */
+  /**
+   * Records an input as sent; it is in force from the next local tick stepped. Inputs are
+   * forgotten once acknowledged; while no Update carries the own entity (it is out of the
+   * replica) nothing is, so at most `maxHistory` are kept: an older one cannot be replayed.
+   */
   noteInput(seq, dx, dy) {
     const input = { dx: Math.fround(dx), dy: Math.fround(dy) };
     this.inputs.set(seq, input);
+    if (this.inputs.size > this.maxHistory) {
+      for (const old of this.inputs.keys()) {
+        this.inputs.delete(old);
+        if (this.inputs.size <= this.maxHistory) break;
+      }
+    }
     this.current = { seq, ...input };
   }
 
@@ -1476,7 +1504,48 @@ export class Predictor {
 // The client
 // ---------------------------------------------------------------------------------------------
 
-const now = () => globalThis.performance.now();
+/** The longest close reason a WebSocket accepts, in UTF-8 bytes (RFC 6455 §5.5). */
+export const MAX_CLOSE_REASON = 123;
+
+/**
+ * `reason` cut to at most MAX_CLOSE_REASON UTF-8 bytes, on a character boundary: a longer
+ * reason makes `WebSocket.close` throw and leaves the socket open.
+ */
+export function closeReason(reason) {
+  const text = String(reason ?? "");
+  if (text.length <= MAX_CLOSE_REASON / 3) return text;
+  const bytes = utf8Encoder.encode(text);
+  if (bytes.length <= MAX_CLOSE_REASON) return text;
+  let end = MAX_CLOSE_REASON;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--; // not inside a character
+  return utf8Decoder.decode(bytes.subarray(0, end));
+}
+
+/** Closes `ws` with `code` and a reason that fits; never throws. */
+function closeSocket(ws, code, reason) {
+  try {
+    ws.close(code, closeReason(reason));
+  } catch {
+    try {
+      ws.close(code); // a code the implementation refuses with a reason, or already closing
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/**
+ * The default clock: `performance.now()`, milliseconds since the page started. Every time the
+ * client takes (`frame(t)`, the `now` option) is on this time base; requestAnimationFrame's
+ * timestamp is too, `Date.now()` is not.
+ */
+const performanceNow = () => globalThis.performance.now();
+
+/**
+ * A `t` further than this from the client's clock is on another time base (`Date.now()`
+ * instead of `performance.now()`): it is ignored, with one warning.
+ */
+const TIME_BASE_TOLERANCE_MS = 60_000;
 
 /**
  * A player's speed per tick in the server's built-in games with their default settings
@@ -1487,10 +1556,15 @@ export function defaultSpeed(welcome) {
   return welcome.game === "coins" ? 4 : 5;
 }
 
-/** Counts events in a sliding window, for rates. */
-class RateWindow {
-  constructor(windowMs) {
+/**
+ * Counts events in a sliding window, for rates. Bounded whether or not `rates()` is ever
+ * called: `add()` drops what left the window, and at most `maxEntries` are kept (a burst
+ * beyond that counts as its newest `maxEntries`).
+ */
+export class RateWindow {
+  constructor(windowMs, maxEntries = 4096) {
     this.windowMs = windowMs;
+    this.maxEntries = maxEntries;
     this.times = [];
     this.sizes = [];
     this.head = 0;
@@ -1498,15 +1572,20 @@ class RateWindow {
   add(t, size) {
     this.times.push(t);
     this.sizes.push(size);
-    if (this.head > 1024) {
+    this.expire(t);
+    if (this.times.length - this.head > this.maxEntries) this.head = this.times.length - this.maxEntries;
+    if (this.head > 1024 || (this.head > 0 && this.head * 2 > this.times.length)) {
       this.times.splice(0, this.head);
       this.sizes.splice(0, this.head);
       this.head = 0;
     }
   }
+  expire(t) {
+    while (this.head < this.times.length && this.times[this.head] <= t - this.windowMs) this.head++;
+  }
   /** [events per second, size units per second] over the window ending at t. */
   rates(t) {
-    while (this.head < this.times.length && this.times[this.head] <= t - this.windowMs) this.head++;
+    this.expire(t);
     const n = this.times.length - this.head;
     if (n === 0) return [0, 0];
     let total = 0;
@@ -1555,7 +1634,12 @@ export class TickstreamClient {
       token: o.token,
       WebSocket: o.WebSocket ?? globalThis.WebSocket,
       autoResume: o.autoResume ?? true,
+      maxInputRateHz: o.maxInputRateHz ?? 30,
+      policyRetries: o.policyRetries ?? 2,
+      now: o.now ?? performanceNow,
     };
+    if (typeof this.options.now !== "function") throw new TypeError("options.now must be a function");
+    if (!(this.options.maxInputRateHz > 0)) throw new TypeError("options.maxInputRateHz must be positive");
     if (!isValidRoomName(this.options.room)) throw new TypeError(`invalid room name ${JSON.stringify(this.options.room)}`);
     if (typeof this.options.WebSocket !== "function") throw new TypeError("no WebSocket implementation");
     this.listeners = new Map();
@@ -1568,6 +1652,9 @@ export class TickstreamClient {
     this.reconnectAt = null;
     this.pumpTimer = null;
     this.lastClose = null;
+    /** 1008 closes in a row: retried `policyRetries` times, then final. */
+    this.policyCloses = 0;
+    this.timeBaseWarned = false;
     this.desyncs = 0;
     this.reconnects = 0;
     this.sessions = 0;
@@ -1602,6 +1689,7 @@ export class TickstreamClient {
     /** Whether this connection opened with Resume rather than Join. */
     this.resuming = false;
     this.lastInputTick = null;
+    this.lastInputAt = -Infinity;
     this.leadAdjust = 0;
     this.lastPingAt = -Infinity;
     this.updates = 0;
@@ -1611,6 +1699,28 @@ export class TickstreamClient {
     this.lastFrameAt = null;
     this.lastRenderTick = null;
     this.updatesWindow.clear();
+  }
+
+  /** The client's clock (`options.now`, by default `performance.now()`), in milliseconds. */
+  now() {
+    return this.options.now();
+  }
+
+  /**
+   * `t` if it is on the client's time base, else the client's clock: `frame(Date.now())`
+   * would otherwise put the prediction decades ahead (it steps at most its history, 512
+   * ticks, and then rubber-bands back).
+   */
+  time(t) {
+    const clock = this.now();
+    if (Number.isFinite(t) && Math.abs(t - clock) <= TIME_BASE_TOLERANCE_MS) return t;
+    if (!this.timeBaseWarned) {
+      this.timeBaseWarned = true;
+      globalThis.console?.warn?.(
+        `tickstream: time ${t} is not on the client's clock (${clock}): pass performance.now() or a requestAnimationFrame timestamp, not Date.now(); using the client's clock`,
+      );
+    }
+    return clock;
   }
 
   /** Subscribes to an event; returns a function that unsubscribes. */
@@ -1730,11 +1840,7 @@ export class TickstreamClient {
     if (ws && (ws.readyState === 0 || ws.readyState === 1)) {
       ws.onclose = null;
       ws.onmessage = null;
-      try {
-        ws.close(CloseCode.SUSPEND, reason.slice(0, 120));
-      } catch {
-        // already closing
-      }
+      closeSocket(ws, CloseCode.SUSPEND, reason);
     }
     this.setState("idle");
   }
@@ -1813,7 +1919,8 @@ export class TickstreamClient {
     this.setState("closed");
     if (ws && (ws.readyState === 0 || ws.readyState === 1)) {
       ws.onclose = null;
-      ws.close(CloseCode.NORMAL, reason);
+      ws.onmessage = null;
+      closeSocket(ws, CloseCode.NORMAL, reason);
       this.lastClose = {
         code: CloseCode.NORMAL,
         reason,
@@ -1854,7 +1961,7 @@ export class TickstreamClient {
 
   onMessage(ws, data) {
     if (ws !== this.ws) return;
-    const t = now();
+    const t = this.now();
     let msg;
     try {
       msg = decodeServerMsg(data);
@@ -1904,8 +2011,10 @@ export class TickstreamClient {
       this.fail(ws, `server speaks protocol ${w.protocol} on a version ${this.protocol} connection`, false);
       return;
     }
-    if (w.tickRateHz === 0) {
-      this.fail(ws, "tick rate 0", true);
+    const invalid = welcomeProblem(w);
+    if (invalid) {
+      // A server bug or another server: retrying would get the same Welcome.
+      this.fail(ws, `invalid Welcome: ${invalid}`, false);
       return;
     }
     const resumed = this.resuming && w.resumed && w.entity === this.player;
@@ -2013,18 +2122,14 @@ export class TickstreamClient {
     ws.onclose = null;
     ws.onmessage = null;
     const code = retry ? CloseCode.SUSPEND : CloseCode.NORMAL;
-    try {
-      ws.close(code, reason.slice(0, 120));
-    } catch {
-      // already closing
-    }
+    closeSocket(ws, code, reason);
     this.onClosed(ws, { code, reason, wasClean: true }, retry);
   }
 
   onClosed(ws, ev, retry = true) {
     if (ws !== this.ws) return;
     this.ws = null;
-    const t = now();
+    const t = this.now();
     const code = ev.code ?? CloseCode.ABNORMAL;
     // A session that played for a while starts the backoff over.
     if (this.sessionStart !== null && t - this.sessionStart > 10000) this.attempts = 0;
@@ -2034,7 +2139,17 @@ export class TickstreamClient {
       this.resumeRefusals += 1;
       this.forgetPlayer();
     }
-    const willReconnect = retry && this.options.reconnect !== false && !FINAL_CODES.has(code);
+    // 1008 is policy: over the rate limit, or a join token refused. The same static token is
+    // refused again; other causes are retried a few times in a row, then the session ends.
+    let policyFinal = false;
+    if (code === CloseCode.POLICY) {
+      this.policyCloses += 1;
+      const staticToken = typeof this.options.token === "string" && this.options.token !== "";
+      policyFinal = this.policyCloses > this.options.policyRetries || (staticToken && !this.welcome);
+    } else {
+      this.policyCloses = 0;
+    }
+    const willReconnect = retry && this.options.reconnect !== false && !FINAL_CODES.has(code) && !policyFinal;
     let retryInMs = null;
     if (willReconnect) {
       const base = Math.min(this.options.reconnectMaxMs, this.options.reconnectInitialMs * 2 ** this.attempts);
@@ -2080,7 +2195,8 @@ export class TickstreamClient {
   }
 
   /** Advances prediction, sends the pending input and pings. Safe to call at any time. */
-  pump(t = now()) {
+  pump(t = this.now()) {
+    t = this.time(t);
     const ws = this.ws;
     if (!ws || ws.readyState !== 1 || this.state !== "playing" || !this.predictor) return;
     const tick = this.localTick(t);
@@ -2091,12 +2207,14 @@ export class TickstreamClient {
       if (
         changed &&
         (this.lastInputTick === null || tick > this.lastInputTick) &&
+        t - this.lastInputAt >= 1000 / this.options.maxInputRateHz &&
         ws.bufferedAmount <= this.options.maxBufferedAmount
       ) {
         this.seq += 1;
         ws.send(encodeInput(this.seq, d.dx, d.dy, d.buttons));
         this.sent = d;
         this.lastInputTick = tick;
+        this.lastInputAt = t;
         // In force from the next tick the prediction steps.
         this.predictor.noteInput(this.seq, d.dx, d.dy);
       }
@@ -2112,7 +2230,8 @@ export class TickstreamClient {
    * corrections blended in) and every other entity interpolated
    * `interpolationDelayMs` in the past. Positions in world units.
    */
-  frame(t = now()) {
+  frame(t = this.now()) {
+    t = this.time(t);
     this.pump(t);
     const out = { own: null, entities: [], renderTick: null };
     if (!this.welcome || !this.clock || this.replica.tick === null) return out;
@@ -2180,7 +2299,7 @@ export class TickstreamClient {
 
   /** Numbers for an overlay, tests and the curious. */
   stats() {
-    const t = now();
+    const t = this.now();
     this.pump(t); // so that the prediction is stepped up to now
     const [updateHz, bytesPerSec] = this.updatesWindow.rates(t);
     const w = this.welcome;

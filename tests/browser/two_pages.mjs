@@ -274,6 +274,51 @@ async function reloadAndResume(p, other) {
   check(settled.desyncs === 0, `${p.name}: no desync while moving after the reload`);
 }
 
+/**
+ * A lost link on `p`: the page says so once in its live region (the countdown beside it is
+ * aria-hidden and may tick), and resumes the player after the backoff.
+ */
+async function linkLossIsAnnouncedOnce(p) {
+  const resumes = (await stats(p.page)).resumes;
+  const watched = await p.page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const c = window.tickstream;
+        const live = document.getElementById("status-text");
+        const texts = [];
+        new MutationObserver(() => texts.push(live.textContent)).observe(live, { childList: true, characterData: true, subtree: true });
+        c.options.reconnectInitialMs = 3000; // 1.5–3 s of "reconnecting" to watch
+        c.attempts = 0;
+        c.ws.close(4100, "test: link lost"); // 4100: the server keeps the player
+        setTimeout(() => resolve({ texts, role: live.getAttribute("role"), state: c.state }), 1400);
+      }),
+  );
+  log(`${p.name}: link dropped; the live region changed ${watched.texts.length} time(s): ${JSON.stringify(watched.texts)}`);
+  check(watched.role === "status", `${p.name}: the status text is a polite live region`);
+  check(watched.state === "reconnecting", `${p.name}: reconnecting after the drop (${watched.state})`);
+  check(watched.texts.length === 1 && /reconnecting/.test(watched.texts[0]), `${p.name}: the live region said it once: ${JSON.stringify(watched.texts)}`);
+  const s = await until(`${p.name} resumes after the lost link`, async () => {
+    const s = await stats(p.page);
+    return s.connected && s.resumes > resumes ? s : null;
+  });
+  check(s.entity === p.id, `${p.name}: the same player after the lost link`);
+  await until(`${p.name}: the status box is hidden again once playing`, () =>
+    p.page.evaluate(() => document.getElementById("status").classList.contains("idle")),
+  );
+}
+
+/** The demo links the coins game; following the link plays it. */
+async function followCoinsLink(p) {
+  const href = await p.page.evaluate(() => document.getElementById("play-coins")?.href ?? null);
+  check(href !== null, `${p.name}: the overlay links the coins game`);
+  await p.page.click("#play-coins", { timeout: STEP_MS });
+  const s = await until(`${p.name} plays the coins game after following the link`, async () => {
+    const s = await p.page.evaluate(() => window.tickstream?.stats());
+    return s && s.connected && s.game === "coins" ? s : null;
+  });
+  log(`${p.name}: followed the coins link: room ${s.room}, game ${s.game}, entity ${s.entity}`);
+}
+
 async function run(context) {
   const A = await open(context, "page A");
   const B = await open(context, "page B");
@@ -308,6 +353,8 @@ async function run(context) {
 
   // Last, as it starts page A's session over (its rates and counters with it).
   await reloadAndResume(A, B);
+  await linkLossIsAnnouncedOnce(A);
+  await followCoinsLink(B);
   for (const p of [A, B]) check(p.problems.length === 0, `${p.name}: no errors in the page after the reload: ${p.problems.join("; ")}`);
 }
 

@@ -24,32 +24,12 @@ import {
   encodeClientMsg,
   encodeResume,
   encodeServerMsg,
-  viewChecksum,
 } from "../../assets/web/tickstream.js";
+import { FakeSocket, NO_FIELDS, e, started, upd, welcome } from "./support.mjs";
 
 const unhex = (s) => new Uint8Array(Buffer.from(s, "hex"));
 const hex = (bytes) => Buffer.from(bytes).toString("hex");
 
-/** A Welcome of the arena game for entity 7, as the fake server below sends it. */
-const welcome = {
-  type: "Welcome",
-  protocol: 2,
-  entity: 7,
-  tickRateHz: 30,
-  tick: 1,
-  worldWidth: 1000,
-  worldHeight: 1000,
-  viewRadius: 0,
-  game: "coins",
-  kinds: ["player", "coin"],
-  fields: [
-    { name: "score", scale: 1 },
-    { name: "rotation", scale: Math.fround((2 * Math.PI) / 65536) },
-  ],
-  eventKinds: ["joined", "left", "collected"],
-  resumeToken: "0123456789abcdef0123456789abcdef",
-  resumed: false,
-};
 const welcomeHex = hex(encodeServerMsg(welcome));
 
 test("malformed server messages are protocol errors (PROTOCOL.md §5.4)", () => {
@@ -82,16 +62,6 @@ test("malformed server messages are protocol errors (PROTOCOL.md §5.4)", () => 
   assert.throws(() => decodeServerMsg("text"), ProtocolError, "a text frame");
 });
 
-const upd = (tick, ackSeq, view, delta, events = []) => ({
-  type: "Update",
-  tick,
-  ackSeq,
-  checksum: viewChecksum(view),
-  delta: { despawns: [], spawns: [], changes: [], fieldChanges: [], ...delta },
-  events,
-});
-const NO_FIELDS = [0, 0, 0, 0, 0, 0, 0, 0];
-const e = (id, x, y, kind = 1, fields = NO_FIELDS) => ({ id, kind, x, y, fields: [...fields] });
 const ev = (seq, kind = 2, entity = 7, value = 0, text = "") => ({ seq, kind, entity, value, text });
 
 test("inconsistent updates are desyncs (PROTOCOL.md §8)", () => {
@@ -196,55 +166,6 @@ test("interpolation renders between states, holds unchanged entities, snaps tele
   apply(upd(16, 0, [], { despawns: [1] }));
   assert.equal(it.positionAt(1, 16), null, "despawned");
 });
-
-/** A WebSocket stand-in: records what the client sends, and lets the test play the server. */
-class FakeSocket {
-  static all = [];
-  constructor(url, protocol) {
-    this.url = url;
-    this.offered = protocol;
-    this.protocol = "";
-    this.readyState = 0;
-    this.bufferedAmount = 0;
-    this.sent = [];
-    this.closedWith = null;
-    FakeSocket.all.push(this);
-  }
-  send(bytes) {
-    this.sent.push(decodeClientMsg(bytes));
-  }
-  close(code, reason) {
-    this.closedWith = { code, reason };
-    this.readyState = 3;
-  }
-  // --- the server's side (a version-2 server unless told otherwise) ---
-  open(protocol = "tickstream.v2") {
-    this.readyState = 1;
-    this.protocol = protocol;
-    this.onopen?.({});
-  }
-  deliver(msg) {
-    this.onmessage?.({ data: encodeServerMsg(msg).buffer });
-  }
-  serverClose(code, reason = "") {
-    this.readyState = 3;
-    this.onclose?.({ code, reason, wasClean: code !== 1006 });
-  }
-  inputs() {
-    return this.sent.filter((m) => m.type === "Input");
-  }
-}
-
-function started(options = {}) {
-  FakeSocket.all.length = 0;
-  const client = new TickstreamClient({ url: "wss://example.test/ws", room: "r1", WebSocket: FakeSocket, reconnectInitialMs: 20, ...options });
-  client.connect();
-  const ws = FakeSocket.all[0];
-  ws.open();
-  ws.deliver(welcome);
-  ws.deliver(upd(2, 0, [e(7, 6400, 6400, 0)], { spawns: [e(7, 6400, 6400, 0)] }));
-  return { client, ws };
-}
 
 test("a session offers the subprotocol, joins, pings and plays", () => {
   const { client, ws } = started();
