@@ -221,7 +221,22 @@ export interface InputInput extends Omit<Input, "buttons"> {
 }
 export type ClientMsgInput = Join | InputInput | Ping | Resume;
 
-export function decodeServerMsg(data: Uint8Array | ArrayBuffer | ArrayBufferView): ServerMsg;
+/**
+ * With `packed`, an Update's changes and an Update3's moves are decoded into it (reused, no
+ * object per entity) and `delta.changes` / `delta.motion.moves` are null.
+ */
+export function decodeServerMsg(data: Uint8Array | ArrayBuffer | ArrayBufferView, packed?: PackedMoves): ServerMsg;
+/** A growable list of (id, dx, dy, form) in typed arrays, reused from update to update. */
+export class PackedMoves {
+  constructor(capacity?: number);
+  readonly n: number;
+  readonly id: Uint32Array;
+  readonly dx: Float64Array;
+  readonly dy: Float64Array;
+  readonly form: Uint8Array;
+  clear(): void;
+  push(id: number, dx: number, dy: number, form?: number): void;
+}
 export function decodeClientMsg(data: Uint8Array | ArrayBuffer | ArrayBufferView): ClientMsg;
 export function encodeJoin(room: string): Uint8Array;
 export function encodeInput(seq: number, dx: number, dy: number, buttons?: number): Uint8Array;
@@ -274,7 +289,9 @@ export class Replica {
    * A v3 update: despawns, predicted positions plus residuals, spawns, field differences, then
    * the checksum; returns the same change as a v2 Update. Throws DesyncError.
    */
-  apply3(update: Update3): Update;
+  apply3(update: Update3, changes?: boolean): Update;
+  /** The entities whose position the last update changed, with (dx, dy); reused. */
+  readonly moved: PackedMoves;
 }
 
 /** Counts events in a sliding window, for rates; bounded whether or not rates() is called. */
@@ -476,6 +493,7 @@ export interface ClientEvent extends GameEvent {
   kindName: string | null;
 }
 
+/** Reused by the next frame() call, with the objects in it: draw from it, copy what you keep. */
 export interface Frame {
   own: RenderEntity | null;
   entities: RenderEntity[];
