@@ -252,17 +252,27 @@ function overlay() {
   $("entities").textContent = String(s.entities);
   $("tick").textContent = String(s.tick);
   let status = "";
+  let retry = "";
   if (s.state === "connecting" || s.state === "joining") status = `Connecting to ${s.url}…`;
   else if (s.state === "reconnecting") {
     const c = s.lastClose;
     const why = c ? `${c.code}${c.reason ? ` ${c.reason}` : ""}` : "";
-    status = `Disconnected (${why}); reconnecting in ${(s.reconnectInMs / 1000).toFixed(1)} s`;
+    status = `Disconnected (${why}); reconnecting`;
+    retry = ` in ${(s.reconnectInMs / 1000).toFixed(1)} s`;
   } else if (s.state === "closed") {
     const c = s.lastClose;
     status = `Closed${c ? ` (${c.code}${c.reason ? ` ${c.reason}` : ""})` : ""}; reload to try again`;
   }
-  $("status").textContent = status;
+  // The live region is written only when its text changes: a screen reader announces every
+  // write. The countdown is aria-hidden.
+  if (status !== shownStatus) {
+    shownStatus = status;
+    $("status-text").textContent = status;
+    $("status").classList.toggle("idle", status === "");
+  }
+  if ($("retry").textContent !== retry) $("retry").textContent = retry;
 }
+let shownStatus = "";
 
 // ---- events -----------------------------------------------------------------------------------
 

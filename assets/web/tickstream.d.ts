@@ -188,16 +188,70 @@ export interface Resume {
 }
 export type ClientMsg = Join | Input | Ping | Resume;
 
-export function decodeServerMsg(data: Uint8Array | ArrayBuffer | ArrayBufferView): ServerMsg;
+// ---- what the encoders take: the decoded shapes, with what they default left optional ----
+
+/** An entity to encode: `fields` may be left out (all 0) or shorter than eight. */
+export interface EntityStateInput extends Omit<EntityState, "fields"> {
+  fields?: ArrayLike<number>;
+}
+export interface DeltaInput {
+  despawns: number[];
+  spawns: EntityStateInput[];
+  changes: Change[];
+  /** Default none. */
+  fieldChanges?: FieldChange[];
+}
+export interface UpdateInput extends Omit<Update, "delta" | "events"> {
+  delta: DeltaInput;
+  /** Default none. */
+  events?: GameEvent[];
+}
+export interface Delta3Input extends Omit<Delta3, "spawns"> {
+  spawns: EntityStateInput[];
+}
+export interface Update3Input extends Omit<Update3, "delta" | "events"> {
+  delta: Delta3Input;
+  /** Default none. */
+  events?: GameEvent[];
+}
+export type ServerMsgInput = Welcome | UpdateInput | Update3Input | Pong | ErrorMsg;
+export interface InputInput extends Omit<Input, "buttons"> {
+  /** Default 0. */
+  buttons?: number;
+}
+export type ClientMsgInput = Join | InputInput | Ping | Resume;
+
+/**
+ * With `packed`, an Update's changes and an Update3's moves are decoded into it (reused, no
+ * object per entity) and `delta.changes` / `delta.motion.moves` are null.
+ */
+export function decodeServerMsg(data: Uint8Array | ArrayBuffer | ArrayBufferView, packed?: PackedMoves): ServerMsg;
+/** A growable list of (id, dx, dy, form) in typed arrays, reused from update to update. */
+export class PackedMoves {
+  constructor(capacity?: number);
+  readonly n: number;
+  readonly id: Uint32Array;
+  readonly dx: Float64Array;
+  readonly dy: Float64Array;
+  readonly form: Uint8Array;
+  clear(): void;
+  push(id: number, dx: number, dy: number, form?: number): void;
+}
 export function decodeClientMsg(data: Uint8Array | ArrayBuffer | ArrayBufferView): ClientMsg;
 export function encodeJoin(room: string): Uint8Array;
 export function encodeInput(seq: number, dx: number, dy: number, buttons?: number): Uint8Array;
 export function encodePing(clientTime: number | bigint): Uint8Array;
 export function encodeResume(room: string, token: string, lastEventSeq: number): Uint8Array;
-export function encodeClientMsg(msg: ClientMsg): Uint8Array;
+export function encodeClientMsg(msg: ClientMsgInput): Uint8Array;
 /** For tests and tools: picks change forms by the server's rule. */
-export function encodeServerMsg(msg: ServerMsg): Uint8Array;
+export function encodeServerMsg(msg: ServerMsgInput): Uint8Array;
 export function isValidRoomName(room: string): boolean;
+/** Why a Welcome cannot be played with (a world that is not finite, tick rate 0), or null. */
+export function welcomeProblem(welcome: Welcome): string | null;
+/** The longest WebSocket close reason, in UTF-8 bytes. */
+export const MAX_CLOSE_REASON: 123;
+/** `reason` cut to at most 123 UTF-8 bytes on a character boundary. */
+export function closeReason(reason: string): string;
 /** The v3 prediction of a coordinate (PROTOCOL.md §15.2), exact integer arithmetic. */
 export function predict(cur: number, prev: number, ticksSince: number, lastGap: number): number;
 
@@ -235,7 +289,18 @@ export class Replica {
    * A v3 update: despawns, predicted positions plus residuals, spawns, field differences, then
    * the checksum; returns the same change as a v2 Update. Throws DesyncError.
    */
-  apply3(update: Update3): Update;
+  apply3(update: Update3, changes?: boolean): Update;
+  /** The entities whose position the last update changed, with (dx, dy); reused. */
+  readonly moved: PackedMoves;
+}
+
+/** Counts events in a sliding window, for rates; bounded whether or not rates() is called. */
+export class RateWindow {
+  constructor(windowMs: number, maxEntries?: number);
+  add(t: number, size: number): void;
+  /** [events per second, size units per second] over the window ending at t. */
+  rates(t: number): [number, number];
+  clear(): void;
 }
 
 /** Estimates which server tick is arriving now from the arrival of Updates. */
@@ -311,6 +376,18 @@ export interface ClientOptions {
   autoResume?: boolean;
   /** Resume this player on the first connection (a state saved from resumeState()). */
   resume?: ResumeState;
+  /**
+   * The most inputs a second (also at most one per tick), to stay under the server's rate
+   * limit (60 messages a second by default, pings included). Default 30.
+   */
+  maxInputRateHz?: number;
+  /** 1008 (policy: rate limit, join token) closes in a row that are retried. Default 2. */
+  policyRetries?: number;
+  /**
+   * The client's clock in milliseconds. Default `performance.now()`; `frame(t)` takes times on
+   * the same base (a requestAnimationFrame timestamp is, `Date.now()` is not).
+   */
+  now?: () => number;
 }
 
 /** What a connection needs to take back a player; from resumeState(). */
@@ -319,6 +396,12 @@ export interface ResumeState {
   token: string;
   lastEventSeq?: number;
   entity?: number | null;
+  /**
+   * The last input seq sent: the resumed player's inputs continue after it (the server drops
+   * every input at or below the last one it applied). Without it the client continues after
+   * the first Update's ack_seq.
+   */
+  inputSeq?: number;
 }
 
 export type ClientState = "idle" | "connecting" | "joining" | "playing" | "reconnecting" | "closed";
@@ -410,6 +493,7 @@ export interface ClientEvent extends GameEvent {
   kindName: string | null;
 }
 
+/** Reused by the next frame() call, with the objects in it: draw from it, copy what you keep. */
 export interface Frame {
   own: RenderEntity | null;
   entities: RenderEntity[];
@@ -442,10 +526,16 @@ export class TickstreamClient {
   resume(state?: ResumeState): this;
   /** What resume() needs, to save across a page reload; null before the first Welcome. */
   resumeState(): ResumeState | null;
+  /** Forgets the player: the next connection joins afresh (a new entity). */
+  forgetPlayer(): void;
   /** Direction components are clamped into [-1, 1]; sent latest-wins, at most once a tick. */
   setInput(dx: number, dy: number, buttons?: number): void;
   on<K extends keyof ClientEvents>(name: K, fn: (value: ClientEvents[K]) => void): () => void;
-  /** What to draw now: the own entity predicted, the others interpolated. World units. */
+  /**
+   * What to draw now: the own entity predicted, the others interpolated. World units. `nowMs`
+   * is on the client's clock (`performance.now()`, a requestAnimationFrame timestamp); a time
+   * on another base (`Date.now()`) is ignored with a warning.
+   */
   frame(nowMs?: number): Frame;
   /** An entity as the server last sent it, in world units, with its fields. */
   entity(id: number): EntityView | null;

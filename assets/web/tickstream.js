@@ -14,7 +14,8 @@
 //   - Replica:      the client's copy of its view; applies Updates (v2) and Update3s (v3:
 //                   predicted positions plus residuals) and checks the checksum.
 //   - ServerClock:  estimates the server's tick from the arrival of Updates.
-//   - Interpolator: keeps a few states per entity and renders them about 100 ms in the past.
+//   - Interpolator: keeps a ring of states per entity and renders them about 100 ms in the past
+//                   (decode, replica, interpolation and frame() allocate nothing per entity).
 //   - Predictor:    predicts the own entity ahead of the server and reconciles with ack_seq.
 //   - TickstreamClient: the WebSocket session: join or resume, inputs (latest wins under
 //                   congestion), game events in seq order, pings, close codes, reconnect with
@@ -285,6 +286,44 @@ function u32Check(x, what) {
 /** Change forms (PROTOCOL.md §7.5). */
 export const ChangeForm = Object.freeze({ XY12: 0, X16: 1, Y16: 2, WIDE: 3 });
 
+/**
+ * A growable list of (id, dx, dy, form) in typed arrays, reused from message to message: the
+ * client decodes an update's per-entity moves into one (no object per entity) and the replica
+ * lists the entities an update changed in another. `n` is the length.
+ */
+export class PackedMoves {
+  constructor(capacity = 256) {
+    this.n = 0;
+    this.id = new Uint32Array(capacity);
+    this.dx = new Float64Array(capacity);
+    this.dy = new Float64Array(capacity);
+    this.form = new Uint8Array(capacity);
+  }
+  clear() {
+    this.n = 0;
+  }
+  push(id, dx, dy, form = 0) {
+    if (this.n === this.id.length) this.grow();
+    const i = this.n++;
+    this.id[i] = id;
+    this.dx[i] = dx;
+    this.dy[i] = dy;
+    this.form[i] = form;
+  }
+  grow() {
+    const cap = this.id.length * 2;
+    const grown = (Kind, old) => {
+      const a = new Kind(cap);
+      a.set(old);
+      return a;
+    };
+    this.id = grown(Uint32Array, this.id);
+    this.dx = grown(Float64Array, this.dx);
+    this.dy = grown(Float64Array, this.dy);
+    this.form = grown(Uint8Array, this.form);
+  }
+}
+
 // Gap decoding: id = next + gap, next = id + 1; next starts at 0 for each list.
 function gapDecoder() {
   let next = 0;
@@ -307,10 +346,11 @@ function decodeFields(r) {
   return { mask, values };
 }
 
-function decodeDelta(r) {
+function decodeDelta(r, packed) {
   const despawns = [];
   const spawns = [];
-  const changes = [];
+  const changes = packed ? null : [];
+  if (packed) packed.clear();
   const fieldChanges = [];
   let n = r.count();
   let id = gapDecoder();
@@ -349,7 +389,8 @@ function decodeDelta(r) {
       dy = r.i32();
     }
     if (dx === 0 && dy === 0) throw new ProtocolError(`change of entity ${eid} moves nothing`);
-    changes.push({ id: eid, dx, dy, form });
+    if (packed) packed.push(eid, dx, dy, form);
+    else changes.push({ id: eid, dx, dy, form });
   }
   n = r.count();
   id = gapDecoder();
@@ -359,7 +400,7 @@ function decodeDelta(r) {
     if (mask === 0) throw new ProtocolError(`field change of entity ${eid} changes no field`);
     fieldChanges.push({ id: eid, mask, values });
   }
-  return { despawns, spawns, changes, fieldChanges };
+  return packed ? { despawns, spawns, changes, fieldChanges, packed } : { despawns, spawns, changes, fieldChanges };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,6 +438,8 @@ export function predict(c, p, k, g) {
   const x = c + s;
   return x < 0 ? 0 : x > 0xffffffff ? 0xffffffff : x;
 }
+
+const unzigzag = (u) => (u % 2 === 1 ? -(u + 1) / 2 : u / 2);
 
 /** Reads the bit section of an `Update3`'s motion, most significant bit first. */
 class BitReader {
@@ -468,7 +511,6 @@ class BitReader {
       this.ry = p & 1 ? -1 : 1;
     } else {
       this.skip(3);
-      const unzigzag = (u) => (u % 2 === 1 ? -(u + 1) / 2 : u / 2);
       this.rx = unzigzag(this.expGolomb(ESCAPE_ORDER));
       this.ry = unzigzag(this.expGolomb(ESCAPE_ORDER));
       if (Math.abs(this.rx) > MAX_RESIDUAL || Math.abs(this.ry) > MAX_RESIDUAL) {
@@ -484,15 +526,19 @@ class BitReader {
   }
 }
 
-/** The motion of an `Update3`: `{ held, sparse, moves: [{ index, rx, ry }] }`. */
-function decodeMotion(r) {
+/**
+ * The motion of an `Update3`: `{ held, sparse, moves: [{ index, rx, ry }] }`, or with `packed`
+ * `{ held, sparse, moves: null, packed }`, the moves in `packed` (id = index, dx = rx, dy = ry).
+ */
+function decodeMotion(r, packed) {
   const tag = r.u32();
   const held = tag >>> 1;
   const sparse = (tag & 1) === 1;
   if (held > MAX_LIST_LEN) throw new ProtocolError(`${held} held entities (limit ${MAX_LIST_LEN})`);
   const count = sparse ? r.count() : 0;
   const bits = new BitReader(r.raw(r.u32()));
-  const moves = [];
+  const moves = packed ? null : [];
+  if (packed) packed.clear();
   if (sparse) {
     let next = 0;
     for (let i = 0; i < count; i++) {
@@ -500,28 +546,31 @@ function decodeMotion(r) {
       if (index >= held) throw new ProtocolError("sparse move past the held entities");
       bits.residual();
       if (bits.rx === 0 && bits.ry === 0) throw new ProtocolError("sparse move that moves nothing");
-      moves.push({ index, rx: bits.rx, ry: bits.ry });
+      if (packed) packed.push(index, bits.rx, bits.ry);
+      else moves.push({ index, rx: bits.rx, ry: bits.ry });
       next = index + 1;
     }
   } else {
     for (let index = 0; index < held; index++) {
       bits.residual();
-      if (bits.rx !== 0 || bits.ry !== 0) moves.push({ index, rx: bits.rx, ry: bits.ry });
+      if (bits.rx === 0 && bits.ry === 0) continue;
+      if (packed) packed.push(index, bits.rx, bits.ry);
+      else moves.push({ index, rx: bits.rx, ry: bits.ry });
     }
   }
   bits.done();
-  return { held, sparse, moves };
+  return packed ? { held, sparse, moves, packed } : { held, sparse, moves };
 }
 
 /** `Delta3`: despawns, motion, spawns, field changes as differences (PROTOCOL.md §15.3). */
-function decodeDelta3(r) {
+function decodeDelta3(r, packed) {
   const despawns = [];
   const spawns = [];
   const fieldChanges = [];
   let n = r.count();
   let id = gapDecoder();
   for (let i = 0; i < n; i++) despawns.push(id(r.u64()));
-  const motion = decodeMotion(r);
+  const motion = decodeMotion(r, packed);
   n = r.count();
   id = gapDecoder();
   for (let i = 0; i < n; i++) {
@@ -668,6 +717,24 @@ function decodeWelcome(r) {
   return w;
 }
 
+/**
+ * Why a Welcome cannot be played with, or null: a tick rate of 0, a world size that is not a
+ * positive finite number (a NaN world would break the prediction's clamping), a negative or
+ * non-finite view radius, a field scale that is not finite.
+ */
+export function welcomeProblem(w) {
+  if (!(w.tickRateHz > 0)) return `tick rate ${w.tickRateHz}`;
+  for (const [name, v] of [
+    ["world width", w.worldWidth],
+    ["world height", w.worldHeight],
+  ]) {
+    if (!(Number.isFinite(v) && v > 0)) return `${name} ${v}`;
+  }
+  if (!(Number.isFinite(w.viewRadius) && w.viewRadius >= 0)) return `view radius ${w.viewRadius}`;
+  for (const f of w.fields) if (!Number.isFinite(f.scale)) return `field ${JSON.stringify(f.name)} scale ${f.scale}`;
+  return null;
+}
+
 function asBytes(data) {
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
@@ -676,10 +743,14 @@ function asBytes(data) {
 }
 
 /**
- * Decodes one binary frame from the server.
+ * Decodes one binary frame from the server. With `packed` (a PackedMoves the caller reuses),
+ * an Update's position changes and an Update3's moves go there instead of into an object per
+ * entity (`delta.changes` / `delta.motion.moves` are then null, `.packed` is the list): the
+ * client's path, which allocates nothing per entity. Without, the plain objects (tools, tests).
  * @param {Uint8Array | ArrayBuffer} data
+ * @param {PackedMoves} [packed]
  */
-export function decodeServerMsg(data) {
+export function decodeServerMsg(data, packed) {
   const bytes = asBytes(data);
   if (bytes.length > MAX_SERVER_MESSAGE) throw new ProtocolError(`server message of ${bytes.length} bytes`);
   const r = new Reader(bytes);
@@ -695,7 +766,7 @@ export function decodeServerMsg(data) {
         tick: r.u32(),
         ackSeq: r.u32(),
         checksum: r.u32le(), // ViewChecksum: 4 raw bytes, not a varint
-        delta: decodeDelta(r),
+        delta: decodeDelta(r, packed),
         events: decodeEvents(r),
       };
       break;
@@ -711,7 +782,7 @@ export function decodeServerMsg(data) {
         tickGap: r.u32(),
         ackDelta: r.u32(),
         checksum: r.u32le(),
-        delta: decodeDelta3(r),
+        delta: decodeDelta3(r, packed),
         events: decodeEvents(r),
       };
       break;
@@ -1018,7 +1089,30 @@ export function namedFields(fields, specs) {
 // Replica (PROTOCOL.md §8)
 // ---------------------------------------------------------------------------------------------
 
-const hashOf = (e) => entityHash(e.id, e.kind, e.x, e.y, e.fields);
+/** fmix32 as an int32: a value a JavaScript engine keeps unboxed (a u32 past 2^31 is boxed). */
+function mix(h) {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * entityHash as an int32 (the same bits): the replica sums these with `| 0` and compares
+ * `>>> 0` once per update, so that no per-entity hash or partial sum is boxed.
+ */
+function hashOf(e) {
+  let h = mix(Math.imul(e.id, 0x9e3779b1) ^ e.kind);
+  h = mix(h ^ e.x);
+  h = mix((h + e.y) | 0);
+  const f = e.fields;
+  for (let i = 0; i < MAX_FIELDS; i++) {
+    const v = f[i];
+    if (v !== 0) h = mix(h ^ ((v + Math.imul(i + 1, 0x85ebca6b)) | 0));
+  }
+  return h;
+}
 
 /** The v2 change form the server would pick for a move (PROTOCOL.md §7.5). */
 function changeForm(dx, dy) {
@@ -1026,6 +1120,13 @@ function changeForm(dx, dy) {
   if (dx === 0 && dy !== 0 && fits(dy, 16)) return ChangeForm.Y16;
   if (dx !== 0 && dy !== 0 && fits(dx, 12) && fits(dy, 12)) return ChangeForm.XY12;
   return ChangeForm.WIDE;
+}
+
+/** The changes of a PackedMoves as objects: `[{ id, dx, dy, form }]`. */
+function movedChanges(moved) {
+  const out = new Array(moved.n);
+  for (let i = 0; i < moved.n; i++) out[i] = { id: moved.id[i], dx: moved.dx[i], dy: moved.dy[i], form: moved.form[i] };
+  return out;
 }
 
 /**
@@ -1050,6 +1151,11 @@ export class Replica {
     this.prevY = [];
     /** v3: ticks between the last two updates (0 after the first). */
     this.gap = 0;
+    /**
+     * The entities whose position the last update changed, with (dx, dy) in grid points:
+     * reused from update to update (what the interpolator records, with no object each).
+     */
+    this.moved = new PackedMoves();
   }
 
   get size() {
@@ -1075,7 +1181,7 @@ export class Replica {
     for (const id of d.despawns) {
       const e = E.get(id);
       if (!e) throw new DesyncError(`despawn of unknown entity ${id}`);
-      sum = (sum - hashOf(e)) >>> 0;
+      sum = (sum - hashOf(e)) | 0;
       E.delete(id);
     }
     for (const s of d.spawns) {
@@ -1084,28 +1190,38 @@ export class Replica {
       if (s.fields) for (let i = 0; i < MAX_FIELDS; i++) fields[i] = s.fields[i] ?? 0;
       const e = { id: s.id, kind: s.kind, x: s.x, y: s.y, fields };
       E.set(s.id, e);
-      sum = (sum + hashOf(e)) >>> 0;
+      sum = (sum + hashOf(e)) | 0;
     }
-    for (const c of d.changes) {
-      const e = E.get(c.id);
-      if (!e) throw new DesyncError(`change of unknown entity ${c.id}`);
-      const x = e.x + c.dx;
-      const y = e.y + c.dy;
+    const moved = this.moved;
+    moved.clear();
+    const packed = d.changes ? null : d.packed;
+    const nChanges = packed ? packed.n : d.changes.length;
+    for (let i = 0; i < nChanges; i++) {
+      const c = packed ? null : d.changes[i];
+      const id = packed ? packed.id[i] : c.id;
+      const dx = packed ? packed.dx[i] : c.dx;
+      const dy = packed ? packed.dy[i] : c.dy;
+      const e = E.get(id);
+      if (!e) throw new DesyncError(`change of unknown entity ${id}`);
+      const x = e.x + dx;
+      const y = e.y + dy;
       if (x < 0 || x > 0xffffffff || y < 0 || y > 0xffffffff) {
-        throw new DesyncError(`change moves entity ${c.id} out of the grid`);
+        throw new DesyncError(`change moves entity ${id} out of the grid`);
       }
-      sum = (sum - hashOf(e)) >>> 0;
+      sum = (sum - hashOf(e)) | 0;
       e.x = x;
       e.y = y;
-      sum = (sum + hashOf(e)) >>> 0;
+      sum = (sum + hashOf(e)) | 0;
+      moved.push(id, dx, dy, packed ? packed.form[i] : c.form ?? changeForm(dx, dy));
     }
     for (const f of d.fieldChanges ?? []) {
       const e = E.get(f.id);
       if (!e) throw new DesyncError(`field change of unknown entity ${f.id}`);
-      sum = (sum - hashOf(e)) >>> 0;
+      sum = (sum - hashOf(e)) | 0;
       for (let i = 0; i < MAX_FIELDS; i++) if (f.mask & (1 << i)) e.fields[i] = f.values[i];
-      sum = (sum + hashOf(e)) >>> 0;
+      sum = (sum + hashOf(e)) | 0;
     }
+    sum >>>= 0;
     if (sum !== u.checksum) {
       const hex = (v) => "0x" + v.toString(16).padStart(8, "0");
       throw new DesyncError(`checksum mismatch at tick ${u.tick}: server ${hex(u.checksum)}, replica ${hex(sum)}`);
@@ -1123,8 +1239,10 @@ export class Replica {
    * checksum. Returns the same change as a version-2 `Update` (tick, ackSeq, position changes
    * and new field values), so that everything after the replica reads one shape. Throws
    * DesyncError on any inconsistency; the replica is then unusable (reconnect, or resume).
+   * With `changes` false the returned Update's `delta.changes` is null: the changed entities
+   * are in `moved` only (the client's path when nobody listens to "update").
    */
-  apply3(u) {
+  apply3(u, changes = true) {
     const k = u.tickGap;
     if (!(k >= 1)) throw new DesyncError("update with a tick gap of 0");
     const tick = (this.tick ?? 0) + k;
@@ -1143,7 +1261,7 @@ export class Replica {
     for (const id of d.despawns) {
       const e = E.get(id);
       if (!e) throw new DesyncError(`despawn of unknown entity ${id}`);
-      sum = (sum - hashOf(e)) >>> 0;
+      sum = (sum - hashOf(e)) | 0;
       E.delete(id);
     }
     if (d.despawns.length > 0) {
@@ -1163,16 +1281,21 @@ export class Replica {
     }
     const g = this.gap;
     const moves = m.moves;
-    const changes = [];
+    const packed = moves ? null : m.packed;
+    const nMoves = packed ? packed.n : moves.length;
+    const moved = this.moved;
+    moved.clear();
     let mi = 0;
+    let nextIndex = nMoves > 0 ? (packed ? packed.id[0] : moves[0].index) : -1;
     for (let i = 0; i < order.length; i++) {
       const e = order[i];
       let x = predict(e.x, px[i], k, g);
       let y = predict(e.y, py[i], k, g);
-      if (mi < moves.length && moves[mi].index === i) {
-        x += moves[mi].rx;
-        y += moves[mi].ry;
+      if (nextIndex === i) {
+        x += packed ? packed.dx[mi] : moves[mi].rx;
+        y += packed ? packed.dy[mi] : moves[mi].ry;
         mi++;
+        nextIndex = mi < nMoves ? (packed ? packed.id[mi] : moves[mi].index) : -1;
         if (x < 0 || x > 0xffffffff || y < 0 || y > 0xffffffff) {
           throw new DesyncError(`change moves entity ${e.id} out of the grid`);
         }
@@ -1180,16 +1303,16 @@ export class Replica {
       px[i] = e.x;
       py[i] = e.y;
       if (x !== e.x || y !== e.y) {
-        sum = (sum - hashOf(e)) >>> 0;
+        sum = (sum - hashOf(e)) | 0;
         const dx = x - e.x;
         const dy = y - e.y;
-        changes.push({ id: e.id, dx, dy, form: changeForm(dx, dy) });
+        moved.push(e.id, dx, dy, changeForm(dx, dy));
         e.x = x;
         e.y = y;
-        sum = (sum + hashOf(e)) >>> 0;
+        sum = (sum + hashOf(e)) | 0;
       }
     }
-    if (mi !== moves.length) throw new DesyncError("moves out of order or past the held entities");
+    if (mi !== nMoves) throw new DesyncError("moves out of order or past the held entities");
     if (d.spawns.length > 0) {
       const spawned = [];
       for (const s of d.spawns) {
@@ -1200,7 +1323,7 @@ export class Replica {
         const e = { id: s.id, kind: s.kind, x: s.x, y: s.y, fields };
         E.set(s.id, e);
         spawned.push(e);
-        sum = (sum + hashOf(e)) >>> 0;
+        sum = (sum + hashOf(e)) | 0;
       }
       // Merge by id; a new entity is held in one state: it predicts as standing still.
       const merged = [];
@@ -1230,7 +1353,7 @@ export class Replica {
     for (const f of d.fieldChanges) {
       const e = E.get(f.id);
       if (!e) throw new DesyncError(`field change of unknown entity ${f.id}`);
-      sum = (sum - hashOf(e)) >>> 0;
+      sum = (sum - hashOf(e)) | 0;
       const values = new Array(MAX_FIELDS).fill(0);
       for (let i = 0; i < MAX_FIELDS; i++) {
         if (f.mask & (1 << i)) {
@@ -1239,11 +1362,12 @@ export class Replica {
         }
       }
       fieldChanges.push({ id: f.id, mask: f.mask, values });
-      sum = (sum + hashOf(e)) >>> 0;
+      sum = (sum + hashOf(e)) | 0;
     }
     this.order = order;
     this.prevX = px;
     this.prevY = py;
+    sum >>>= 0;
     if (sum !== u.checksum) {
       const hex = (v) => "0x" + v.toString(16).padStart(8, "0");
       throw new DesyncError(`checksum mismatch at tick ${tick}: server ${hex(u.checksum)}, replica ${hex(sum)}`);
@@ -1257,7 +1381,7 @@ export class Replica {
       tick,
       ackSeq: this.ackSeq,
       checksum: u.checksum,
-      delta: { despawns: d.despawns, spawns: d.spawns, changes, fieldChanges },
+      delta: { despawns: d.despawns, spawns: d.spawns, changes: changes ? movedChanges(moved) : null, fieldChanges },
       events: u.events,
     };
   }
@@ -1289,21 +1413,103 @@ export class ServerClock {
   }
 }
 
+/** Samples kept per entity: a ring, so recording allocates nothing. */
+const TRACK_SAMPLES = 32;
+
+/**
+ * One entity's recent states, oldest first, in a ring of typed arrays: `n` samples from
+ * `head`. `render` is the object `frame()` hands out for it, reused from frame to frame.
+ */
+class Track {
+  constructor(id, kind) {
+    this.id = id;
+    this.kind = kind;
+    this.head = 0;
+    this.n = 0;
+    this.t = new Float64Array(TRACK_SAMPLES);
+    this.x = new Float64Array(TRACK_SAMPLES);
+    this.y = new Float64Array(TRACK_SAMPLES);
+    this.snap = new Uint8Array(TRACK_SAMPLES);
+    this.render = { id, kind, x: 0, y: 0, fields: null };
+  }
+  /** The ring slot of sample `i` (0 = oldest). */
+  at(i) {
+    return (this.head + i) % TRACK_SAMPLES;
+  }
+  push(t, x, y, snap) {
+    if (this.n === TRACK_SAMPLES) {
+      this.head = (this.head + 1) % TRACK_SAMPLES;
+      this.n--;
+    }
+    const j = this.at(this.n++);
+    this.t[j] = t;
+    this.x[j] = x;
+    this.y[j] = y;
+    this.snap[j] = snap ? 1 : 0;
+  }
+  /** The newest sample's slot. */
+  last() {
+    return this.at(this.n - 1);
+  }
+  /** Writes the position at fractional tick `t` into `out` (`{ x, y }`). */
+  sampleInto(t, out) {
+    const T = this.t;
+    const first = this.at(0);
+    if (t <= T[first]) {
+      out.x = this.x[first];
+      out.y = this.y[first];
+      return out;
+    }
+    for (let i = this.n - 1; i > 0; i--) {
+      const a = this.at(i - 1);
+      if (T[a] <= t) {
+        const b = this.at(i);
+        if (t >= T[b]) {
+          out.x = this.x[b];
+          out.y = this.y[b];
+        } else if (this.snap[b]) {
+          out.x = this.x[a];
+          out.y = this.y[a];
+        } else {
+          const f = (t - T[a]) / (T[b] - T[a]);
+          out.x = this.x[a] + (this.x[b] - this.x[a]) * f;
+          out.y = this.y[a] + (this.y[b] - this.y[a]) * f;
+        }
+        return out;
+      }
+    }
+    const last = this.last();
+    out.x = this.x[last];
+    out.y = this.y[last];
+    return out;
+  }
+  /** Drops samples no longer needed to render at tick `t` or later. */
+  prune(t) {
+    while (this.n > 1 && this.t[this.at(1)] <= t) {
+      this.head = (this.head + 1) % TRACK_SAMPLES;
+      this.n--;
+    }
+  }
+}
+
 /**
  * Renders remote entities a little in the past, interpolating between the two known states
- * around the render time (PROTOCOL.md §13.2). Positions are in world units.
+ * around the render time (PROTOCOL.md §13.2). Positions are in world units. Recording and
+ * sampling allocate nothing per entity in steady state: each entity's states are a ring of
+ * typed arrays, created when it spawns.
  */
 export class Interpolator {
   /**
    * @param {{ maxStep?: number, maxSamples?: number }} [options] maxStep: the largest
    *   legitimate move per tick in world units (5 in the reference game); a larger jump snaps.
    */
-  constructor({ maxStep = 5, maxSamples = 32 } = {}) {
+  constructor({ maxStep = 5, maxSamples = TRACK_SAMPLES } = {}) {
     this.maxStep = maxStep;
-    this.maxSamples = maxSamples;
-    /** @type {Map<number, {kind: number, samples: {t: number, x: number, y: number, snap: boolean}[]}>} */
+    this.maxSamples = Math.min(maxSamples, TRACK_SAMPLES);
+    /** @type {Map<number, Track>} */
     this.tracks = new Map();
     this.lastTick = null;
+    this.point = { x: 0, y: 0 };
   }
 
   clear() {
@@ -1311,33 +1517,48 @@ export class Interpolator {
     this.lastTick = null;
   }
 
-  /** Records an applied Update: its tick, its delta and the replica after it. */
+  /**
+   * Records an applied Update: its tick, its delta (despawns and spawns) and the replica after
+   * it, whose `moved` lists the entities whose position changed.
+   */
   record(tick, delta, replica) {
     const prev = this.lastTick;
     for (const id of delta.despawns) this.tracks.delete(id);
     for (const s of delta.spawns) {
-      this.tracks.set(s.id, {
-        kind: s.kind,
-        samples: [{ t: tick, x: s.x / GRID_SCALE, y: s.y / GRID_SCALE, snap: true }],
-      });
+      const track = new Track(s.id, s.kind);
+      track.push(tick, s.x / GRID_SCALE, s.y / GRID_SCALE, true);
+      this.tracks.set(s.id, track);
     }
-    for (const c of delta.changes) {
-      const track = this.tracks.get(c.id);
-      const e = replica.get(c.id);
-      if (!track || !e) continue;
-      const samples = track.samples;
-      let last = samples[samples.length - 1];
+    const moved = replica.moved;
+    for (let i = 0; i < moved.n; i++) {
+      const track = this.tracks.get(moved.id[i]);
+      const e = replica.get(moved.id[i]);
+      if (!track || !e || track.n === 0) continue;
+      let last = track.last();
       // Unchanged until the previous Update: pin that, so the move is not spread back in time.
-      if (prev !== null && last.t < prev) {
-        last = { t: prev, x: last.x, y: last.y, snap: false };
-        samples.push(last);
+      if (prev !== null && track.t[last] < prev) {
+        track.push(prev, track.x[last], track.y[last], false);
+        last = track.last();
       }
-      const x = e.x / GRID_SCALE;
-      const y = e.y / GRID_SCALE;
-      const ticks = Math.max(1, tick - last.t);
-      const snap = Math.hypot(x - last.x, y - last.y) > this.maxStep * ticks * 1.5 + 1;
-      samples.push({ t: tick, x, y, snap });
-      if (samples.length > this.maxSamples) samples.splice(0, samples.length - this.maxSamples);
+      // Written in place rather than through push(): a double passed to a call that is not
+      // inlined is boxed, one heap number per coordinate per entity per update.
+      const ticks = Math.max(1, tick - track.t[last]);
+      const dx = e.x / GRID_SCALE - track.x[last];
+      const dy = e.y / GRID_SCALE - track.y[last];
+      const limit = this.maxStep * ticks * 1.5 + 1;
+      if (track.n === TRACK_SAMPLES) {
+        track.head = (track.head + 1) % TRACK_SAMPLES;
+        track.n--;
+      }
+      const j = (track.head + track.n++) % TRACK_SAMPLES;
+      track.t[j] = tick;
+      track.x[j] = e.x / GRID_SCALE;
+      track.y[j] = e.y / GRID_SCALE;
+      track.snap[j] = dx * dx + dy * dy > limit * limit ? 1 : 0;
+      while (track.n > this.maxSamples) {
+        track.head = (track.head + 1) % TRACK_SAMPLES;
+        track.n--;
+      }
     }
     this.lastTick = tick;
   }
@@ -1345,34 +1566,12 @@ export class Interpolator {
   /** The position of entity `id` at the fractional tick `t`, or null if not in view. */
   positionAt(id, t) {
     const track = this.tracks.get(id);
-    return track ? Interpolator.sample(track.samples, t) : null;
-  }
-
-  static sample(samples, t) {
-    const first = samples[0];
-    if (t <= first.t) return { x: first.x, y: first.y };
-    for (let i = samples.length - 1; i > 0; i--) {
-      const a = samples[i - 1];
-      if (a.t <= t) {
-        const b = samples[i];
-        if (t >= b.t) return { x: b.x, y: b.y };
-        if (b.snap) return { x: a.x, y: a.y };
-        const f = (t - a.t) / (b.t - a.t);
-        return { x: a.x + (b.x - a.x) * f, y: a.y + (b.y - a.y) * f };
-      }
-    }
-    const last = samples[samples.length - 1];
-    return { x: last.x, y: last.y };
+    return track ? track.sampleInto(t, { x: 0, y: 0 }) : null;
   }
 
   /** Drops samples no longer needed to render at tick `t` or later. */
   prune(t) {
-    for (const track of this.tracks.values()) {
-      const s = track.samples;
-      let keep = 0;
-      while (keep + 1 < s.length && s[keep + 1].t <= t) keep++;
-      if (keep > 0) s.splice(0, keep);
-    }
+    for (const track of this.tracks.values()) track.prune(t);
   }
 }
 
@@ -1403,10 +1602,20 @@ export class Predictor {
     this.history = [];
   }
 
-  /** Records an input as sent; it is in force from the next local tick stepped. */
+  /**
+   * Records an input as sent; it is in force from the next local tick stepped. Inputs are
+   * forgotten once acknowledged; while no Update carries the own entity (it is out of the
+   * replica) nothing is, so at most `maxHistory` are kept: an older one cannot be replayed.
+   */
   noteInput(seq, dx, dy) {
     const input = { dx: Math.fround(dx), dy: Math.fround(dy) };
     this.inputs.set(seq, input);
+    if (this.inputs.size > this.maxHistory) {
+      for (const old of this.inputs.keys()) {
+        this.inputs.delete(old);
+        if (this.inputs.size <= this.maxHistory) break;
+      }
+    }
     this.current = { seq, ...input };
   }
 
@@ -1476,7 +1685,48 @@ export class Predictor {
 // The client
 // ---------------------------------------------------------------------------------------------
 
-const now = () => globalThis.performance.now();
+/** The longest close reason a WebSocket accepts, in UTF-8 bytes (RFC 6455 §5.5). */
+export const MAX_CLOSE_REASON = 123;
+
+/**
+ * `reason` cut to at most MAX_CLOSE_REASON UTF-8 bytes, on a character boundary: a longer
+ * reason makes `WebSocket.close` throw and leaves the socket open.
+ */
+export function closeReason(reason) {
+  const text = String(reason ?? "");
+  if (text.length <= MAX_CLOSE_REASON / 3) return text;
+  const bytes = utf8Encoder.encode(text);
+  if (bytes.length <= MAX_CLOSE_REASON) return text;
+  let end = MAX_CLOSE_REASON;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--; // not inside a character
+  return utf8Decoder.decode(bytes.subarray(0, end));
+}
+
+/** Closes `ws` with `code` and a reason that fits; never throws. */
+function closeSocket(ws, code, reason) {
+  try {
+    ws.close(code, closeReason(reason));
+  } catch {
+    try {
+      ws.close(code); // a code the implementation refuses with a reason, or already closing
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/**
+ * The default clock: `performance.now()`, milliseconds since the page started. Every time the
+ * client takes (`frame(t)`, the `now` option) is on this time base; requestAnimationFrame's
+ * timestamp is too, `Date.now()` is not.
+ */
+const performanceNow = () => globalThis.performance.now();
+
+/**
+ * A `t` further than this from the client's clock is on another time base (`Date.now()`
+ * instead of `performance.now()`): it is ignored, with one warning.
+ */
+const TIME_BASE_TOLERANCE_MS = 60_000;
 
 /**
  * A player's speed per tick in the server's built-in games with their default settings
@@ -1487,10 +1737,15 @@ export function defaultSpeed(welcome) {
   return welcome.game === "coins" ? 4 : 5;
 }
 
-/** Counts events in a sliding window, for rates. */
-class RateWindow {
-  constructor(windowMs) {
+/**
+ * Counts events in a sliding window, for rates. Bounded whether or not `rates()` is ever
+ * called: `add()` drops what left the window, and at most `maxEntries` are kept (a burst
+ * beyond that counts as its newest `maxEntries`).
+ */
+export class RateWindow {
+  constructor(windowMs, maxEntries = 4096) {
     this.windowMs = windowMs;
+    this.maxEntries = maxEntries;
     this.times = [];
     this.sizes = [];
     this.head = 0;
@@ -1498,15 +1753,20 @@ class RateWindow {
   add(t, size) {
     this.times.push(t);
     this.sizes.push(size);
-    if (this.head > 1024) {
+    this.expire(t);
+    if (this.times.length - this.head > this.maxEntries) this.head = this.times.length - this.maxEntries;
+    if (this.head > 1024 || (this.head > 0 && this.head * 2 > this.times.length)) {
       this.times.splice(0, this.head);
       this.sizes.splice(0, this.head);
       this.head = 0;
     }
   }
+  expire(t) {
+    while (this.head < this.times.length && this.times[this.head] <= t - this.windowMs) this.head++;
+  }
   /** [events per second, size units per second] over the window ending at t. */
   rates(t) {
-    while (this.head < this.times.length && this.times[this.head] <= t - this.windowMs) this.head++;
+    this.expire(t);
     const n = this.times.length - this.head;
     if (n === 0) return [0, 0];
     let total = 0;
@@ -1555,10 +1815,20 @@ export class TickstreamClient {
       token: o.token,
       WebSocket: o.WebSocket ?? globalThis.WebSocket,
       autoResume: o.autoResume ?? true,
+      maxInputRateHz: o.maxInputRateHz ?? 30,
+      policyRetries: o.policyRetries ?? 2,
+      now: o.now ?? performanceNow,
     };
+    if (typeof this.options.now !== "function") throw new TypeError("options.now must be a function");
+    if (!(this.options.maxInputRateHz > 0)) throw new TypeError("options.maxInputRateHz must be positive");
     if (!isValidRoomName(this.options.room)) throw new TypeError(`invalid room name ${JSON.stringify(this.options.room)}`);
     if (typeof this.options.WebSocket !== "function") throw new TypeError("no WebSocket implementation");
     this.listeners = new Map();
+    /** Where updates' per-entity moves are decoded, reused (no object per entity). */
+    this.packed = new PackedMoves();
+    /** What frame() returns, reused from frame to frame. */
+    this.frameOut = { own: null, entities: [], renderTick: null };
+    this.ownOut = { id: 0, kind: 0, x: 0, y: 0, fields: null };
     /** "idle" | "connecting" | "joining" | "playing" | "reconnecting" | "closed" */
     this.state = "idle";
     this.ws = null;
@@ -1568,6 +1838,9 @@ export class TickstreamClient {
     this.reconnectAt = null;
     this.pumpTimer = null;
     this.lastClose = null;
+    /** 1008 closes in a row: retried `policyRetries` times, then final. */
+    this.policyCloses = 0;
+    this.timeBaseWarned = false;
     this.desyncs = 0;
     this.reconnects = 0;
     this.sessions = 0;
@@ -1602,6 +1875,7 @@ export class TickstreamClient {
     /** Whether this connection opened with Resume rather than Join. */
     this.resuming = false;
     this.lastInputTick = null;
+    this.lastInputAt = -Infinity;
     this.leadAdjust = 0;
     this.lastPingAt = -Infinity;
     this.updates = 0;
@@ -1611,6 +1885,28 @@ export class TickstreamClient {
     this.lastFrameAt = null;
     this.lastRenderTick = null;
     this.updatesWindow.clear();
+  }
+
+  /** The client's clock (`options.now`, by default `performance.now()`), in milliseconds. */
+  now() {
+    return this.options.now();
+  }
+
+  /**
+   * `t` if it is on the client's time base, else the client's clock: `frame(Date.now())`
+   * would otherwise put the prediction decades ahead (it steps at most its history, 512
+   * ticks, and then rubber-bands back).
+   */
+  time(t) {
+    const clock = this.now();
+    if (Number.isFinite(t) && Math.abs(t - clock) <= TIME_BASE_TOLERANCE_MS) return t;
+    if (!this.timeBaseWarned) {
+      this.timeBaseWarned = true;
+      globalThis.console?.warn?.(
+        `tickstream: time ${t} is not on the client's clock (${clock}): pass performance.now() or a requestAnimationFrame timestamp, not Date.now(); using the client's clock`,
+      );
+    }
+    return clock;
   }
 
   /** Subscribes to an event; returns a function that unsubscribes. */
@@ -1639,13 +1935,21 @@ export class TickstreamClient {
 
   /**
    * What a later connection (even from another page load) needs to resume this player:
-   * `{ room, token, lastEventSeq, entity }`, or null before the first Welcome. The token is
-   * single-use and changes with every Welcome: save the newest (the demo keeps it in
-   * sessionStorage on every "welcome" and "event").
+   * `{ room, token, lastEventSeq, entity, inputSeq }`, or null before the first Welcome. The
+   * token is single-use and changes with every Welcome: save the newest (the demo keeps it in
+   * sessionStorage on every "welcome" and "event", and on "pagehide"). `inputSeq` is the last
+   * input seq sent: the resumed server drops every input at or below the one it applied last,
+   * so the next page must continue the count, not start it over.
    */
   resumeState() {
     if (this.resumeToken === null) return null;
-    return { room: this.options.room, token: this.resumeToken, lastEventSeq: this.lastEventSeq, entity: this.player };
+    return {
+      room: this.options.room,
+      token: this.resumeToken,
+      lastEventSeq: this.lastEventSeq,
+      entity: this.player,
+      inputSeq: this.seq,
+    };
   }
 
   adoptResumeState(state) {
@@ -1654,9 +1958,12 @@ export class TickstreamClient {
       throw new TypeError(`resume state for room ${JSON.stringify(state.room)}, not ${JSON.stringify(this.options.room)}`);
     }
     u32Check(state.lastEventSeq ?? 0, "lastEventSeq");
+    u32Check(state.inputSeq ?? 0, "inputSeq");
     this.resumeToken = state.token;
     this.lastEventSeq = state.lastEventSeq ?? 0;
     this.player = state.entity ?? null;
+    // A state saved without it (an older page) continues from the first Update's ack_seq.
+    this.seq = state.inputSeq ?? 0;
   }
 
   /** Forgets the player: the next connection joins afresh. */
@@ -1719,11 +2026,7 @@ export class TickstreamClient {
     if (ws && (ws.readyState === 0 || ws.readyState === 1)) {
       ws.onclose = null;
       ws.onmessage = null;
-      try {
-        ws.close(CloseCode.SUSPEND, reason.slice(0, 120));
-      } catch {
-        // already closing
-      }
+      closeSocket(ws, CloseCode.SUSPEND, reason);
     }
     this.setState("idle");
   }
@@ -1802,7 +2105,8 @@ export class TickstreamClient {
     this.setState("closed");
     if (ws && (ws.readyState === 0 || ws.readyState === 1)) {
       ws.onclose = null;
-      ws.close(CloseCode.NORMAL, reason);
+      ws.onmessage = null;
+      closeSocket(ws, CloseCode.NORMAL, reason);
       this.lastClose = {
         code: CloseCode.NORMAL,
         reason,
@@ -1843,10 +2147,10 @@ export class TickstreamClient {
 
   onMessage(ws, data) {
     if (ws !== this.ws) return;
-    const t = now();
+    const t = this.now();
     let msg;
     try {
-      msg = decodeServerMsg(data);
+      msg = decodeServerMsg(data, this.packed);
     } catch (error) {
       this.fail(ws, `malformed message: ${error.message}`, true);
       return;
@@ -1893,8 +2197,10 @@ export class TickstreamClient {
       this.fail(ws, `server speaks protocol ${w.protocol} on a version ${this.protocol} connection`, false);
       return;
     }
-    if (w.tickRateHz === 0) {
-      this.fail(ws, "tick rate 0", true);
+    const invalid = welcomeProblem(w);
+    if (invalid) {
+      // A server bug or another server: retrying would get the same Welcome.
+      this.fail(ws, `invalid Welcome: ${invalid}`, false);
       return;
     }
     const resumed = this.resuming && w.resumed && w.entity === this.player;
@@ -1944,9 +2250,14 @@ export class TickstreamClient {
     }
     // A v3 update comes out of the replica as the equivalent v2 Update: one shape from here on.
     let u = msg;
+    // The per-entity changes as objects only for the application's "update" listeners.
+    const listened = (this.listeners.get("update")?.size ?? 0) > 0;
     try {
-      if (msg.type === "Update3") u = this.replica.apply3(msg);
-      else this.replica.apply(msg);
+      if (msg.type === "Update3") u = this.replica.apply3(msg, listened);
+      else {
+        this.replica.apply(msg);
+        if (msg.delta.changes === null) msg.delta.changes = listened ? movedChanges(this.replica.moved) : null;
+      }
     } catch (error) {
       this.desyncs += 1;
       this.emit("desync", { error });
@@ -1955,6 +2266,14 @@ export class TickstreamClient {
     }
     this.updates += 1;
     this.updatesWindow.add(t, size);
+    if (u.ackSeq > this.seq) {
+      // The server applied a seq this client never sent on this page: a resume from a state
+      // that did not carry the input seq. Inputs at or below it would be dropped, so continue
+      // after it and send the current input again.
+      this.seq = u.ackSeq;
+      this.sent = { dx: Number.NaN, dy: Number.NaN, buttons: 0 };
+      this.lastInputTick = null;
+    }
     // Bring the prediction to now before the clock moves, so that the correction below
     // compares positions at the same tick.
     const tickBefore = this.localTick(t);
@@ -1971,7 +2290,9 @@ export class TickstreamClient {
         // Show the correction over a few frames; snap when it is large.
         const ox = this.offset.x + before.x - this.predictor.x;
         const oy = this.offset.y + before.y - this.predictor.y;
-        this.offset = Math.hypot(ox, oy) > this.options.snapDistance ? { x: 0, y: 0 } : { x: ox, y: oy };
+        const snap = Math.hypot(ox, oy) > this.options.snapDistance;
+        this.offset.x = snap ? 0 : ox;
+        this.offset.y = snap ? 0 : oy;
       }
     }
     const kinds = this.welcome.eventKinds;
@@ -1994,18 +2315,14 @@ export class TickstreamClient {
     ws.onclose = null;
     ws.onmessage = null;
     const code = retry ? CloseCode.SUSPEND : CloseCode.NORMAL;
-    try {
-      ws.close(code, reason.slice(0, 120));
-    } catch {
-      // already closing
-    }
+    closeSocket(ws, code, reason);
     this.onClosed(ws, { code, reason, wasClean: true }, retry);
   }
 
   onClosed(ws, ev, retry = true) {
     if (ws !== this.ws) return;
     this.ws = null;
-    const t = now();
+    const t = this.now();
     const code = ev.code ?? CloseCode.ABNORMAL;
     // A session that played for a while starts the backoff over.
     if (this.sessionStart !== null && t - this.sessionStart > 10000) this.attempts = 0;
@@ -2015,7 +2332,17 @@ export class TickstreamClient {
       this.resumeRefusals += 1;
       this.forgetPlayer();
     }
-    const willReconnect = retry && this.options.reconnect !== false && !FINAL_CODES.has(code);
+    // 1008 is policy: over the rate limit, or a join token refused. The same static token is
+    // refused again; other causes are retried a few times in a row, then the session ends.
+    let policyFinal = false;
+    if (code === CloseCode.POLICY) {
+      this.policyCloses += 1;
+      const staticToken = typeof this.options.token === "string" && this.options.token !== "";
+      policyFinal = this.policyCloses > this.options.policyRetries || (staticToken && !this.welcome);
+    } else {
+      this.policyCloses = 0;
+    }
+    const willReconnect = retry && this.options.reconnect !== false && !FINAL_CODES.has(code) && !policyFinal;
     let retryInMs = null;
     if (willReconnect) {
       const base = Math.min(this.options.reconnectMaxMs, this.options.reconnectInitialMs * 2 ** this.attempts);
@@ -2061,7 +2388,8 @@ export class TickstreamClient {
   }
 
   /** Advances prediction, sends the pending input and pings. Safe to call at any time. */
-  pump(t = now()) {
+  pump(t = this.now()) {
+    t = this.time(t);
     const ws = this.ws;
     if (!ws || ws.readyState !== 1 || this.state !== "playing" || !this.predictor) return;
     const tick = this.localTick(t);
@@ -2072,12 +2400,14 @@ export class TickstreamClient {
       if (
         changed &&
         (this.lastInputTick === null || tick > this.lastInputTick) &&
+        t - this.lastInputAt >= 1000 / this.options.maxInputRateHz &&
         ws.bufferedAmount <= this.options.maxBufferedAmount
       ) {
         this.seq += 1;
         ws.send(encodeInput(this.seq, d.dx, d.dy, d.buttons));
         this.sent = d;
         this.lastInputTick = tick;
+        this.lastInputAt = t;
         // In force from the next tick the prediction steps.
         this.predictor.noteInput(this.seq, d.dx, d.dy);
       }
@@ -2091,16 +2421,27 @@ export class TickstreamClient {
   /**
    * What to draw at time `t`: the own entity at its predicted position (with recent
    * corrections blended in) and every other entity interpolated
-   * `interpolationDelayMs` in the past. Positions in world units.
+   * `interpolationDelayMs` in the past. Positions in world units. The frame and the objects in
+   * it are reused by the next call (nothing is allocated per entity): draw from it, copy what
+   * you keep.
    */
-  frame(t = now()) {
+  frame(t = this.now()) {
+    t = this.time(t);
     this.pump(t);
-    const out = { own: null, entities: [], renderTick: null };
-    if (!this.welcome || !this.clock || this.replica.tick === null) return out;
+    const out = this.frameOut;
+    out.own = null;
+    out.renderTick = null;
+    // Shortened only at the end: `length = 0` would free the array's storage every frame.
+    let count = 0;
+    if (!this.welcome || !this.clock || this.replica.tick === null) {
+      out.entities.length = 0;
+      return out;
+    }
     const dtMs = this.lastFrameAt === null ? 0 : Math.max(0, t - this.lastFrameAt);
     this.lastFrameAt = t;
     const decay = Math.exp(-dtMs / this.options.smoothingMs);
-    this.offset = { x: this.offset.x * decay, y: this.offset.y * decay };
+    this.offset.x *= decay;
+    this.offset.y *= decay;
     const hz = this.welcome.tickRateHz;
     let renderTick = Math.min(this.clock.tickAt(t), this.replica.tick + 1) - (this.options.interpolationDelayMs * hz) / 1000;
     // Time on screen never runs backwards, except after a reset of the clock.
@@ -2109,21 +2450,25 @@ export class TickstreamClient {
     this.lastRenderTick = renderTick;
     out.renderTick = renderTick;
     const own = this.welcome.entity;
-    for (const [id, track] of this.interp.tracks) {
-      if (id === own) continue;
-      const p = Interpolator.sample(track.samples, renderTick);
-      out.entities.push({ id, kind: track.kind, x: p.x, y: p.y, fields: this.replica.get(id)?.fields ?? null });
+    for (const track of this.interp.tracks.values()) {
+      if (track.id === own) continue;
+      const r = track.sampleInto(renderTick, track.render);
+      r.fields = this.replica.get(track.id)?.fields ?? null;
+      if (count < out.entities.length) out.entities[count] = r;
+      else out.entities.push(r);
+      count++;
     }
+    if (out.entities.length !== count) out.entities.length = count;
     this.interp.prune(renderTick - 1);
     if (this.predictor.x !== null) {
       const me = this.replica.get(own);
-      out.own = {
-        id: own,
-        kind: me ? me.kind : 0,
-        x: this.predictor.x + this.offset.x,
-        y: this.predictor.y + this.offset.y,
-        fields: me ? me.fields : null,
-      };
+      const o = this.ownOut;
+      o.id = own;
+      o.kind = me ? me.kind : 0;
+      o.x = this.predictor.x + this.offset.x;
+      o.y = this.predictor.y + this.offset.y;
+      o.fields = me ? me.fields : null;
+      out.own = o;
     }
     return out;
   }
@@ -2161,7 +2506,7 @@ export class TickstreamClient {
 
   /** Numbers for an overlay, tests and the curious. */
   stats() {
-    const t = now();
+    const t = this.now();
     this.pump(t); // so that the prediction is stepped up to now
     const [updateHz, bytesPerSec] = this.updatesWindow.rates(t);
     const w = this.welcome;

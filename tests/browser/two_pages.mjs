@@ -1,7 +1,8 @@
 // Two pages of the demo in Debian's Chromium join one room: each sees the other's player move
 // when keys are pressed on the other page, and once the keys are released the own player's
 // predicted position agrees with the server's. The overlay names the game and lists its events,
-// and reloading a page resumes the same player. Writes a screenshot of the first page.
+// and reloading a page resumes the same player, which then moves at once (its input seqs
+// continue those of the page before). Writes a screenshot of the first page.
 //
 //   node two_pages.mjs PAGE_URL SCREENSHOT_PATH [ROOM]
 //
@@ -229,6 +230,7 @@ async function reloadAndResume(p, other) {
   check(overlay.events.includes(`joined #${other.id}`), `${p.name}: the event log shows ${other.name} joining: ${overlay.events}`);
   const before = await p.page.evaluate(() => ({ ...window.tickstream.resumeState(), seq: window.tickstream.stats().lastEventSeq }));
   check(before.entity === p.id && /^[0-9a-f]{32}$/.test(before.token), `${p.name}: a resume state to keep: ${JSON.stringify(before)}`);
+  check(before.inputSeq >= 2, `${p.name}: the resume state carries the input seq (${before.inputSeq})`);
   await p.page.reload({ timeout: STEP_MS });
   const s = await until(`${p.name} plays again after the reload`, async () => {
     const s = await p.page.evaluate(() => window.tickstream?.stats());
@@ -240,6 +242,81 @@ async function reloadAndResume(p, other) {
   check(s.entity === p.id, `${p.name}: the same entity after the reload (${p.id} → ${s.entity})`);
   check(s.desyncs === 0, `${p.name}: no desync after the reload`);
   await until(`${other.name} still sees ${p.name}'s player ${p.id}`, async () => (await seen(other.page, p.id)) !== null);
+
+  // The resumed player moves: its inputs continue the seq of the page before the reload, so
+  // the server applies them at once (it drops every input at or below the last it applied).
+  const start = await until(`${p.name} has its own entity after the reload`, async () => {
+    const s = await stats(p.page);
+    return s.server && s.predicted ? s : null;
+  });
+  const toward = start.server.x < 500 ? 1 : -1;
+  const key = toward > 0 ? "KeyD" : "KeyA";
+  const pressedAt = Date.now();
+  await p.page.keyboard.down(key);
+  const moved = await until(`${p.name}'s resumed player moves 30 units after the reload`, async () => {
+    const s = await stats(p.page);
+    return (s.server.x - start.server.x) * toward >= 30 ? s : null;
+  });
+  const movedMs = Date.now() - pressedAt;
+  await p.page.keyboard.up(key);
+  log(
+    `${p.name}: after the reload the player moved from ${start.server.x.toFixed(2)} to ${moved.server.x.toFixed(2)} in ${movedMs} ms;` +
+      ` input seq ${before.inputSeq} before the reload, ${moved.inputSeq} now, acknowledged ${moved.ackSeq}`,
+  );
+  check(moved.inputSeq > before.inputSeq, `${p.name}: input seqs continue after the reload (${before.inputSeq} → ${moved.inputSeq})`);
+  check(moved.ackSeq > before.inputSeq, `${p.name}: the server acknowledges the new inputs (${moved.ackSeq})`);
+  const settled = await until(`${p.name}'s prediction agrees with the server after the reload`, async () => {
+    const s = await stats(p.page);
+    if (s.ackSeq !== s.inputSeq) return null;
+    const err = Math.hypot(s.predicted.x - s.server.x, s.predicted.y - s.server.y);
+    return err <= TOLERANCE ? s : null;
+  });
+  check(settled.desyncs === 0, `${p.name}: no desync while moving after the reload`);
+}
+
+/**
+ * A lost link on `p`: the page says so once in its live region (the countdown beside it is
+ * aria-hidden and may tick), and resumes the player after the backoff.
+ */
+async function linkLossIsAnnouncedOnce(p) {
+  const resumes = (await stats(p.page)).resumes;
+  const watched = await p.page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const c = window.tickstream;
+        const live = document.getElementById("status-text");
+        const texts = [];
+        new MutationObserver(() => texts.push(live.textContent)).observe(live, { childList: true, characterData: true, subtree: true });
+        c.options.reconnectInitialMs = 3000; // 1.5–3 s of "reconnecting" to watch
+        c.attempts = 0;
+        c.ws.close(4100, "test: link lost"); // 4100: the server keeps the player
+        setTimeout(() => resolve({ texts, role: live.getAttribute("role"), state: c.state }), 1400);
+      }),
+  );
+  log(`${p.name}: link dropped; the live region changed ${watched.texts.length} time(s): ${JSON.stringify(watched.texts)}`);
+  check(watched.role === "status", `${p.name}: the status text is a polite live region`);
+  check(watched.state === "reconnecting", `${p.name}: reconnecting after the drop (${watched.state})`);
+  check(watched.texts.length === 1 && /reconnecting/.test(watched.texts[0]), `${p.name}: the live region said it once: ${JSON.stringify(watched.texts)}`);
+  const s = await until(`${p.name} resumes after the lost link`, async () => {
+    const s = await stats(p.page);
+    return s.connected && s.resumes > resumes ? s : null;
+  });
+  check(s.entity === p.id, `${p.name}: the same player after the lost link`);
+  await until(`${p.name}: the status box is hidden again once playing`, () =>
+    p.page.evaluate(() => document.getElementById("status").classList.contains("idle")),
+  );
+}
+
+/** The demo links the coins game; following the link plays it. */
+async function followCoinsLink(p) {
+  const href = await p.page.evaluate(() => document.getElementById("play-coins")?.href ?? null);
+  check(href !== null, `${p.name}: the overlay links the coins game`);
+  await p.page.click("#play-coins", { timeout: STEP_MS });
+  const s = await until(`${p.name} plays the coins game after following the link`, async () => {
+    const s = await p.page.evaluate(() => window.tickstream?.stats());
+    return s && s.connected && s.game === "coins" ? s : null;
+  });
+  log(`${p.name}: followed the coins link: room ${s.room}, game ${s.game}, entity ${s.entity}`);
 }
 
 async function run(context) {
@@ -276,6 +353,8 @@ async function run(context) {
 
   // Last, as it starts page A's session over (its rates and counters with it).
   await reloadAndResume(A, B);
+  await linkLossIsAnnouncedOnce(A);
+  await followCoinsLink(B);
   for (const p of [A, B]) check(p.problems.length === 0, `${p.name}: no errors in the page after the reload: ${p.problems.join("; ")}`);
 }
 

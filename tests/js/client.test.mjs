@@ -24,32 +24,12 @@ import {
   encodeClientMsg,
   encodeResume,
   encodeServerMsg,
-  viewChecksum,
 } from "../../assets/web/tickstream.js";
+import { FakeSocket, NO_FIELDS, e, started, upd, welcome } from "./support.mjs";
 
 const unhex = (s) => new Uint8Array(Buffer.from(s, "hex"));
 const hex = (bytes) => Buffer.from(bytes).toString("hex");
 
-/** A Welcome of the arena game for entity 7, as the fake server below sends it. */
-const welcome = {
-  type: "Welcome",
-  protocol: 2,
-  entity: 7,
-  tickRateHz: 30,
-  tick: 1,
-  worldWidth: 1000,
-  worldHeight: 1000,
-  viewRadius: 0,
-  game: "coins",
-  kinds: ["player", "coin"],
-  fields: [
-    { name: "score", scale: 1 },
-    { name: "rotation", scale: Math.fround((2 * Math.PI) / 65536) },
-  ],
-  eventKinds: ["joined", "left", "collected"],
-  resumeToken: "0123456789abcdef0123456789abcdef",
-  resumed: false,
-};
 const welcomeHex = hex(encodeServerMsg(welcome));
 
 test("malformed server messages are protocol errors (PROTOCOL.md §5.4)", () => {
@@ -82,16 +62,6 @@ test("malformed server messages are protocol errors (PROTOCOL.md §5.4)", () => 
   assert.throws(() => decodeServerMsg("text"), ProtocolError, "a text frame");
 });
 
-const upd = (tick, ackSeq, view, delta, events = []) => ({
-  type: "Update",
-  tick,
-  ackSeq,
-  checksum: viewChecksum(view),
-  delta: { despawns: [], spawns: [], changes: [], fieldChanges: [], ...delta },
-  events,
-});
-const NO_FIELDS = [0, 0, 0, 0, 0, 0, 0, 0];
-const e = (id, x, y, kind = 1, fields = NO_FIELDS) => ({ id, kind, x, y, fields: [...fields] });
 const ev = (seq, kind = 2, entity = 7, value = 0, text = "") => ({ seq, kind, entity, value, text });
 
 test("inconsistent updates are desyncs (PROTOCOL.md §8)", () => {
@@ -196,55 +166,6 @@ test("interpolation renders between states, holds unchanged entities, snaps tele
   apply(upd(16, 0, [], { despawns: [1] }));
   assert.equal(it.positionAt(1, 16), null, "despawned");
 });
-
-/** A WebSocket stand-in: records what the client sends, and lets the test play the server. */
-class FakeSocket {
-  static all = [];
-  constructor(url, protocol) {
-    this.url = url;
-    this.offered = protocol;
-    this.protocol = "";
-    this.readyState = 0;
-    this.bufferedAmount = 0;
-    this.sent = [];
-    this.closedWith = null;
-    FakeSocket.all.push(this);
-  }
-  send(bytes) {
-    this.sent.push(decodeClientMsg(bytes));
-  }
-  close(code, reason) {
-    this.closedWith = { code, reason };
-    this.readyState = 3;
-  }
-  // --- the server's side (a version-2 server unless told otherwise) ---
-  open(protocol = "tickstream.v2") {
-    this.readyState = 1;
-    this.protocol = protocol;
-    this.onopen?.({});
-  }
-  deliver(msg) {
-    this.onmessage?.({ data: encodeServerMsg(msg).buffer });
-  }
-  serverClose(code, reason = "") {
-    this.readyState = 3;
-    this.onclose?.({ code, reason, wasClean: code !== 1006 });
-  }
-  inputs() {
-    return this.sent.filter((m) => m.type === "Input");
-  }
-}
-
-function started(options = {}) {
-  FakeSocket.all.length = 0;
-  const client = new TickstreamClient({ url: "wss://example.test/ws", room: "r1", WebSocket: FakeSocket, reconnectInitialMs: 20, ...options });
-  client.connect();
-  const ws = FakeSocket.all[0];
-  ws.open();
-  ws.deliver(welcome);
-  ws.deliver(upd(2, 0, [e(7, 6400, 6400, 0)], { spawns: [e(7, 6400, 6400, 0)] }));
-  return { client, ws };
-}
 
 test("a session offers the subprotocol, joins, pings and plays", () => {
   const { client, ws } = started();
@@ -466,7 +387,7 @@ test("events reach the application once each, in seq order, with their tick and 
     const s = client.stats();
     assert.equal(s.events, 3, "events counted");
     assert.equal(s.lastEventSeq, 3, "the last seq");
-    assert.deepEqual(client.resumeState(), { room: "r1", token: welcome.resumeToken, lastEventSeq: 3, entity: 7 }, "what a resume needs");
+    assert.deepEqual(client.resumeState(), { room: "r1", token: welcome.resumeToken, lastEventSeq: 3, entity: 7, inputSeq: 0 }, "what a resume needs");
   } finally {
     client.close();
   }
@@ -602,6 +523,58 @@ test("resume() takes a saved state (a page reload), suspend() keeps the player, 
     assert.deepEqual(FakeSocket.all[3].sent[0], { type: "Join", room: "r1" }, "so the next connect joins");
   } finally {
     client.close();
+  }
+});
+
+test("a resume from a saved state continues the input seq, so the resumed player moves", async () => {
+  // The first page: a few inputs, then what it saves before the reload.
+  const { client: first, ws } = started();
+  first.setInput(1, 0);
+  await sleep(60);
+  first.setInput(0, 0);
+  await sleep(60);
+  const saved = JSON.parse(JSON.stringify(first.resumeState()));
+  assert.equal(saved.inputSeq, 2, "the resume state carries the last input seq");
+  first.suspend("reload");
+  assert.equal(ws.closedWith.code, CloseCode.SUSPEND, "suspended");
+  // The next page: a new client from the saved state; the server is at ack_seq 2.
+  FakeSocket.all.length = 0;
+  const client = new TickstreamClient({ url: "wss://x.test/ws", room: "r1", WebSocket: FakeSocket, resume: saved });
+  try {
+    client.connect();
+    const next = FakeSocket.all[0];
+    next.open();
+    next.deliver({ ...welcome, resumed: true, resumeToken: "88".repeat(16) });
+    next.deliver(upd(40, 2, [e(7, 6400, 6400, 0)], { spawns: [e(7, 6400, 6400, 0)] }));
+    client.setInput(0, 1);
+    await sleep(60);
+    assert.deepEqual(
+      next.inputs().map((i) => i.seq),
+      [3, 4].slice(0, next.inputs().length),
+      "seqs continue after the saved one (the current input again, then the new one)",
+    );
+    assert.ok(next.inputs().every((i) => i.seq > 2), "no input at or below the server's ack_seq");
+    assert.deepEqual(next.inputs().at(-1), { type: "Input", seq: next.inputs().length + 2, dx: 0, dy: 1, buttons: 0 }, "the new input is sent");
+    assert.equal(client.resumeState().inputSeq, next.inputs().at(-1).seq, "and saved again");
+  } finally {
+    client.close();
+  }
+  // A state saved by an older page, without inputSeq: the client continues after the server's
+  // ack_seq as soon as the first Update names it.
+  FakeSocket.all.length = 0;
+  const old = new TickstreamClient({ url: "wss://x.test/ws", room: "r1", WebSocket: FakeSocket, resume: { ...saved, inputSeq: undefined } });
+  try {
+    old.connect();
+    const next = FakeSocket.all[0];
+    next.open();
+    next.deliver({ ...welcome, resumed: true });
+    next.deliver(upd(40, 12, [e(7, 6400, 6400, 0)], { spawns: [e(7, 6400, 6400, 0)] }));
+    old.setInput(-1, 0);
+    await sleep(60);
+    assert.ok(next.inputs().length > 0 && next.inputs().every((i) => i.seq > 12), "continues after ack_seq 12");
+    assert.deepEqual(next.inputs().at(-1), { type: "Input", seq: 12 + next.inputs().length, dx: -1, dy: 0, buttons: 0 }, "the new input");
+  } finally {
+    old.close();
   }
 });
 

@@ -12,6 +12,7 @@ import {
   decodeServerMsg,
   encodeInput,
   encodeJoin,
+  encodeServerMsg,
   isValidRoomName,
   viewChecksum,
   type ClientEvent,
@@ -94,7 +95,9 @@ if (saved) {
   client.suspend("page reload");
   new TickstreamClient({ url: "wss://127.0.0.1:7443/ws", resume: saved }).connect();
 }
+client.forgetPlayer();
 client.close("player left");
+new TickstreamClient({ url: "wss://h/ws", maxInputRateHz: 20, policyRetries: 1, now: () => performance.now() });
 
 // The codec and the replica, for clients of one's own.
 const join: Uint8Array = encodeJoin("lobby");
@@ -107,6 +110,15 @@ if (msg.type === "Update3") {
   void same;
   void moved;
 }
+// The encoders take what they default left out: fields, field changes, events, buttons.
+const fake: Uint8Array = encodeServerMsg({
+  type: "Update",
+  tick: 2,
+  ackSeq: 0,
+  checksum: 0,
+  delta: { despawns: [], spawns: [{ id: 1, kind: 0, x: 64, y: 64 }], changes: [] },
+});
+void fake;
 const valid: boolean = isValidRoomName("lobby-1");
 const checksum: number = viewChecksum([{ id: 1, kind: 0, x: 64, y: 64 }]);
 void protocol;
