@@ -24,6 +24,7 @@ use tokio::sync::OnceCell;
 use tokio_rustls::TlsConnector;
 
 use crate::client::Client;
+use crate::counting::{CountingStream, ReadCounter};
 use crate::tls::{Trust, client_config};
 
 /// How to connect, apart from where.
@@ -242,7 +243,9 @@ impl Connector {
     }
 
     async fn connect_inner(&self) -> Result<Client, ConnectError> {
-        let tcp = self.tcp().await?;
+        // Counts what arrives on the socket, below TLS: the bytes on the wire.
+        let socket = ReadCounter::default();
+        let tcp = CountingStream::new(self.tcp().await?, socket.clone());
         let request = self.request()?;
         let upgrade = match &self.tls {
             Some((connector, name, trust)) => {
@@ -274,7 +277,7 @@ impl Connector {
                 got: chosen,
             });
         }
-        Ok(Client::new(ws, chosen))
+        Ok(Client::new(ws, chosen).with_socket_counter(socket))
     }
 
     async fn tcp(&self) -> Result<TcpStream, ConnectError> {

@@ -19,6 +19,8 @@
 //! - [`connect`](mod@connect): [`Connector`] and [`ConnectOptions`]: URL, TCP, TLS and the HTTP/1.1 upgrade.
 //! - [`client`]: [`Client`], an open connection, and its [`ClientReader`] / [`ClientWriter`]
 //!   halves; one binary frame per message.
+//! - [`counting`]: [`counting::CountingStream`], the socket wrapper that counts the bytes that
+//!   arrived (WebSocket framing, TLS records).
 //! - [`schedule`]: [`InputSchedule`], the scenario's bot input rule.
 //! - [`rtt`]: [`rtt::RttRing`], lock-free send times for input round trips.
 //! - [`events`]: [`events::EventCheck`], a player's event sequence numbers checked for gaps.
@@ -37,6 +39,7 @@ pub mod bot;
 pub mod churn;
 pub mod client;
 pub mod connect;
+pub mod counting;
 pub mod events;
 pub mod http;
 pub mod load;
