@@ -1,16 +1,18 @@
 //! The benchmark: the reference scenario at several client counts, server and bots on this
 //! machine, with the server's cost measured from outside.
 //!
-//! For each variant and client count M the benchmark starts the server binary (plain ws, its
-//! scenario file, metrics on a private port), runs M bots in this process, and over the
+//! For each variant and client count M the benchmark starts the server binary (plain ws, or
+//! wss with [`BenchConfig::tls`]; its scenario file, metrics on a private port), runs M bots
+//! in this process, and over the
 //! measured window (after the warm-up) reads:
 //! - the server's CPU time (user + system, all threads) from `/proc/PID/stat`, divided by
 //!   M × ticks run in the window (from `tickstream_ticks_total`);
 //! - the server's tick duration p50/p99, estimated from the `tickstream_tick_duration_seconds`
 //!   histogram's bucket counts over the window (linear within a bucket), and its overruns;
 //! - the server's RSS at the end of the window (`/proc/PID/status`);
-//! - what the bots saw: update rate, bytes per client per second and per update, input round
-//!   trip, desyncs and errors;
+//! - what the bots saw: update rate, bytes per client per second and per update (WebSocket
+//!   payload; with the frame headers; and as read from the socket, TLS records included over
+//!   wss), input round trip, desyncs and errors;
 //! - this process's own CPU time, to tell when the bots rather than the server were the limit.
 
 use std::collections::HashMap;
@@ -60,6 +62,9 @@ pub struct BenchConfig {
     pub protocol: u16,
     /// Verifying bots count the v3 residuals for their empirical entropy.
     pub residuals: bool,
+    /// The bots connect over `wss://` to the server's TLS listener (self-signed, not
+    /// checked) instead of plain `ws://`.
+    pub tls: bool,
 }
 
 /// What one run measured.
@@ -77,6 +82,8 @@ pub struct BenchResult {
     pub bot_cores: f64,
     /// The protocol version the bots spoke.
     pub protocol: u16,
+    /// Whether the bots connected over `wss://`.
+    pub tls: bool,
     /// Bot process CPU per update received, microseconds.
     pub bot_cpu_us_per_update: f64,
     /// Ticks the server ran per second in the window.
@@ -103,13 +110,15 @@ impl BenchResult {
     pub fn row(&self) -> String {
         let b = &self.bots;
         format!(
-            "| {} | {} | v{} | {:.1} | {:.0} | {:.0} | {:.0} | {} | {:.2} | {:.2} ({:.2}) | {:.2} / {:.2} | {} | {:.1} | {:.1} / {:.1} | {} | {:.2} / {:.2} | {} |",
+            "| {} | {} | v{}{} | {:.1} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {:.2} | {:.2} ({:.2}) | {:.2} / {:.2} | {} | {:.1} | {:.1} / {:.1} | {} | {:.2} / {:.2} | {} |",
             self.variant,
             self.clients,
             self.protocol,
+            if self.tls { " wss" } else { "" },
             self.cpu_us_per_client_tick,
             b.bytes_per_bot_per_sec,
             b.wire_bytes_per_bot_per_sec,
+            b.socket_bytes_per_bot_per_sec,
             b.bytes_per_update,
             if b.entity_updates > 0 {
                 format!("{:.3}", b.residual_entropy_bits)
@@ -134,13 +143,14 @@ impl BenchResult {
 }
 
 /// The header of the Markdown table [`BenchResult::row`] writes.
-pub const TABLE_HEADER: &str = "| variant | M | protocol | server CPU µs / client-tick | bytes / client / s | wire bytes / client / s | bytes / update | residual entropy bits / entity-update | bot CPU µs / update | update Hz mean (min) | tick p50 / p99 ms | overruns | server RSS MiB | input RTT p50 / p99 ms | desyncs + errors | cores server / bots | limit |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+pub const TABLE_HEADER: &str = "| variant | M | protocol | server CPU µs / client-tick | bytes / client / s | wire bytes / client / s | socket bytes / client / s | bytes / update | residual entropy bits / entity-update | bot CPU µs / update | update Hz mean (min) | tick p50 / p99 ms | overruns | server RSS MiB | input RTT p50 / p99 ms | desyncs + errors | cores server / bots | limit |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
 /// A started server process, killed on drop.
 struct ServerProcess {
     child: Child,
     metrics: SocketAddr,
     ws: SocketAddr,
+    wss: SocketAddr,
 }
 
 impl Drop for ServerProcess {
@@ -165,10 +175,16 @@ async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), BenchEr
 
 async fn start_server(cfg: &BenchConfig) -> Result<ServerProcess, BenchError> {
     let (ws, metrics) = (free_port()?, free_port()?);
+    // The TLS listener (a self-signed certificate) on a port of its own only when measured.
+    let wss = if cfg.tls {
+        free_port()?
+    } else {
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    };
     let child = Command::new(&cfg.server_bin)
         .arg("--config")
         .arg(&cfg.scenario)
-        .args(["--listen", "127.0.0.1:0"])
+        .args(["--listen", &wss.to_string()])
         .args(["--ws-listen", &ws.to_string()])
         .args(["--metrics-listen", &metrics.to_string()])
         .args(["--log", "warn"])
@@ -179,7 +195,12 @@ async fn start_server(cfg: &BenchConfig) -> Result<ServerProcess, BenchError> {
         .map_err(|e| {
             BenchError::Server(format!("cannot start {}: {e}", cfg.server_bin.display()))
         })?;
-    let server = ServerProcess { child, metrics, ws };
+    let server = ServerProcess {
+        child,
+        metrics,
+        ws,
+        wss,
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     while !matches!(http_get(server.metrics, "/readyz").await, Ok((200, _))) {
         if Instant::now() > deadline {
@@ -299,11 +320,18 @@ async fn sample(server: &ServerProcess) -> Result<Sample, BenchError> {
 pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
     let server = start_server(cfg).await?;
     let load_cfg = LoadConfig {
-        url: format!("ws://{}/ws", server.ws),
+        url: if cfg.tls {
+            format!("wss://{}/ws", server.wss)
+        } else {
+            format!("ws://{}/ws", server.ws)
+        },
         bots: cfg.clients,
         duration: cfg.window,
         room: "bench".into(),
-        connect: ConnectOptions::default().protocol(cfg.protocol),
+        connect: ConnectOptions {
+            insecure: cfg.tls,
+            ..ConnectOptions::default().protocol(cfg.protocol)
+        },
         verify_every: cfg.verify_every,
         residuals: cfg.residuals,
         ramp: Duration::from_secs(2),
@@ -357,6 +385,7 @@ pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
         server_cores,
         bot_cores,
         protocol: cfg.protocol,
+        tls: cfg.tls,
         bot_cpu_us_per_update: bot_cpu * 1e6 / (bots.updates_received.max(1) as f64),
         server_tick_hz: ticks / secs,
         tick_p50_ms: ms(0.5),

@@ -34,6 +34,7 @@ use tokio::sync::OnceCell;
 use tokio_rustls::TlsConnector;
 
 use crate::connection::Connection;
+use crate::counting::{CountingStream, ReadCounter};
 use crate::tls::{Trust, client_config};
 
 /// How to connect, apart from where.
@@ -301,7 +302,9 @@ impl Connector {
     }
 
     async fn connect_inner(&self) -> Result<Connection, ConnectError> {
-        let tcp = self.tcp().await?;
+        // Counts what arrives on the socket, below TLS: the bytes on the wire.
+        let socket = ReadCounter::default();
+        let tcp = CountingStream::new(self.tcp().await?, socket.clone());
         let request = self.request()?;
         let upgrade = match &self.tls {
             Some((connector, name, trust)) => {
@@ -332,7 +335,7 @@ impl Connector {
                 got: chosen,
             });
         }
-        Ok(Connection::new(ws, chosen))
+        Ok(Connection::new(ws, chosen).with_socket_counter(socket))
     }
 
     async fn tcp(&self) -> Result<TcpStream, ConnectError> {

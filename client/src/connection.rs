@@ -20,6 +20,8 @@ use tickstream_shared::codec::{self, MAX_SERVER_MESSAGE};
 use tickstream_shared::{ClientMsg, CodecError, ServerMsg};
 use tokio::sync::mpsc;
 
+use crate::counting::ReadCounter;
+
 type Io = TokioIo<Upgraded>;
 type ReadStream = tokio::io::ReadHalf<Io>;
 type WriteStream = tokio::io::WriteHalf<Io>;
@@ -126,6 +128,7 @@ impl Connection {
                 last_len: 0,
                 bytes: 0,
                 closed: false,
+                socket: None,
             },
             writer: ConnectionWriter {
                 ws: write,
@@ -134,6 +137,12 @@ impl Connection {
             },
             subprotocol,
         }
+    }
+
+    /// Counts the bytes read from the socket under the WebSocket layer with `socket`.
+    pub(crate) fn with_socket_counter(mut self, socket: ReadCounter) -> Self {
+        self.reader.socket = Some(socket);
+        self
     }
 
     /// The subprotocol the server chose (`tickstream.v3`), if any.
@@ -209,6 +218,8 @@ pub struct ConnectionReader {
     last_len: usize,
     bytes: u64,
     closed: bool,
+    /// Bytes read from the socket (set by [`crate::Connector`]).
+    socket: Option<ReadCounter>,
 }
 
 impl std::fmt::Debug for ConnectionReader {
@@ -277,6 +288,15 @@ impl ConnectionReader {
     #[must_use]
     pub fn bytes_received(&self) -> u64 {
         self.bytes
+    }
+
+    /// Bytes read from the socket so far, everything the server sent included: WebSocket
+    /// framing, and TLS records over `wss://` (0 for a connection not opened by a
+    /// [`crate::Connector`]). Reads run ahead of frames, so a difference between two calls is
+    /// exact only over many messages.
+    #[must_use]
+    pub fn socket_bytes_read(&self) -> u64 {
+        self.socket.as_ref().map_or(0, ReadCounter::get)
     }
 }
 

@@ -24,6 +24,7 @@
 
 pub mod connect;
 pub mod connection;
+pub mod counting;
 pub mod interpolation;
 pub mod player;
 pub mod poll;

@@ -13,8 +13,8 @@
 //! the encoder picks when few entities moved. Game fields are sent as the (wrapping) difference
 //! from the value the client holds. `docs/PROTOCOL.md` gives the exact bytes.
 //!
-//! [`diff3_into_indexed`] and [`diff3_into`] are the pure builders; [`crate::Replica`] applies
-//! the result.
+//! [`diff3_into_packed`], [`diff3_into_indexed`] and [`diff3_into`] are the pure builders;
+//! [`crate::Replica`] applies the result.
 
 use bincode::de::read::Reader;
 use bincode::de::{Decode, Decoder};
@@ -46,20 +46,23 @@ const MAX_RESIDUAL: i64 = u32::MAX as i64;
 /// `g = last_gap`, the division rounded half away from zero, and the result clamped to the
 /// grid `0 ..= u32::MAX`. `prev == cur` (one state held, or no motion) predicts `cur`.
 #[must_use]
+#[inline]
 pub fn predict(cur: u32, prev: u32, ticks_since: u32, last_gap: u32) -> u32 {
     let v = i64::from(cur) - i64::from(prev);
+    let k = ticks_since.min(MAX_PREDICT_TICKS);
+    // The usual case first, and without a branch on the entity's motion: the gap repeats (the
+    // same for every entity of an update, so the branch is predicted), the step is `v`, and an
+    // entity that stands still (`v == 0`) stays where it is.
+    if k == last_gap {
+        return (i64::from(cur) + v).clamp(0, MAX_RESIDUAL) as u32;
+    }
     if v == 0 || last_gap == 0 {
         return cur;
     }
-    let k = ticks_since.min(MAX_PREDICT_TICKS);
-    let step = if k == last_gap {
-        v
-    } else {
-        let n = v * i64::from(k);
-        let g = i64::from(last_gap);
-        let q = (2 * n.abs() + g) / (2 * g);
-        if n < 0 { -q } else { q }
-    };
+    let n = v * i64::from(k);
+    let g = i64::from(last_gap);
+    let q = (2 * n.abs() + g) / (2 * g);
+    let step = if n < 0 { -q } else { q };
     (i64::from(cur) + step).clamp(0, MAX_RESIDUAL) as u32
 }
 
@@ -124,12 +127,13 @@ pub fn diff3_into(
     out: &mut Delta3,
 ) {
     diff3_core(
-        (pre.len(), |i| &pre[i]),
+        pre_lookup(pre.len(), |i| &pre[i]),
         (base.len(), |i| &base[i]),
         (cur.len(), |i| &cur[i]),
         ticks_since,
         last_gap,
         out,
+        |_| {},
     );
 }
 
@@ -151,26 +155,89 @@ pub fn diff3_into_indexed(
     out: &mut Delta3,
 ) {
     diff3_core(
-        (pre.1.len(), |i| &pre.0[pre.1[i] as usize]),
+        pre_lookup(pre.1.len(), |i| &pre.0[pre.1[i] as usize]),
         (base.1.len(), |i| &base.0[base.1[i] as usize]),
         (cur.1.len(), |i| &cur.0[cur.1[i] as usize]),
         ticks_since,
         last_gap,
         out,
+        |_| {},
     );
 }
 
+/// [`diff3_into_indexed`] with the previous positions packed beside the view instead of a
+/// third snapshot: `prev[i]` is what the client holds as the position one update before
+/// `base`'s `i`-th entity (its position in `base` when it was spawned by that update), as
+/// [`crate::Replica`] keeps it. Sets `next_prev` to the same for `cur`, for the next update:
+/// reading `prev` is one sequential pass over 8 bytes per entity where looking entities up
+/// in the older snapshot touched a cache line each.
+///
+/// # Panics
+///
+/// If an index is out of its snapshot's bounds or `prev` is shorter than `base`'s view.
+pub fn diff3_into_packed(
+    prev: &[[u32; 2]],
+    base: (&[EntityState], &[u32]),
+    cur: (&[EntityState], &[u32]),
+    ticks_since: u32,
+    last_gap: u32,
+    out: &mut Delta3,
+    next_prev: &mut Vec<[u32; 2]>,
+) {
+    assert_eq!(
+        prev.len(),
+        base.1.len(),
+        "one previous position per held entity"
+    );
+    next_prev.clear();
+    next_prev.reserve(cur.1.len());
+    diff3_core(
+        |i: usize, _: &EntityState| prev[i],
+        (base.1.len(), |i| &base.0[base.1[i] as usize]),
+        (cur.1.len(), |i| &cur.0[cur.1[i] as usize]),
+        ticks_since,
+        last_gap,
+        out,
+        |p| next_prev.push(p),
+    );
+}
+
+/// The previous position of `base`'s entities looked up in the view `pre` (ascending ids):
+/// a merge, so the calls must come in ascending order of id. An entity not in `pre`, or of
+/// another kind there, is held in one state and stands still.
 #[inline(always)]
-fn diff3_core<'a, 'b, 'c>(
-    (np, p): (usize, impl Fn(usize) -> &'a EntityState),
+fn pre_lookup<'a>(
+    np: usize,
+    p: impl Fn(usize) -> &'a EntityState,
+) -> impl FnMut(usize, &EntityState) -> [u32; 2] {
+    let mut ip = 0;
+    move |_, bs| {
+        while ip < np && p(ip).id < bs.id {
+            ip += 1;
+        }
+        match (ip < np).then(|| p(ip)) {
+            Some(ps) if ps.id == bs.id && ps.kind == bs.kind => [ps.x, ps.y],
+            _ => [bs.x, bs.y],
+        }
+    }
+}
+
+/// The merge of `base` and `cur` into `out`. `prev_of(i, base_i)` gives the previous
+/// position of `base`'s `i`-th entity (called once per held entity, in order); `keep(p)` is
+/// called once per entity of `cur`, in order, with the position that will be its previous
+/// one after this update (its position in `base` if held on, its own if spawned).
+#[inline(always)]
+fn diff3_core<'b, 'c>(
+    mut prev_of: impl FnMut(usize, &EntityState) -> [u32; 2],
     (nb, b): (usize, impl Fn(usize) -> &'b EntityState),
     (nc, c): (usize, impl Fn(usize) -> &'c EntityState),
     k: u32,
     g: u32,
     out: &mut Delta3,
+    mut keep: impl FnMut([u32; 2]),
 ) {
     out.clear();
-    let (mut i, mut j, mut ip) = (0, 0, 0);
+    let (mut i, mut j) = (0, 0);
     let mut held = 0u32;
     loop {
         match (i < nb, j < nc) {
@@ -180,27 +247,24 @@ fn diff3_core<'a, 'b, 'c>(
                     if bs.kind != cs.kind {
                         out.despawns.push(bs.id);
                         out.spawns.push(*cs);
+                        keep([cs.x, cs.y]);
                     } else {
-                        while ip < np && p(ip).id < bs.id {
-                            ip += 1;
-                        }
-                        let (px, py) = match (ip < np).then(|| p(ip)) {
-                            Some(ps) if ps.id == bs.id && ps.kind == bs.kind => (ps.x, ps.y),
-                            _ => (bs.x, bs.y),
-                        };
+                        let [px, py] = prev_of(i, bs);
                         let rx = i64::from(cs.x) - i64::from(predict(bs.x, px, k, g));
                         let ry = i64::from(cs.y) - i64::from(predict(bs.y, py, k, g));
-                        if rx != 0 || ry != 0 {
-                            out.motion.moves.push(Move {
-                                index: held,
-                                rx,
-                                ry,
-                            });
-                        }
+                        // Kept only if not (0, 0), without a branch on it (it mispredicts).
+                        let moves = &mut out.motion.moves;
+                        moves.push(Move {
+                            index: held,
+                            rx,
+                            ry,
+                        });
+                        moves.truncate(moves.len() - usize::from(rx | ry == 0));
                         if bs.fields != cs.fields {
                             out.field_changes
                                 .push(field_delta(cs.id, &bs.fields, &cs.fields));
                         }
+                        keep([bs.x, bs.y]);
                         held += 1;
                     }
                     i += 1;
@@ -210,6 +274,7 @@ fn diff3_core<'a, 'b, 'c>(
                     i += 1;
                 } else {
                     out.spawns.push(*cs);
+                    keep([cs.x, cs.y]);
                     j += 1;
                 }
             }
@@ -218,7 +283,9 @@ fn diff3_core<'a, 'b, 'c>(
                 i += 1;
             }
             (false, true) => {
-                out.spawns.push(*c(j));
+                let cs = c(j);
+                out.spawns.push(*cs);
+                keep([cs.x, cs.y]);
                 j += 1;
             }
             (false, false) => break,
@@ -405,8 +472,20 @@ impl<'a> BitReader<'a> {
 
     /// Tops the buffer up to at least 57 bits; zeros past the end (caught by [`Self::done`] and
     /// by [`Self::take`]).
+    ///
+    /// Away from the end of the section it is one 8-byte load and no branch on the bits held:
+    /// the whole bytes that fit are counted as held, and the bits of the next, partly loaded
+    /// byte sit below them, where the next refill ORs the same bits in again (Giesen's "bit
+    /// readers, variant 4"; `next * 8 == used + n` throughout).
     #[inline]
     fn refill(&mut self) {
+        if let Some(chunk) = self.bytes.get(self.next..self.next + 8) {
+            let word = u64::from_be_bytes(chunk.try_into().expect("8 bytes"));
+            self.acc |= word >> self.n;
+            self.next += ((63 - self.n) >> 3) as usize;
+            self.n |= 56;
+            return;
+        }
         while self.n <= 56 {
             let byte = self.bytes.get(self.next).copied().unwrap_or(0);
             self.acc |= u64::from(byte) << (56 - self.n);
@@ -504,14 +583,50 @@ pub fn write_residual<S: BitSink>(
     rx: i64,
     ry: i64,
 ) -> Result<(), EncodeError> {
-    match (rx, ry) {
-        (0, 0) => w.put(0, 1),
-        (1, 0) => w.put(0b1000, 4),
-        (-1, 0) => w.put(0b1001, 4),
-        (0, 1) => w.put(0b1010, 4),
-        (0, -1) => w.put(0b1011, 4),
-        (-1..=1, -1..=1) => w.put(0b11000 | (u64::from(rx < 0) << 1) | u64::from(ry < 0), 5),
-        _ => {
+    write_residual_after_zeros(w, 0, rx, ry)
+}
+
+/// The codes of the residuals within ±1 on both axes, `(code, bits)`, at `(rx + 1) * 3 + ry + 1`:
+/// one lookup instead of a branch per case (residuals are irregular, so branches on them
+/// mispredict).
+const SMALL_CODES: [(u8, u8); 9] = [
+    (0b11011, 5), // (-1, -1)
+    (0b1001, 4),  // (-1, 0)
+    (0b11010, 5), // (-1, 1)
+    (0b1011, 4),  // (0, -1)
+    (0, 1),       // (0, 0)
+    (0b1010, 4),  // (0, 1)
+    (0b11001, 5), // (1, -1)
+    (0b1000, 4),  // (1, 0)
+    (0b11000, 5), // (1, 1)
+];
+
+/// The entry of [`SMALL_CODES`] for a residual within ±1 on both axes.
+#[inline]
+fn small_code(rx: i64, ry: i64) -> Option<(u8, u8)> {
+    let (x, y) = (rx.wrapping_add(1) as u64, ry.wrapping_add(1) as u64);
+    (x <= 2 && y <= 2).then(|| SMALL_CODES[(x * 3 + y) as usize])
+}
+
+/// `zeros` zero bits (the unmoved entities before this one in the dense form), then the
+/// residual: one `put` for both when they fit in 32 bits, as they almost always do.
+#[inline]
+fn write_residual_after_zeros<S: BitSink>(
+    w: &mut BitWriter<S>,
+    zeros: u32,
+    rx: i64,
+    ry: i64,
+) -> Result<(), EncodeError> {
+    match small_code(rx, ry) {
+        Some((code, bits)) if zeros + u32::from(bits) <= 32 => {
+            w.put(u64::from(code), zeros + u32::from(bits))
+        }
+        Some((code, bits)) => {
+            w.put_zeros(u64::from(zeros))?;
+            w.put(u64::from(code), u32::from(bits))
+        }
+        None => {
+            w.put_zeros(u64::from(zeros))?;
             w.put(0b111, 3)?;
             write_exp_golomb(w, zigzag(rx), ESCAPE_ORDER)?;
             write_exp_golomb(w, zigzag(ry), ESCAPE_ORDER)
@@ -521,33 +636,47 @@ pub fn write_residual<S: BitSink>(
 
 /// The bits [`write_residual`] writes for a residual.
 #[must_use]
+#[inline]
 pub fn residual_len(rx: i64, ry: i64) -> u64 {
-    match (rx, ry) {
-        (0, 0) => 1,
-        (-1..=1, 0) | (0, -1..=1) => 4,
-        (-1..=1, -1..=1) => 5,
-        _ => 3 + eg_len(zigzag(rx), ESCAPE_ORDER) + eg_len(zigzag(ry), ESCAPE_ORDER),
+    match small_code(rx, ry) {
+        Some((_, bits)) => u64::from(bits),
+        None => 3 + eg_len(zigzag(rx), ESCAPE_ORDER) + eg_len(zigzag(ry), ESCAPE_ORDER),
     }
 }
 
-const AXIS: [(i64, i64); 4] = [(1, 0), (-1, 0), (0, 1), (0, -1)];
+/// What the first five bits of a residual code say: its length in bits and the residual, or
+/// a length of 0 for an escape. One lookup instead of a branch per prefix: residuals are
+/// irregular, so a decision tree mispredicts about once per entity.
+const RESIDUAL_CODES: [(u8, i8, i8); 32] = {
+    let mut t = [(0u8, 0i8, 0i8); 32];
+    let mut p = 0;
+    while p < 32 {
+        t[p] = if p < 0b10000 {
+            (1, 0, 0)
+        } else if p < 0b11000 {
+            let (x, y) = [(1, 0), (-1, 0), (0, 1), (0, -1)][(p >> 1) & 3];
+            (4, x, y)
+        } else if p < 0b11100 {
+            (
+                5,
+                if p & 2 != 0 { -1 } else { 1 },
+                if p & 1 != 0 { -1 } else { 1 },
+            )
+        } else {
+            (0, 0, 0)
+        };
+        p += 1;
+    }
+    t
+};
 
 /// Reads one residual written by [`write_residual`].
 #[inline]
 pub fn read_residual(r: &mut BitReader<'_>) -> Result<(i64, i64), DecodeError> {
-    let p = r.peek(5);
-    if p < 0b10000 {
-        r.skip(1);
-        Ok((0, 0))
-    } else if p < 0b11000 {
-        r.skip(4);
-        Ok(AXIS[((p >> 1) & 3) as usize])
-    } else if p < 0b11100 {
-        r.skip(5);
-        Ok((
-            if p & 2 != 0 { -1 } else { 1 },
-            if p & 1 != 0 { -1 } else { 1 },
-        ))
+    let (len, x, y) = RESIDUAL_CODES[r.peek(5) as usize];
+    if len != 0 {
+        r.skip(u32::from(len));
+        Ok((i64::from(x), i64::from(y)))
     } else {
         r.skip(3);
         let x = r.exp_golomb(ESCAPE_ORDER)?;
@@ -605,10 +734,10 @@ impl Encode for Motion {
         for m in &self.moves {
             if self.sparse {
                 write_exp_golomb(&mut w, u64::from(m.index - next), 0)?;
+                write_residual(&mut w, m.rx, m.ry)?;
             } else {
-                w.put_zeros(u64::from(m.index - next))?;
+                write_residual_after_zeros(&mut w, m.index - next, m.rx, m.ry)?;
             }
-            write_residual(&mut w, m.rx, m.ry)?;
             next = m.index + 1;
         }
         if !self.sparse {
@@ -679,9 +808,9 @@ fn decode_bits(bytes: &[u8], held: u32, sparse: bool, count: usize) -> Result<Mo
     } else {
         for index in 0..held {
             let (rx, ry) = read_residual(&mut r)?;
-            if rx != 0 || ry != 0 {
-                moves.push(Move { index, rx, ry });
-            }
+            // Kept only if not (0, 0), without a branch on it (it mispredicts).
+            moves.push(Move { index, rx, ry });
+            moves.truncate(moves.len() - usize::from(rx | ry == 0));
         }
     }
     r.done()?;

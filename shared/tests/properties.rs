@@ -3,11 +3,21 @@
 use proptest::prelude::*;
 use tickstream_shared::codec::{decode_client, decode_server, encode_server};
 use tickstream_shared::delta::diff;
-use tickstream_shared::delta3::diff3_into;
+use tickstream_shared::delta3::{diff3_into, diff3_into_packed};
 use tickstream_shared::messages::ViewChecksum;
 use tickstream_shared::{
     Delta3, EntityId, EntityState, Replica, ServerMsg, Tick, Update, Update3, view_checksum,
 };
+
+/// One v3 update to build: views `pre`, `base`, `cur`, `cur`'s indices, ticks since, last gap.
+type Step<'a> = (
+    &'a [EntityState],
+    &'a [EntityState],
+    &'a [EntityState],
+    &'a [u32],
+    u32,
+    u32,
+);
 
 /// A v3 update through the wire: encoded, decoded, applied with its checksum verified.
 fn apply3_via_wire(r: &mut Replica, u: Update3) -> Result<(), String> {
@@ -126,6 +136,29 @@ proptest! {
         prop_assert_eq!(r.entities(), &c[..]);
         prop_assert_eq!(r.tick(), Some(Tick(t0 + g1 + g2)));
         prop_assert_eq!(r.ack_seq(), 3);
+    }
+
+    #[test]
+    fn v3_packed_previous_positions_give_the_same_deltas(
+        (a, b, c) in three_views(), g1 in 1u32..4, g2 in 1u32..4,
+    ) {
+        // The server keeps each client's previous positions beside its view (8 bytes each)
+        // instead of a third snapshot: the deltas must be the same, byte for byte.
+        let all = |v: &[EntityState]| (0..v.len() as u32).collect::<Vec<u32>>();
+        let (ia, ib, ic) = (all(&a), all(&b), all(&c));
+        let (mut packed, mut prev, mut next) = (Delta3::default(), Vec::new(), Vec::new());
+        let none: &[EntityState] = &[];
+        let steps: [Step; 3] =
+            [(none, none, &a, &ia, 5, 0), (none, &a, &b, &ib, g1, 0), (&a, &b, &c, &ic, g2, g1)];
+        let mut base_view: &[u32] = &[];
+        for (pre, base, cur, cur_view, k, g) in steps {
+            let mut expected = Delta3::default();
+            diff3_into(pre, base, cur, k, g, &mut expected);
+            diff3_into_packed(&prev, (base, base_view), (cur, cur_view), k, g, &mut packed, &mut next);
+            prop_assert_eq!(&packed, &expected);
+            std::mem::swap(&mut prev, &mut next);
+            base_view = cur_view;
+        }
     }
 
     #[test]

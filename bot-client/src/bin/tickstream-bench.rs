@@ -42,6 +42,10 @@ struct Args {
     /// entity-update: the information limit of the stream under the protocol's prediction.
     #[arg(long)]
     residuals: bool,
+    /// The bots connect over wss to the server's TLS listener (self-signed certificate), so
+    /// the socket bytes column includes TLS records.
+    #[arg(long)]
+    tls: bool,
     /// Write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -77,6 +81,7 @@ fn main() -> anyhow::Result<()> {
                 verify_every: args.verify_every,
                 protocol,
                 residuals: args.residuals,
+                tls: args.tls,
             };
             eprintln!(
                 "running variant {} with {clients} clients, protocol v{protocol}…",

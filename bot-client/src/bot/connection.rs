@@ -106,6 +106,7 @@ pub(super) async fn connection(
     report.update_bytes += o.update_bytes;
     report.bytes += o.bytes;
     report.wire_bytes += o.wire_bytes;
+    report.socket_bytes += o.socket_bytes;
     for (r, n) in o.residuals {
         *report.residuals.entry(r).or_insert(0) += n;
     }

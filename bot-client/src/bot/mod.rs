@@ -440,5 +440,6 @@ struct ReadOutcome {
     /// The first update was applied and verified.
     synced: bool,
     wire_bytes: u64,
+    socket_bytes: u64,
     residuals: BTreeMap<(i64, i64), u64>,
 }

@@ -41,8 +41,11 @@ pub(super) async fn read_loop(
         last_ack: ctx.last_ack,
         synced: false,
         wire_bytes: 0,
+        socket_bytes: 0,
         residuals: BTreeMap::new(),
     };
+    // Socket bytes are charged to the message whose read brought them in.
+    let mut socket_seen = reader.socket_bytes_read();
     let mut errors = ErrorLog::new(&ctx.counters);
     // A fresh view on every welcome: the first update spawns the whole view.
     let mut view = View::new(ctx.own);
@@ -59,11 +62,15 @@ pub(super) async fn read_loop(
             Ok(Incoming::Msg(msg)) => {
                 let len = reader.last_payload_len() as u64;
                 let measured = ctx.window.contains(now);
+                let socket_now = reader.socket_bytes_read();
+                let socket_read = socket_now - socket_seen;
+                socket_seen = socket_now;
                 let is_update = matches!(msg, ServerMsg::Update(_) | ServerMsg::Update3(_));
                 ctx.counters.add_message(len, is_update);
                 if measured {
                     out.bytes += len;
                     out.wire_bytes += len + ws_frame_header_len(len);
+                    out.socket_bytes += socket_read;
                 }
                 // The snapshot after a welcome is always verified (by the view): it is where a
                 // resume shows whether the server rebuilt the view right.

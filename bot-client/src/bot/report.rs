@@ -190,8 +190,11 @@ pub struct BotReport {
     /// Everything else that went wrong.
     pub errors: Vec<BotError>,
     /// Bytes on the wire of the messages received in the window: payload plus WebSocket frame
-    /// headers (no TLS records: the benchmark runs plain ws).
+    /// headers (computed, without TLS).
     pub wire_bytes: u64,
+    /// Bytes read from the socket while receiving the messages of the window (measured):
+    /// WebSocket framing and, over `wss://`, TLS records included.
+    pub socket_bytes: u64,
     /// With [`BotConfig::residuals`]: how often each v3 position residual `(rx, ry)` occurred
     /// in the window, one count per held entity per update.
     pub residuals: BTreeMap<(i64, i64), u64>,
@@ -233,6 +236,7 @@ impl BotReport {
             desync: None,
             errors: Vec::new(),
             wire_bytes: 0,
+            socket_bytes: 0,
             residuals: BTreeMap::new(),
         }
     }

@@ -11,6 +11,7 @@ pub struct Aggregator {
     presence_s: f64,
     update_bytes: u64,
     wire_bytes: u64,
+    socket_bytes: u64,
     residuals: BTreeMap<(i64, i64), u64>,
     rtt_us: Histogram<u64>,
 }
@@ -32,6 +33,7 @@ impl Aggregator {
             presence_s: 0.0,
             update_bytes: 0,
             wire_bytes: 0,
+            socket_bytes: 0,
             residuals: BTreeMap::new(),
             rtt_us: rtt_histogram(),
         }
@@ -67,6 +69,7 @@ impl Aggregator {
         s.bytes_received += r.bytes;
         self.update_bytes += r.update_bytes;
         self.wire_bytes += r.wire_bytes;
+        self.socket_bytes += r.socket_bytes;
         for (k, n) in &r.residuals {
             *self.residuals.entry(*k).or_insert(0) += n;
         }
@@ -124,6 +127,7 @@ impl Aggregator {
         if self.presence_s > 0.0 {
             s.bytes_per_bot_per_sec = s.bytes_received as f64 / self.presence_s;
             s.wire_bytes_per_bot_per_sec = self.wire_bytes as f64 / self.presence_s;
+            s.socket_bytes_per_bot_per_sec = self.socket_bytes as f64 / self.presence_s;
         }
         s.entity_updates = self.residuals.values().sum();
         if s.entity_updates > 0 {

@@ -83,6 +83,9 @@ pub struct Summary {
     pub bytes_per_update: f64,
     /// Bytes on the wire (payload plus WebSocket frame headers) per bot per second.
     pub wire_bytes_per_bot_per_sec: f64,
+    /// Bytes read from the socket per bot per second, measured: WebSocket framing and, over
+    /// `wss://`, TLS records (TCP/IP headers not included).
+    pub socket_bytes_per_bot_per_sec: f64,
     /// v3 position residuals counted (one per held entity per update), when asked for.
     pub entity_updates: u64,
     /// Their empirical entropy, bits per entity-update: the information limit of the
@@ -199,11 +202,12 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  bandwidth     {:.0} B/bot/s, {:.1} B/update ({} B total); on the wire with WebSocket frame headers {:.0} B/bot/s",
+            "  bandwidth     {:.0} B/bot/s, {:.1} B/update ({} B total); on the wire with WebSocket frame headers {:.0} B/bot/s; read from the socket (framing, TLS records) {:.0} B/bot/s",
             self.bytes_per_bot_per_sec,
             self.bytes_per_update,
             self.bytes_received,
-            self.wire_bytes_per_bot_per_sec
+            self.wire_bytes_per_bot_per_sec,
+            self.socket_bytes_per_bot_per_sec
         )?;
         if self.entity_updates > 0 {
             writeln!(

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use tickstream_shared::codec::CodecError;
 use tickstream_shared::delta::{diff_into, diff_into_indexed};
-use tickstream_shared::delta3::{diff3_into, diff3_into_indexed};
+use tickstream_shared::delta3::{diff3_into, diff3_into_packed};
 use tickstream_shared::{Delta, Delta3, EntityId, EntityState, GameEvent, Tick};
 
 use super::budget::{Budget, BudgetDelta, BudgetInput};
@@ -151,14 +151,21 @@ pub struct ClientSync {
     protocol: u16,
     /// The snapshot this client was last sent (`None` before the first frame).
     base: Option<Arc<Snapshot>>,
-    /// v3: the snapshot this client was sent before `base`: with `base`, what the client's
-    /// prediction extrapolates from.
+    /// v3 without a view radius: the snapshot this client was sent before `base`: with
+    /// `base`, what the client's prediction extrapolates from (and which shared body fits).
     pre: Option<Arc<Snapshot>>,
+    /// v3: the tick of the frame before `base`.
+    pre_tick: Option<Tick>,
     /// With a view radius: the view this client was last sent, as ascending indices into
     /// `base` (four bytes per entity; `base` keeps the entities themselves alive).
     last_view: Vec<u32>,
-    /// v3 with a view radius: the view sent before that, as indices into `pre`.
-    pre_view: Vec<u32>,
+    /// v3 with a view radius: `last_prev[i]` is the position the client holds for the
+    /// entity `last_view[i]` one update before `base` (its `base` position if `base` spawned
+    /// it), exactly as its replica keeps it: the prediction reads these 8 bytes per entity in
+    /// order instead of looking each entity up in the snapshot before `base`.
+    last_prev: Vec<[u32; 2]>,
+    /// Scratch: the same for `found`; rotated with `last_prev` after each frame.
+    next_prev: Vec<[u32; 2]>,
     /// Scratch: the next view, as ascending indices into the new snapshot; rotated with
     /// `last_view` after each frame.
     found: Vec<u32>,
@@ -263,7 +270,7 @@ impl ClientSync {
         let snap = &frame.snap;
         let base_tick = self.base_tick();
         let ticks_since = base_tick.map_or(0, |t| snap.tick.0 - t.0);
-        let last_gap = match (base_tick, self.pre.as_ref().map(|p| p.tick)) {
+        let last_gap = match (base_tick, self.pre_tick) {
             (Some(b), Some(p)) => b.0 - p.0,
             _ => 0,
         };
@@ -302,7 +309,8 @@ impl ClientSync {
         encode_events(events, out)?;
         budget.spent(out.len() - start);
         self.last_ack = ack_seq;
-        self.pre = self.base.replace(Arc::clone(snap));
+        self.pre_tick = base_tick;
+        self.base = Some(Arc::clone(snap));
         Ok(())
     }
 
@@ -330,7 +338,7 @@ impl ClientSync {
     ) -> Result<(), CodecError> {
         let snap = &frame.snap;
         let base_tick = self.base_tick();
-        let pre_tick = self.pre.as_ref().map(|p| p.tick);
+        let pre_tick = self.pre_tick;
         // Ticks strictly increase per client: the room publishes each tick once.
         let tick_gap = snap.tick.0 - base_tick.map_or(0, |t| t.0);
         let last_gap = match (base_tick, pre_tick) {
@@ -357,27 +365,29 @@ impl ClientSync {
                         self.delta3 = Delta3::default();
                     }
                 }
+                self.pre = self.base.replace(Arc::clone(snap));
             }
             Some(grid) => {
                 let checksum = self.query(frame, grid, own);
-                diff3_into_indexed(
-                    (entities(&self.pre), &self.pre_view),
+                diff3_into_packed(
+                    &self.last_prev,
                     (entities(&self.base), &self.last_view),
                     (&snap.entities, &self.found),
                     tick_gap,
                     last_gap,
                     &mut self.delta3,
+                    &mut self.next_prev,
                 );
                 encode_header3(tick_gap, ack_delta, checksum, out)?;
                 encode_body3(&self.delta3, out)?;
-                // pre ← last ← found; the oldest list becomes the next scratch.
-                std::mem::swap(&mut self.pre_view, &mut self.last_view);
                 std::mem::swap(&mut self.last_view, &mut self.found);
+                std::mem::swap(&mut self.last_prev, &mut self.next_prev);
+                self.base = Some(Arc::clone(snap));
             }
         }
         encode_events(events, out)?;
         self.last_ack = ack_seq;
-        self.pre = self.base.replace(Arc::clone(snap));
+        self.pre_tick = base_tick;
         Ok(())
     }
 }
