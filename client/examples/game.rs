@@ -32,6 +32,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let room = args.next().unwrap_or_else(|| "lobby".into());
     let out = PathBuf::from(args.next().unwrap_or_else(|| ".".into()));
     let secs: u64 = args.next().map_or(Ok(10), |s| s.parse())?;
+    // The pictures' folder is made if it is missing, as `out/` in the README is.
+    std::fs::create_dir_all(&out)?;
     let written = play(&url, &room, &out, Duration::from_secs(secs)).await?;
     println!("wrote {written} pictures to {}", out.display());
     Ok(())
