@@ -310,20 +310,8 @@ pub(crate) fn decode_len<T, D: Decoder>(d: &mut D) -> Result<usize, DecodeError>
 
 impl Encode for Delta {
     fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
-        encode_len(self.despawns.len(), e)?;
-        let mut gaps = GapEncoder::new();
-        for id in &self.despawns {
-            gaps.gap(*id)?.encode(e)?;
-        }
-        encode_len(self.spawns.len(), e)?;
-        let mut gaps = GapEncoder::new();
-        for s in &self.spawns {
-            gaps.gap(s.id)?.encode(e)?;
-            s.kind.encode(e)?;
-            s.x.encode(e)?;
-            s.y.encode(e)?;
-            encode_fields(nonzero_mask(&s.fields), &s.fields, e)?;
-        }
+        encode_despawns(&self.despawns, e)?;
+        encode_spawns(&self.spawns, e)?;
         encode_len(self.changes.len(), e)?;
         let mut gaps = GapEncoder::new();
         for c in &self.changes {
@@ -351,17 +339,106 @@ impl Encode for Delta {
                 return Err(EncodeError::Other("a change must move at least one field"));
             }
         }
-        encode_len(self.field_changes.len(), e)?;
-        let mut gaps = GapEncoder::new();
-        for f in &self.field_changes {
-            gaps.gap(f.id)?.encode(e)?;
-            if f.mask == 0 {
-                return Err(EncodeError::Other("a field change must change a field"));
-            }
-            encode_fields(f.mask, &f.values, e)?;
-        }
-        Ok(())
+        encode_field_changes(&self.field_changes, e)
     }
+}
+
+/// The despawn list, gap-coded ids: the same in every protocol version.
+pub(crate) fn encode_despawns<E: Encoder>(ids: &[EntityId], e: &mut E) -> Result<(), EncodeError> {
+    encode_len(ids.len(), e)?;
+    let mut gaps = GapEncoder::new();
+    for id in ids {
+        gaps.gap(*id)?.encode(e)?;
+    }
+    Ok(())
+}
+
+/// The spawn list: gap-coded id, kind, position and the non-zero fields.
+pub(crate) fn encode_spawns<E: Encoder>(
+    spawns: &[EntityState],
+    e: &mut E,
+) -> Result<(), EncodeError> {
+    encode_len(spawns.len(), e)?;
+    let mut gaps = GapEncoder::new();
+    for s in spawns {
+        gaps.gap(s.id)?.encode(e)?;
+        s.kind.encode(e)?;
+        s.x.encode(e)?;
+        s.y.encode(e)?;
+        encode_fields(nonzero_mask(&s.fields), &s.fields, e)?;
+    }
+    Ok(())
+}
+
+/// The field-change list: gap-coded id, then the mask and the values under it.
+pub(crate) fn encode_field_changes<E: Encoder>(
+    changes: &[FieldChange],
+    e: &mut E,
+) -> Result<(), EncodeError> {
+    encode_len(changes.len(), e)?;
+    let mut gaps = GapEncoder::new();
+    for f in changes {
+        if f.mask == 0 {
+            return Err(EncodeError::Other("a field change must change a field"));
+        }
+        gaps.gap(f.id)?.encode(e)?;
+        encode_fields(f.mask, &f.values, e)?;
+    }
+    Ok(())
+}
+
+/// Reads what [`encode_despawns`] wrote.
+pub(crate) fn decode_despawns<D: Decoder>(d: &mut D) -> Result<Vec<EntityId>, DecodeError> {
+    let n = decode_len::<EntityId, D>(d)?;
+    let mut despawns = Vec::with_capacity(n);
+    let mut ids = GapDecoder::new();
+    for _ in 0..n {
+        // As bincode's own Vec does: the claim bounded the allocation; the bytes each
+        // entry reads are counted as they are read.
+        d.unclaim_bytes_read(size_of::<EntityId>());
+        despawns.push(ids.id(u64::decode(d)?)?);
+    }
+    Ok(despawns)
+}
+
+/// Reads what [`encode_spawns`] wrote.
+pub(crate) fn decode_spawns<D: Decoder>(d: &mut D) -> Result<Vec<EntityState>, DecodeError> {
+    let n = decode_len::<EntityState, D>(d)?;
+    let mut spawns = Vec::with_capacity(n);
+    let mut ids = GapDecoder::new();
+    for _ in 0..n {
+        d.unclaim_bytes_read(size_of::<EntityState>());
+        let id = ids.id(u64::decode(d)?)?;
+        let kind = u8::decode(d)?;
+        let x = u32::decode(d)?;
+        let y = u32::decode(d)?;
+        let (_, fields) = decode_fields(d)?;
+        spawns.push(EntityState {
+            id,
+            kind,
+            x,
+            y,
+            fields,
+        });
+    }
+    Ok(spawns)
+}
+
+/// Reads what [`encode_field_changes`] wrote.
+pub(crate) fn decode_field_changes<D: Decoder>(d: &mut D) -> Result<Vec<FieldChange>, DecodeError> {
+    let n = decode_len::<FieldChange, D>(d)?;
+    let mut field_changes = Vec::with_capacity(n);
+    let mut ids = GapDecoder::new();
+    for _ in 0..n {
+        d.unclaim_bytes_read(size_of::<FieldChange>());
+        let id = ids.id(u64::decode(d)?)?;
+        let (mask, values) = decode_fields(d)?;
+        if mask == 0 {
+            return Err(DecodeError::Other("a field change must change a field"));
+        }
+        field_changes.push(FieldChange { id, mask, values });
+    }
+    Ok(field_changes)
 }
 
 /// Sign-extends the low 12 bits of `v`.
@@ -371,33 +448,8 @@ fn sext12(v: u32) -> i32 {
 
 impl<Context> Decode<Context> for Delta {
     fn decode<D: Decoder<Context = Context>>(d: &mut D) -> Result<Self, DecodeError> {
-        let n = decode_len::<EntityId, D>(d)?;
-        let mut despawns = Vec::with_capacity(n);
-        let mut ids = GapDecoder::new();
-        for _ in 0..n {
-            // As bincode's own Vec does: the claim bounded the allocation; the bytes each
-            // entry reads are counted as they are read.
-            d.unclaim_bytes_read(size_of::<EntityId>());
-            despawns.push(ids.id(u64::decode(d)?)?);
-        }
-        let n = decode_len::<EntityState, D>(d)?;
-        let mut spawns = Vec::with_capacity(n);
-        let mut ids = GapDecoder::new();
-        for _ in 0..n {
-            d.unclaim_bytes_read(size_of::<EntityState>());
-            let id = ids.id(u64::decode(d)?)?;
-            let kind = u8::decode(d)?;
-            let x = u32::decode(d)?;
-            let y = u32::decode(d)?;
-            let (_, fields) = decode_fields(d)?;
-            spawns.push(EntityState {
-                id,
-                kind,
-                x,
-                y,
-                fields,
-            });
-        }
+        let despawns = decode_despawns(d)?;
+        let spawns = decode_spawns(d)?;
         let n = decode_len::<Change, D>(d)?;
         let mut changes = Vec::with_capacity(n);
         let mut ids = GapDecoder::new();
@@ -420,18 +472,7 @@ impl<Context> Decode<Context> for Delta {
             }
             changes.push(Change { id, dx, dy });
         }
-        let n = decode_len::<FieldChange, D>(d)?;
-        let mut field_changes = Vec::with_capacity(n);
-        let mut ids = GapDecoder::new();
-        for _ in 0..n {
-            d.unclaim_bytes_read(size_of::<FieldChange>());
-            let id = ids.id(u64::decode(d)?)?;
-            let (mask, values) = decode_fields(d)?;
-            if mask == 0 {
-                return Err(DecodeError::Other("a field change must change a field"));
-            }
-            field_changes.push(FieldChange { id, mask, values });
-        }
+        let field_changes = decode_field_changes(d)?;
         Ok(Delta {
             despawns,
             spawns,

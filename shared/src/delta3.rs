@@ -23,7 +23,8 @@ use bincode::enc::{Encode, Encoder};
 use bincode::error::{DecodeError, EncodeError};
 
 use crate::delta::{
-    GapDecoder, GapEncoder, decode_fields, decode_len, encode_fields, encode_len, nonzero_mask,
+    decode_despawns, decode_field_changes, decode_len, decode_spawns, encode_despawns,
+    encode_field_changes, encode_len, encode_spawns,
 };
 use crate::entity::MAX_FIELDS;
 use crate::{EntityId, EntityState, FieldChange};
@@ -823,74 +824,19 @@ fn decode_bits(bytes: &[u8], held: u32, sparse: bool, count: usize) -> Result<Mo
 
 impl Encode for Delta3 {
     fn encode<E: Encoder>(&self, e: &mut E) -> Result<(), EncodeError> {
-        encode_len(self.despawns.len(), e)?;
-        let mut gaps = GapEncoder::new();
-        for id in &self.despawns {
-            gaps.gap(*id)?.encode(e)?;
-        }
+        encode_despawns(&self.despawns, e)?;
         self.motion.encode(e)?;
-        encode_len(self.spawns.len(), e)?;
-        let mut gaps = GapEncoder::new();
-        for s in &self.spawns {
-            gaps.gap(s.id)?.encode(e)?;
-            s.kind.encode(e)?;
-            s.x.encode(e)?;
-            s.y.encode(e)?;
-            encode_fields(nonzero_mask(&s.fields), &s.fields, e)?;
-        }
-        encode_len(self.field_changes.len(), e)?;
-        let mut gaps = GapEncoder::new();
-        for f in &self.field_changes {
-            if f.mask == 0 {
-                return Err(EncodeError::Other("a field change must change a field"));
-            }
-            gaps.gap(f.id)?.encode(e)?;
-            encode_fields(f.mask, &f.values, e)?;
-        }
-        Ok(())
+        encode_spawns(&self.spawns, e)?;
+        encode_field_changes(&self.field_changes, e)
     }
 }
 
 impl<Context> Decode<Context> for Delta3 {
     fn decode<D: Decoder<Context = Context>>(d: &mut D) -> Result<Self, DecodeError> {
-        let n = decode_len::<EntityId, D>(d)?;
-        let mut despawns = Vec::with_capacity(n);
-        let mut ids = GapDecoder::new();
-        for _ in 0..n {
-            d.unclaim_bytes_read(size_of::<EntityId>());
-            despawns.push(ids.id(u64::decode(d)?)?);
-        }
+        let despawns = decode_despawns(d)?;
         let motion = Motion::decode(d)?;
-        let n = decode_len::<EntityState, D>(d)?;
-        let mut spawns = Vec::with_capacity(n);
-        let mut ids = GapDecoder::new();
-        for _ in 0..n {
-            d.unclaim_bytes_read(size_of::<EntityState>());
-            let id = ids.id(u64::decode(d)?)?;
-            let kind = u8::decode(d)?;
-            let x = u32::decode(d)?;
-            let y = u32::decode(d)?;
-            let (_, fields) = decode_fields(d)?;
-            spawns.push(EntityState {
-                id,
-                kind,
-                x,
-                y,
-                fields,
-            });
-        }
-        let n = decode_len::<FieldChange, D>(d)?;
-        let mut field_changes = Vec::with_capacity(n);
-        let mut ids = GapDecoder::new();
-        for _ in 0..n {
-            d.unclaim_bytes_read(size_of::<FieldChange>());
-            let id = ids.id(u64::decode(d)?)?;
-            let (mask, values) = decode_fields(d)?;
-            if mask == 0 {
-                return Err(malformed("a field change must change a field"));
-            }
-            field_changes.push(FieldChange { id, mask, values });
-        }
+        let spawns = decode_spawns(d)?;
+        let field_changes = decode_field_changes(d)?;
         Ok(Delta3 {
             despawns,
             motion,
