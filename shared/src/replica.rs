@@ -143,7 +143,7 @@ impl Replica {
             });
         }
         self.apply_delta(&update.delta)?;
-        self.last_gap = self.tick.map_or(0, |t| update.tick.0 - t.0);
+        self.last_gap = self.tick.map_or(0, |t| update.tick.since(t));
         self.tick = Some(update.tick);
         self.ack_seq = update.ack_seq;
         Ok(())

@@ -127,8 +127,8 @@ impl TickFrame {
                     &before.entities,
                     &prev.entities,
                     &self.snap.entities,
-                    self.snap.tick.0 - prev.tick.0,
-                    prev.tick.0 - before.tick.0,
+                    self.snap.tick.since(prev.tick),
+                    prev.tick.since(before.tick),
                     &mut delta,
                 );
                 let mut body = Vec::new();
@@ -201,6 +201,15 @@ impl ClientSync {
         self.base.as_ref().map(|b| b.tick)
     }
 
+    /// Ticks between the last two frames this client was sent (0 with fewer than two): the
+    /// `g` of the v3 prediction.
+    fn last_gap(&self) -> u32 {
+        match (self.base_tick(), self.pre_tick) {
+            (Some(b), Some(p)) => b.since(p),
+            _ => 0,
+        }
+    }
+
     /// Appends this client's update frame for `frame` to `out` and makes its snapshot the
     /// client's baseline. `own` is the client's entity; `ack_seq` its latest applied input;
     /// `events` the one-shot events that ride with this frame.
@@ -269,11 +278,8 @@ impl ClientSync {
     ) -> Result<(), CodecError> {
         let snap = &frame.snap;
         let base_tick = self.base_tick();
-        let ticks_since = base_tick.map_or(0, |t| snap.tick.0 - t.0);
-        let last_gap = match (base_tick, self.pre_tick) {
-            (Some(b), Some(p)) => b.0 - p.0,
-            _ => 0,
-        };
+        let ticks_since = base_tick.map_or(0, |t| snap.tick.since(t));
+        let last_gap = self.last_gap();
         let input = BudgetInput {
             own,
             center: snap.get(own).map(|e| (e.x, e.y)),
@@ -300,7 +306,7 @@ impl ClientSync {
                 encode_body(d, out)?;
             }
             BudgetDelta::V3(d) => {
-                let tick_gap = snap.tick.0 - base_tick.map_or(0, |t| t.0);
+                let tick_gap = snap.tick.since(base_tick.unwrap_or_default());
                 let ack_delta = ack_seq.wrapping_sub(self.last_ack);
                 encode_header3(tick_gap, ack_delta, checksum, out)?;
                 encode_body3(d, out)?;
@@ -340,11 +346,8 @@ impl ClientSync {
         let base_tick = self.base_tick();
         let pre_tick = self.pre_tick;
         // Ticks strictly increase per client: the room publishes each tick once.
-        let tick_gap = snap.tick.0 - base_tick.map_or(0, |t| t.0);
-        let last_gap = match (base_tick, pre_tick) {
-            (Some(b), Some(p)) => b.0 - p.0,
-            _ => 0,
-        };
+        let tick_gap = snap.tick.since(base_tick.unwrap_or_default());
+        let last_gap = self.last_gap();
         let ack_delta = ack_seq.wrapping_sub(self.last_ack);
         match &frame.grid {
             None => {
