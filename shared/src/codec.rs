@@ -47,6 +47,18 @@ pub enum CodecError {
     Encode(String),
 }
 
+/// Bytes the protocol's varint takes for `v` (bincode's standard configuration,
+/// PROTOCOL.md §5.1): for sizing frames without encoding them.
+#[must_use]
+pub fn varint_len(v: u64) -> u64 {
+    match v {
+        0..=250 => 1,
+        251..=0xFFFF => 3,
+        0x1_0000..=0xFFFF_FFFF => 5,
+        _ => 9,
+    }
+}
+
 /// Appends to a `Vec` so that encoding reuses one buffer.
 struct VecWriter<'a>(&'a mut Vec<u8>);
 

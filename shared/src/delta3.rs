@@ -22,6 +22,7 @@ use bincode::enc::write::Writer;
 use bincode::enc::{Encode, Encoder};
 use bincode::error::{DecodeError, EncodeError};
 
+use crate::codec::varint_len;
 use crate::delta::{
     decode_despawns, decode_field_changes, decode_len, decode_spawns, encode_despawns,
     encode_field_changes, encode_len, encode_spawns,
@@ -309,15 +310,6 @@ fn sparse_is_smaller(m: &Motion) -> bool {
         }
     }
     gaps < zeros
-}
-
-fn varint_len(v: u64) -> u64 {
-    match v {
-        0..=250 => 1,
-        251..=0xFFFF => 3,
-        0x1_0000..=0xFFFF_FFFF => 5,
-        _ => 9,
-    }
 }
 
 fn field_delta(id: EntityId, old: &[i32; MAX_FIELDS], new: &[i32; MAX_FIELDS]) -> FieldChange {

@@ -21,6 +21,7 @@
 //! The frame is then an ordinary v2 or v3 delta from `held` to the chosen state, and its
 //! checksum covers exactly that state: the client verifies what it holds, nothing else.
 
+use tickstream_shared::codec::varint_len;
 use tickstream_shared::delta::diff_into;
 use tickstream_shared::delta3::{diff3_into, predict, residual_len};
 use tickstream_shared::{Delta, Delta3, EntityId, EntityState, view_checksum};
@@ -38,16 +39,6 @@ const MAX_SPAWN_BITS: u64 = 8 * (5 + 1 + 5 + 5 + 1 + 8 * 5);
 /// The distance, in grid points, at which an entity gains priority half as fast as one next to
 /// the client's own entity (50 world units).
 const NEAR: f64 = 50.0 * 64.0;
-
-/// Bytes of a varint of `v` (bincode standard).
-fn varint_len(v: u64) -> u64 {
-    match v {
-        0..=250 => 1,
-        251..=0xFFFF => 3,
-        0x1_0000..=0xFFFF_FFFF => 5,
-        _ => 9,
-    }
-}
 
 fn zigzag(v: i32) -> u64 {
     u64::from(((v << 1) ^ (v >> 31)) as u32)
