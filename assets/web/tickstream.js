@@ -633,19 +633,25 @@ class BitWriter {
   }
 }
 
+/**
+ * Writes a delta list's length to `w` and returns the gap code of each item's id (ids strictly
+ * ascending): the same in every protocol version.
+ */
+function writeGapList(w, list, idOf) {
+  if (list.length > MAX_LIST_LEN) throw new ProtocolError("delta list too long");
+  w.varint(list.length);
+  let next = 0;
+  return list.map((item) => {
+    const id = u32Check(idOf(item), "entity id");
+    if (id < next) throw new ProtocolError("delta ids are not strictly ascending");
+    const gap = id - next;
+    next = id + 1;
+    return gap;
+  });
+}
+
 function encodeDelta3(w, d) {
-  const gaps = (list, idOf) => {
-    if (list.length > MAX_LIST_LEN) throw new ProtocolError("delta list too long");
-    w.varint(list.length);
-    let next = 0;
-    return list.map((item) => {
-      const id = u32Check(idOf(item), "entity id");
-      if (id < next) throw new ProtocolError("delta ids are not strictly ascending");
-      const gap = id - next;
-      next = id + 1;
-      return gap;
-    });
-  };
+  const gaps = (list, idOf) => writeGapList(w, list, idOf);
   for (const gap of gaps(d.despawns, (id) => id)) w.varint(gap);
   const m = d.motion;
   w.varint(m.held * 2 + (m.sparse ? 1 : 0));
@@ -887,18 +893,7 @@ export function encodeClientMsg(msg) {
 const fits = (v, bits) => v >= -(2 ** (bits - 1)) && v < 2 ** (bits - 1);
 
 function encodeDelta(w, d) {
-  const ids = (list, idOf) => {
-    if (list.length > MAX_LIST_LEN) throw new ProtocolError("delta list too long");
-    w.varint(list.length);
-    let next = 0;
-    return list.map((item) => {
-      const id = u32Check(idOf(item), "entity id");
-      if (id < next) throw new ProtocolError("delta ids are not strictly ascending");
-      const gap = id - next;
-      next = id + 1;
-      return gap;
-    });
-  };
+  const ids = (list, idOf) => writeGapList(w, list, idOf);
   for (const gap of ids(d.despawns, (id) => id)) w.varint(gap);
   const spawnGaps = ids(d.spawns, (s) => s.id);
   d.spawns.forEach((s, i) => {
