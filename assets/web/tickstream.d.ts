@@ -1,10 +1,10 @@
 // Types for tickstream.js, the Tickstream browser client (protocol version 2).
 // See docs/WEB_CLIENT.md for the API and docs/PROTOCOL.md for the bytes.
 
-export const SUBPROTOCOL: "tickstream.v3";
+export const SUBPROTOCOL: "tickstream.v4";
 /** Offered newest first; the server echoes the highest it speaks. */
-export const SUBPROTOCOLS: readonly ["tickstream.v3", "tickstream.v2"];
-export const PROTOCOL_VERSION: 3;
+export const SUBPROTOCOLS: readonly ["tickstream.v4", "tickstream.v3", "tickstream.v2"];
+export const PROTOCOL_VERSION: 4;
 /** Grid points per world unit. */
 export const GRID_SCALE: 64;
 export const MAX_SERVER_MESSAGE: number;
@@ -113,6 +113,21 @@ export interface Welcome {
   resumeToken: string;
   /** True when this answers a Resume: same entity, continued inputs and events. */
   resumed: boolean;
+  /** How the game moves the own entity (protocol v4's Welcome4); null from a v2/v3 server. */
+  moveRule: MoveRule | null;
+}
+/** PROTOCOL.md §16: the built-in walk at `speed` units per tick, or no published rule. */
+export type MoveRule = { kind: "walk"; speed: number } | { kind: "none" };
+/** What a game's own step function gets: the own entity, updated in place. */
+export interface StepState {
+  x: number;
+  y: number;
+}
+/** The input in force, as sent. */
+export interface StepInput {
+  dx: number;
+  dy: number;
+  buttons: number;
 }
 export interface Update {
   type: "Update";
@@ -261,6 +276,12 @@ export function entityHash(id: number, kind: number, x: number, y: number, field
 export function viewChecksum(entities: Iterable<{ id: number; kind: number; x: number; y: number; fields?: ArrayLike<number> }>): number;
 /** A player's speed per tick in the built-in games: 4 in `coins`, 5 otherwise. */
 export function defaultSpeed(welcome: Welcome): number;
+/** The Predictor options the client builds for a Welcome and its `predict`/`playerSpeed` options. */
+export function predictorOptions(
+  welcome: Welcome,
+  predict: ClientOptions["predict"],
+  playerSpeed: ClientOptions["playerSpeed"],
+): { worldWidth: number; worldHeight: number; speed?: number; step?: (state: StepState, input: StepInput) => void };
 /** `raw × spec.scale`; the raw value without a spec. */
 export function scaleField(raw: number, spec: FieldSpec | undefined): number;
 /** Fields by name, scaled: `{ score: 3, rotation: 1.57… }`. */
@@ -326,11 +347,18 @@ export class Interpolator {
 
 /** Predicts the own entity with the server's rule and reconciles with ack_seq. World units. */
 export class Predictor {
-  constructor(options: { worldWidth: number; worldHeight: number; speed?: number; maxHistory?: number });
+  constructor(options: {
+    worldWidth: number;
+    worldHeight: number;
+    speed?: number;
+    /** The game's own step, in place of the walk rule. */
+    step?: ((state: StepState, input: StepInput) => void) | null;
+    maxHistory?: number;
+  });
   readonly x: number | null;
   readonly y: number | null;
   readonly tick: number | null;
-  noteInput(seq: number, dx: number, dy: number): void;
+  noteInput(seq: number, dx: number, dy: number, buttons?: number): void;
   advanceTo(tick: number): void;
   /** Returns +1 when inputs arrive later than predicted, -1 when earlier, else 0. */
   reconcile(tick: number, ackSeq: number, serverX: number, serverY: number): -1 | 0 | 1;
@@ -344,8 +372,16 @@ export interface ClientOptions {
   /** How far in the past remote entities are rendered. Default 100. */
   interpolationDelayMs?: number;
   /**
-   * The game's player speed per tick, for prediction: a number, or a function of the Welcome.
-   * Default `defaultSpeed`: 4 in `coins`, 5 otherwise (the built-in games' defaults).
+   * How the own entity is predicted. "auto" (default): the Welcome's move rule (v4), or on an
+   * older server a walk at `playerSpeed`. `false`: not predicted (shown where the server puts
+   * it). A function: the game's own step, once per predicted tick, updating `state` in place;
+   * it must compute exactly what the server's game does.
+   */
+  predict?: "auto" | false | ((state: StepState, input: StepInput, welcome: Welcome) => void);
+  /**
+   * The player speed per tick when the Welcome does not say (a server older than v4, or a game
+   * publishing no rule): a number, or a function of the Welcome. Default on older servers
+   * `defaultSpeed`: 4 in `coins`, 5 otherwise (the built-in games' defaults).
    */
   playerSpeed?: number | ((welcome: Welcome) => number);
   /** Largest legitimate move per tick; a larger jump is not interpolated. Default as playerSpeed. */

@@ -26,16 +26,17 @@
 // a BigInt where a u64 is written (Ping.client_time).
 
 /** The newest WebSocket subprotocol this client speaks; it offers `SUBPROTOCOLS`. */
-export const SUBPROTOCOL = "tickstream.v3";
+export const SUBPROTOCOL = "tickstream.v4";
 /**
  * The subprotocols the client offers, newest first: the server echoes the highest it speaks
  * (or refuses the upgrade), so the client also plays on servers that speak only version 2.
  */
-export const SUBPROTOCOLS = Object.freeze(["tickstream.v3", "tickstream.v2"]);
-/** The newest protocol version, carried in Welcome on a `tickstream.v3` connection. */
-export const PROTOCOL_VERSION = 3;
+export const SUBPROTOCOLS = Object.freeze(["tickstream.v4", "tickstream.v3", "tickstream.v2"]);
+/** The newest protocol version, carried in Welcome on a `tickstream.v4` connection. */
+export const PROTOCOL_VERSION = 4;
 /** The protocol version each subprotocol names (and its Welcome carries). */
 const VERSION_OF = new Map([
+  ["tickstream.v4", 4],
   ["tickstream.v3", 3],
   ["tickstream.v2", 2],
 ]);
@@ -720,7 +721,22 @@ function decodeWelcome(r) {
   for (let n = r.len(); n > 0; n--) w.eventKinds.push(r.str());
   w.resumeToken = r.str();
   w.resumed = r.bool();
+  /** v4's rule for moving the own entity; null when the Welcome (v2, v3) does not say. */
+  w.moveRule = null;
   return w;
+}
+
+/** A v4 Welcome's MoveRule (PROTOCOL.md §16): `{ kind: "none" }` or `{ kind: "walk", speed }`. */
+function decodeMoveRule(r) {
+  const variant = r.u32();
+  switch (variant) {
+    case 0:
+      return { kind: "none" };
+    case 1:
+      return { kind: "walk", speed: r.f32() };
+    default:
+      throw new ProtocolError(`unknown MoveRule variant ${variant}`);
+  }
 }
 
 /**
@@ -737,6 +753,8 @@ export function welcomeProblem(w) {
     if (!(Number.isFinite(v) && v > 0)) return `${name} ${v}`;
   }
   if (!(Number.isFinite(w.viewRadius) && w.viewRadius >= 0)) return `view radius ${w.viewRadius}`;
+  const rule = w.moveRule;
+  if (rule && rule.kind === "walk" && !(Number.isFinite(rule.speed) && rule.speed >= 0)) return `walk speed ${rule.speed}`;
   for (const f of w.fields) if (!Number.isFinite(f.scale)) return `field ${JSON.stringify(f.name)} scale ${f.scale}`;
   return null;
 }
@@ -781,6 +799,11 @@ export function decodeServerMsg(data, packed) {
       break;
     case 3:
       msg = { type: "Error", code: r.u16(), reason: r.str() };
+      break;
+    case 5:
+      // Welcome4: a v3 Welcome's fields, then the MoveRule; one "Welcome" type for both.
+      msg = decodeWelcome(r);
+      msg.moveRule = decodeMoveRule(r);
       break;
     case 4:
       msg = {
@@ -964,7 +987,8 @@ export function encodeServerMsg(msg) {
   const w = new Writer(64);
   switch (msg.type) {
     case "Welcome":
-      w.varint(0);
+      // With a moveRule, v4's Welcome4 (variant 5): the same fields, then the rule.
+      w.varint(msg.moveRule ? 5 : 0);
       w.varint(msg.protocol);
       w.varint(msg.entity);
       w.varint(msg.tickRateHz);
@@ -984,6 +1008,16 @@ export function encodeServerMsg(msg) {
       for (const k of msg.eventKinds) w.str(k);
       w.str(msg.resumeToken);
       w.u8(msg.resumed ? 1 : 0);
+      if (msg.moveRule) {
+        if (msg.moveRule.kind === "walk") {
+          w.varint(1);
+          w.f32(msg.moveRule.speed);
+        } else if (msg.moveRule.kind === "none") {
+          w.varint(0);
+        } else {
+          throw new ProtocolError(`unknown moveRule kind ${JSON.stringify(msg.moveRule.kind)}`);
+        }
+      }
       break;
     case "Update":
       w.varint(1);
@@ -1571,18 +1605,31 @@ export class Interpolator {
 }
 
 /**
- * Predicts the own entity with the server's movement rule (PROTOCOL.md §13.3) and reconciles
- * with each Update's ack_seq (§13.4). Positions are in world units; ticks are integers on the
- * server's timeline, run ahead of the latest Update by the lead the client chooses.
+ * Predicts the own entity with the game's movement rule (PROTOCOL.md §13.3, §16) and
+ * reconciles with each Update's ack_seq (§13.4). Positions are in world units; ticks are
+ * integers on the server's timeline, run ahead of the latest Update by the lead the client
+ * chooses.
+ *
+ * The rule is the built-in walk (normalise the direction, move `speed`, clamp into the world:
+ * what a v4 Welcome's `{ kind: "walk" }` rule says) unless `step` is given: the game's own
+ * step, called once per predicted tick as `step(state, input)` with `state` `{ x, y }` (world
+ * units, to be updated in place) and `input` `{ dx, dy, buttons }` as sent. It must compute
+ * exactly what the server's game does, or every Update corrects it.
  */
 export class Predictor {
   /**
-   * @param {{ worldWidth: number, worldHeight: number, speed?: number, maxHistory?: number }} o
+   * @param {{ worldWidth: number, worldHeight: number, speed?: number, step?: Function | null, maxHistory?: number }} o
    */
-  constructor({ worldWidth, worldHeight, speed = 5, maxHistory = 512 }) {
+  constructor({ worldWidth, worldHeight, speed = 5, step = null, maxHistory = 512 }) {
     this.w = worldWidth;
     this.h = worldHeight;
     this.speed = speed;
+    if (step !== null && typeof step !== "function") throw new TypeError("step must be a function");
+    /** The game's own step function, or null for the walk rule. */
+    this.gameStep = step;
+    /** What `gameStep` is given, reused: no object per predicted tick. */
+    this.stepState = { x: 0, y: 0 };
+    this.stepInput = { dx: 0, dy: 0, buttons: 0 };
     this.maxHistory = maxHistory;
     /** Predicted position; null until the first reconcile. */
     this.x = null;
@@ -1590,9 +1637,9 @@ export class Predictor {
     /** Last local tick stepped. */
     this.tick = null;
     /** The newest input sent: in force from the next local tick on. */
-    this.current = { seq: 0, dx: 0, dy: 0 };
+    this.current = { seq: 0, dx: 0, dy: 0, buttons: 0 };
     /** Sent inputs not yet known to be superseded on the server, by seq. */
-    this.inputs = new Map([[0, { dx: 0, dy: 0 }]]);
+    this.inputs = new Map([[0, { dx: 0, dy: 0, buttons: 0 }]]);
     /** One entry per local tick after the last reconciled Update: the input in force. */
     this.history = [];
   }
@@ -1602,8 +1649,8 @@ export class Predictor {
    * forgotten once acknowledged; while no Update carries the own entity (it is out of the
    * replica) nothing is, so at most `maxHistory` are kept: an older one cannot be replayed.
    */
-  noteInput(seq, dx, dy) {
-    const input = { dx: Math.fround(dx), dy: Math.fround(dy) };
+  noteInput(seq, dx, dy, buttons = 0) {
+    const input = { dx: Math.fround(dx), dy: Math.fround(dy), buttons: buttons >>> 0 };
     this.inputs.set(seq, input);
     if (this.inputs.size > this.maxHistory) {
       for (const old of this.inputs.keys()) {
@@ -1614,8 +1661,22 @@ export class Predictor {
     this.current = { seq, ...input };
   }
 
-  /** The server's step: normalise (dx, dy) in f64, move `speed`, clamp into the arena. */
-  step(x, y, dx, dy) {
+  /**
+   * One tick: the game's step function, or the walk rule (normalise (dx, dy) in f64, move
+   * `speed`, clamp into the arena).
+   */
+  step(x, y, dx, dy, buttons) {
+    if (this.gameStep) {
+      const s = this.stepState;
+      const i = this.stepInput;
+      s.x = x;
+      s.y = y;
+      i.dx = dx;
+      i.dy = dy;
+      i.buttons = buttons;
+      this.gameStep(s, i);
+      return [s.x, s.y];
+    }
     if (dx === 0 && dy === 0) return [x, y];
     const len = Math.sqrt(dx * dx + dy * dy);
     const inv = 1 / len;
@@ -1630,10 +1691,10 @@ export class Predictor {
     // After a long pause (a background tab) step at most maxHistory ticks; the next Update
     // corrects the rest.
     const from = Math.max(this.tick, t - this.maxHistory);
-    const { seq, dx, dy } = this.current;
+    const { seq, dx, dy, buttons } = this.current;
     for (let k = from + 1; k <= t; k++) {
-      [this.x, this.y] = this.step(this.x, this.y, dx, dy);
-      this.history.push({ t: k, seq, dx, dy });
+      [this.x, this.y] = this.step(this.x, this.y, dx, dy, buttons);
+      this.history.push({ t: k, seq, dx, dy, buttons });
     }
     if (this.history.length > this.maxHistory) this.history.splice(0, this.history.length - this.maxHistory);
     this.tick = t;
@@ -1658,12 +1719,12 @@ export class Predictor {
     let drop = 0;
     while (drop < this.history.length && this.history[drop].t <= T) drop++;
     if (drop > 0) this.history.splice(0, drop);
-    const acked = this.inputs.get(A) ?? { dx: 0, dy: 0 };
+    const acked = this.inputs.get(A) ?? { dx: 0, dy: 0, buttons: 0 };
     let x = sx;
     let y = sy;
     for (const h of this.history) {
       const input = h.seq < A ? acked : h;
-      [x, y] = this.step(x, y, input.dx, input.dy);
+      [x, y] = this.step(x, y, input.dx, input.dy, input.buttons);
     }
     this.x = x;
     this.y = y;
@@ -1724,12 +1785,37 @@ const performanceNow = () => globalThis.performance.now();
 const TIME_BASE_TOLERANCE_MS = 60_000;
 
 /**
- * A player's speed per tick in the server's built-in games with their default settings
- * (PROTOCOL.md §7.1a): 4 in `coins`, 5 in `arena` and anything else. The Welcome does not
- * carry it; a game with other settings passes `playerSpeed` (and `maxStep`).
+ * A player's speed per tick: the walk speed a v4 Welcome publishes; from an older server's
+ * Welcome (no `moveRule`), the built-in games' default settings (PROTOCOL.md §7.1a): 4 in
+ * `coins`, 5 in `arena` and anything else.
  */
 export function defaultSpeed(welcome) {
+  if (welcome.moveRule && welcome.moveRule.kind === "walk") return welcome.moveRule.speed;
   return welcome.game === "coins" ? 4 : 5;
+}
+
+/** Prediction off: the own entity stays where the server last put it. */
+const standStill = () => {};
+
+/**
+ * The Predictor options for a Welcome and the client's `predict` and `playerSpeed` options
+ * (docs/WEB_CLIENT.md, "Prediction"): the game's step function when `predict` is one; none
+ * (standing still) when `predict` is false; otherwise the Welcome's rule — walking at its
+ * speed, or for a game that publishes none (`{ kind: "none" }`) the `playerSpeed` the
+ * application passed, else none. A server older than v4 says nothing: walk at `playerSpeed`
+ * (default `defaultSpeed`).
+ */
+export function predictorOptions(welcome, predict, playerSpeed) {
+  const base = { worldWidth: welcome.worldWidth, worldHeight: welcome.worldHeight };
+  const speedOf = (v) => (typeof v === "function" ? v(welcome) : v);
+  if (typeof predict === "function") return { ...base, step: (s, i) => predict(s, i, welcome) };
+  if (predict === false) return { ...base, step: standStill };
+  const rule = welcome.moveRule;
+  if (rule && rule.kind === "walk") return { ...base, speed: rule.speed };
+  if (rule && rule.kind === "none") {
+    return playerSpeed === undefined ? { ...base, step: standStill } : { ...base, speed: speedOf(playerSpeed) };
+  }
+  return { ...base, speed: speedOf(playerSpeed ?? defaultSpeed) };
 }
 
 /**
@@ -1798,7 +1884,8 @@ export class TickstreamClient {
       url: o.url,
       room: o.room ?? "lobby",
       interpolationDelayMs: o.interpolationDelayMs ?? 100,
-      playerSpeed: o.playerSpeed ?? defaultSpeed,
+      playerSpeed: o.playerSpeed,
+      predict: o.predict ?? "auto",
       maxStep: o.maxStep ?? defaultSpeed,
       maxBufferedAmount: o.maxBufferedAmount ?? 64,
       pingIntervalMs: o.pingIntervalMs ?? 1000,
@@ -1815,6 +1902,10 @@ export class TickstreamClient {
       now: o.now ?? performanceNow,
     };
     if (typeof this.options.now !== "function") throw new TypeError("options.now must be a function");
+    const predict = this.options.predict;
+    if (predict !== "auto" && predict !== false && typeof predict !== "function") {
+      throw new TypeError('options.predict must be "auto", false or a step function');
+    }
     if (!(this.options.maxInputRateHz > 0)) throw new TypeError("options.maxInputRateHz must be positive");
     if (!isValidRoomName(this.options.room)) throw new TypeError(`invalid room name ${JSON.stringify(this.options.room)}`);
     if (typeof this.options.WebSocket !== "function") throw new TypeError("no WebSocket implementation");
@@ -2157,7 +2248,7 @@ export class TickstreamClient {
         break;
       case "Update":
       case "Update3":
-        if ((msg.type === "Update3") !== (this.protocol === 3)) {
+        if ((msg.type === "Update3") !== (this.protocol >= 3)) {
           this.fail(ws, `${msg.type} on a version ${this.protocol} connection`, true);
           return;
         }
@@ -2192,6 +2283,10 @@ export class TickstreamClient {
       this.fail(ws, `server speaks protocol ${w.protocol} on a version ${this.protocol} connection`, false);
       return;
     }
+    if ((w.moveRule !== null) !== this.protocol >= 4) {
+      this.fail(ws, `a ${w.moveRule ? "v4" : "v2/v3"} Welcome on a version ${this.protocol} connection`, false);
+      return;
+    }
     const invalid = welcomeProblem(w);
     if (invalid) {
       // A server bug or another server: retrying would get the same Welcome.
@@ -2216,11 +2311,7 @@ export class TickstreamClient {
     this.clock = new ServerClock(w.tickRateHz);
     const perGame = (v) => (typeof v === "function" ? v(w) : v);
     this.interp = new Interpolator({ maxStep: perGame(this.options.maxStep) });
-    this.predictor = new Predictor({
-      worldWidth: w.worldWidth,
-      worldHeight: w.worldHeight,
-      speed: perGame(this.options.playerSpeed),
-    });
+    this.predictor = new Predictor(predictorOptions(w, this.options.predict, this.options.playerSpeed));
     this.sessions += 1;
     this.setState("playing");
     this.emit("welcome", w);
@@ -2404,7 +2495,7 @@ export class TickstreamClient {
         this.lastInputTick = tick;
         this.lastInputAt = t;
         // In force from the next tick the prediction steps.
-        this.predictor.noteInput(this.seq, d.dx, d.dy);
+        this.predictor.noteInput(this.seq, d.dx, d.dy, d.buttons);
       }
       this.predictor.advanceTo(tick);
     }

@@ -130,7 +130,7 @@ async fn joined(url: &str, opts: &ConnectOptions, room: &str) -> Result<Connecti
         .await
         .map_err(|e| e.to_string())?;
     match tokio::time::timeout(PATIENCE, c.recv()).await {
-        Ok(Ok(Incoming::Msg(ServerMsg::Welcome(_)))) => Ok(c),
+        Ok(Ok(Incoming::Msg(ServerMsg::Welcome(_) | ServerMsg::Welcome4(_)))) => Ok(c),
         other => Err(format!("no welcome: {other:?}")),
     }
 }

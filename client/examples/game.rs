@@ -17,6 +17,7 @@ use tickstream_client::{
     ConnectOptions, Interpolator, Predictor, ServerClock, Session, SessionEvent, SessionOptions,
     Vec2,
 };
+use tickstream_shared::MoveRule;
 
 /// The picture's side in pixels.
 const SIZE: u32 = 320;
@@ -120,12 +121,18 @@ pub async fn play(
 }
 
 /// The helpers for a new welcome: the view starts over.
-fn fresh(w: &tickstream_shared::Welcome) -> (ServerClock, Interpolator, Predictor, f64) {
-    let speed = if w.game == "coins" { 4.0 } else { 5.0 };
+fn fresh(w: &tickstream_shared::Welcome4) -> (ServerClock, Interpolator, Predictor, f64) {
+    // The built-in games publish how players walk; a game of one's own that does not would
+    // pass its step function to `Predictor::with_step` instead.
+    let speed = match w.move_rule {
+        MoveRule::Walk { speed } => speed,
+        MoveRule::None => 5.0,
+    };
+    let predictor = Predictor::from_welcome(w).unwrap_or_else(Predictor::off);
     (
         ServerClock::new(w.tick_rate_hz),
         Interpolator::new(speed),
-        Predictor::new(w.world_width, w.world_height, speed),
+        predictor,
         0.0,
     )
 }

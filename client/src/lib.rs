@@ -41,7 +41,7 @@ pub use connection::{
 pub use interpolation::{Interpolator, ServerClock};
 pub use player::{OpenError, PlayerState, WelcomeError, open};
 pub use poll::{PollClient, PollEvent};
-pub use prediction::Predictor;
+pub use prediction::{Predictor, StepFn, StepInput};
 pub use session::{InputHandle, Session, SessionError, SessionEvent, SessionOptions};
 pub use vec2::Vec2;
 pub use view::{Applied, Verify, View, ViewError};

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use tickstream_shared::{
-    ClientMsg, EntityId, Input, Join, PROTOCOL_VERSION, Resume, ServerMsg, Welcome, close_code,
+    ClientMsg, EntityId, Input, Join, PROTOCOL_VERSION, Resume, ServerMsg, Welcome, Welcome4,
+    close_code,
 };
 
 use crate::connect::{ConnectError, Connector};
@@ -63,6 +64,9 @@ pub enum WelcomeError {
         /// The version of the negotiated subprotocol.
         ours: u16,
     },
+    /// A v4 welcome whose movement rule no client can run (a negative or non-finite speed).
+    #[error("the Welcome's move rule is invalid: {0}")]
+    MoveRule(String),
 }
 
 impl WelcomeError {
@@ -249,13 +253,16 @@ impl OpenError {
 /// `Welcome` and checks that it names the protocol version the upgrade agreed on. The caller
 /// checks the welcome against its [`PlayerState`] ([`PlayerState::welcomed`]).
 ///
+/// The welcome comes back as protocol v4's [`Welcome4`] whatever version was spoken: a v2 or
+/// v3 welcome carries the movement rule those versions assumed ([`Welcome4::assumed`]).
+///
 /// After an `Error` the server's close frame is read too, so that a refusal carries its code
 /// and reason once, as [`OpenError::Server`].
 pub async fn open(
     connector: &Connector,
     hello: &ClientMsg,
     welcome_timeout: Duration,
-) -> Result<(Connection, Welcome), OpenError> {
+) -> Result<(Connection, Welcome4), OpenError> {
     let mut conn = connector.connect().await.map_err(OpenError::Connect)?;
     conn.send(hello).await.map_err(OpenError::Send)?;
     // Dropping a half-read frame on timeout is fine: the connection is abandoned.
@@ -279,13 +286,21 @@ pub async fn open(
             ours,
         }));
     }
+    if !welcome.move_rule.is_valid() {
+        let _ = conn.close(close_code::PROTOCOL_ERROR, "").await;
+        return Err(OpenError::Welcome(WelcomeError::MoveRule(format!(
+            "{:?}",
+            welcome.move_rule
+        ))));
+    }
     Ok((conn, welcome))
 }
 
 /// Waits for the `Welcome` that must answer `Join` or `Resume`.
-async fn welcome(conn: &mut Connection) -> Result<Welcome, OpenError> {
+async fn welcome(conn: &mut Connection) -> Result<Welcome4, OpenError> {
     match conn.recv().await {
-        Ok(Incoming::Msg(ServerMsg::Welcome(w))) => Ok(w),
+        Ok(Incoming::Msg(ServerMsg::Welcome4(w))) => Ok(w),
+        Ok(Incoming::Msg(ServerMsg::Welcome(w))) => Ok(Welcome4::assumed(w)),
         Ok(Incoming::Msg(ServerMsg::Error(e))) => Err(OpenError::Server {
             code: e.code,
             reason: e.reason,

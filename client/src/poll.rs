@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use tickstream_shared::{EntityState, GameEvent, Welcome};
+use tickstream_shared::{EntityState, GameEvent, Welcome4};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::session::{InputHandle, Session, SessionError, SessionEvent, SessionOptions};
@@ -18,7 +18,7 @@ const BACKLOG: usize = 256;
 #[derive(Debug, Clone)]
 pub enum PollEvent {
     /// A welcome after a resume or a rejoin; the view starts over.
-    Welcome(Box<Welcome>),
+    Welcome(Box<Welcome4>),
     /// An update was applied; `entities` is the whole view after it, sorted by id.
     Update {
         /// Tick, acknowledged input, first of its connection.
@@ -70,7 +70,7 @@ pub struct PollClient {
     input: InputHandle,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
-    welcome: Welcome,
+    welcome: Welcome4,
     applied: Option<Applied>,
     entities: Arc<[EntityState]>,
     ended: Option<Arc<SessionError>>,
@@ -195,7 +195,7 @@ impl PollClient {
 
     /// The newest welcome.
     #[must_use]
-    pub fn welcome(&self) -> &Welcome {
+    pub fn welcome(&self) -> &Welcome4 {
         &self.welcome
     }
 

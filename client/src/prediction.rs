@@ -1,15 +1,57 @@
-//! [`Predictor`]: the own entity predicted with the server's movement rule and reconciled with
+//! [`Predictor`]: the own entity predicted with the game's movement rule and reconciled with
 //! each update's `ack_seq` (PROTOCOL.md §13.3–13.4), as the JavaScript client's `Predictor`.
+//! The rule comes from the welcome ([`Predictor::from_welcome`], protocol v4's `move_rule`) or
+//! from the game itself ([`Predictor::with_step`]).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
+
+use tickstream_shared::{MoveRule, Welcome4};
 
 use crate::Vec2;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Dir {
-    dx: f32,
-    dy: f32,
+/// One input as a step function sees it: the direction and buttons the game sent.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StepInput {
+    /// Movement direction x, as sent (not normalised).
+    pub dx: f32,
+    /// Movement direction y, as sent.
+    pub dy: f32,
+    /// The input's button bits.
+    pub buttons: u32,
+}
+
+type Dir = StepInput;
+
+/// A game's own step: the own entity's position one tick later under an input.
+pub type StepFn = Arc<dyn Fn(Vec2, &StepInput) -> Vec2 + Send + Sync>;
+
+/// How the predictor steps the own entity.
+#[derive(Clone)]
+enum Rule {
+    /// [`MoveRule::Walk`] in a `width × height` world.
+    Walk { width: f32, height: f32, speed: f32 },
+    /// The game's own step function.
+    Game(StepFn),
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Walk {
+                width,
+                height,
+                speed,
+            } => f
+                .debug_struct("Walk")
+                .field("width", width)
+                .field("height", height)
+                .field("speed", speed)
+                .finish(),
+            Self::Game(_) => f.write_str("Game(step fn)"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -41,9 +83,7 @@ struct Stepped {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Predictor {
-    width: f32,
-    height: f32,
-    speed: f32,
+    rule: Rule,
     max_history: usize,
     pos: Option<Vec2>,
     /// The last local tick stepped.
@@ -57,15 +97,80 @@ pub struct Predictor {
 }
 
 impl Predictor {
-    /// A predictor for an arena of `width × height` world units (from the welcome) and the
-    /// game's player `speed` per tick (5 in `arena`, 4 in `coins`; the welcome does not say).
+    /// A predictor for [`MoveRule::Walk`] in an arena of `width × height` world units at the
+    /// game's player `speed` per tick ([`Predictor::from_welcome`] reads all three from a v4
+    /// welcome).
     #[must_use]
     pub fn new(width: f32, height: f32, speed: f32) -> Self {
-        let still = Dir { dx: 0.0, dy: 0.0 };
-        Self {
+        Self::with_rule(Rule::Walk {
             width,
             height,
             speed,
+        })
+    }
+
+    /// A predictor for the rule the welcome publishes; `None` when the game publishes none
+    /// ([`MoveRule::None`]): then predict with the game's own [`Predictor::with_step`], or
+    /// show the own entity where the server puts it.
+    ///
+    /// ```
+    /// use tickstream_client::{Predictor, Vec2};
+    /// use tickstream_shared::{MoveRule, Welcome4};
+    /// # let w = tickstream_shared::Welcome { protocol: 4, entity: tickstream_shared::EntityId(1),
+    /// #     tick_rate_hz: 30, tick: tickstream_shared::Tick(0), world_width: 100.0,
+    /// #     world_height: 100.0, view_radius: 0.0, game: "mine".into(), kinds: vec![],
+    /// #     fields: vec![], event_kinds: vec![], resume_token: String::new(), resumed: false };
+    /// let welcome = Welcome4 { welcome: w, move_rule: MoveRule::Walk { speed: 3.0 } };
+    /// let mut p = Predictor::from_welcome(&welcome).expect("the game publishes its rule");
+    /// p.reconcile(10, 0, Vec2::new(0.0, 0.0));
+    /// p.note_input(1, 1.0, 0.0);
+    /// p.advance_to(11);
+    /// assert_eq!(p.position(), Some(Vec2::new(3.0, 0.0)));
+    /// ```
+    #[must_use]
+    pub fn from_welcome(welcome: &Welcome4) -> Option<Self> {
+        match welcome.move_rule {
+            MoveRule::Walk { speed } => {
+                Some(Self::new(welcome.world_width, welcome.world_height, speed))
+            }
+            MoveRule::None => None,
+        }
+    }
+
+    /// A predictor running the game's own step function: where the own entity is one tick
+    /// after `pos` under the input in force. It must be the server's rule exactly (same
+    /// arithmetic, same clamping), or the prediction is corrected every update.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tickstream_client::{Predictor, Vec2};
+    ///
+    /// // A game whose players only move along x, twice as fast with button 1.
+    /// let mut p = Predictor::with_step(Arc::new(|pos: Vec2, i: &tickstream_client::StepInput| {
+    ///     let speed = if i.buttons & 1 != 0 { 4.0 } else { 2.0 };
+    ///     Vec2::new(pos.x + i.dx.signum() * speed * f32::from(u8::from(i.dx != 0.0)), pos.y)
+    /// }));
+    /// p.reconcile(0, 0, Vec2::new(0.0, 0.0));
+    /// p.note_step_input(1, tickstream_client::StepInput { dx: 1.0, dy: 0.0, buttons: 1 });
+    /// p.advance_to(2);
+    /// assert_eq!(p.position(), Some(Vec2::new(8.0, 0.0)));
+    /// ```
+    #[must_use]
+    pub fn with_step(step: StepFn) -> Self {
+        Self::with_rule(Rule::Game(step))
+    }
+
+    /// Prediction off: the own entity stays at the server's newest position (a game that
+    /// publishes no rule and brings no step function).
+    #[must_use]
+    pub fn off() -> Self {
+        Self::with_step(Arc::new(|pos, _| pos))
+    }
+
+    fn with_rule(rule: Rule) -> Self {
+        let still = Dir::default();
+        Self {
+            rule,
             max_history: 512,
             pos: None,
             tick: None,
@@ -87,24 +192,27 @@ impl Predictor {
         self.tick
     }
 
-    /// Records input `seq` as sent; it is in force from the next tick stepped.
+    /// Records input `seq` (no buttons) as sent; it is in force from the next tick stepped.
     pub fn note_input(&mut self, seq: u32, dx: f32, dy: f32) {
-        let dir = Dir { dx, dy };
-        self.inputs.insert(seq, dir);
-        self.current = (seq, dir);
+        self.note_step_input(seq, StepInput { dx, dy, buttons: 0 });
     }
 
-    /// The server's step: normalise `(dx, dy)`, move `speed`, clamp into the arena.
+    /// Records input `seq` with its buttons (for a step function that reads them).
+    pub fn note_step_input(&mut self, seq: u32, input: StepInput) {
+        self.inputs.insert(seq, input);
+        self.current = (seq, input);
+    }
+
+    /// One tick of the rule.
     fn step(&self, p: Vec2, d: Dir) -> Vec2 {
-        if d.dx == 0.0 && d.dy == 0.0 {
-            return p;
+        match &self.rule {
+            Rule::Walk {
+                width,
+                height,
+                speed,
+            } => walk(p, d, *width, *height, *speed),
+            Rule::Game(step) => step(p, &d),
         }
-        let (dx, dy) = (f64::from(d.dx), f64::from(d.dy));
-        let inv = 1.0 / (dx * dx + dy * dy).sqrt();
-        let speed = f64::from(self.speed);
-        let x = (f64::from(p.x) + dx * inv * speed).clamp(0.0, f64::from(self.width));
-        let y = (f64::from(p.y) + dy * inv * speed).clamp(0.0, f64::from(self.height));
-        Vec2::new(x as f32, y as f32)
     }
 
     /// Steps the prediction up to local tick `t` with the newest input.
@@ -145,11 +253,7 @@ impl Predictor {
         while self.history.front().is_some_and(|h| h.tick <= tick) {
             self.history.pop_front();
         }
-        let acked = self
-            .inputs
-            .get(&ack)
-            .copied()
-            .unwrap_or(Dir { dx: 0.0, dy: 0.0 });
+        let acked = self.inputs.get(&ack).copied().unwrap_or_default();
         let mut pos = server;
         for h in &self.history {
             let dir = if h.seq < ack { acked } else { h.dir };
@@ -163,6 +267,19 @@ impl Predictor {
         self.inputs = self.inputs.split_off(&ack);
         feedback
     }
+}
+
+/// [`MoveRule::Walk`]'s step: normalise `(dx, dy)`, move `speed`, clamp into the arena.
+fn walk(p: Vec2, d: Dir, width: f32, height: f32, speed: f32) -> Vec2 {
+    if d.dx == 0.0 && d.dy == 0.0 {
+        return p;
+    }
+    let (dx, dy) = (f64::from(d.dx), f64::from(d.dy));
+    let inv = 1.0 / (dx * dx + dy * dy).sqrt();
+    let speed = f64::from(speed);
+    let x = (f64::from(p.x) + dx * inv * speed).clamp(0.0, f64::from(width));
+    let y = (f64::from(p.y) + dy * inv * speed).clamp(0.0, f64::from(height));
+    Vec2::new(x as f32, y as f32)
 }
 
 /// The local tick for prediction: where an input sent now is expected to be applied, from the

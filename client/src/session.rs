@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use tickstream_shared::{
-    ClientMsg, GameEvent, Input, Ping, Replica, ServerMsg, Welcome, close_code,
+    ClientMsg, GameEvent, Input, Ping, Replica, ServerMsg, Welcome, Welcome4, close_code,
 };
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
@@ -115,7 +115,7 @@ impl SessionError {
 pub enum SessionEvent {
     /// A new connection was welcomed: after a drop, `welcome.resumed` is true and the entity
     /// the same; after a refused resume, a new player joined. The view starts empty again.
-    Welcome(Box<Welcome>),
+    Welcome(Box<Welcome4>),
     /// An update was applied to the replica ([`Session::replica`]); its game events follow.
     Update(Applied),
     /// A game event, exactly once and in `seq` order, across resumes.
@@ -231,7 +231,7 @@ pub struct Session {
     opts: SessionOptions,
     player: PlayerState,
     slot: Arc<InputSlot>,
-    welcome: Welcome,
+    welcome: Welcome4,
     live: Option<Live>,
     /// The view of the last connection, kept for drawing while reconnecting.
     last_view: View,
@@ -286,9 +286,11 @@ impl Session {
         Ok(session)
     }
 
-    /// The newest connection's welcome: the own entity, the game, the tick rate, the world.
+    /// The newest connection's welcome: the own entity, the game, the tick rate, the world,
+    /// and how the game moves the own entity ([`Welcome4::move_rule`], for a
+    /// [`crate::Predictor`]).
     #[must_use]
-    pub fn welcome(&self) -> &Welcome {
+    pub fn welcome(&self) -> &Welcome4 {
         &self.welcome
     }
 
@@ -490,7 +492,7 @@ impl Session {
     }
 
     /// Opens a connection for the player (resume if it can, else join), retrying with backoff.
-    async fn reconnect(&mut self, first: bool) -> Result<Welcome, SessionError> {
+    async fn reconnect(&mut self, first: bool) -> Result<Welcome4, SessionError> {
         let mut delay = self.opts.reconnect_delay;
         let mut attempts = 0;
         loop {
@@ -579,8 +581,8 @@ impl Session {
 
 /// The welcome a session holds before its first one arrives (never shown: `start` fails
 /// without a welcome).
-fn placeholder_welcome() -> Welcome {
-    Welcome {
+fn placeholder_welcome() -> Welcome4 {
+    Welcome4::assumed(Welcome {
         protocol: 0,
         entity: tickstream_shared::EntityId(0),
         tick_rate_hz: 30,
@@ -594,7 +596,7 @@ fn placeholder_welcome() -> Welcome {
         event_kinds: Vec::new(),
         resume_token: String::new(),
         resumed: false,
-    }
+    })
 }
 
 struct WriterTiming {

@@ -16,7 +16,16 @@ async fn a_dropped_session_resumes_as_the_same_player() -> Result<(), Box<dyn st
     tokio::spawn(server.run(std::future::pending()));
     let step = Duration::from_secs(10);
     let mut session = Session::join(&url, "resume", SessionOptions::default()).await?;
-    assert_eq!(session.protocol(), 3, "the server picks v3 of v3 and v2");
+    assert_eq!(
+        session.protocol(),
+        4,
+        "the server picks v4 of v4, v3 and v2"
+    );
+    assert_eq!(
+        session.welcome().move_rule,
+        tickstream_shared::MoveRule::Walk { speed: 5.0 },
+        "the arena publishes how players walk"
+    );
     let me = session.welcome().entity;
     let first = session.set_input(1.0, 0.0, 0).expect("a new intent");
     until_acked(&mut session, first, step).await?;

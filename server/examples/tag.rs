@@ -12,7 +12,7 @@ use glam::DVec2;
 use tickstream_server::config::RoomRule;
 use tickstream_server::sim::{Audience, Game, GameInfo, GameWorld, PlayerInput, StepCtx};
 use tickstream_server::{Config, Server, builtin_games};
-use tickstream_shared::{EntityId, EntityState, FieldSpec, quant};
+use tickstream_shared::{EntityId, EntityState, FieldSpec, MoveRule, quant};
 
 /// Field 0: 1 while this player is "it".
 const FIELD_IT: usize = 0;
@@ -38,6 +38,9 @@ impl Tag {
                     scale: 1.0,
                 }],
                 event_kinds: vec!["tagged".into()],
+                // `step` walks players 90 units per second, clamped to the field: the built-in
+                // rule, so clients predict it from the welcome.
+                move_rule: MoveRule::Walk { speed: 90.0 / 30.0 },
             },
         }
     }

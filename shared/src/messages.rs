@@ -78,6 +78,9 @@ pub enum ServerMsg {
     /// Protocol v3's per-tick update: positions as residuals from the client's prediction.
     /// Sent instead of [`ServerMsg::Update`] on a `tickstream.v3` connection.
     Update3(Update3),
+    /// Protocol v4's answer to [`Join`] and [`Resume`]: the v3 welcome and the game's movement
+    /// rule. Sent instead of [`ServerMsg::Welcome`] on a `tickstream.v4` connection.
+    Welcome4(Welcome4),
 }
 
 /// Sent once, right after a successful [`Join`] or [`Resume`], before the first [`Update`]
@@ -110,6 +113,75 @@ pub struct Welcome {
     pub resume_token: String,
     /// True when this welcome answers a [`Resume`]: same entity, continued inputs and events.
     pub resumed: bool,
+}
+
+/// Protocol v4's welcome: [`Welcome`]'s fields, in the same order and encoding, followed by
+/// the movement rule of the player's own entity.
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub struct Welcome4 {
+    /// Everything a v3 welcome says (`protocol` is 4).
+    pub welcome: Welcome,
+    /// How the game moves the player's own entity, so that a client can predict it.
+    pub move_rule: MoveRule,
+}
+
+impl Welcome4 {
+    /// The welcome a protocol v2 or v3 server sent, with the rule those versions left unsaid
+    /// ([`MoveRule::assumed_for`] its game).
+    #[must_use]
+    pub fn assumed(welcome: Welcome) -> Self {
+        let move_rule = MoveRule::assumed_for(&welcome.game);
+        Self { welcome, move_rule }
+    }
+}
+
+/// A v4 welcome reads as the v3 welcome it extends: `w.entity`, `w.game`…
+impl std::ops::Deref for Welcome4 {
+    type Target = Welcome;
+
+    fn deref(&self) -> &Welcome {
+        &self.welcome
+    }
+}
+
+/// The rule by which a game moves a player's own entity each tick, as far as the game
+/// publishes it (PROTOCOL.md §16). A client predicts the own entity with it.
+#[derive(Debug, Clone, Copy, PartialEq, Encode, Decode)]
+pub enum MoveRule {
+    /// The game publishes no rule: a client predicts with a step function of the game's own,
+    /// or shows the own entity where the server puts it.
+    None,
+    /// Each tick: `(dx, dy)` of the input in force normalised (zero stays zero), the position
+    /// moved `speed` world units along it, then clamped into `[0, world_width] ×
+    /// [0, world_height]`. The built-in games move players this way.
+    Walk {
+        /// World units per tick; finite and not negative.
+        speed: f32,
+    },
+}
+
+impl MoveRule {
+    /// Whether the rule is one a client can run: a `Walk` speed must be finite and not
+    /// negative.
+    #[must_use]
+    pub fn is_valid(&self) -> bool {
+        match *self {
+            Self::None => true,
+            Self::Walk { speed } => speed.is_finite() && speed >= 0.0,
+        }
+    }
+
+    /// The rule the built-in games followed before the welcome said so (protocols 2 and 3):
+    /// `arena` players walk 5 units per tick and `coins` players 4, with their default
+    /// settings; any other game is [`MoveRule::None`].
+    #[must_use]
+    pub fn assumed_for(game: &str) -> Self {
+        match game {
+            "arena" => Self::Walk { speed: 5.0 },
+            "coins" => Self::Walk { speed: 4.0 },
+            _ => Self::None,
+        }
+    }
 }
 
 /// What one game field holds: `value = raw × scale` in the game's units.

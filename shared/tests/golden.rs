@@ -10,7 +10,7 @@ use tickstream_shared::codec::{decode_client, decode_server, encode_client, enco
 use tickstream_shared::messages::ViewChecksum;
 use tickstream_shared::{
     Change, ClientMsg, Delta, EntityId, EntityState, ErrorMsg, FieldChange, FieldSpec, GameEvent,
-    Input, Join, Ping, Pong, Resume, ServerMsg, Tick, Update, Welcome,
+    Input, Join, MoveRule, Ping, Pong, Resume, ServerMsg, Tick, Update, Welcome, Welcome4,
 };
 
 const VECTORS: &str = "tests/golden/vectors.txt";
@@ -465,4 +465,117 @@ fn v3_session_covers_every_form() {
             .any(|m| m.rx.abs() == 1 && m.ry.abs() == 1),
         "a diagonal step"
     );
+}
+
+// ---- protocol v4 ----
+
+const VECTORS_V4: &str = "tests/golden/vectors-v4.txt";
+
+/// v4's welcomes: the v2 vectors' two welcomes with `protocol: 4` and the rule their games
+/// publish, and a studio's game that publishes none.
+fn v4_welcomes() -> Vec<(&'static str, ServerMsg)> {
+    let welcome = |name: &str| {
+        server_samples()
+            .into_iter()
+            .find_map(|(n, msg)| match msg {
+                ServerMsg::Welcome(w) if n == name => Some(Welcome { protocol: 4, ..w }),
+                _ => None,
+            })
+            .expect("the v2 samples hold the welcome")
+    };
+    let own = Welcome {
+        game: "mine".into(),
+        kinds: vec!["player".into()],
+        fields: vec![],
+        event_kinds: vec![],
+        ..welcome("server_welcome")
+    };
+    vec![
+        (
+            "server_welcome4",
+            ServerMsg::Welcome4(Welcome4 {
+                welcome: welcome("server_welcome"),
+                move_rule: MoveRule::Walk { speed: 4.0 },
+            }),
+        ),
+        (
+            // What a server with reference scenario B's settings sends the first player of a
+            // new arena room over v4, but for its random resume token (`tests/tests/e2e/
+            // welcome.rs` checks it against a real server).
+            "server_welcome4_arena",
+            ServerMsg::Welcome4(Welcome4 {
+                welcome: welcome("server_welcome_arena"),
+                move_rule: MoveRule::Walk { speed: 5.0 },
+            }),
+        ),
+        (
+            "server_welcome4_own_game",
+            ServerMsg::Welcome4(Welcome4 {
+                welcome: own,
+                move_rule: MoveRule::None,
+            }),
+        ),
+    ]
+}
+
+#[test]
+fn v4_welcomes_match_their_golden_bytes_and_decode_back() {
+    let ours: BTreeMap<&str, Vec<u8>> = v4_welcomes()
+        .into_iter()
+        .map(|(name, msg)| {
+            let mut buf = Vec::new();
+            encode_server(&msg, &mut buf).expect("v4 sample encodes");
+            (name, buf)
+        })
+        .collect();
+    if std::env::var_os("TICKSTREAM_BLESS").is_some() {
+        let text: String = ours
+            .iter()
+            .map(|(name, bytes)| format!("{name} {}\n", hex(bytes)))
+            .collect();
+        std::fs::write(VECTORS_V4, text).expect("vector file is writable");
+    }
+    let text = std::fs::read_to_string(VECTORS_V4).expect("v4 vector file exists");
+    let golden: BTreeMap<&str, Vec<u8>> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, h)| (name, unhex(h.trim())))
+        .collect();
+    assert_eq!(
+        golden.keys().collect::<Vec<_>>(),
+        ours.keys().collect::<Vec<_>>(),
+        "the v4 vector file names exactly the v4 samples"
+    );
+    for (name, msg) in v4_welcomes() {
+        assert_eq!(
+            hex(&ours[name]),
+            hex(&golden[name]),
+            "{name}: encoding differs from the golden vector (wire format changed?)"
+        );
+        assert_eq!(decode_server(&golden[name]), Ok(msg), "{name} decodes back");
+    }
+}
+
+/// The layout PROTOCOL.md §16 gives: variant 5, then exactly a v3 `Welcome`'s fields, then
+/// the rule (its variant, and for `Walk` the speed as a little-endian f32).
+#[test]
+fn a_v4_welcome_is_the_v3_welcome_then_the_rule() {
+    for (name, msg) in v4_welcomes() {
+        let ServerMsg::Welcome4(w4) = &msg else {
+            unreachable!("v4 welcomes")
+        };
+        let (mut v4, mut v3) = (Vec::new(), Vec::new());
+        encode_server(&msg, &mut v4).expect("encodes");
+        encode_server(&ServerMsg::Welcome(w4.welcome.clone()), &mut v3).expect("encodes");
+        assert_eq!(v4[0], 5, "{name}: variant 5");
+        assert_eq!(v4[1..v3.len()], v3[1..], "{name}: the v3 welcome's fields");
+        let tail = &v4[v3.len()..];
+        match w4.move_rule {
+            MoveRule::None => assert_eq!(tail, [0], "{name}: None is variant 0"),
+            MoveRule::Walk { speed } => {
+                assert_eq!(tail[0], 1, "{name}: Walk is variant 1");
+                assert_eq!(tail[1..], speed.to_le_bytes(), "{name}: then the speed");
+            }
+        }
+    }
 }

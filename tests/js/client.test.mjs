@@ -170,9 +170,9 @@ test("interpolation renders between states, holds unchanged entities, snaps tele
 test("a session offers the subprotocol, joins, pings and plays", () => {
   const { client, ws } = started();
   try {
-    assert.deepEqual(ws.offered, ["tickstream.v3", "tickstream.v2"], "offers v3, then v2");
+    assert.deepEqual(ws.offered, ["tickstream.v4", "tickstream.v3", "tickstream.v2"], "offers v4, v3, then v2");
     assert.deepEqual(ws.offered, [...SUBPROTOCOLS], "the exported list");
-    assert.equal(SUBPROTOCOL, "tickstream.v3", "the newest");
+    assert.equal(SUBPROTOCOL, "tickstream.v4", "the newest");
     assert.equal(client.stats().protocol, 2, "a v2 server: plays version 2");
     assert.deepEqual(ws.sent[0], { type: "Join", room: "r1" }, "Join first");
     assert.ok(ws.sent.some((m) => m.type === "Ping"), "a ping after the welcome");
@@ -611,7 +611,96 @@ test("prediction and interpolation use the game's player speed unless told other
   }
 });
 
-test("on a v3 connection the client applies Update3s and hands on the same Updates as v2", () => {
+test("on v4 the Welcome's move rule drives prediction, and a game's own step function replaces it", () => {
+  const joined = (rule, options = {}) => {
+    FakeSocket.all.length = 0;
+    const client = new TickstreamClient({ url: "wss://x.test/ws", WebSocket: FakeSocket, reconnect: false, ...options });
+    client.connect();
+    FakeSocket.all[0].open("tickstream.v4");
+    FakeSocket.all[0].deliver({ ...welcome, protocol: 4, game: "mine", moveRule: rule });
+    return client;
+  };
+  let client = joined({ kind: "walk", speed: 3 });
+  try {
+    assert.equal(client.stats().state, "playing", "welcomed");
+    assert.equal(client.predictor.speed, 3, "the published speed, whatever the game's name");
+    assert.equal(client.predictor.gameStep, null, "the walk rule");
+    assert.equal(client.interp.maxStep, 3, "interpolation's largest step follows it");
+  } finally {
+    client.close();
+  }
+  // A game that publishes no rule: no prediction (the own entity stays where the server put
+  // it), unless the application still passes the speed it used to, or its own step.
+  client = joined({ kind: "none" });
+  try {
+    const p = client.predictor;
+    p.reconcile(10, 0, 50, 50);
+    p.noteInput(1, 1, 0);
+    p.advanceTo(12);
+    assert.deepEqual([p.x, p.y], [50, 50], "prediction off");
+  } finally {
+    client.close();
+  }
+  client = joined({ kind: "none" }, { playerSpeed: 2 });
+  try {
+    assert.equal(client.predictor.speed, 2, "an explicit playerSpeed still walks");
+    assert.equal(client.predictor.gameStep, null);
+  } finally {
+    client.close();
+  }
+  const calls = [];
+  const step = (s, input, w) => {
+    calls.push(w.game);
+    s.x += input.buttons & 1 ? 10 : 1; // dashes with button 1
+    s.y = Math.min(s.y + input.dy, 100);
+  };
+  client = joined({ kind: "walk", speed: 3 }, { predict: step });
+  try {
+    const p = client.predictor;
+    p.reconcile(10, 0, 0, 99);
+    p.noteInput(1, 1, 1, 1);
+    p.advanceTo(12);
+    assert.deepEqual([p.x, p.y], [20, 100], "the game's step wins over the published rule, buttons included");
+    assert.deepEqual(calls, ["mine", "mine"], "called once per predicted tick, with the Welcome");
+    p.reconcile(11, 1, 10, 100);
+    assert.deepEqual([p.x, p.y], [20, 100], "replayed with it on reconcile");
+  } finally {
+    client.close();
+  }
+  client = joined({ kind: "walk", speed: 3 }, { predict: false });
+  try {
+    const p = client.predictor;
+    p.reconcile(10, 0, 5, 5);
+    p.noteInput(1, 1, 0);
+    p.advanceTo(11);
+    assert.deepEqual([p.x, p.y], [5, 5], "predict: false turns it off");
+  } finally {
+    client.close();
+  }
+  assert.throws(() => new TickstreamClient({ url: "wss://x.test/ws", WebSocket: FakeSocket, predict: 3 }), /options.predict/);
+});
+
+test("a Welcome of the wrong form for the connection's version, or an unusable rule, is refused", () => {
+  for (const [subprotocol, w, why] of [
+    ["tickstream.v4", { ...welcome, protocol: 4 }, "a v3-form Welcome on v4"],
+    ["tickstream.v3", { ...welcome, protocol: 3, moveRule: { kind: "walk", speed: 5 } }, "a Welcome4 on v3"],
+    ["tickstream.v4", { ...welcome, protocol: 4, moveRule: { kind: "walk", speed: Number.NaN } }, "a NaN speed"],
+    ["tickstream.v4", { ...welcome, protocol: 4, moveRule: { kind: "walk", speed: -1 } }, "a negative speed"],
+  ]) {
+    FakeSocket.all.length = 0;
+    const client = new TickstreamClient({ url: "wss://x.test/ws", WebSocket: FakeSocket, reconnect: false });
+    try {
+      client.connect();
+      FakeSocket.all[0].open(subprotocol);
+      FakeSocket.all[0].deliver(w);
+      assert.equal(client.stats().state, "closed", why);
+    } finally {
+      client.close();
+    }
+  }
+});
+
+for (const version of [3, 4]) test(`on a v${version} connection the client applies Update3s and hands on the same Updates as v2`, () => {
   const golden = readFileSync(new URL("../../shared/tests/golden/vectors-v3.txt", import.meta.url), "utf8")
     .split("\n")
     .map((l) => l.trim().split(/\s+/)[1])
@@ -626,12 +715,13 @@ test("on a v3 connection the client applies Update3s and hands on the same Updat
     client.on("desync", (d) => desyncs.push(d.error.message));
     client.connect();
     const ws = FakeSocket.all[0];
-    ws.open("tickstream.v3");
-    ws.deliver({ ...welcome, protocol: 3, entity: 2 });
+    ws.open(`tickstream.v${version}`);
+    const rule = version >= 4 ? { moveRule: { kind: "walk", speed: 4 } } : {};
+    ws.deliver({ ...welcome, protocol: version, entity: 2, ...rule });
     for (const bytes of golden) ws.onmessage({ data: bytes.slice().buffer });
     assert.deepEqual(desyncs, [], "no desync");
     const s = client.stats();
-    assert.equal(s.protocol, 3, "version 3");
+    assert.equal(s.protocol, version, `version ${version}`);
     assert.equal(s.state, "playing", "still playing");
     assert.equal(s.tick, 18, "the last tick");
     assert.equal(s.ackSeq, 300, "the last ack");

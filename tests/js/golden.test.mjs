@@ -79,6 +79,7 @@ const SERVER = {
     eventKinds: ["joined", "left", "collected"],
     resumeToken: "00112233445566778899aabbccddeeff",
     resumed: false,
+    moveRule: null,
   },
   server_welcome_arena: {
     type: "Welcome",
@@ -95,6 +96,7 @@ const SERVER = {
     eventKinds: ["joined", "left"],
     resumeToken: "9f86d081884c7d659a2feaa0c55ad015",
     resumed: false,
+    moveRule: null,
   },
   server_update_first: {
     type: "Update",

@@ -35,7 +35,8 @@ const jsBlocks = (text) => [...text.matchAll(/```js\n([\s\S]*?)```/g)].map((m) =
 
 /** The document's code, compiled together: §9's checksum functions and §12's sketch. */
 function sketch() {
-  const code = [...jsBlocks(section(9)), ...jsBlocks(section(12))].join("\n");
+  const v4 = docName === "PROTOCOL.md" ? jsBlocks(section(16)) : [];
+  const code = [...jsBlocks(section(9)), ...jsBlocks(section(12)), ...v4].join("\n");
   const names = ["fmix32", "entityHash", "viewChecksum", "decodeServerMsg", "encodeJoin", "encodeInput", "encodePing", "encodeResume", "Replica"];
   if (docName === "PROTOCOL.md") names.push("Replica3", "predict");
   // eslint-disable-next-line no-new-func
@@ -66,6 +67,10 @@ const code = (cell) => cell.replace(/`/g, "");
 
 /** The library's decoding without what the sketch leaves out (the form a change came in). */
 function withoutForms(msg) {
+  if (msg.type === "Welcome" && docName === "PROTOCOL-v2.md") {
+    const { moveRule, ...v2 } = msg; // v4's, not in the v2 document
+    return v2;
+  }
   if (msg.type !== "Update") return msg;
   return { ...msg, delta: { ...msg.delta, changes: msg.delta.changes.map(({ form, ...c }) => c) } };
 }
@@ -98,6 +103,12 @@ for (const file of DOCS) {
     for (const [name, h] of file) {
       if (!name.startsWith("server_")) continue;
       assert.deepEqual(s.decodeServerMsg(unhex(h)), withoutForms(libraryDecode(unhex(h))), `${name} decodes`);
+    }
+    if (docName === "PROTOCOL.md") {
+      const v4 = readFileSync(new URL("../../shared/tests/golden/vectors-v4.txt", import.meta.url), "utf8");
+      for (const [name, h] of v4.split("\n").filter(Boolean).map((l) => l.trim().split(/\s+/))) {
+        assert.deepEqual(s.decodeServerMsg(unhex(h)), libraryDecode(unhex(h)), `${name} decodes`);
+      }
     }
     assert.equal(hex(s.encodeJoin("lobby")), file.get("client_join"), "the sketch's Join");
     assert.equal(hex(s.encodeInput(300, 1.0, -0.5, 1)), file.get("client_input"), "the sketch's Input");

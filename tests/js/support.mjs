@@ -22,6 +22,7 @@ export const welcome = Object.freeze({
   eventKinds: ["joined", "left", "collected"],
   resumeToken: "0123456789abcdef0123456789abcdef",
   resumed: false,
+  moveRule: null, // a v2/v3 Welcome; v4's carries { kind, speed }
 });
 
 export const NO_FIELDS = [0, 0, 0, 0, 0, 0, 0, 0];

@@ -35,8 +35,8 @@ struct Args {
     #[arg(long, default_value_t = 10)]
     verify_every: u32,
     /// Protocol versions the bots speak, each run in turn for every variant and client count
-    /// (`3,2` interleaves v3 and v2 runs in one sitting, for ratios on a drifting machine).
-    #[arg(long, value_delimiter = ',', default_value = "3")]
+    /// (`4,2` interleaves v4 and v2 runs in one sitting, for ratios on a drifting machine).
+    #[arg(long, value_delimiter = ',', default_value = "4")]
     protocols: Vec<u16>,
     /// Verifying bots count v3 position residuals and report their empirical entropy per
     /// entity-update: the information limit of the stream under the protocol's prediction.

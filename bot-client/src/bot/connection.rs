@@ -9,7 +9,7 @@ pub(super) async fn open(
     cfg: &BotConfig,
     connector: &Connector,
     hello: &ClientMsg,
-) -> Result<(Connection, Welcome), BotError> {
+) -> Result<(Connection, tickstream_shared::Welcome4), BotError> {
     let opening = tickstream_client::open(connector, hello, cfg.join_timeout);
     match tokio::time::timeout_at(cfg.window.end.into(), opening).await {
         Err(_) => Err(BotError::Late),

@@ -285,6 +285,11 @@ impl Player {
             Err(WelcomeError::ProtocolVersion { server, ours }) => {
                 return Ok(Err(BotError::ProtocolVersion { server, ours }));
             }
+            Err(WelcomeError::MoveRule(_)) => {
+                return Ok(Err(BotError::Unexpected(
+                    "a Welcome with an invalid move rule",
+                )));
+            }
         }
         Ok(Ok(()))
     }

@@ -90,7 +90,7 @@ pub(super) async fn read_loop(
                             });
                             continue;
                         }
-                        ServerMsg::Welcome(_) => {
+                        ServerMsg::Welcome(_) | ServerMsg::Welcome4(_) => {
                             errors.push(BotError::Unexpected("a second Welcome"));
                             break;
                         }

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use slotmap::SlotMap;
 use tickstream_shared::codec::encode_server;
-use tickstream_shared::{EntityId, GameEvent, Mulberry32, ServerMsg, Tick, Welcome, close_code};
+use tickstream_shared::{
+    EntityId, GameEvent, Mulberry32, ServerMsg, Tick, Welcome, Welcome4, close_code,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 

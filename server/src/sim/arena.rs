@@ -4,7 +4,7 @@
 use std::f64::consts::TAU;
 
 use glam::DVec2;
-use tickstream_shared::{EntityId, EntityState, FieldSpec, Mulberry32, quant};
+use tickstream_shared::{EntityId, EntityState, FieldSpec, MoveRule, Mulberry32, quant};
 
 use super::GameParams;
 use super::game::{Audience, Game, GameInfo, GameWorld, PlayerInput, StepCtx};
@@ -35,6 +35,9 @@ impl Arena {
             kinds: vec!["player".into(), "npc".into()],
             fields: Vec::<FieldSpec>::new(),
             event_kinds: vec!["joined".into(), "left".into()],
+            move_rule: MoveRule::Walk {
+                speed: params.player_speed as f32,
+            },
         };
         Self { info, params }
     }

@@ -8,7 +8,7 @@ use std::f64::consts::TAU;
 
 use glam::DVec2;
 use serde::Deserialize;
-use tickstream_shared::{EntityId, EntityState, FieldSpec, Mulberry32, quant};
+use tickstream_shared::{EntityId, EntityState, FieldSpec, MoveRule, Mulberry32, quant};
 
 use super::ParamError;
 use super::game::{Audience, Game, GameInfo, GameWorld, PlayerInput, StepCtx};
@@ -122,6 +122,9 @@ impl Coins {
                 },
             ],
             event_kinds: vec!["joined".into(), "left".into(), "collected".into()],
+            move_rule: MoveRule::Walk {
+                speed: params.player_speed as f32,
+            },
         };
         Self { info, params }
     }

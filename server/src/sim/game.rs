@@ -24,7 +24,7 @@
 use std::sync::Arc;
 
 use tickstream_shared::messages::MAX_EVENT_TEXT;
-use tickstream_shared::{EntityId, EntityState, FieldSpec, MAX_FIELDS, Mulberry32, Tick};
+use tickstream_shared::{EntityId, EntityState, FieldSpec, MAX_FIELDS, MoveRule, Mulberry32, Tick};
 
 use super::{GameError, ParamError};
 
@@ -47,6 +47,10 @@ pub struct GameInfo {
     pub fields: Vec<FieldSpec>,
     /// `event_kinds[k]` names event kind `k`.
     pub event_kinds: Vec<String>,
+    /// How a player's own entity moves, told to clients so that they can predict it (protocol
+    /// v4 and later): [`MoveRule::Walk`] when `step` moves players that way, else
+    /// [`MoveRule::None`] and the game's clients bring their own step function.
+    pub move_rule: MoveRule,
 }
 
 impl GameInfo {

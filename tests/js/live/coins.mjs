@@ -102,7 +102,11 @@ async function run() {
   const a0 = await until("A plays", () => playing(A));
   const w = A.client.welcome;
   log(`A joined ${room} as entity ${a0.entity}: game ${w.game}, ${a0.entities} entities`);
-  check(w.protocol === 3 && a0.protocol === 3, `the server picks protocol 3 (${w.protocol}, ${a0.protocol})`);
+  check(w.protocol === 4 && a0.protocol === 4, `the server picks protocol 4 (${w.protocol}, ${a0.protocol})`);
+  check(
+    w.moveRule && w.moveRule.kind === "walk" && w.moveRule.speed === 4 && A.client.predictor.speed === 4,
+    `coins publishes its walk and the client predicts with it (${JSON.stringify(w.moveRule)})`,
+  );
   check(w.game === "coins", `a coins room runs coins (${w.game})`);
   check(JSON.stringify(w.kinds) === '["player","coin"]', `kinds ${JSON.stringify(w.kinds)}`);
   check(JSON.stringify(w.fields.map((f) => f.name)) === '["score","rotation"]', `fields ${JSON.stringify(w.fields)}`);

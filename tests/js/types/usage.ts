@@ -22,6 +22,9 @@ import {
   type ServerMsg,
   type Stats,
   type Welcome,
+  type MoveRule,
+  type StepInput,
+  type StepState,
 } from "../../../assets/web/tickstream.js";
 
 const protocol: string = SUBPROTOCOL;
@@ -36,8 +39,21 @@ const client = new TickstreamClient({
   token: async () => "a token from the backend",
 });
 
+// A game of one's own: its step function predicts the own entity.
+const ownGame = new TickstreamClient({
+  url: "wss://127.0.0.1:7443/ws",
+  predict: (state: StepState, input: StepInput, w: Welcome) => {
+    state.x = Math.min(state.x + (input.buttons & 1 ? 2 : 1) * Math.sign(input.dx), w.worldWidth);
+  },
+});
+void ownGame;
+void new TickstreamClient({ url: "wss://127.0.0.1:7443/ws", predict: false });
+
 client.on("welcome", (w: Welcome) => {
   const size: number = w.worldWidth * w.worldHeight;
+  const rule: MoveRule | null = w.moveRule;
+  const speed: number | null = rule && rule.kind === "walk" ? rule.speed : null;
+  void speed;
   const kinds: string[] = w.kinds;
   void size;
   void kinds;

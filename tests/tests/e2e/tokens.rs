@@ -62,7 +62,10 @@ async fn only_a_genuine_fresh_token_for_the_room_admits() -> anyhow::Result<()> 
     let good = mint(secret, "vip", "player-1", now() + 60, "nonce-good-1");
     let first = join_with(&server, Some(&good), "vip").await?;
     assert!(
-        matches!(first, Incoming::Msg(ServerMsg::Welcome(_))),
+        matches!(
+            first,
+            Incoming::Msg(ServerMsg::Welcome(_) | ServerMsg::Welcome4(_))
+        ),
         "a valid token admits: {first:?}"
     );
     // (what, the token, the room joined, what the reason says, the metric label)

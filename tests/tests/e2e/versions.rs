@@ -1,5 +1,5 @@
-//! Deployed clients keep working: v2 and v3 clients play in one room, every update of both
-//! verified, with no desync, and the gauge counts the sessions of each version.
+//! Deployed clients keep working: v2, v3 and v4 clients play in one room, every update of
+//! each verified, with no desync, and the gauge counts the sessions of each version.
 
 use std::time::Duration;
 
@@ -23,28 +23,34 @@ async fn bots(server: &TestServer, protocol: u16, room: &str) -> tickstream_bot:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v2_and_v3_clients_share_a_room_without_desync() -> anyhow::Result<()> {
+async fn v2_v3_and_v4_clients_share_a_room_without_desync() -> anyhow::Result<()> {
     if tickstream_tests::own_process!() {
         return Ok(());
     }
     let server = TestServer::start().await?;
     for room in ["versions", "coins-versions"] {
-        let (v2, v3, gauge) = tokio::join!(bots(&server, 2, room), bots(&server, 3, room), async {
-            // Polled until every bot of both versions is connected (or the step times out).
-            let by = |v: u16| series("tickstream_sessions_by_protocol", "protocol", v);
-            let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
-            loop {
-                let seen = (
-                    server.metric(&by(2)).await.unwrap_or(0.0),
-                    server.metric(&by(3)).await.unwrap_or(0.0),
-                );
-                if seen == (20.0, 20.0) || tokio::time::Instant::now() >= deadline {
-                    break seen;
+        let (v2, v3, v4, gauge) = tokio::join!(
+            bots(&server, 2, room),
+            bots(&server, 3, room),
+            bots(&server, 4, room),
+            async {
+                // Polled until every bot of both versions is connected (or the step times out).
+                let by = |v: u16| series("tickstream_sessions_by_protocol", "protocol", v);
+                let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+                loop {
+                    let seen = (
+                        server.metric(&by(2)).await.unwrap_or(0.0),
+                        server.metric(&by(3)).await.unwrap_or(0.0),
+                        server.metric(&by(4)).await.unwrap_or(0.0),
+                    );
+                    if seen == (20.0, 20.0, 20.0) || tokio::time::Instant::now() >= deadline {
+                        break seen;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-        });
-        for (v, s) in [(2, &v2), (3, &v3)] {
+        );
+        for (v, s) in [(2, &v2), (3, &v3), (4, &v4)] {
             assert_eq!(
                 s.bots_connected, 20,
                 "{room}: every v{v} bot connected: {s:?}"
@@ -63,11 +69,18 @@ async fn v2_and_v3_clients_share_a_room_without_desync() -> anyhow::Result<()> {
             v2.bytes_per_update,
             v3.bytes_per_update
         );
+        // v4 changes only the welcome: its updates are v3's.
+        assert!(
+            (v4.bytes_per_update - v3.bytes_per_update).abs() < v3.bytes_per_update * 0.2,
+            "{room}: v4 updates are v3's: v3 {} B, v4 {} B",
+            v3.bytes_per_update,
+            v4.bytes_per_update
+        );
         // In this test's own process, the gauges count only its bots.
         assert_eq!(
             gauge,
-            (20.0, 20.0),
-            "{room}: sessions by protocol (v2, v3) while every bot was connected"
+            (20.0, 20.0, 20.0),
+            "{room}: sessions by protocol (v2, v3, v4) while every bot was connected"
         );
     }
     server.stop().await;

@@ -1,56 +1,104 @@
-//! The golden `server_welcome_arena` vector is what a real server sends: the reference scenario
-//! B's settings, the first player of a new arena room, over v2 and over v3.
+//! The golden arena welcomes are what a real server sends: the reference scenario B's
+//! settings, the first player of a new arena room, over v2 (`server_welcome_arena`, the same
+//! bytes as v3's) and over v4 (`server_welcome4_arena`, with the move rule).
 
-use tickstream_shared::codec::encode_server;
-use tickstream_shared::{ServerMsg, Welcome};
-use tickstream_tests::TestServer;
+use tickstream_client::{Incoming, connect};
+use tickstream_shared::codec::{decode_server, encode_server};
+use tickstream_shared::{ClientMsg, Join, ServerMsg, Welcome, Welcome4};
+use tickstream_tests::{STEP_TIMEOUT, TestServer};
 
-/// The golden vector's bytes, from `shared/tests/golden/vectors.txt`.
-fn golden() -> anyhow::Result<Vec<u8>> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/tests/golden/vectors.txt"
+/// The bytes of golden vector `name` in `shared/tests/golden/FILE`.
+fn golden(file: &str, name: &str) -> anyhow::Result<Vec<u8>> {
+    let path = format!(
+        "{}/../shared/tests/golden/{file}",
+        env!("CARGO_MANIFEST_DIR")
     );
     let text = std::fs::read_to_string(path)?;
     let hex = text
         .lines()
-        .find_map(|l| l.strip_prefix("server_welcome_arena "))
-        .ok_or_else(|| anyhow::anyhow!("vectors.txt has server_welcome_arena"))?;
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .ok_or_else(|| anyhow::anyhow!("{file} has {name}"))?;
     (0..hex.trim().len())
         .step_by(2)
         .map(|i| Ok(u8::from_str_radix(&hex[i..i + 2], 16)?))
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_golden_arena_welcome_is_what_a_server_sends() -> anyhow::Result<()> {
-    let config = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../assets/scenarios/reference-b.toml"
-    );
-    let reference = tickstream_server::Config::from_file(std::path::Path::new(config))?;
-    let server = TestServer::start_with(|c| c.game = reference.game.clone()).await?;
-    let golden = golden()?;
-    let client = server.join("welcome").await?;
-    let real = client.welcome.clone();
+/// The golden token in place of the real, random one (after checking that it looks right).
+fn as_golden(real: Welcome, protocol: u16) -> Welcome {
     assert!(
         real.resume_token.len() == 32 && real.resume_token.bytes().all(|b| b.is_ascii_hexdigit()),
         "a real token is 32 hex digits: {:?}",
         real.resume_token
     );
-    // The token is random and the version is the negotiated one: the rest is byte for byte.
-    let as_golden = Welcome {
+    Welcome {
         resume_token: "9f86d081884c7d659a2feaa0c55ad015".into(),
-        protocol: 2,
+        protocol,
         ..real
-    };
+    }
+}
+
+async fn reference_server() -> anyhow::Result<TestServer> {
+    let config = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/scenarios/reference-b.toml"
+    );
+    let reference = tickstream_server::Config::from_file(std::path::Path::new(config))?;
+    TestServer::start_with(|c| c.game = reference.game.clone()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_golden_arena_welcome_is_what_a_server_sends() -> anyhow::Result<()> {
+    let server = reference_server().await?;
+    let client = server.join("welcome").await?;
+    // The version is the negotiated one (2, as the test client speaks): the rest is byte for
+    // byte.
     let mut bytes = Vec::new();
-    encode_server(&ServerMsg::Welcome(as_golden), &mut bytes)?;
+    encode_server(
+        &ServerMsg::Welcome(as_golden(client.welcome.clone(), 2)),
+        &mut bytes,
+    )?;
     assert_eq!(
-        bytes, golden,
+        bytes,
+        golden("vectors.txt", "server_welcome_arena")?,
         "the first player of a new reference-B arena room gets the golden Welcome"
     );
     drop(client);
+    server.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_golden_v4_arena_welcome_is_what_a_server_sends() -> anyhow::Result<()> {
+    let server = reference_server().await?;
+    let mut c = connect(&server.wss_url, &TestServer::options()).await?;
+    assert_eq!(
+        c.protocol(),
+        Some(4),
+        "a client offering every version gets v4"
+    );
+    c.send(&ClientMsg::Join(Join {
+        room: "welcome".into(),
+    }))
+    .await?;
+    let first = tokio::time::timeout(STEP_TIMEOUT, c.recv()).await??;
+    let Incoming::Msg(ServerMsg::Welcome4(real)) = first else {
+        anyhow::bail!("a v4 connection is welcomed with Welcome4, got {first:?}");
+    };
+    let mut bytes = Vec::new();
+    encode_server(
+        &ServerMsg::Welcome4(Welcome4 {
+            welcome: as_golden(real.welcome, 4),
+            move_rule: real.move_rule,
+        }),
+        &mut bytes,
+    )?;
+    let golden = golden("vectors-v4.txt", "server_welcome4_arena")?;
+    assert_eq!(
+        bytes, golden,
+        "the first player of a new reference-B arena room gets the golden v4 Welcome"
+    );
+    assert!(matches!(decode_server(&golden)?, ServerMsg::Welcome4(_)));
     server.stop().await;
     Ok(())
 }

@@ -152,7 +152,7 @@ impl Room {
         let Some(p) = self.players.get(key) else {
             return false;
         };
-        let welcome = ServerMsg::Welcome(Welcome {
+        let welcome = Welcome {
             protocol: link.protocol,
             entity: p.entity,
             tick_rate_hz: info.tick_rate_hz,
@@ -166,7 +166,16 @@ impl Room {
             event_kinds: info.event_kinds.clone(),
             resume_token: token.clone(),
             resumed,
-        });
+        };
+        // v4 adds the movement rule; older versions get the welcome they always had.
+        let welcome = if link.protocol >= 4 {
+            ServerMsg::Welcome4(Welcome4 {
+                welcome,
+                move_rule: info.move_rule,
+            })
+        } else {
+            ServerMsg::Welcome(welcome)
+        };
         let mut buf = Vec::new();
         if encode_server(&welcome, &mut buf).is_err() || !link.push_control(Outgoing::Message(buf))
         {

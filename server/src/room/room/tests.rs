@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use tickstream_shared::{EntityState, RoomName};
+use tickstream_shared::{EntityState, MoveRule, RoomName};
 
 use super::*;
 use crate::room::registry::{Registry, RoomCaps, RoomPolicy};
@@ -94,6 +94,7 @@ async fn a_join_that_panics_while_the_room_retires_frees_the_name() {
             kinds: vec!["player".into()],
             fields: Vec::new(),
             event_kinds: Vec::new(),
+            move_rule: MoveRule::None,
         },
         panicking: Arc::clone(&panicking),
         joins: Arc::clone(&joins),
