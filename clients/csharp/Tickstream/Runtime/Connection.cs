@@ -14,7 +14,10 @@ namespace Tickstream
     /// </summary>
     sealed class Connection
     {
-        readonly ClientWebSocket ws = new ClientWebSocket();
+        /// <summary>The socket: a ClientWebSocket, or the runtime's WebSocket over our own TLS stream.</summary>
+        volatile WebSocket ws;
+        /// <summary>Set for wss:// with a certificate check of this connection's own.</summary>
+        readonly RemoteCertificateValidationCallback check;
         readonly CancellationTokenSource cancel = new CancellationTokenSource();
         readonly Uri uri;
         readonly double connectTimeoutMs;
@@ -29,16 +32,21 @@ namespace Tickstream
             this.uri = uri;
             connectTimeoutMs = o.ConnectTimeoutMs;
             Inbox = new Inbox(Math.Max(4, o.InboxCapacity));
-            foreach (var p in Protocol.Subprotocols) ws.Options.AddSubProtocol(p);
             if (uri.Scheme == "wss")
             {
-                if (o.Insecure) ws.Options.RemoteCertificateValidationCallback = (s, c, ch, e) => true;
+                if (o.Insecure) check = (s, c, ch, e) => true;
                 else if (o.TrustedCertificate != null)
                 {
                     byte[] trusted = o.TrustedCertificate.RawData;
-                    ws.Options.RemoteCertificateValidationCallback = (s, cert, chain, errors) =>
+                    check = (s, cert, chain, errors) =>
                         errors == SslPolicyErrors.None || (cert != null && SameBytes(cert.GetRawCertData(), trusted));
                 }
+            }
+            if (check == null)
+            {
+                var client = new ClientWebSocket();
+                foreach (var p in Protocol.Subprotocols) client.Options.AddSubProtocol(p);
+                ws = client;
             }
         }
 
@@ -59,7 +67,9 @@ namespace Tickstream
                 using (var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(connectTimeoutMs)))
                 using (var both = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancel.Token))
                 {
-                    await ws.ConnectAsync(uri, both.Token).ConfigureAwait(false);
+                    if (check != null) ws = await StreamWebSocket.ConnectAsync(uri, check, both.Token).ConfigureAwait(false);
+                    else await ((ClientWebSocket)ws).ConnectAsync(uri, both.Token).ConfigureAwait(false);
+                    if (Volatile.Read(ref closing) != 0) { Abort(); return; }
                 }
                 Inbox.Post(InboxKind.Opened, 0, ws.SubProtocol ?? string.Empty);
                 byte[] buf = new byte[16 * 1024];
@@ -150,7 +160,8 @@ namespace Tickstream
         /// <summary>Sends what <paramref name="w"/> holds, unless a send is under way or the socket is not open.</summary>
         public bool TrySend(ByteWriter w)
         {
-            if (Busy || closing != 0 || ws.State != WebSocketState.Open || w.Length > sendBuf.Length) return false;
+            var ws = this.ws;
+            if (Busy || closing != 0 || ws == null || ws.State != WebSocketState.Open || w.Length > sendBuf.Length) return false;
             Buffer.BlockCopy(w.Buffer, 0, sendBuf, 0, w.Length);
             try
             {
@@ -173,7 +184,7 @@ namespace Tickstream
                 try
                 {
                     if (pending != null) await Task.WhenAny(pending, Task.Delay(500)).ConfigureAwait(false);
-                    if (ws.State == WebSocketState.Open)
+                    if (ws != null && ws.State == WebSocketState.Open)
                     {
                         using (var t = new CancellationTokenSource(1000))
                             await ws.CloseOutputAsync((WebSocketCloseStatus)code, Truncate(reason), t.Token).ConfigureAwait(false);
@@ -197,7 +208,8 @@ namespace Tickstream
         {
             Interlocked.Exchange(ref closing, 1);
             try { cancel.Cancel(); } catch (ObjectDisposedException) { }
-            try { ws.Abort(); } catch (Exception) { }
+            var w = ws;
+            if (w != null) try { w.Abort(); } catch (Exception) { }
         }
 
         /// <summary>A close reason cut to 123 UTF-8 bytes on a character boundary.</summary>
