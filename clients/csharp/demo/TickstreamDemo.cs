@@ -79,7 +79,7 @@ static class TickstreamDemo
         }
         client.GetStats(stats);
         client.Close();
-        Thread.Sleep(300); // lets the close frame go out
+        client.WaitClosed(2000); // lets the close frame go out before the process ends
         return played && stats.Desyncs == 0 && updatesSeen > 0 ? 0 : 1;
     }
 }

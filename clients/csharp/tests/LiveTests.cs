@@ -51,6 +51,13 @@ namespace Tickstream.Tests
             }
         }
 
+        /// <summary>Leaves (1000) and waits for the socket to end, so the process exits cleanly.</summary>
+        static void Finish(TickstreamClient c)
+        {
+            c.Close();
+            c.WaitClosed(5000);
+        }
+
         static void For(double seconds, params TickstreamClient[] clients)
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();
@@ -73,7 +80,7 @@ namespace Tickstream.Tests
             Check.True(c.Replica.Count > 1, "the view holds the NPCs and the player");
             Check.Equal(c.Replica.Checksum, c.Replica.FullChecksum(), "the incremental checksum equals the full one");
             Check.True(c.Replica.Get(c.OwnEntity) != null, "the own entity is in view");
-            c.Close();
+            Finish(c);
         }
 
         static void WssTrust()
@@ -84,7 +91,7 @@ namespace Tickstream.Tests
             c.Updated += r => updates++;
             c.Connect();
             Until(() => updates >= 10, "10 updates over wss", Timeout, c);
-            c.Close();
+            Finish(c);
 
             var untrusted = Client(TestRunner.Arg("wss"), Room("arena"), o => o.Reconnect = false);
             ClientError error = null;
@@ -134,7 +141,7 @@ namespace Tickstream.Tests
             uint before = c.InputSeq;
             c.SetInput(0, dy);
             Until(() => c.InputSeq > before && c.Replica.AckSeq == c.InputSeq, "the second input acknowledged", Timeout, c);
-            c.Close();
+            Finish(c);
         }
 
         /// <summary>Steers toward the nearest coin (kind 1) of the client's view.</summary>
@@ -175,7 +182,7 @@ namespace Tickstream.Tests
                 Check.True(events[i].Text.StartsWith("coin "), "it names the coin");
             }
             Check.Equal(c.OwnEntity, events[events.Count - 1].Entity, "the own player collected it");
-            c.Close();
+            Finish(c);
         }
 
         static string Describe(GameEvent e) { return e.Kind + "/" + e.Entity + "/" + e.Value + "/" + e.Text; }
@@ -221,8 +228,8 @@ namespace Tickstream.Tests
             int offset = aEvents.Count - bEvents.Count;
             for (int i = 0; i < bEvents.Count; i++)
                 Check.Equal(Describe(bEvents[i]), Describe(aEvents[offset + i]), "event " + (i + 1) + " of b's also reached a");
-            a.Close();
-            b.Close();
+            Finish(a);
+            Finish(b);
         }
 
         static void RefusedToken()
@@ -244,7 +251,7 @@ namespace Tickstream.Tests
             var good = Client(url, TestRunner.Arg("token-room"), o => o.Token = TestRunner.Arg("token"));
             good.Connect();
             Until(() => good.Replica.HasTick, "welcomed with a valid token", Timeout, good);
-            good.Close();
+            Finish(good);
         }
     }
 }

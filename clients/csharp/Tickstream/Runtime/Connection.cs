@@ -174,12 +174,15 @@ namespace Tickstream
             }
         }
 
-        /// <summary>Closes with a code and reason in the background (after the send under way); never throws.</summary>
-        public void Close(int code, string reason)
+        /// <summary>
+        /// Closes with a code and reason in the background (after the send under way); never
+        /// throws. The task ends once the socket is gone.
+        /// </summary>
+        public Task Close(int code, string reason)
         {
-            if (Interlocked.Exchange(ref closing, 1) != 0) return;
+            if (Interlocked.Exchange(ref closing, 1) != 0) return Task.FromResult(0);
             var pending = sending;
-            Task.Run(async () =>
+            return Task.Run(async () =>
             {
                 try
                 {

@@ -31,6 +31,8 @@ namespace Tickstream
         int arrivalHead, arrivalCount;
 
         Connection conn;
+        /// <summary>The close of the last connection Close() ended, for WaitClosed.</summary>
+        System.Threading.Tasks.Task closing;
         Welcome welcome;
         int protocolVersion;
         bool resuming;
@@ -198,7 +200,7 @@ namespace Tickstream
             SetState(ConnectionState.Closed);
             if (c != null)
             {
-                c.Close(CloseCode.Normal, "client closing");
+                closing = c.Close(CloseCode.Normal, "client closing");
                 LastClose = new CloseInfo { Code = CloseCode.Normal, Reason = "client closing" };
                 Raise(Closed, LastClose);
             }
@@ -241,6 +243,17 @@ namespace Tickstream
             resumeToken = null;
             lastEventSeq = 0;
             seq = 0;
+        }
+
+        /// <summary>
+        /// Waits up to <paramref name="millisecondsTimeout"/> for the close frame of
+        /// <see cref="Close"/> to go out and the socket to end: for a console program about to
+        /// exit (a game keeps running, and never needs to wait). True when it ended in time.
+        /// </summary>
+        public bool WaitClosed(int millisecondsTimeout)
+        {
+            var c = closing;
+            return c == null || c.Wait(millisecondsTimeout);
         }
 
         /// <summary>Closes without ceremony (1000), as <see cref="Close"/>.</summary>
@@ -339,7 +352,8 @@ namespace Tickstream
                     break;
                 case ServerMessageType.Pong:
                     {
-                        double rtt = (Math.Floor(t * 1000) - msg.PongClientTime) / 1000.0;
+                        // The clock now, not the poll's start: a pong can arrive while one poll drains.
+                        double rtt = (Math.Floor(NowMs * 1000) - msg.PongClientTime) / 1000.0;
                         if (rtt >= 0 && rtt < 60000)
                         {
                             rttSamples.Add(rtt);
@@ -551,7 +565,7 @@ namespace Tickstream
         {
             if (conn == null || conn.Busy) return;
             lastPingAt = t;
-            ClientMessages.Ping(writer, (ulong)Math.Floor(t * 1000));
+            ClientMessages.Ping(writer, (ulong)Math.Floor(NowMs * 1000));
             conn.TrySend(writer);
         }
 
