@@ -17,6 +17,7 @@ namespace Tickstream.Tests
         public static void Register(List<KeyValuePair<string, Action>> t)
         {
             t.Add(Pair("live: joins and applies 300 updates with zero checksum mismatches", JoinAnd300Updates));
+            t.Add(Pair("live: steady-state updates allocate (almost) nothing on the game thread", SteadyStateAllocation));
             t.Add(Pair("live: wss trusts the given development certificate, and only that", WssTrust));
             t.Add(Pair("live: inputs are acknowledged; the prediction is within one grid point of the server", InputsAndPrediction));
             t.Add(Pair("live: coin events arrive once each, in seq order", CoinEvents));
@@ -80,6 +81,35 @@ namespace Tickstream.Tests
             Check.True(c.Replica.Count > 1, "the view holds the NPCs and the player");
             Check.Equal(c.Replica.Checksum, c.Replica.FullChecksum(), "the incremental checksum equals the full one");
             Check.True(c.Replica.Get(c.OwnEntity) != null, "the own entity is in view");
+            Finish(c);
+        }
+
+        static void SteadyStateAllocation()
+        {
+            // 500 NPCs moving every tick: each update decodes, applies, verifies, interpolates.
+            var c = Client(TestRunner.Arg("ws"), Room("arena"));
+            int updates = 0;
+            c.Updated += r => updates++;
+            c.Connect();
+            var remotes = new List<EntityView>();
+            var stats = new ClientStats();
+            EntityView own;
+            c.SetInput(1, 0);
+            Until(() => { c.Frame(remotes, out own); return updates >= 90; }, "warm-up", Timeout, c);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            int start = updates;
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            while (updates < start + 150)
+            {
+                if (watch.Elapsed.TotalSeconds > Timeout) throw new CheckFailed("timed out measuring");
+                c.Poll();
+                c.Frame(remotes, out own);
+                c.GetStats(stats);
+                Thread.Sleep(2);
+            }
+            long perUpdate = (GC.GetAllocatedBytesForCurrentThread() - before) / (updates - start);
+            Console.WriteLine("      game-thread allocation: " + perUpdate + " bytes per update (" + c.Replica.Count + " entities; pings and sends allocate their Tasks)");
+            Check.True(perUpdate < 128, "under 128 bytes per update, with " + c.Replica.Count + " entities in view: " + perUpdate);
             Finish(c);
         }
 

@@ -11,6 +11,7 @@ namespace Tickstream.Tests
             t.Add(new KeyValuePair<string, Action>("model: the walk normalises, moves speed per tick and clamps", Walk));
             t.Add(new KeyValuePair<string, Action>("model: reconcile replays unacknowledged inputs from the server's position", Reconcile));
             t.Add(new KeyValuePair<string, Action>("model: the interpolator blends between ticks and snaps teleports", Interpolate));
+            t.Add(new KeyValuePair<string, Action>("model: the prediction rule comes from Welcome4 on v4, from the game before", Rules));
         }
 
         static void Walk()
@@ -40,6 +41,35 @@ namespace Tickstream.Tests
             p.Reconcile(12, 1, 105, 100);
             Check.Equal(110.0, p.X, "tick 13 replayed on top of the server's tick 12");
             Check.Equal(13L, p.Tick, "still at local tick 13");
+        }
+
+        static Welcome W(bool four, string game, MotionRuleKind motion = MotionRuleKind.None, float speed = 0)
+        {
+            return new Welcome { IsWelcome4 = four, ProtocolVersion = (ushort)(four ? 4 : 3), Game = game, WorldWidth = 1000, WorldHeight = 1000, TickRateHz = 30, Motion = motion, Speed = speed };
+        }
+
+        static double StepX(MotionStep step)
+        {
+            double x, y;
+            step(100, 100, 1, 0, out x, out y);
+            return x - 100;
+        }
+
+        static void Rules()
+        {
+            double speed;
+            var o = new ClientOptions();
+            Check.Equal(7.0, StepX(MotionRules.For(W(true, "arena", MotionRuleKind.Walk, 7), o, out speed)), "v4 Walk: the Welcome's speed");
+            Check.Equal(7.0, speed, "and that speed bounds interpolation");
+            Check.True(MotionRules.For(W(true, "mine", MotionRuleKind.None), o, out speed) == null, "v4 None: no prediction");
+            Check.Equal(4.0, StepX(MotionRules.For(W(false, "coins"), o, out speed)), "v3 coins: 4 per tick");
+            Check.Equal(5.0, StepX(MotionRules.For(W(false, "arena"), o, out speed)), "v3 arena: 5 per tick");
+            o.PlayerSpeed = 6;
+            Check.Equal(6.0, StepX(MotionRules.For(W(false, "arena"), o, out speed)), "v3 with PlayerSpeed");
+            MotionStep mine = (double x, double y, float dx, float dy, out double nx, out double ny) => { nx = x + 2 * dx; ny = y; };
+            o.Step = mine;
+            Check.Equal(2.0, StepX(MotionRules.For(W(true, "mine", MotionRuleKind.None), o, out speed)), "a game's own rule wins on v4 None");
+            Check.Equal(2.0, StepX(MotionRules.For(W(true, "arena", MotionRuleKind.Walk, 7), o, out speed)), "and over Walk");
         }
 
         static void Interpolate()

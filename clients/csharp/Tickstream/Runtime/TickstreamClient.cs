@@ -402,14 +402,8 @@ namespace Tickstream
             sessionStart = t;
             replica.Clear();
             clock = new ServerClock(w.TickRateHz);
-            MotionStep step = options.Step;
-            double speed = 0;
-            if (step == null)
-            {
-                if (w.IsWelcome4) speed = w.Motion == MotionRuleKind.Walk ? w.Speed : 0;
-                else speed = options.PlayerSpeed > 0 ? options.PlayerSpeed : (w.Game == "coins" ? 4 : 5);
-                if (speed > 0) step = Predictor.Walk(speed, w.WorldWidth, w.WorldHeight);
-            }
+            double speed;
+            MotionStep step = MotionRules.For(w, options, out speed);
             predictor = step != null ? new Predictor(step) : null;
             interp = new Interpolator(options.MaxStep > 0 ? options.MaxStep : speed > 0 ? speed : 5);
             SetState(ConnectionState.Playing);
