@@ -50,8 +50,8 @@ namespace Tickstream
         public double SmoothingMs = 80;
         /// <summary>A correction larger than this (world units) snaps.</summary>
         public double SnapDistance = 20;
-        /// <summary>Frames that may wait for Poll before the network task stops reading.</summary>
-        public int InboxCapacity = 256;
+        /// <summary>Frames that may wait for Poll before the network task stops reading (64: two seconds at 30 Hz).</summary>
+        public int InboxCapacity = 64;
         /// <summary>How long opening the WebSocket may take.</summary>
         public double ConnectTimeoutMs = 10000;
     }

@@ -105,7 +105,7 @@ namespace Tickstream
                         Abort();
                         return;
                     }
-                    await Inbox.WaitForRoomAsync(cancel.Token).ConfigureAwait(false);
+                    await Inbox.WaitForRoomAsync(len, cancel.Token).ConfigureAwait(false);
                     Inbox.PostFrame(buf, len);
                 }
             }

@@ -19,9 +19,10 @@ namespace Tickstream
 
     /// <summary>
     /// The bounded hand-over from a connection's network task to the game thread. At most
-    /// <c>capacity</c> frames wait; when the game thread does not poll, the network task stops
-    /// reading (the server then merges ticks, and past its limit closes with 4000) instead of
-    /// buffering without bound. Frame arrays are pooled: a steady stream allocates nothing.
+    /// <c>capacity</c> frames, and about <see cref="MaxBytes"/> bytes, wait; when the game thread
+    /// does not poll, the network task stops reading (the server then merges ticks, and past its
+    /// limit closes with 4000) instead of buffering without bound. Frame arrays are pooled: a
+    /// steady stream allocates nothing.
     /// </summary>
     sealed class Inbox
     {
@@ -30,6 +31,10 @@ namespace Tickstream
         readonly Stack<byte[]> pool = new Stack<byte[]>();
         readonly SemaphoreSlim slots;
         readonly int capacity;
+        int queuedBytes;
+
+        /// <summary>Bytes of frames that may wait (a frame larger than this waits alone).</summary>
+        public const int MaxBytes = 8 * 1024 * 1024;
 
         public Inbox(int capacity)
         {
@@ -37,8 +42,19 @@ namespace Tickstream
             slots = new SemaphoreSlim(capacity, capacity);
         }
 
-        /// <summary>Waits (network task) until a frame may be posted.</summary>
-        public Task WaitForRoomAsync(CancellationToken cancel) { return slots.WaitAsync(cancel); }
+        /// <summary>Waits (network task) until a frame of <paramref name="length"/> bytes may be posted.</summary>
+        public async Task WaitForRoomAsync(int length, CancellationToken cancel)
+        {
+            await slots.WaitAsync(cancel).ConfigureAwait(false);
+            while (true)
+            {
+                lock (gate)
+                {
+                    if (queuedBytes == 0 || queuedBytes + length <= MaxBytes) return;
+                }
+                await Task.Delay(5, cancel).ConfigureAwait(false);
+            }
+        }
 
         /// <summary>Posts a copy of a frame (network task; after <see cref="WaitForRoomAsync"/>).</summary>
         public void PostFrame(byte[] data, int length)
@@ -50,7 +66,11 @@ namespace Tickstream
             }
             if (copy == null) copy = new byte[System.Math.Max(length, 1024)];
             System.Buffer.BlockCopy(data, 0, copy, 0, length);
-            lock (gate) items.Enqueue(new InboxItem { Kind = InboxKind.Frame, Data = copy, Length = length });
+            lock (gate)
+            {
+                queuedBytes += length;
+                items.Enqueue(new InboxItem { Kind = InboxKind.Frame, Data = copy, Length = length });
+            }
         }
 
         /// <summary>Posts a change of the connection (opened, closed); these take no frame slot.</summary>
@@ -71,11 +91,13 @@ namespace Tickstream
         }
 
         /// <summary>Gives a frame's array back once it was handled (game thread), and its slot.</summary>
-        public void Release(byte[] data)
+        public void Release(byte[] data, int length)
         {
             lock (gate)
             {
-                if (pool.Count < capacity) pool.Push(data);
+                queuedBytes -= length;
+                // Large arrays are not kept: a burst of big frames does not pin their memory.
+                if (pool.Count < capacity && data.Length <= 256 * 1024) pool.Push(data);
             }
             slots.Release();
         }

@@ -293,7 +293,7 @@ namespace Tickstream
                     case InboxKind.Opened: OnOpen(item.Text); break;
                     case InboxKind.Frame:
                         OnMessage(item.Data, item.Length, t);
-                        c.Inbox.Release(item.Data);
+                        c.Inbox.Release(item.Data, item.Length);
                         break;
                     case InboxKind.Closed:
                         conn = null;
