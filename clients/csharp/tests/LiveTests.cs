@@ -22,6 +22,7 @@ namespace Tickstream.Tests
             t.Add(Pair("live: inputs are acknowledged; the prediction is within one grid point of the server", InputsAndPrediction));
             t.Add(Pair("live: coin events arrive once each, in seq order", CoinEvents));
             t.Add(Pair("live: resume after an abrupt drop: same entity, no event lost, input seqs continue", ResumeAfterDrop));
+            t.Add(Pair("live: a saved resume state takes the player over in a new client", ResumeFromSavedState));
             t.Add(Pair("live: a refused join token is an error value with close code 1008", RefusedToken));
         }
 
@@ -258,6 +259,33 @@ namespace Tickstream.Tests
             int offset = aEvents.Count - bEvents.Count;
             for (int i = 0; i < bEvents.Count; i++)
                 Check.Equal(Describe(bEvents[i]), Describe(aEvents[offset + i]), "event " + (i + 1) + " of b's also reached a");
+            Finish(a);
+            Finish(b);
+        }
+
+        static void ResumeFromSavedState()
+        {
+            string room = Room("coins");
+            var a = Client(TestRunner.Arg("ws"), room);
+            var events = new List<GameEvent>();
+            a.GameEventReceived += e => events.Add(e);
+            a.Connect();
+            Until(() => { Steer(a); return events.Count >= 2 && a.Replica.AckSeq >= 1; }, "events and an acknowledged input", Timeout, a);
+            a.Suspend(); // 4100: the server keeps the player for its grace period
+            var saved = a.GetResumeState();
+            Check.True(saved != null, "a resume state after a Welcome");
+            a.WaitClosed(5000);
+
+            var b = Client(TestRunner.Arg("ws"), room);
+            var later = new List<GameEvent>();
+            b.GameEventReceived += e => later.Add(e);
+            Check.True(b.AdoptResumeState(saved), "the state is adopted");
+            Check.True(!b.AdoptResumeState(new ResumeState { Room = "elsewhere", Token = saved.Token }), "a state for another room is not");
+            b.Connect();
+            Until(() => { Steer(b); return b.Welcome != null && later.Count >= 1 && b.InputSeq > saved.InputSeq && b.Replica.AckSeq == b.InputSeq; }, "resumed, an event and an input", Timeout, b);
+            Check.True(b.Welcome.Resumed, "resumed, not joined");
+            Check.Equal(saved.Entity, b.OwnEntity, "the same entity");
+            Check.Equal(saved.LastEventSeq + 1, later[0].Seq, "events continue after the last one delivered");
             Finish(a);
             Finish(b);
         }

@@ -236,6 +236,29 @@ namespace Tickstream
             OnClosed(CloseCode.Abnormal, "connection dropped", true, ErrorKind.Transport);
         }
 
+        /// <summary>What a later connection needs to resume this player, or null before the first Welcome.</summary>
+        public ResumeState GetResumeState()
+        {
+            if (!hasPlayer || resumeToken == null) return null;
+            return new ResumeState { Room = options.Room, Token = resumeToken, LastEventSeq = lastEventSeq, Entity = player, InputSeq = seq };
+        }
+
+        /// <summary>
+        /// Takes over a saved player (from <see cref="GetResumeState"/>): the next
+        /// <see cref="Connect"/> resumes it instead of joining. False, and nothing changes, when
+        /// the state is for another room or has no token.
+        /// </summary>
+        public bool AdoptResumeState(ResumeState state)
+        {
+            if (state == null || string.IsNullOrEmpty(state.Token) || state.Room != options.Room) return false;
+            hasPlayer = true;
+            player = state.Entity;
+            resumeToken = state.Token;
+            lastEventSeq = state.LastEventSeq;
+            seq = state.InputSeq;
+            return true;
+        }
+
         /// <summary>Forgets the player: the next connection joins afresh.</summary>
         public void ForgetPlayer()
         {
