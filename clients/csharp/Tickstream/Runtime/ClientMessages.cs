@@ -1,0 +1,126 @@
+using System;
+
+namespace Tickstream
+{
+    /// <summary>A decoded client message (for tests and tools; PROTOCOL.md §6.1).</summary>
+    public sealed class ClientMessage
+    {
+        /// <summary>0 Join, 1 Input, 2 Ping, 3 Resume.</summary>
+        public int Variant;
+        /// <summary>Join, Resume: the room.</summary>
+        public string Room;
+        /// <summary>Resume: the token.</summary>
+        public string Token;
+        /// <summary>Resume: the last event seq processed.</summary>
+        public uint LastEventSeq;
+        /// <summary>Input: the sequence number.</summary>
+        public uint Seq;
+        /// <summary>Input: direction x.</summary>
+        public float Dx;
+        /// <summary>Input: direction y.</summary>
+        public float Dy;
+        /// <summary>Input: game-defined buttons.</summary>
+        public uint Buttons;
+        /// <summary>Ping: any value, echoed in the Pong.</summary>
+        public ulong ClientTime;
+    }
+
+    /// <summary>
+    /// Encodes the client's messages (PROTOCOL.md §6.1) into a writer the caller reuses, so that
+    /// sending an input allocates nothing.
+    /// </summary>
+    public static class ClientMessages
+    {
+        /// <summary>Whether a room name is 1..=64 characters of [A-Za-z0-9_.-].</summary>
+        public static bool IsValidRoomName(string room)
+        {
+            if (string.IsNullOrEmpty(room) || room.Length > 64) return false;
+            foreach (char c in room)
+            {
+                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+                if (!ok) return false;
+            }
+            return true;
+        }
+
+        /// <summary>Join { room }.</summary>
+        public static void Join(ByteWriter w, string room)
+        {
+            w.Clear();
+            w.Varint(0);
+            w.Str(room);
+        }
+
+        /// <summary>Input { seq, dx, dy, buttons }.</summary>
+        public static void Input(ByteWriter w, uint seq, float dx, float dy, uint buttons)
+        {
+            w.Clear();
+            w.Varint(1);
+            w.Varint(seq);
+            w.F32(dx);
+            w.F32(dy);
+            w.Varint(buttons);
+        }
+
+        /// <summary>Ping { client_time }.</summary>
+        public static void Ping(ByteWriter w, ulong clientTime)
+        {
+            w.Clear();
+            w.Varint(2);
+            w.Varint(clientTime);
+        }
+
+        /// <summary>Resume { room, token, last_event_seq }.</summary>
+        public static void Resume(ByteWriter w, string room, string token, uint lastEventSeq)
+        {
+            w.Clear();
+            w.Varint(3);
+            w.Str(room);
+            w.Str(token);
+            w.Varint(lastEventSeq);
+        }
+
+        /// <summary>Encodes a decoded client message back (tests).</summary>
+        public static void Encode(ByteWriter w, ClientMessage m)
+        {
+            switch (m.Variant)
+            {
+                case 0: Join(w, m.Room); break;
+                case 1: Input(w, m.Seq, m.Dx, m.Dy, m.Buttons); break;
+                case 2: Ping(w, m.ClientTime); break;
+                case 3: Resume(w, m.Room, m.Token, m.LastEventSeq); break;
+                default: throw new ArgumentException("unknown client message variant " + m.Variant);
+            }
+        }
+
+        /// <summary>Decodes a client message (tests and tools); false with an error when malformed.</summary>
+        public static bool TryDecode(byte[] bytes, out ClientMessage message, out string error)
+        {
+            message = null;
+            error = null;
+            var r = new ByteReader();
+            try
+            {
+                r.Reset(bytes, 0, bytes.Length);
+                var m = new ClientMessage();
+                m.Variant = (int)r.U32();
+                switch (m.Variant)
+                {
+                    case 0: m.Room = r.Str(); break;
+                    case 1: m.Seq = r.U32(); m.Dx = r.F32(); m.Dy = r.F32(); m.Buttons = r.U32(); break;
+                    case 2: m.ClientTime = r.U64(); break;
+                    case 3: m.Room = r.Str(); m.Token = r.Str(); m.LastEventSeq = r.U32(); break;
+                    default: throw new ProtocolException("unknown client message variant " + m.Variant);
+                }
+                r.End();
+                message = m;
+                return true;
+            }
+            catch (ProtocolException e)
+            {
+                error = e.Message;
+                return false;
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using System;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Tickstream
+{
+    /// <summary>How a <see cref="TickstreamClient"/> connects and plays. Only <see cref="Url"/> is required.</summary>
+    public sealed class ClientOptions
+    {
+        /// <summary>The server's endpoint: <c>wss://host:7443/ws</c> (or <c>ws://</c> where the operator enabled it).</summary>
+        public string Url = "wss://127.0.0.1:7443/ws";
+        /// <summary>The room to join: 1..=64 characters of [A-Za-z0-9_.-].</summary>
+        public string Room = "lobby";
+        /// <summary>A join token from the game's backend (servers with a join secret), or null.</summary>
+        public string Token;
+        /// <summary>Called (on the game thread) for a fresh join token per connection; overrides <see cref="Token"/>.</summary>
+        public Func<string> TokenProvider;
+        /// <summary>
+        /// A certificate to trust for wss:// in addition to the system's roots, for a development
+        /// server's self-signed certificate: only this connection trusts it, and only this one
+        /// certificate. Verification stays on.
+        /// </summary>
+        public X509Certificate2 TrustedCertificate;
+        /// <summary>Accept any server certificate on this connection (development only).</summary>
+        public bool Insecure;
+        /// <summary>Render remote entities this far in the past (PROTOCOL.md §13.2).</summary>
+        public double InterpolationDelayMs = 100;
+        /// <summary>
+        /// The own entity's movement rule for prediction; null takes the server's (Welcome4's
+        /// Walk on v4; on v2/v3 the built-in games' walk at <see cref="PlayerSpeed"/>). On v4 with
+        /// motion None and no rule here, the own entity is not predicted.
+        /// </summary>
+        public MotionStep Step;
+        /// <summary>v2/v3 only: speed per tick of the built-in walk; 0 = the built-in games' defaults (4 in coins, 5 else).</summary>
+        public double PlayerSpeed;
+        /// <summary>The largest legitimate move per tick for interpolation (a larger jump snaps); 0 = the walk speed (or 5).</summary>
+        public double MaxStep;
+        /// <summary>Milliseconds between pings (round-trip time).</summary>
+        public double PingIntervalMs = 1000;
+        /// <summary>The most inputs per second (and at most one per local tick).</summary>
+        public double MaxInputRateHz = 30;
+        /// <summary>Reconnect (resuming the player when possible) after a drop.</summary>
+        public bool Reconnect = true;
+        /// <summary>The first reconnect delay; it doubles per attempt, with jitter.</summary>
+        public double ReconnectInitialMs = 250;
+        /// <summary>The longest reconnect delay.</summary>
+        public double ReconnectMaxMs = 10000;
+        /// <summary>Consecutive 1008 closes retried before giving up (a static refused token is not retried).</summary>
+        public int PolicyRetries = 2;
+        /// <summary>Blend prediction corrections over about this long.</summary>
+        public double SmoothingMs = 80;
+        /// <summary>A correction larger than this (world units) snaps.</summary>
+        public double SnapDistance = 20;
+        /// <summary>Frames that may wait for Poll before the network task stops reading (64: two seconds at 30 Hz).</summary>
+        public int InboxCapacity = 64;
+        /// <summary>How long opening the WebSocket may take.</summary>
+        public double ConnectTimeoutMs = 10000;
+    }
+}

@@ -1,0 +1,47 @@
+namespace Tickstream
+{
+    /// <summary>Numbers for an overlay, logs and tests (<see cref="TickstreamClient.GetStats"/>).</summary>
+    public sealed class ClientStats
+    {
+        /// <summary>Whether the client is welcomed and receiving updates.</summary>
+        public bool Connected;
+        /// <summary>The connection's state.</summary>
+        public ConnectionState State;
+        /// <summary>The protocol version in use (0 before the server chose).</summary>
+        public int ProtocolVersion;
+        /// <summary>The own entity, when welcomed.</summary>
+        public uint Entity;
+        /// <summary>The replica's tick.</summary>
+        public uint Tick;
+        /// <summary>The replica's ack_seq.</summary>
+        public uint AckSeq;
+        /// <summary>The last input seq sent.</summary>
+        public uint InputSeq;
+        /// <summary>Entities in view.</summary>
+        public int Entities;
+        /// <summary>Updates per second over the last two seconds.</summary>
+        public double UpdateRateHz;
+        /// <summary>Median round trip of the last five pings, ms; negative before the first.</summary>
+        public double RttMs = -1;
+        /// <summary>Updates applied this session.</summary>
+        public long Updates;
+        /// <summary>Game events delivered in all.</summary>
+        public long Events;
+        /// <summary>The seq of the last event delivered.</summary>
+        public uint LastEventSeq;
+        /// <summary>Desyncs detected (each followed by a resume).</summary>
+        public long Desyncs;
+        /// <summary>Successful resumes.</summary>
+        public long Resumes;
+        /// <summary>Reconnects scheduled.</summary>
+        public long Reconnects;
+        /// <summary>Bytes of server messages received.</summary>
+        public long BytesIn;
+        /// <summary>The predicted own position (world units), when predicting.</summary>
+        public bool Predicting;
+        /// <summary>Predicted x.</summary>
+        public double PredictedX;
+        /// <summary>Predicted y.</summary>
+        public double PredictedY;
+    }
+}

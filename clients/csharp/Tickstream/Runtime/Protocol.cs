@@ -1,0 +1,73 @@
+// Tickstream C# client: the constants of the wire protocol (docs/PROTOCOL.md).
+namespace Tickstream
+{
+    /// <summary>
+    /// The protocol's fixed numbers. The client offers <see cref="Subprotocols"/>, newest first;
+    /// the server echoes the highest it speaks and names the same version in Welcome.protocol.
+    /// </summary>
+    public static class Protocol
+    {
+        /// <summary>Offered subprotocols, newest first (v4 adds Welcome4's movement rule).</summary>
+        public static readonly string[] Subprotocols = { "tickstream.v4", "tickstream.v3", "tickstream.v2" };
+
+        /// <summary>The version a subprotocol names, or 0 when the client does not speak it.</summary>
+        public static int VersionOf(string subprotocol)
+        {
+            switch (subprotocol)
+            {
+                case "tickstream.v4": return 4;
+                case "tickstream.v3": return 3;
+                case "tickstream.v2": return 2;
+                default: return 0;
+            }
+        }
+
+        /// <summary>Grid points per world unit: positions travel as u32 counts of 1/64 unit.</summary>
+        public const double GridScale = 64.0;
+        /// <summary>The largest server message accepted (4 MiB); a larger one is refused.</summary>
+        public const int MaxServerMessage = 4 * 1024 * 1024;
+        /// <summary>The largest client message the server accepts.</summary>
+        public const int MaxClientMessage = 256;
+        /// <summary>The most entries one list of a delta may hold.</summary>
+        public const int MaxListLen = 65536;
+        /// <summary>Game fields per entity; unused ones are 0.</summary>
+        public const int MaxFields = 8;
+        /// <summary>The longest close reason a WebSocket accepts, in UTF-8 bytes.</summary>
+        public const int MaxCloseReason = 123;
+    }
+
+    /// <summary>WebSocket close codes (PROTOCOL.md §4), plus 1006 for a lost link.</summary>
+    public static class CloseCode
+    {
+        /// <summary>The session ended cleanly; the player left.</summary>
+        public const int Normal = 1000;
+        /// <summary>The server drains: join afresh elsewhere.</summary>
+        public const int GoingAway = 1001;
+        /// <summary>A malformed message or a rule broken: a client bug.</summary>
+        public const int ProtocolError = 1002;
+        /// <summary>No close frame: the link was lost (reported by the client, never sent).</summary>
+        public const int Abnormal = 1006;
+        /// <summary>Rate limit, or a join token refused.</summary>
+        public const int Policy = 1008;
+        /// <summary>A client message too large.</summary>
+        public const int TooBig = 1009;
+        /// <summary>The server or the room's game failed.</summary>
+        public const int Internal = 1011;
+        /// <summary>Room full or too busy: retry later.</summary>
+        public const int TryAgain = 1013;
+        /// <summary>The client did not take its updates in time.</summary>
+        public const int TooSlow = 4000;
+        /// <summary>No Join in time after the upgrade.</summary>
+        public const int JoinTimeout = 4001;
+        /// <summary>The room name is invalid.</summary>
+        public const int BadRoomName = 4002;
+        /// <summary>The client sent nothing for too long.</summary>
+        public const int IdleTimeout = 4003;
+        /// <summary>The client's bounded event queue overflowed.</summary>
+        public const int EventsOverflow = 4004;
+        /// <summary>A Resume was refused: join afresh.</summary>
+        public const int ResumeRefused = 4005;
+        /// <summary>Sent by a client that closes but keeps its player for a resume.</summary>
+        public const int Suspend = 4100;
+    }
+}

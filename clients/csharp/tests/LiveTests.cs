@@ -1,0 +1,315 @@
+using System;
+using System.Collections.Generic;
+using System.Security.Cryptography.X509Certificates;
+using System.Threading;
+
+namespace Tickstream.Tests
+{
+    /// <summary>
+    /// The client against real tickstream-servers that test.sh starts on free loopback ports:
+    /// join and 300 verified updates; wss with the development certificate trusted (and refused
+    /// without); inputs acknowledged and the prediction within one grid point of the server;
+    /// coin events in order; resume after an abrupt drop without losing an event; a refused
+    /// join token as an error value with its close code. Every wait is bounded generously.
+    /// </summary>
+    static class LiveTests
+    {
+        public static void Register(List<KeyValuePair<string, Action>> t)
+        {
+            t.Add(Pair("live: joins and applies 300 updates with zero checksum mismatches", JoinAnd300Updates));
+            t.Add(Pair("live: steady-state updates allocate (almost) nothing on the game thread", SteadyStateAllocation));
+            t.Add(Pair("live: wss trusts the given development certificate, and only that", WssTrust));
+            t.Add(Pair("live: inputs are acknowledged; the prediction is within one grid point of the server", InputsAndPrediction));
+            t.Add(Pair("live: coin events arrive once each, in seq order", CoinEvents));
+            t.Add(Pair("live: resume after an abrupt drop: same entity, no event lost, input seqs continue", ResumeAfterDrop));
+            t.Add(Pair("live: a saved resume state takes the player over in a new client", ResumeFromSavedState));
+            t.Add(Pair("live: a refused join token is an error value with close code 1008", RefusedToken));
+        }
+
+        static KeyValuePair<string, Action> Pair(string name, Action a) { return new KeyValuePair<string, Action>(name, a); }
+
+        static readonly Random Rng = new Random();
+        static string Room(string prefix) { return prefix + "-cs-" + Rng.Next(1000000); }
+
+        /// <summary>A generous bound: it bounds the test on a loaded machine, it is not what is measured.</summary>
+        const double Timeout = 60;
+
+        static TickstreamClient Client(string url, string room, Action<ClientOptions> tweak = null)
+        {
+            var o = new ClientOptions { Url = url, Room = room };
+            if (tweak != null) tweak(o);
+            return new TickstreamClient(o);
+        }
+
+        /// <summary>Polls the clients (as a game loop would) until <paramref name="done"/>; fails after <paramref name="seconds"/>.</summary>
+        static void Until(Func<bool> done, string what, double seconds = Timeout, params TickstreamClient[] clients)
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            while (!done())
+            {
+                if (watch.Elapsed.TotalSeconds > seconds) throw new CheckFailed("timed out after " + seconds + " s waiting for: " + what);
+                foreach (var c in clients) c.Poll();
+                Thread.Sleep(2);
+            }
+        }
+
+        /// <summary>Leaves (1000) and waits for the socket to end, so the process exits cleanly.</summary>
+        static void Finish(TickstreamClient c)
+        {
+            c.Close();
+            c.WaitClosed(5000);
+        }
+
+        static void For(double seconds, params TickstreamClient[] clients)
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            Until(() => watch.Elapsed.TotalSeconds >= seconds, "time", seconds + 30, clients);
+        }
+
+        static void JoinAnd300Updates()
+        {
+            var c = Client(TestRunner.Arg("ws"), Room("arena"));
+            int updates = 0, errors = 0;
+            c.Updated += r => updates++;
+            c.Error += e => errors++;
+            c.Connect();
+            Until(() => updates >= 300 || errors > 0, "300 updates", Timeout, c);
+            var s = new ClientStats();
+            c.GetStats(s);
+            Check.Equal(0, errors, "no error (a checksum mismatch would be one)");
+            Check.Equal(0L, s.Desyncs, "zero checksum mismatches");
+            Check.Equal(3, c.ProtocolVersion, "the server speaks v3 (v4 offered first)");
+            Check.True(c.Replica.Count > 1, "the view holds the NPCs and the player");
+            Check.Equal(c.Replica.Checksum, c.Replica.FullChecksum(), "the incremental checksum equals the full one");
+            Check.True(c.Replica.Get(c.OwnEntity) != null, "the own entity is in view");
+            Finish(c);
+        }
+
+        static void SteadyStateAllocation()
+        {
+            // 500 NPCs moving every tick: each update decodes, applies, verifies, interpolates.
+            var c = Client(TestRunner.Arg("ws"), Room("arena"));
+            int updates = 0;
+            c.Updated += r => updates++;
+            c.Connect();
+            var remotes = new List<EntityView>();
+            var stats = new ClientStats();
+            EntityView own;
+            c.SetInput(1, 0);
+            Until(() => { c.Frame(remotes, out own); return updates >= 90; }, "warm-up", Timeout, c);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            int start = updates;
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            while (updates < start + 150)
+            {
+                if (watch.Elapsed.TotalSeconds > Timeout) throw new CheckFailed("timed out measuring");
+                c.Poll();
+                c.Frame(remotes, out own);
+                c.GetStats(stats);
+                Thread.Sleep(2);
+            }
+            long perUpdate = (GC.GetAllocatedBytesForCurrentThread() - before) / (updates - start);
+            Console.WriteLine("      game-thread allocation: " + perUpdate + " bytes per update (" + c.Replica.Count + " entities; pings and sends allocate their Tasks)");
+            Check.True(perUpdate < 128, "under 128 bytes per update, with " + c.Replica.Count + " entities in view: " + perUpdate);
+            Finish(c);
+        }
+
+        static void WssTrust()
+        {
+            var cert = new X509Certificate2(TestRunner.Arg("cert"));
+            var c = Client(TestRunner.Arg("wss"), Room("arena"), o => o.TrustedCertificate = cert);
+            int updates = 0;
+            c.Updated += r => updates++;
+            c.Connect();
+            Until(() => updates >= 10, "10 updates over wss", Timeout, c);
+            Finish(c);
+
+            var untrusted = Client(TestRunner.Arg("wss"), Room("arena"), o => o.Reconnect = false);
+            ClientError error = null;
+            untrusted.Error += e => error = e;
+            untrusted.Connect();
+            Until(() => error != null, "a refused certificate", Timeout, untrusted);
+            Check.Equal(ErrorKind.Transport, error.Kind, "refused as a transport error");
+            Check.True(untrusted.Welcome == null, "never welcomed: verification stays on for other connections");
+            Check.Equal(ConnectionState.Closed, untrusted.State, "no reconnect when told not to");
+        }
+
+        static void InputsAndPrediction()
+        {
+            var c = Client(TestRunner.Arg("ws"), Room("arena"));
+            c.Connect();
+            Until(() => c.Replica.HasTick && c.Replica.Get(c.OwnEntity) != null, "the first update", Timeout, c);
+            var me = c.Replica.Get(c.OwnEntity);
+            // Toward the middle, so that no wall clamps the walk during the test.
+            float dx = me.WorldX < c.Welcome.WorldWidth / 2 ? 1 : -1;
+            float dy = me.WorldY < c.Welcome.WorldHeight / 2 ? 1 : -1;
+            var predicted = new Dictionary<long, double[]>();
+            int compared = 0, far = 0;
+            double worst = 0;
+            uint firstAck = 0;
+            c.Updated += r =>
+            {
+                double[] p;
+                var own = r.Get(c.OwnEntity);
+                if (own == null || firstAck == 0 || r.AckSeq != c.InputSeq || r.Tick < firstAck + 5) return;
+                if (!predicted.TryGetValue(r.Tick, out p)) return;
+                double err = Math.Max(Math.Abs(p[0] - own.WorldX), Math.Abs(p[1] - own.WorldY));
+                worst = Math.Max(worst, err);
+                compared++;
+                if (err > 1 / 64.0) far++;
+            };
+            c.SetInput(dx, 0);
+            Until(() =>
+            {
+                var p = c.Predictor;
+                if (p != null && p.HasPosition) predicted[p.Tick] = new[] { p.X, p.Y };
+                if (firstAck == 0 && c.InputSeq >= 1 && c.Replica.AckSeq == c.InputSeq) firstAck = c.Replica.Tick;
+                return compared >= 30;
+            }, "30 updates compared with the prediction", Timeout, c);
+            Check.True(c.InputSeq >= 1 && c.Replica.AckSeq == c.InputSeq, "the input is acknowledged");
+            Check.Equal(0, far, "predicted positions within one grid point of the server's (worst " + worst + ")");
+            // A change of intent is sent as a new seq and acknowledged too.
+            uint before = c.InputSeq;
+            c.SetInput(0, dy);
+            Until(() => c.InputSeq > before && c.Replica.AckSeq == c.InputSeq, "the second input acknowledged", Timeout, c);
+            Finish(c);
+        }
+
+        /// <summary>Steers toward the nearest coin (kind 1) of the client's view.</summary>
+        static void Steer(TickstreamClient c)
+        {
+            if (c.Welcome == null) return;
+            var me = c.Replica.Get(c.OwnEntity);
+            if (me == null) return;
+            Entity best = null;
+            double bestD = double.MaxValue;
+            foreach (var e in c.Replica.Entities)
+            {
+                if (e.Kind != 1) continue;
+                double d = (e.WorldX - me.WorldX) * (e.WorldX - me.WorldX) + (e.WorldY - me.WorldY) * (e.WorldY - me.WorldY);
+                if (d < bestD) { bestD = d; best = e; }
+            }
+            if (best == null) { c.SetInput(0, 0); return; }
+            double ddx = best.WorldX - me.WorldX, ddy = best.WorldY - me.WorldY;
+            double len = Math.Sqrt(ddx * ddx + ddy * ddy);
+            if (len < 1e-9) c.SetInput(1, 0);
+            else c.SetInput((float)(ddx / len), (float)(ddy / len));
+        }
+
+        static void CoinEvents()
+        {
+            var c = Client(TestRunner.Arg("ws"), Room("coins"));
+            var events = new List<GameEvent>();
+            int errors = 0;
+            c.GameEventReceived += e => events.Add(e);
+            c.Error += e => errors++;
+            c.Connect();
+            Until(() => { Steer(c); return events.Count >= 5; }, "five coin events", Timeout, c);
+            Check.Equal(0, errors, "no error");
+            for (int i = 0; i < events.Count; i++)
+            {
+                Check.Equal((uint)(i + 1), events[i].Seq, "event seqs 1, 2, 3, ... in order");
+                Check.Equal("collected", events[i].KindName, "a collected event");
+                Check.True(events[i].Text.StartsWith("coin "), "it names the coin");
+            }
+            Check.Equal(c.OwnEntity, events[events.Count - 1].Entity, "the own player collected it");
+            Finish(c);
+        }
+
+        static string Describe(GameEvent e) { return e.Kind + "/" + e.Entity + "/" + e.Value + "/" + e.Text; }
+
+        static void ResumeAfterDrop()
+        {
+            string room = Room("coins");
+            var a = Client(TestRunner.Arg("ws"), room, o => o.ReconnectInitialMs = 3000);
+            var b = Client(TestRunner.Arg("ws"), room);
+            var aEvents = new List<GameEvent>();
+            var bEvents = new List<GameEvent>();
+            int aErrors = 0, aWelcomes = 0;
+            a.GameEventReceived += e => aEvents.Add(e);
+            b.GameEventReceived += e => bEvents.Add(e);
+            a.Welcomed += w => aWelcomes++;
+            a.Error += e => { if (e.CloseCode != CloseCode.Abnormal) aErrors++; };
+            a.Connect();
+            Until(() => a.Welcome != null, "a welcomed", Timeout, a);
+            b.Connect();
+            Until(() => b.Welcome != null, "b welcomed", Timeout, a, b);
+            Until(() => { Steer(a); Steer(b); return aEvents.Count >= 2 && bEvents.Count >= 2; }, "events before the drop", Timeout, a, b);
+            uint entity = a.OwnEntity;
+            uint seqBefore = a.InputSeq;
+            int bBefore = bEvents.Count;
+            a.DropConnection();
+            Check.Equal(ConnectionState.Reconnecting, a.State, "a reconnects after the drop");
+            // b keeps collecting while a is away: a misses those events and gets them on resume.
+            Until(() => { Steer(b); return aWelcomes == 2; }, "a resumed", Timeout, a, b);
+            int missed = bEvents.Count - bBefore;
+            Check.True(a.Welcome.Resumed, "the Welcome answers the Resume");
+            Check.Equal(entity, a.OwnEntity, "the same entity");
+            Until(() => { Steer(a); Steer(b); return a.InputSeq > seqBefore && a.Replica.AckSeq > seqBefore; }, "a's next input acknowledged", Timeout, a, b);
+            Check.True(a.InputSeq > seqBefore, "input seqs continue after the resume");
+            For(2, a, b);
+            a.SetInput(0, 0);
+            b.SetInput(0, 0);
+            For(1.5, a, b);
+            Check.Equal(0, aErrors, "no error but the drop");
+            Check.True(missed >= 1, "events happened while a was away (" + missed + ")");
+            for (int i = 0; i < aEvents.Count; i++) Check.Equal((uint)(i + 1), aEvents[i].Seq, "a's event seqs contiguous across the resume");
+            // Every player gets every event of the room: b's are the tail of a's, none lost.
+            Check.True(aEvents.Count >= bEvents.Count, "a has at least b's events");
+            int offset = aEvents.Count - bEvents.Count;
+            for (int i = 0; i < bEvents.Count; i++)
+                Check.Equal(Describe(bEvents[i]), Describe(aEvents[offset + i]), "event " + (i + 1) + " of b's also reached a");
+            Finish(a);
+            Finish(b);
+        }
+
+        static void ResumeFromSavedState()
+        {
+            string room = Room("coins");
+            var a = Client(TestRunner.Arg("ws"), room);
+            var events = new List<GameEvent>();
+            a.GameEventReceived += e => events.Add(e);
+            a.Connect();
+            Until(() => { Steer(a); return events.Count >= 2 && a.Replica.AckSeq >= 1; }, "events and an acknowledged input", Timeout, a);
+            a.Suspend(); // 4100: the server keeps the player for its grace period
+            var saved = a.GetResumeState();
+            Check.True(saved != null, "a resume state after a Welcome");
+            a.WaitClosed(5000);
+
+            var b = Client(TestRunner.Arg("ws"), room);
+            var later = new List<GameEvent>();
+            b.GameEventReceived += e => later.Add(e);
+            Check.True(b.AdoptResumeState(saved), "the state is adopted");
+            Check.True(!b.AdoptResumeState(new ResumeState { Room = "elsewhere", Token = saved.Token }), "a state for another room is not");
+            b.Connect();
+            Until(() => { Steer(b); return b.Welcome != null && later.Count >= 1 && b.InputSeq > saved.InputSeq && b.Replica.AckSeq == b.InputSeq; }, "resumed, an event and an input", Timeout, b);
+            Check.True(b.Welcome.Resumed, "resumed, not joined");
+            Check.Equal(saved.Entity, b.OwnEntity, "the same entity");
+            Check.Equal(saved.LastEventSeq + 1, later[0].Seq, "events continue after the last one delivered");
+            Finish(a);
+            Finish(b);
+        }
+
+        static void RefusedToken()
+        {
+            string url = TestRunner.Arg("token-ws");
+            var bad = Client(url, TestRunner.Arg("token-room"), o => o.Token = "forged.token");
+            ClientError error = null;
+            CloseInfo closed = null;
+            bad.Error += e => error = e;
+            bad.Closed += c => closed = c;
+            bad.Connect();
+            Until(() => closed != null, "the refusal", Timeout, bad);
+            Check.Equal(CloseCode.Policy, closed.Code, "closed with 1008");
+            Check.Equal(CloseCode.Policy, closed.ServerErrorCode, "after an Error message with the same code");
+            Check.True(!closed.WillReconnect, "a refused static token is not retried");
+            Check.Equal(ConnectionState.Closed, bad.State, "closed for good");
+            Check.True(error != null && error.Kind == ErrorKind.Closed && error.CloseCode == CloseCode.Policy, "an error value with its close code: " + error);
+
+            var good = Client(url, TestRunner.Arg("token-room"), o => o.Token = TestRunner.Arg("token"));
+            good.Connect();
+            Until(() => good.Replica.HasTick, "welcomed with a valid token", Timeout, good);
+            Finish(good);
+        }
+    }
+}
