@@ -23,7 +23,7 @@ namespace Tickstream.Tests
             t.Add(Pair("golden: PROTOCOL.md 10.3's edge values decode and re-encode", EdgeValues));
             t.Add(Pair("golden: checksum check values of PROTOCOL.md 9", ChecksumValues));
             t.Add(Pair("golden: prediction examples of PROTOCOL.md 15.2", PredictExamples));
-            t.Add(Pair("golden: v4 Welcome4 with Walk and None decodes and re-encodes", Welcome4));
+            t.Add(Pair("golden: every vector of vectors-v4.txt decodes with its move rule and re-encodes", Welcome4));
             t.Add(Pair("golden: malformed messages are error values", Malformed));
         }
 
@@ -296,30 +296,36 @@ namespace Tickstream.Tests
 
         static void Welcome4()
         {
-            // v4: Welcome4 (variant 5) = the v3 Welcome's fields (protocol 4), then the motion rule.
-            string arena = Check.Hex(Vector("vectors.txt", "server_welcome_arena"));
-            string body = arena.Substring(4); // after variant 00 and protocol 02
-            foreach (var motion in new[] { "010000a040", "00" })
+            // v4: Welcome4 (variant 5) = the v3 Welcome's fields (protocol 4), then the move rule.
+            var vectors = Vectors("vectors-v4.txt");
+            Check.Equal(3, vectors.Count, "vectors-v4.txt holds three welcomes");
+            foreach (var v in vectors)
             {
-                string hex = "0504" + body + motion;
-                var m = Decode(new ServerMessageDecoder(), Check.Unhex(hex), "Welcome4 " + motion);
+                var m = Decode(new ServerMessageDecoder(), v.Value, v.Key);
                 var w = m.Welcome;
-                Check.True(w.IsWelcome4, "decoded as Welcome4");
-                Check.Equal((ushort)4, w.ProtocolVersion, "protocol 4");
-                Check.Equal("arena", w.Game, "game");
-                Check.Equal("9f86d081884c7d659a2feaa0c55ad015", w.ResumeToken, "token");
-                if (motion == "00") Check.Equal(MotionRuleKind.None, w.Motion, "motion None");
-                else
-                {
-                    Check.Equal(MotionRuleKind.Walk, w.Motion, "motion Walk");
-                    Check.Equal(5f, w.Speed, "walk speed");
-                }
-                Check.Equal(hex, Reencode(m), "Welcome4 re-encodes");
+                Check.True(w.IsWelcome4, v.Key + ": decoded as Welcome4");
+                Check.Equal((ushort)4, w.ProtocolVersion, v.Key + ": protocol 4");
+                Check.Equal(Check.Hex(v.Value), Reencode(m), v.Key + ": re-encodes byte for byte");
             }
+            var arena = Decode(new ServerMessageDecoder(), Vector("vectors-v4.txt", "server_welcome4_arena"), "arena").Welcome;
+            Check.Equal("arena", arena.Game, "game");
+            Check.Equal("9f86d081884c7d659a2feaa0c55ad015", arena.ResumeToken, "token");
+            Check.Equal(MoveRuleKind.Walk, arena.MoveRule, "arena walks");
+            Check.Equal(5f, arena.Speed, "at 5 units per tick");
+            var coins = Decode(new ServerMessageDecoder(), Vector("vectors-v4.txt", "server_welcome4"), "coins").Welcome;
+            Check.Equal(MoveRuleKind.Walk, coins.MoveRule, "coins walks");
+            Check.Equal(4f, coins.Speed, "at 4 units per tick");
+            var own = Decode(new ServerMessageDecoder(), Vector("vectors-v4.txt", "server_welcome4_own_game"), "own").Welcome;
+            Check.Equal("mine", own.Game, "a game of one's own");
+            Check.Equal(MoveRuleKind.None, own.MoveRule, "publishes no rule");
+            // The v4 arena welcome is the v2 one with `05 04` in front and the rule behind.
+            string v2 = Check.Hex(Vector("vectors.txt", "server_welcome_arena"));
+            Check.Equal("0504" + v2.Substring(4) + "010000a040", Check.Hex(Vector("vectors-v4.txt", "server_welcome4_arena")), "the documented layout");
             ServerMessage bad;
             string error;
-            var unknown = Check.Unhex("0504" + body + "02");
-            Check.True(!new ServerMessageDecoder().TryDecode(unknown, 0, unknown.Length, out bad, out error), "an unknown motion rule is malformed");
+            string ownHex = Check.Hex(Vector("vectors-v4.txt", "server_welcome4_own_game"));
+            var unknown = Check.Unhex(ownHex.Substring(0, ownHex.Length - 2) + "02");
+            Check.True(!new ServerMessageDecoder().TryDecode(unknown, 0, unknown.Length, out bad, out error), "an unknown move rule is malformed");
         }
 
         static void Malformed()

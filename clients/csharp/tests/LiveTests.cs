@@ -78,7 +78,9 @@ namespace Tickstream.Tests
             c.GetStats(s);
             Check.Equal(0, errors, "no error (a checksum mismatch would be one)");
             Check.Equal(0L, s.Desyncs, "zero checksum mismatches");
-            Check.Equal(3, c.ProtocolVersion, "the server speaks v3 (v4 offered first)");
+            Check.Equal(4, c.ProtocolVersion, "the server picks v4, the newest offered");
+            Check.Equal(MoveRuleKind.Walk, c.Welcome.MoveRule, "the arena publishes its walk");
+            Check.Equal(5f, c.Welcome.Speed, "at its player speed");
             Check.True(c.Replica.Count > 1, "the view holds the NPCs and the player");
             Check.Equal(c.Replica.Checksum, c.Replica.FullChecksum(), "the incremental checksum equals the full one");
             Check.True(c.Replica.Get(c.OwnEntity) != null, "the own entity is in view");

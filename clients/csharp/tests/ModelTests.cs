@@ -43,12 +43,12 @@ namespace Tickstream.Tests
             Check.Equal(13L, p.Tick, "still at local tick 13");
         }
 
-        static Welcome W(bool four, string game, MotionRuleKind motion = MotionRuleKind.None, float speed = 0)
+        static Welcome W(bool four, string game, MoveRuleKind motion = MoveRuleKind.None, float speed = 0)
         {
-            return new Welcome { IsWelcome4 = four, ProtocolVersion = (ushort)(four ? 4 : 3), Game = game, WorldWidth = 1000, WorldHeight = 1000, TickRateHz = 30, Motion = motion, Speed = speed };
+            return new Welcome { IsWelcome4 = four, ProtocolVersion = (ushort)(four ? 4 : 3), Game = game, WorldWidth = 1000, WorldHeight = 1000, TickRateHz = 30, MoveRule = motion, Speed = speed };
         }
 
-        static double StepX(MotionStep step)
+        static double StepX(MoveStep step)
         {
             double x, y;
             step(100, 100, 1, 0, out x, out y);
@@ -59,17 +59,17 @@ namespace Tickstream.Tests
         {
             double speed;
             var o = new ClientOptions();
-            Check.Equal(7.0, StepX(MotionRules.For(W(true, "arena", MotionRuleKind.Walk, 7), o, out speed)), "v4 Walk: the Welcome's speed");
+            Check.Equal(7.0, StepX(MoveRules.For(W(true, "arena", MoveRuleKind.Walk, 7), o, out speed)), "v4 Walk: the Welcome's speed");
             Check.Equal(7.0, speed, "and that speed bounds interpolation");
-            Check.True(MotionRules.For(W(true, "mine", MotionRuleKind.None), o, out speed) == null, "v4 None: no prediction");
-            Check.Equal(4.0, StepX(MotionRules.For(W(false, "coins"), o, out speed)), "v3 coins: 4 per tick");
-            Check.Equal(5.0, StepX(MotionRules.For(W(false, "arena"), o, out speed)), "v3 arena: 5 per tick");
+            Check.True(MoveRules.For(W(true, "mine", MoveRuleKind.None), o, out speed) == null, "v4 None: no prediction");
+            Check.Equal(4.0, StepX(MoveRules.For(W(false, "coins"), o, out speed)), "v3 coins: 4 per tick");
+            Check.Equal(5.0, StepX(MoveRules.For(W(false, "arena"), o, out speed)), "v3 arena: 5 per tick");
             o.PlayerSpeed = 6;
-            Check.Equal(6.0, StepX(MotionRules.For(W(false, "arena"), o, out speed)), "v3 with PlayerSpeed");
-            MotionStep mine = (double x, double y, float dx, float dy, out double nx, out double ny) => { nx = x + 2 * dx; ny = y; };
+            Check.Equal(6.0, StepX(MoveRules.For(W(false, "arena"), o, out speed)), "v3 with PlayerSpeed");
+            MoveStep mine = (double x, double y, float dx, float dy, out double nx, out double ny) => { nx = x + 2 * dx; ny = y; };
             o.Step = mine;
-            Check.Equal(2.0, StepX(MotionRules.For(W(true, "mine", MotionRuleKind.None), o, out speed)), "a game's own rule wins on v4 None");
-            Check.Equal(2.0, StepX(MotionRules.For(W(true, "arena", MotionRuleKind.Walk, 7), o, out speed)), "and over Walk");
+            Check.Equal(2.0, StepX(MoveRules.For(W(true, "mine", MoveRuleKind.None), o, out speed)), "a game's own rule wins on v4 None");
+            Check.Equal(2.0, StepX(MoveRules.For(W(true, "arena", MoveRuleKind.Walk, 7), o, out speed)), "and over Walk");
         }
 
         static void Interpolate()

@@ -29,7 +29,7 @@ namespace Tickstream
         /// Walk on v4; on v2/v3 the built-in games' walk at <see cref="PlayerSpeed"/>). On v4 with
         /// motion None and no rule here, the own entity is not predicted.
         /// </summary>
-        public MotionStep Step;
+        public MoveStep Step;
         /// <summary>v2/v3 only: speed per tick of the built-in walk; 0 = the built-in games' defaults (4 in coins, 5 else).</summary>
         public double PlayerSpeed;
         /// <summary>The largest legitimate move per tick for interpolation (a larger jump snaps); 0 = the walk speed (or 5).</summary>

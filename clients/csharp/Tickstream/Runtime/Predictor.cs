@@ -8,7 +8,7 @@ namespace Tickstream
     /// the input direction (dx, dy) to the new position. The built-in games use
     /// <see cref="Predictor.Walk"/>; a game of one's own supplies its rule.
     /// </summary>
-    public delegate void MotionStep(double x, double y, float dx, float dy, out double nx, out double ny);
+    public delegate void MoveStep(double x, double y, float dx, float dy, out double nx, out double ny);
 
     /// <summary>
     /// Predicts the own entity ahead of the server with the game's rule (PROTOCOL.md §13.3) and
@@ -21,7 +21,7 @@ namespace Tickstream
         struct HistoryEntry { public long T; public uint Seq; public float Dx, Dy; }
         struct Dir { public float Dx, Dy; }
 
-        readonly MotionStep step;
+        readonly MoveStep step;
         readonly int maxHistory;
         readonly HistoryEntry[] history;
         int histHead, histCount;
@@ -41,7 +41,7 @@ namespace Tickstream
         bool hasTick;
 
         /// <summary>A predictor stepping with <paramref name="step"/>.</summary>
-        public Predictor(MotionStep step, int maxHistory = 512)
+        public Predictor(MoveStep step, int maxHistory = 512)
         {
             if (step == null) throw new ArgumentNullException("step");
             this.step = step;
@@ -54,7 +54,7 @@ namespace Tickstream
         /// The built-in games' rule (v4's Walk): per tick, the direction normalised (or zero),
         /// times speed, clamped to [0, width] × [0, height]; computed in double precision.
         /// </summary>
-        public static MotionStep Walk(double speed, double worldWidth, double worldHeight)
+        public static MoveStep Walk(double speed, double worldWidth, double worldHeight)
         {
             return (double x, double y, float dx, float dy, out double nx, out double ny) =>
             {

@@ -115,10 +115,10 @@ namespace Tickstream
             if (four)
             {
                 uint motion = r.U32();
-                if (motion == 0) w.Motion = MotionRuleKind.None;
+                if (motion == 0) w.MoveRule = MoveRuleKind.None;
                 else if (motion == 1)
                 {
-                    w.Motion = MotionRuleKind.Walk;
+                    w.MoveRule = MoveRuleKind.Walk;
                     w.Speed = r.F32();
                 }
                 else throw new ProtocolException("unknown motion rule " + motion);

@@ -47,8 +47,8 @@ namespace Tickstream
             w.Bool(x.Resumed);
             if (x.IsWelcome4)
             {
-                w.Varint((ulong)x.Motion);
-                if (x.Motion == MotionRuleKind.Walk) w.F32(x.Speed);
+                w.Varint((ulong)x.MoveRule);
+                if (x.MoveRule == MoveRuleKind.Walk) w.F32(x.Speed);
             }
         }
 

@@ -426,7 +426,7 @@ namespace Tickstream
             replica.Clear();
             clock = new ServerClock(w.TickRateHz);
             double speed;
-            MotionStep step = MotionRules.For(w, options, out speed);
+            MoveStep step = MoveRules.For(w, options, out speed);
             predictor = step != null ? new Predictor(step) : null;
             interp = new Interpolator(options.MaxStep > 0 ? options.MaxStep : speed > 0 ? speed : 5);
             SetState(ConnectionState.Playing);

@@ -12,7 +12,7 @@ namespace Tickstream
     }
 
     /// <summary>Welcome4's movement rule (v4): how the server moves a player per tick.</summary>
-    public enum MotionRuleKind
+    public enum MoveRuleKind
     {
         /// <summary>The game publishes no rule (and before v4: not told).</summary>
         None = 0,
@@ -22,7 +22,7 @@ namespace Tickstream
 
     /// <summary>
     /// The server's answer to Join or Resume (PROTOCOL.md §3.2; v4's Welcome4 adds
-    /// <see cref="Motion"/> and <see cref="Speed"/>).
+    /// <see cref="MoveRule"/> and <see cref="Speed"/>).
     /// </summary>
     public sealed class Welcome
     {
@@ -55,7 +55,7 @@ namespace Tickstream
         /// <summary>True when it came as Welcome4 (ServerMsg variant 5, protocol v4).</summary>
         public bool IsWelcome4;
         /// <summary>v4: the movement rule; None before v4.</summary>
-        public MotionRuleKind Motion;
+        public MoveRuleKind MoveRule;
         /// <summary>v4, Walk: world units per tick.</summary>
         public float Speed;
 
@@ -65,7 +65,7 @@ namespace Tickstream
             if (TickRateHz == 0) return "tick rate 0";
             if (!(WorldWidth > 0) || !(WorldHeight > 0) || float.IsInfinity(WorldWidth) || float.IsInfinity(WorldHeight)) return "arena size";
             if (Fields.Count > Protocol.MaxFields) return "more than 8 fields";
-            if (IsWelcome4 && Motion == MotionRuleKind.Walk && (!(Speed >= 0) || float.IsInfinity(Speed))) return "walk speed";
+            if (IsWelcome4 && MoveRule == MoveRuleKind.Walk && (!(Speed >= 0) || float.IsInfinity(Speed))) return "walk speed";
             return null;
         }
     }

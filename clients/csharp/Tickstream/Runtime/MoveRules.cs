@@ -1,7 +1,7 @@
 namespace Tickstream
 {
     /// <summary>Which movement rule the client predicts its own entity with.</summary>
-    public static class MotionRules
+    public static class MoveRules
     {
         /// <summary>
         /// The rule for a session: the game's own (<see cref="ClientOptions.Step"/>) when given;
@@ -10,10 +10,10 @@ namespace Tickstream
         /// default speeds (4 in coins, 5 elsewhere). <paramref name="speed"/> is the walk's speed
         /// (0 when unknown), which also bounds a legitimate move for interpolation.
         /// </summary>
-        public static MotionStep For(Welcome w, ClientOptions o, out double speed)
+        public static MoveStep For(Welcome w, ClientOptions o, out double speed)
         {
             speed = 0;
-            if (w.IsWelcome4) speed = w.Motion == MotionRuleKind.Walk ? w.Speed : 0;
+            if (w.IsWelcome4) speed = w.MoveRule == MoveRuleKind.Walk ? w.Speed : 0;
             else speed = o.PlayerSpeed > 0 ? o.PlayerSpeed : (w.Game == "coins" ? 4 : 5);
             if (o.Step != null) return o.Step;
             return speed > 0 ? Predictor.Walk(speed, w.WorldWidth, w.WorldHeight) : null;
