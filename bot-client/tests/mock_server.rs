@@ -1,6 +1,7 @@
 //! The bot client against a minimal in-process mock of the server's protocol (HTTP/1.1 upgrade
 //! with the subprotocol check, Join or Resume → Welcome → an Update per tick with game fields and
-//! numbered events, Ping → Pong, Error + close).
+//! numbered events, Ping → Pong, Error + close). It speaks protocol v2, the oldest the clients
+//! still offer: the version whose messages it builds.
 //!
 //! The real server is tested end to end in the workspace's `tests` crate; this file checks the
 //! client side on its own: TLS trust, the upgrade refusal, desync detection, error accounting,
@@ -29,11 +30,15 @@ use tickstream_shared::codec::{decode_client, encode_server};
 use tickstream_shared::delta::diff;
 use tickstream_shared::messages::ViewChecksum;
 use tickstream_shared::{
-    ClientMsg, EntityId, EntityState, ErrorMsg, FieldSpec, GameEvent, Join, PROTOCOL_VERSION, Ping,
-    Pong, SUBPROTOCOL, ServerMsg, Tick, Update, Welcome, close_code, view_checksum,
+    ClientMsg, EntityId, EntityState, ErrorMsg, FieldSpec, GameEvent, Join, Ping, Pong, ServerMsg,
+    Tick, Update, Welcome, close_code, view_checksum,
 };
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+
+/// The mock's protocol: v2 (`Welcome` and `Update`), which every client in the tree offers.
+const SUBPROTOCOL: &str = "tickstream.v2";
+const PROTOCOL_VERSION: u16 = 2;
 
 /// How the mock misbehaves.
 #[derive(Debug, Clone, Copy)]

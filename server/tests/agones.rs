@@ -454,7 +454,7 @@ async fn join(server: &ServerProcess, room: &str) -> anyhow::Result<Connection> 
         .await?;
     loop {
         match tokio::time::timeout(STEP_TIMEOUT, client.recv()).await?? {
-            Received::Msg(ServerMsg::Welcome(_)) => return Ok(client),
+            Received::Msg(ServerMsg::Welcome(_) | ServerMsg::Welcome4(_)) => return Ok(client),
             Received::Msg(_) => {}
             other => bail!("expected a welcome, got {other:?}"),
         }

@@ -210,7 +210,7 @@ pub async fn join_and_wait_for_close(
         .send(&ClientMsg::Join(Join { room: room.into() }))
         .await?;
     match tokio::time::timeout(STEP_TIMEOUT, client.recv()).await?? {
-        Incoming::Msg(ServerMsg::Welcome(_)) => {}
+        Incoming::Msg(ServerMsg::Welcome(_) | ServerMsg::Welcome4(_)) => {}
         other => bail!("expected a welcome, got {other:?}"),
     }
     Ok(tokio::spawn(async move {
