@@ -1401,16 +1401,16 @@ const MAX_DELAY_MS = 1000;
  * smoothly behind the newest Update by a delay that covers the measured jitter.
  *
  * - `offset` (ticks minus local time in ticks) is the mean of the arrival samples
- *   `tick − now × hz`: each sample moves it by 5 % of its deviation, bounded to 2 ticks, so a
- *   stall bends it a little instead of resetting it. Only a sample more than a second away (a
- *   resume, a stall of seconds) resets it.
+ *   `tick − now × hz`: the plain mean of the first 20, then each sample moves it by 5 % of its
+ *   deviation, bounded to 2 ticks, so a stall bends it a little instead of resetting it. Only
+ *   a sample more than a second away (a resume, a stall of seconds) resets it.
  * - The jitter is how much later than `offset` the latest of the last 64 Updates arrived (at
  *   least one tick while fewer than 64 have).
  * - The delay is `1 tick + jitter + 1/4 tick`, at least `minDelayMs`, at most a second: one
  *   tick so that two states bracket the render tick, the jitter so that the newest has arrived.
  * - The render tick runs with the local clock toward `tickAt(now) − delay`, at 95 to 105 % speed
- *   (it never steps, except by more than a second, after a reset), and at most
- *   `maxExtrapolationMs` past the newest tick.
+ *   (75 to 125 % in the first second, while the clock settles; it never steps, except by more
+ *   than a second, after a reset), and at most `maxExtrapolationMs` past the newest tick.
  */
 export class ServerClock {
   /**
@@ -1443,7 +1443,8 @@ export class ServerClock {
       this.newest = null;
       this.render = null;
     } else {
-      this.offset += Math.min(2, Math.max(-2, sample - this.offset)) * 0.05;
+      // The mean of the first 20 samples, then 5 % a sample.
+      this.offset += Math.min(2, Math.max(-2, sample - this.offset)) * Math.max(0.05, 1 / (this.count + 1));
     }
     this.samples[this.count % CLOCK_WINDOW] = sample;
     this.count++;
@@ -1493,8 +1494,10 @@ export class ServerClock {
       if (!(dt > 0)) return r;
       // Seconds ahead of where render time would be at the local clock's speed.
       const err = (target - (r + dt)) / hz;
+      // In the first second after a (re)start the clock is still settling: 25 %.
+      const slew = this.count < this.hz ? 0.25 : CLOCK_SLEW;
       if (Math.abs(err) > 1) r = target;
-      else r += dt * (1 + Math.min(CLOCK_SLEW, Math.max(-CLOCK_SLEW, err)));
+      else r += dt * (1 + Math.min(slew, Math.max(-slew, err)));
     }
     const cap = this.newest + (this.maxExtrapolationMs * hz) / 1000;
     if (r > cap) r = cap;

@@ -99,13 +99,16 @@ impl ServerClock {
     }
 
     /// Records that the update for `tick` arrived at `now_s` (seconds on any steady clock).
-    /// Each sample moves the mean by 5 % of its deviation, bounded to 2 ticks; only one more
-    /// than a second away (a resume, a stall of seconds) resets the clock.
+    /// The clock is the plain mean of the first 20 samples, then each moves it by 5 % of its
+    /// deviation, bounded to 2 ticks; only one more than a second away (a resume, a stall of
+    /// seconds) resets the clock.
     pub fn observe(&mut self, tick: u32, now_s: f64) {
         let sample = f64::from(tick) - now_s * self.hz;
         let offset = match self.offset {
             Some(o) if (sample - o).abs() <= self.hz.max(4.0) => {
-                o + (sample - o).clamp(-2.0, 2.0) * 0.05
+                // The mean of the first 20 samples, then 5 % a sample.
+                let gain = (1.0 / (self.count + 1) as f64).max(0.05);
+                o + (sample - o).clamp(-2.0, 2.0) * gain
             }
             _ => {
                 self.count = 0;
@@ -169,10 +172,16 @@ impl ServerClock {
                 }
                 // Seconds ahead of where render time would be at the local clock's speed.
                 let err = (target - (r + dt)) / self.hz;
+                // In the first second after a (re)start the clock is still settling: 25 %.
+                let slew = if (self.count as f64) < self.hz {
+                    0.25
+                } else {
+                    CLOCK_SLEW
+                };
                 if err.abs() > 1.0 {
                     target
                 } else {
-                    r + dt * (1.0 + err.clamp(-CLOCK_SLEW, CLOCK_SLEW))
+                    r + dt * (1.0 + err.clamp(-slew, slew))
                 }
             }
         };
