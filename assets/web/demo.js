@@ -22,7 +22,8 @@ const client = new TickstreamClient({
   url,
   room,
   resume: saved && saved.room === room && typeof saved.token === "string" ? saved : undefined,
-  interpolationDelayMs: Number.isFinite(delay) && delay >= 0 && params.has("delay") ? delay : 100,
+  // `?delay=` sets the least render delay of remote entities; by default it adapts to the jitter.
+  interpolationDelayMs: Number.isFinite(delay) && delay >= 0 && params.has("delay") ? delay : "auto",
   // For a server with a join secret (development): `?token=…` from `tickstream-server token`.
   token: params.get("token") ?? undefined,
 });

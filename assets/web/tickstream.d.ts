@@ -324,11 +324,25 @@ export class RateWindow {
   clear(): void;
 }
 
-/** Estimates which server tick is arriving now from the arrival of Updates. */
+/**
+ * The server's timeline from the arrival of Updates (PROTOCOL.md §13.2): the tick arriving
+ * now, the arrival jitter, and a render tick that runs behind the newest Update by a delay
+ * covering the jitter, changing speed by at most 5 % and never stepping (except after a jump
+ * of more than a second), at most `maxExtrapolationMs` past the newest tick.
+ */
 export class ServerClock {
-  constructor(tickRateHz: number);
+  constructor(tickRateHz: number, options?: { minDelayMs?: number; maxExtrapolationMs?: number });
   observe(tick: number, nowMs: number): void;
+  /** The (fractional) tick of an Update arriving at `nowMs`; null before the first. */
   tickAt(nowMs: number): number | null;
+  /** The tick to render remote entities at (call once per frame); null before the first Update. */
+  renderTickAt(nowMs: number): number | null;
+  /** How much later than the mean the latest of the last 64 Updates arrived. */
+  readonly jitterMs: number;
+  /** The render delay aimed at: 1¼ ticks plus the jitter, at least `minDelayMs`, at most 1 s. */
+  readonly delayMs: number;
+  /** The newest tick observed. */
+  readonly newest: number | null;
 }
 
 export interface Point {
@@ -336,11 +350,32 @@ export interface Point {
   y: number;
 }
 
-/** States per entity by tick, rendered between the two around the render tick. World units. */
+/**
+ * States per entity by tick, rendered between the two around the render tick (world units),
+ * extrapolated for at most `maxExtrapolationTicks` past the newest, with game fields as of the
+ * render tick when `fields` is set.
+ */
 export class Interpolator {
-  constructor(options?: { maxStep?: number; maxSamples?: number });
+  constructor(options?: {
+    /** Largest legitimate move per tick for kinds without their own; a larger jump snaps. Default 5. */
+    maxStep?: number;
+    /** The largest move per tick by kind number (0: `maxStep`). */
+    maxStepByKind?: ArrayLike<number> | null;
+    maxSamples?: number;
+    /** Default 4.5 (150 ms at 30 Hz). */
+    maxExtrapolationTicks?: number;
+    /** Time constant that blends out a wrong extrapolation. Default 200. */
+    smoothingMs?: number;
+    /** Keep the game fields by tick. Default false. */
+    fields?: boolean;
+  });
+  readonly maxStep: number;
+  /** The largest legitimate move per tick of `kind`: configured, or raised to a speed seen steadily. */
+  stepOf(kind: number): number;
   record(tick: number, delta: Delta, replica: Replica): void;
   positionAt(id: number, tick: number): Point | null;
+  /** Writes every entity but `skip` as drawn at `tick` and `nowMs` into `list`; returns how many. */
+  render(tick: number, nowMs: number, replica: Replica, skip: number, list: RenderEntity[]): number;
   prune(tick: number): void;
   clear(): void;
 }
@@ -364,13 +399,21 @@ export class Predictor {
   reconcile(tick: number, ackSeq: number, serverX: number, serverY: number): -1 | 0 | 1;
 }
 
+/** The largest move per tick by kind name; `default` for the kinds not named. */
+export type MaxStepByKind = { [kindName: string]: number | undefined; default?: number };
+
 export interface ClientOptions {
   /** `wss://host:port/ws` (required). */
   url: string;
   /** Room to join; 1–64 characters of [A-Za-z0-9_.-]. Default "lobby". */
   room?: string;
-  /** How far in the past remote entities are rendered. Default 100. */
-  interpolationDelayMs?: number;
+  /**
+   * The least delay remote entities are rendered with, in milliseconds, or "auto" (the
+   * default): the delay is 1¼ ticks plus the measured jitter, and at least this.
+   */
+  interpolationDelayMs?: number | "auto";
+  /** How far past the newest Update a moving remote entity goes on before it holds. Default 150. */
+  maxExtrapolationMs?: number;
   /**
    * How the own entity is predicted. "auto" (default): the Welcome's move rule (v4), or on an
    * older server a walk at `playerSpeed`. `false`: not predicted (shown where the server puts
@@ -384,8 +427,13 @@ export interface ClientOptions {
    * `defaultSpeed`: 4 in `coins`, 5 otherwise (the built-in games' defaults).
    */
   playerSpeed?: number | ((welcome: Welcome) => number);
-  /** Largest legitimate move per tick; a larger jump is not interpolated. Default as playerSpeed. */
-  maxStep?: number | ((welcome: Welcome) => number);
+  /**
+   * Largest legitimate move per tick; a larger jump is not interpolated. A number for every
+   * kind, or one per kind name (`{ npc: 8, default: 5 }`; kinds not named: `default`, else the
+   * game's player speed), or a function of the Welcome giving either. A kind seen moving
+   * steadily faster gets its speed. Default as playerSpeed.
+   */
+  maxStep?: number | MaxStepByKind | ((welcome: Welcome) => number | MaxStepByKind);
   /** Inputs and pings are sent only while bufferedAmount is at most this. Default 64. */
   maxBufferedAmount?: number;
   /** Default 1000. */
@@ -491,7 +539,10 @@ export interface Stats {
   desyncs: number;
   reconnects: number;
   sessions: number;
+  /** The render delay of remote entities now (it adapts to the jitter). */
   interpolationDelayMs: number;
+  /** The measured arrival jitter of Updates. */
+  jitterMs: number;
   leadTicks: number | null;
   world: { width: number; height: number; viewRadius: number; tickRateHz: number } | null;
   /** The own entity as the server last sent it (world units). */
@@ -507,7 +558,7 @@ export interface Stats {
 export interface RenderEntity extends Point {
   id: number;
   kind: number;
-  /** The raw game fields, as the server last sent them (read-only); null if unknown. */
+  /** The raw game fields as of the render tick, like the position (read-only); null if unknown. */
   fields: readonly number[] | null;
 }
 

@@ -13,9 +13,11 @@
 //                   reader of Update3's motion, and its encoder for tests.
 //   - Replica:      the client's copy of its view; applies Updates (v2) and Update3s (v3:
 //                   predicted positions plus residuals) and checks the checksum.
-//   - ServerClock:  estimates the server's tick from the arrival of Updates.
-//   - Interpolator: keeps a ring of states per entity and renders them about 100 ms in the past
-//                   (decode, replica, interpolation and frame() allocate nothing per entity).
+//   - ServerClock:  estimates the server's tick and the jitter from the arrival of Updates, and
+//                   runs render time behind the newest Update by a delay that covers the jitter.
+//   - Interpolator: keeps a ring of states (and game fields) per entity, renders them at the
+//                   render tick, extrapolates for a bounded time, snaps by kind (decode,
+//                   replica, interpolation and frame() allocate nothing per entity).
 //   - Predictor:    predicts the own entity ahead of the server and reconciles with ack_seq.
 //   - TickstreamClient: the WebSocket session: join or resume, inputs (latest wins under
 //                   congestion), game events in seq order, pings, close codes, reconnect with
@@ -1420,37 +1422,140 @@ export class Replica {
 // Timing, interpolation and prediction (PROTOCOL.md §13)
 // ---------------------------------------------------------------------------------------------
 
+/** Arrival samples the clock keeps: its jitter is the latest of the last this many Updates. */
+const CLOCK_WINDOW = 64;
+/** How much faster or slower than the local clock render time may run while it adapts. */
+const CLOCK_SLEW = 0.05;
+/** The largest render delay the clock picks by itself, in milliseconds. */
+const MAX_DELAY_MS = 1000;
+
 /**
- * Estimates which server tick is arriving "now", from the arrival times of Updates: a smoothed
- * offset between the local clock and tick numbers, so that render time advances steadily
- * instead of in steps of one Update.
+ * The server's timeline as this client sees it (PROTOCOL.md §13.1, §13.2): which tick is
+ * arriving now, how late Updates arrive, and the tick to render remote entities at, which runs
+ * smoothly behind the newest Update by a delay that covers the measured jitter.
+ *
+ * - `offset` (ticks minus local time in ticks) is the mean of the arrival samples
+ *   `tick − now × hz`: the plain mean of the first 20, then each sample moves it by 5 % of its
+ *   deviation, bounded to 2 ticks, so a stall bends it a little instead of resetting it. Only
+ *   a sample more than a second away (a resume, a stall of seconds) resets it.
+ * - The jitter is how much later than `offset` the latest of the last 64 Updates arrived (at
+ *   least one tick while fewer than 64 have).
+ * - The delay is `1 tick + jitter + 1/4 tick`, at least `minDelayMs`, at most a second: one
+ *   tick so that two states bracket the render tick, the jitter so that the newest has arrived.
+ * - The render tick runs with the local clock toward `tickAt(now) − delay`, at 95 to 105 % speed
+ *   (75 to 125 % in the first second, while the clock settles; it never steps, except by more
+ *   than a second, after a reset), and at most `maxExtrapolationMs` past the newest tick.
  */
 export class ServerClock {
-  constructor(tickRateHz) {
+  /**
+   * @param {number} tickRateHz from the Welcome
+   * @param {{ minDelayMs?: number, maxExtrapolationMs?: number }} [options]
+   */
+  constructor(tickRateHz, { minDelayMs = 0, maxExtrapolationMs = 150 } = {}) {
     this.hz = tickRateHz;
+    this.minDelayMs = minDelayMs;
+    this.maxExtrapolationMs = maxExtrapolationMs;
     this.offset = null; // ticks minus local time in ticks
+    /** The last CLOCK_WINDOW arrival samples, a ring; `count` since the last reset. */
+    this.samples = new Float64Array(CLOCK_WINDOW);
+    this.count = 0;
+    /** How much later than `offset` the latest sample of the window arrived, in ticks. */
+    this.late = 0;
+    /** The newest tick observed. */
+    this.newest = null;
+    /** The render tick handed out last, and the local time it was for. */
+    this.render = null;
+    this.renderAt = 0;
   }
+
   /** Records that an Update for `tick` arrived at `nowMs`. */
   observe(tick, nowMs) {
     const sample = tick - (nowMs * this.hz) / 1000;
-    if (this.offset === null || Math.abs(sample - this.offset) > 3) this.offset = sample;
-    else this.offset += (sample - this.offset) * 0.1;
+    if (this.offset === null || Math.abs(sample - this.offset) > Math.max(this.hz, 4)) {
+      this.offset = sample;
+      this.count = 0;
+      this.newest = null;
+      this.render = null;
+    } else {
+      // The mean of the first 20 samples, then 5 % a sample.
+      this.offset += Math.min(2, Math.max(-2, sample - this.offset)) * Math.max(0.05, 1 / (this.count + 1));
+    }
+    this.samples[this.count % CLOCK_WINDOW] = sample;
+    this.count++;
+    if (this.newest === null || tick > this.newest) this.newest = tick;
+    let earliest = this.offset;
+    for (let i = Math.min(this.count, CLOCK_WINDOW) - 1; i >= 0; i--) {
+      if (this.samples[i] < earliest) earliest = this.samples[i];
+    }
+    this.late = Math.max(this.offset - earliest, this.count < CLOCK_WINDOW ? 1 : 0);
   }
+
   /** The (fractional) tick of an Update arriving at `nowMs`; null before the first. */
   tickAt(nowMs) {
     return this.offset === null ? null : (nowMs * this.hz) / 1000 + this.offset;
+  }
+
+  /** The measured arrival jitter in milliseconds (0 before the first Update). */
+  get jitterMs() {
+    return this.offset === null ? 0 : (this.late * 1000) / this.hz;
+  }
+
+  /** The render delay the clock aims at, in ticks. */
+  delayTicks() {
+    const ticks = Math.min(1 + this.late + 0.25, (MAX_DELAY_MS * this.hz) / 1000);
+    return Math.max(ticks, (this.minDelayMs * this.hz) / 1000);
+  }
+
+  /** The render delay the clock aims at, in milliseconds. */
+  get delayMs() {
+    return (this.delayTicks() * 1000) / this.hz;
+  }
+
+  /**
+   * The tick to render remote entities at, at local time `nowMs` (call it once per frame; the
+   * same `nowMs` gives the same tick); null before the first Update.
+   */
+  renderTickAt(nowMs) {
+    const arriving = this.tickAt(nowMs);
+    if (arriving === null) return null;
+    const hz = this.hz;
+    const target = arriving - this.delayTicks();
+    let r = this.render;
+    if (r === null) {
+      r = target;
+    } else {
+      const dt = ((nowMs - this.renderAt) * hz) / 1000;
+      if (!(dt > 0)) return r;
+      // Seconds ahead of where render time would be at the local clock's speed.
+      const err = (target - (r + dt)) / hz;
+      // In the first second after a (re)start the clock is still settling: 25 %.
+      const slew = this.count < this.hz ? 0.25 : CLOCK_SLEW;
+      if (Math.abs(err) > 1) r = target;
+      else r += dt * (1 + Math.min(slew, Math.max(-slew, err)));
+    }
+    const cap = this.newest + (this.maxExtrapolationMs * hz) / 1000;
+    if (r > cap) r = cap;
+    this.render = r;
+    this.renderAt = nowMs;
+    return r;
   }
 }
 
 /** Samples kept per entity: a ring, so recording allocates nothing. */
 const TRACK_SAMPLES = 32;
+/** Field samples kept per entity (games with fields): a ring of the last changes. */
+const FIELD_SAMPLES = 8;
+/** Kind numbers (a u8 on the wire). */
+const KINDS = 256;
+/** The fields of an entity the replica does not hold (never: a spawn is applied first). */
+const ZERO_FIELDS = new Int32Array(MAX_FIELDS);
 
 /**
  * One entity's recent states, oldest first, in a ring of typed arrays: `n` samples from
  * `head`. `render` is the object `frame()` hands out for it, reused from frame to frame.
  */
 class Track {
-  constructor(id, kind) {
+  constructor(id, kind, fields) {
     this.id = id;
     this.kind = kind;
     this.head = 0;
@@ -1459,7 +1564,21 @@ class Track {
     this.x = new Float64Array(TRACK_SAMPLES);
     this.y = new Float64Array(TRACK_SAMPLES);
     this.snap = new Uint8Array(TRACK_SAMPLES);
-    this.render = { id, kind, x: 0, y: 0, fields: null };
+    /**
+     * Doubles kept in a typed array, where writing them allocates nothing: [0, 1] the position
+     * sampled for the last frame, [2, 3] the correction still blended in, [4] the speed per
+     * tick of the last move.
+     */
+    this.aux = new Float64Array(5);
+    /** 1 when the last sample (or the last frame) went past the newest state. */
+    this.extrapolated = 0;
+    this.drewPast = 0;
+    // Game fields by tick, for games with fields: a ring of the last FIELD_SAMPLES changes.
+    this.ft = fields ? new Float64Array(FIELD_SAMPLES) : null;
+    this.fv = fields ? new Int32Array(FIELD_SAMPLES * MAX_FIELDS) : null;
+    this.fTotal = 0;
+    this.fShown = -1;
+    this.render = { id, kind, x: 0, y: 0, fields: fields ? new Array(MAX_FIELDS).fill(0) : null };
   }
   /** The ring slot of sample `i` (0 = oldest). */
   at(i) {
@@ -1480,10 +1599,38 @@ class Track {
   last() {
     return this.at(this.n - 1);
   }
-  /** Writes the position at fractional tick `t` into `out` (`{ x, y }`). */
-  sampleInto(t, out) {
+  /** Records the entity's game fields as of tick `t`. */
+  pushFields(t, fields) {
+    const s = this.fTotal++ % FIELD_SAMPLES;
+    this.ft[s] = t;
+    for (let i = 0; i < MAX_FIELDS; i++) this.fv[s * MAX_FIELDS + i] = fields[i];
+  }
+  /** The game fields as of tick `t` (the newest change at or before it), into `render.fields`. */
+  fieldsAt(t) {
+    const out = this.render.fields;
+    const oldest = Math.max(0, this.fTotal - FIELD_SAMPLES);
+    let k = this.fTotal - 1;
+    while (k > oldest && this.ft[k % FIELD_SAMPLES] > t) k--;
+    if (k !== this.fShown && k >= 0) {
+      const s = (k % FIELD_SAMPLES) * MAX_FIELDS;
+      for (let i = 0; i < MAX_FIELDS; i++) out[i] = this.fv[s + i];
+      this.fShown = k;
+    }
+    return out;
+  }
+  /**
+   * Writes the position at fractional tick `t` into `out` (`{ x, y }`). Past the newest
+   * sample, an entity that moved in the interpolator's newest Update goes on with its last
+   * velocity for at most its `maxExtrapolationTicks`, then holds; `extrapolated` says whether
+   * it did. (The interpolator is passed rather than those two numbers: a double passed to a
+   * call that is not inlined is boxed, one heap number per entity per frame.)
+   */
+  sampleInto(t, out, interp) {
     const T = this.t;
+    const limit = interp.maxExtrapolationTicks;
+    const newest = interp.lastTick;
     const first = this.at(0);
+    this.extrapolated = 0;
     if (t <= T[first]) {
       out.x = this.x[first];
       out.y = this.y[first];
@@ -1494,8 +1641,14 @@ class Track {
       if (T[a] <= t) {
         const b = this.at(i);
         if (t >= T[b]) {
-          out.x = this.x[b];
-          out.y = this.y[b];
+          // Past the newest sample.
+          let f = 0;
+          if (i === this.n - 1 && T[b] === newest && !this.snap[b] && limit > 0) {
+            f = Math.min(t - T[b], limit) / (T[b] - T[a]);
+            this.extrapolated = 1;
+          }
+          out.x = this.x[b] + (this.x[b] - this.x[a]) * f;
+          out.y = this.y[b] + (this.y[b] - this.y[a]) * f;
         } else if (this.snap[b]) {
           out.x = this.x[a];
           out.y = this.y[a];
@@ -1514,7 +1667,7 @@ class Track {
   }
   /** Drops samples no longer needed to render at tick `t` or later. */
   prune(t) {
-    while (this.n > 1 && this.t[this.at(1)] <= t) {
+    while (this.n > 2 && this.t[this.at(1)] <= t) {
       this.head = (this.head + 1) % TRACK_SAMPLES;
       this.n--;
     }
@@ -1523,39 +1676,76 @@ class Track {
 
 /**
  * Renders remote entities a little in the past, interpolating between the two known states
- * around the render time (PROTOCOL.md §13.2). Positions are in world units. Recording and
- * sampling allocate nothing per entity in steady state: each entity's states are a ring of
- * typed arrays, created when it spawns.
+ * around the render tick (PROTOCOL.md §13.2): positions in world units, and the game fields as
+ * they were at the render tick. Past the newest state, an entity that is moving goes on for at
+ * most `maxExtrapolationTicks`, then holds; when the next states say otherwise, the difference
+ * is blended out over `smoothingMs` rather than drawn in one frame. A move larger than its
+ * kind allows is a teleport: drawn in one step at its tick.
+ *
+ * Recording and rendering allocate nothing per entity in steady state: each entity's states
+ * are a ring of typed arrays, created when it spawns.
  */
 export class Interpolator {
   /**
-   * @param {{ maxStep?: number, maxSamples?: number }} [options] maxStep: the largest
-   *   legitimate move per tick in world units (5 in the reference game); a larger jump snaps.
+   * @param {{ maxStep?: number, maxStepByKind?: ArrayLike<number> | null, maxSamples?: number,
+   *   maxExtrapolationTicks?: number, smoothingMs?: number, fields?: boolean }} [options]
+   *   maxStep: the largest legitimate move per tick in world units (5 in the reference game),
+   *   for kinds without their own in `maxStepByKind` (by kind number; 0 = none); a larger jump
+   *   snaps, unless the entity keeps moving at that speed (then its kind's step is raised to
+   *   it). fields: keep the game fields by tick (for games that have fields).
    */
-  constructor({ maxStep = 5, maxSamples = TRACK_SAMPLES } = {}) {
+  constructor({
+    maxStep = 5,
+    maxStepByKind = null,
+    maxSamples = TRACK_SAMPLES,
+    maxExtrapolationTicks = 4.5,
+    smoothingMs = 200,
+    fields = false,
+  } = {}) {
     this.maxStep = maxStep;
-    this.maxSamples = Math.min(maxSamples, TRACK_SAMPLES);
+    /** The configured step per kind (0: `maxStep`) and the speed per kind seen steadily. */
+    this.kindStep = new Float64Array(KINDS);
+    this.kindSpeed = new Float64Array(KINDS);
+    if (maxStepByKind) for (let k = 0; k < Math.min(KINDS, maxStepByKind.length); k++) this.kindStep[k] = maxStepByKind[k] || 0;
+    this.maxSamples = Math.max(3, Math.min(maxSamples, TRACK_SAMPLES));
+    this.maxExtrapolationTicks = maxExtrapolationTicks;
+    this.smoothingMs = smoothingMs;
+    this.fields = fields;
     /** @type {Map<number, Track>} */
     this.tracks = new Map();
     this.lastTick = null;
+    /** Updates recorded, and how many the last render had seen. */
+    this.records = 0;
+    this.recordsDrawn = 0;
+    this.renderTick = null;
+    this.renderAt = null;
     this.point = { x: 0, y: 0 };
   }
 
   clear() {
     this.tracks.clear();
     this.lastTick = null;
+    this.renderTick = null;
+    this.renderAt = null;
+  }
+
+  /** The largest legitimate move per tick of entities of `kind`. */
+  stepOf(kind) {
+    return Math.max(this.kindStep[kind] || this.maxStep, this.kindSpeed[kind]);
   }
 
   /**
-   * Records an applied Update: its tick, its delta (despawns and spawns) and the replica after
-   * it, whose `moved` lists the entities whose position changed.
+   * Records an applied Update: its tick, its delta (despawns, spawns and field changes) and
+   * the replica after it, whose `moved` lists the entities whose position changed.
    */
   record(tick, delta, replica) {
     const prev = this.lastTick;
+    this.records++;
     for (const id of delta.despawns) this.tracks.delete(id);
     for (const s of delta.spawns) {
-      const track = new Track(s.id, s.kind);
+      const track = new Track(s.id, s.kind, this.fields);
       track.push(tick, s.x / GRID_SCALE, s.y / GRID_SCALE, true);
+      if (this.fields) track.pushFields(tick, replica.get(s.id)?.fields ?? ZERO_FIELDS);
       this.tracks.set(s.id, track);
     }
     const moved = replica.moved;
@@ -1568,13 +1758,25 @@ export class Interpolator {
       if (prev !== null && track.t[last] < prev) {
         track.push(prev, track.x[last], track.y[last], false);
         last = track.last();
+        track.aux[4] = 0;
       }
       // Written in place rather than through push(): a double passed to a call that is not
       // inlined is boxed, one heap number per coordinate per entity per update.
       const ticks = Math.max(1, tick - track.t[last]);
       const dx = e.x / GRID_SCALE - track.x[last];
       const dy = e.y / GRID_SCALE - track.y[last];
-      const limit = this.maxStep * ticks * 1.5 + 1;
+      // stepOf(kind), inlined: a double returned by a call that is not inlined is boxed.
+      const kind = track.kind;
+      const limit = Math.max(this.kindStep[kind] || this.maxStep, this.kindSpeed[kind]) * ticks * 1.5 + 1;
+      const speed = Math.sqrt(dx * dx + dy * dy) / ticks;
+      let snap = dx * dx + dy * dy > limit * limit;
+      const before = track.aux[4];
+      if (snap && before > 0 && Math.abs(speed - before) <= 0.2 * speed) {
+        // Two moves in a row at the same speed: a kind faster than its step, not a teleport.
+        this.kindSpeed[track.kind] = Math.max(this.kindSpeed[track.kind], speed);
+        snap = false;
+      }
+      track.aux[4] = speed;
       if (track.n === TRACK_SAMPLES) {
         track.head = (track.head + 1) % TRACK_SAMPLES;
         track.n--;
@@ -1583,10 +1785,19 @@ export class Interpolator {
       track.t[j] = tick;
       track.x[j] = e.x / GRID_SCALE;
       track.y[j] = e.y / GRID_SCALE;
-      track.snap[j] = dx * dx + dy * dy > limit * limit ? 1 : 0;
+      track.snap[j] = snap ? 1 : 0;
       while (track.n > this.maxSamples) {
         track.head = (track.head + 1) % TRACK_SAMPLES;
         track.n--;
+      }
+    }
+    const changes = delta.fieldChanges;
+    if (this.fields && changes) {
+      for (let i = 0; i < changes.length; i++) {
+        const id = changes[i].id;
+        const track = this.tracks.get(id);
+        const e = replica.get(id);
+        if (track && e) track.pushFields(tick, e.fields);
       }
     }
     this.lastTick = tick;
@@ -1595,7 +1806,58 @@ export class Interpolator {
   /** The position of entity `id` at the fractional tick `t`, or null if not in view. */
   positionAt(id, t) {
     const track = this.tracks.get(id);
-    return track ? track.sampleInto(t, { x: 0, y: 0 }) : null;
+    return track ? track.sampleInto(t, { x: 0, y: 0 }, this) : null;
+  }
+
+  /**
+   * Writes every entity but `skip` as drawn at render tick `t` and local time `nowMs` into
+   * `list` (the reused `render` objects, from index 0) and returns how many. Positions are
+   * interpolated (or extrapolated) with corrections blended in; `fields` are the game fields
+   * as of `t` (or the replica's, for a game without fields).
+   */
+  render(t, nowMs, replica, skip, list) {
+    const dt = this.renderAt === null ? 0 : Math.max(0, nowMs - this.renderAt);
+    const decay = Math.exp(-dt / this.smoothingMs);
+    const before = this.renderTick;
+    // New states since the last frame: a track drawn past its newest may have been wrong.
+    const fresh = this.records !== this.recordsDrawn && before !== null;
+    this.renderAt = nowMs;
+    this.renderTick = t;
+    this.recordsDrawn = this.records;
+    let count = 0;
+    for (const track of this.tracks.values()) {
+      if (track.id === skip) continue;
+      const a = track.aux;
+      if (fresh && track.drewPast) {
+        // What the new states say about the moment of the last frame, against what it drew:
+        // the difference is drawn away over a few frames, unless it is a teleport.
+        const p = track.sampleInto(before, this.point, this);
+        if (!track.snap[track.last()]) {
+          a[2] += a[0] - p.x;
+          a[3] += a[1] - p.y;
+        }
+      }
+      const r = track.sampleInto(t, track.render, this);
+      track.drewPast = track.extrapolated;
+      a[0] = r.x;
+      a[1] = r.y;
+      if (a[2] !== 0 || a[3] !== 0) {
+        a[2] *= decay;
+        a[3] *= decay;
+        if (Math.abs(a[2]) + Math.abs(a[3]) < 1e-3) {
+          a[2] = 0;
+          a[3] = 0;
+        }
+        r.x += a[2];
+        r.y += a[3];
+      }
+      if (track.ft) track.fieldsAt(t);
+      else r.fields = replica.get(track.id)?.fields ?? null;
+      if (count < list.length) list[count] = r;
+      else list.push(r);
+      count++;
+    }
+    return count;
   }
 
   /** Drops samples no longer needed to render at tick `t` or later. */
@@ -1883,7 +2145,8 @@ export class TickstreamClient {
     this.options = {
       url: o.url,
       room: o.room ?? "lobby",
-      interpolationDelayMs: o.interpolationDelayMs ?? 100,
+      interpolationDelayMs: o.interpolationDelayMs ?? "auto",
+      maxExtrapolationMs: o.maxExtrapolationMs ?? 150,
       playerSpeed: o.playerSpeed,
       predict: o.predict ?? "auto",
       maxStep: o.maxStep ?? defaultSpeed,
@@ -1969,7 +2232,6 @@ export class TickstreamClient {
     this.serverError = null;
     this.offset = { x: 0, y: 0 };
     this.lastFrameAt = null;
-    this.lastRenderTick = null;
     this.updatesWindow.clear();
   }
 
@@ -2308,9 +2570,9 @@ export class TickstreamClient {
     this.resumeToken = w.resumeToken;
     this.welcome = w;
     this.sessionStart = t;
-    this.clock = new ServerClock(w.tickRateHz);
     const perGame = (v) => (typeof v === "function" ? v(w) : v);
-    this.interp = new Interpolator({ maxStep: perGame(this.options.maxStep) });
+    this.clock = new ServerClock(w.tickRateHz, this.clockOptions());
+    this.interp = new Interpolator(this.interpolatorOptions(w, perGame(this.options.maxStep)));
     this.predictor = new Predictor(predictorOptions(w, this.options.predict, this.options.playerSpeed));
     this.sessions += 1;
     this.setState("playing");
@@ -2504,6 +2766,37 @@ export class TickstreamClient {
     }
   }
 
+  /** The render delay's minimum in milliseconds: `interpolationDelayMs`, or 0 for "auto". */
+  minDelayMs() {
+    const d = this.options.interpolationDelayMs;
+    return typeof d === "number" && d >= 0 ? d : 0;
+  }
+
+  /** The ServerClock's options, from the client's. */
+  clockOptions() {
+    return { minDelayMs: this.minDelayMs(), maxExtrapolationMs: this.options.maxExtrapolationMs };
+  }
+
+  /**
+   * The Interpolator's options for the game `w`: `maxStep` (the option, resolved for the
+   * game) is a number for every kind, or an object by kind name whose `default` (else the
+   * game's player speed) covers the kinds it does not name.
+   */
+  interpolatorOptions(w, maxStep) {
+    let step = maxStep;
+    let byKind = null;
+    if (maxStep !== null && typeof maxStep === "object") {
+      step = typeof maxStep.default === "number" ? maxStep.default : defaultSpeed(w);
+      byKind = w.kinds.map((name) => (typeof maxStep[name] === "number" ? maxStep[name] : 0));
+    }
+    return {
+      maxStep: step,
+      maxStepByKind: byKind,
+      maxExtrapolationTicks: (this.options.maxExtrapolationMs * w.tickRateHz) / 1000,
+      fields: w.fields.length > 0,
+    };
+  }
+
   /**
    * What to draw at time `t`: the own entity at its predicted position (with recent
    * corrections blended in) and every other entity interpolated
@@ -2528,22 +2821,12 @@ export class TickstreamClient {
     const decay = Math.exp(-dtMs / this.options.smoothingMs);
     this.offset.x *= decay;
     this.offset.y *= decay;
-    const hz = this.welcome.tickRateHz;
-    let renderTick = Math.min(this.clock.tickAt(t), this.replica.tick + 1) - (this.options.interpolationDelayMs * hz) / 1000;
-    // Time on screen never runs backwards, except after a reset of the clock.
-    const last = this.lastRenderTick;
-    if (last !== null && renderTick < last && last - renderTick < 3) renderTick = last;
-    this.lastRenderTick = renderTick;
+    // Remote entities: at the clock's render tick, which adapts its delay to the jitter and
+    // never steps (PROTOCOL.md §13.2).
+    const renderTick = this.clock.renderTickAt(t);
     out.renderTick = renderTick;
     const own = this.welcome.entity;
-    for (const track of this.interp.tracks.values()) {
-      if (track.id === own) continue;
-      const r = track.sampleInto(renderTick, track.render);
-      r.fields = this.replica.get(track.id)?.fields ?? null;
-      if (count < out.entities.length) out.entities[count] = r;
-      else out.entities.push(r);
-      count++;
-    }
+    count = this.interp.render(renderTick, t, this.replica, own, out.entities);
     if (out.entities.length !== count) out.entities.length = count;
     this.interp.prune(renderTick - 1);
     if (this.predictor.x !== null) {
@@ -2627,7 +2910,8 @@ export class TickstreamClient {
       desyncs: this.desyncs,
       reconnects: this.reconnects,
       sessions: this.sessions,
-      interpolationDelayMs: this.options.interpolationDelayMs,
+      interpolationDelayMs: this.clock ? this.clock.delayMs : this.minDelayMs(),
+      jitterMs: this.clock ? this.clock.jitterMs : 0,
       leadTicks: w && this.clock && this.replica.tick !== null ? (this.localTick(t) ?? 0) - this.replica.tick : null,
       world: w ? { width: w.worldWidth, height: w.worldHeight, viewRadius: w.viewRadius, tickRateHz: w.tickRateHz } : null,
       server: me ? { x: me.x, y: me.y } : null,

@@ -21,8 +21,6 @@ use tickstream_shared::MoveRule;
 
 /// The picture's side in pixels.
 const SIZE: u32 = 320;
-/// How far in the past remote entities are drawn: two ticks plus jitter at 30 Hz.
-const INTERPOLATION_DELAY: Duration = Duration::from_millis(100);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -105,13 +103,14 @@ pub async fn play(
         }
         if now >= next_picture {
             next_picture += Duration::from_secs(1);
-            let Some(arriving) = clock.tick_at(secs(now)) else {
+            // Remote entities at the clock's render tick: behind the arriving tick by a delay
+            // that covers the measured jitter.
+            let Some(render_tick) = clock.render_tick_at(secs(now)) else {
                 continue;
             };
-            let hz = f64::from(session.welcome().tick_rate_hz);
-            let render_tick = arriving - INTERPOLATION_DELAY.as_secs_f64() * hz;
+            interp.advance(render_tick, secs(now));
             written += 1;
-            let picture = draw(&session, &interp, &predictor, render_tick);
+            let picture = draw(&session, &interp, &predictor);
             write_png(&out.join(format!("view-{written}.png")), &picture)?;
             interp.prune(render_tick - 1.0);
         }
@@ -139,7 +138,7 @@ fn fresh(w: &tickstream_shared::Welcome4) -> (ServerClock, Interpolator, Predict
 
 /// RGB pixels: the arena dark, entities as dots (own entity red, players blue, the rest
 /// grey-green), the view radius as a faint circle.
-fn draw(session: &Session, interp: &Interpolator, predictor: &Predictor, t: f64) -> Vec<u8> {
+fn draw(session: &Session, interp: &Interpolator, predictor: &Predictor) -> Vec<u8> {
     let w = session.welcome();
     let mut px = vec![0u8; (SIZE * SIZE * 3) as usize];
     for p in px.chunks_exact_mut(3) {
@@ -159,13 +158,11 @@ fn draw(session: &Session, interp: &Interpolator, predictor: &Predictor, t: f64)
         }
     };
     let player_kind = w.kinds.iter().position(|k| k == "player");
-    for (id, kind) in interp.entities() {
-        if id == w.entity {
+    for e in interp.drawn() {
+        if e.id == w.entity {
             continue;
         }
-        let Some(pos) = interp.position_at(id, t) else {
-            continue;
-        };
+        let (pos, kind) = (e.pos, e.kind);
         let rgb = if Some(usize::from(kind)) == player_kind {
             [80, 140, 255]
         } else {

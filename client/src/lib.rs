@@ -17,7 +17,8 @@
 //! - [`session`]: [`Session`], the API a game uses: join or resume, [`Session::next`] for
 //!   updates and events, [`Session::set_input`], automatic resume after a drop.
 //! - [`poll`]: [`PollClient`], a session on its own thread for engines without tokio.
-//! - [`interpolation`]: [`ServerClock`] and [`Interpolator`], remote entities drawn smoothly.
+//! - [`interpolation`]: [`ServerClock`] and [`Interpolator`], remote entities drawn smoothly
+//!   behind a delay that adapts to the jitter.
 //! - [`prediction`]: [`Predictor`], the own entity ahead of the server, reconciled.
 //! - [`vec2`]: [`Vec2`], plain `f32` positions; `glam` and `mint` conversions by feature.
 //! - `tls` (private): the rustls client configuration.
@@ -38,7 +39,7 @@ pub use connect::{ConnectError, ConnectOptions, Connector, connect};
 pub use connection::{
     Connection, ConnectionError, ConnectionReader, ConnectionWriter, Control, Incoming, NO_STATUS,
 };
-pub use interpolation::{Interpolator, ServerClock};
+pub use interpolation::{ClockOptions, Drawn, Interpolator, ServerClock};
 pub use player::{OpenError, PlayerState, WelcomeError, open};
 pub use poll::{PollClient, PollEvent};
 pub use prediction::{Predictor, StepFn, StepInput};

@@ -49,6 +49,16 @@ const ownGame = new TickstreamClient({
 void ownGame;
 void new TickstreamClient({ url: "wss://127.0.0.1:7443/ws", predict: false });
 
+// Interpolation options: an adaptive delay, bounded extrapolation, a step per kind name.
+const tuned = new TickstreamClient({
+  url: "wss://127.0.0.1:7443/ws",
+  interpolationDelayMs: "auto",
+  maxExtrapolationMs: 100,
+  maxStep: (w: Welcome) => (w.game === "arena" ? { npc: 8, default: 5 } : 4),
+});
+const jitter: number = tuned.stats().jitterMs + tuned.stats().interpolationDelayMs;
+void jitter;
+
 client.on("welcome", (w: Welcome) => {
   const size: number = w.worldWidth * w.worldHeight;
   const rule: MoveRule | null = w.moveRule;
