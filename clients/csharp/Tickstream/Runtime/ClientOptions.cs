@@ -22,8 +22,17 @@ namespace Tickstream
         public X509Certificate2 TrustedCertificate;
         /// <summary>Accept any server certificate on this connection (development only).</summary>
         public bool Insecure;
-        /// <summary>Render remote entities this far in the past (PROTOCOL.md §13.2).</summary>
-        public double InterpolationDelayMs = 100;
+        /// <summary>
+        /// The least render delay of remote entities, milliseconds; 0 (the default) = adaptive
+        /// only. Remote entities are drawn 1¼ ticks plus the measured arrival jitter in the past
+        /// (PROTOCOL.md §13.2), never less than this and never more than a second.
+        /// </summary>
+        public double InterpolationDelayMs;
+        /// <summary>
+        /// How far past its newest state a moving remote entity is extrapolated before it holds,
+        /// milliseconds (and how far render time may run past the newest update).
+        /// </summary>
+        public double MaxExtrapolationMs = 150;
         /// <summary>
         /// The own entity's movement rule for prediction; null takes the server's (Welcome4's
         /// Walk on v4; on v2/v3 the built-in games' walk at <see cref="PlayerSpeed"/>). On v4 with
@@ -32,8 +41,14 @@ namespace Tickstream
         public MoveStep Step;
         /// <summary>v2/v3 only: speed per tick of the built-in walk; 0 = the built-in games' defaults (4 in coins, 5 else).</summary>
         public double PlayerSpeed;
-        /// <summary>The largest legitimate move per tick for interpolation (a larger jump snaps); 0 = the walk speed (or 5).</summary>
+        /// <summary>The largest legitimate move per tick for interpolation (a larger jump snaps, PROTOCOL.md §13.2); 0 = the walk speed (or 5).</summary>
         public double MaxStep;
+        /// <summary>
+        /// The largest legitimate move per tick by kind name (Welcome.Kinds), for kinds faster
+        /// than <see cref="MaxStep"/>; null or a kind not named = MaxStep. A kind that keeps up a
+        /// higher speed raises its own step anyway: a single larger jump is a teleport.
+        /// </summary>
+        public System.Collections.Generic.Dictionary<string, double> MaxStepByKind;
         /// <summary>Milliseconds between pings (round-trip time).</summary>
         public double PingIntervalMs = 1000;
         /// <summary>The most inputs per second (and at most one per local tick).</summary>

@@ -23,6 +23,10 @@ namespace Tickstream
         public double UpdateRateHz;
         /// <summary>Median round trip of the last five pings, ms; negative before the first.</summary>
         public double RttMs = -1;
+        /// <summary>The render delay of remote entities, ms (adaptive: 1¼ ticks plus the jitter, at least InterpolationDelayMs).</summary>
+        public double InterpolationDelayMs;
+        /// <summary>The measured arrival jitter of updates, ms.</summary>
+        public double JitterMs;
         /// <summary>Updates applied this session.</summary>
         public long Updates;
         /// <summary>Game events delivered in all.</summary>

@@ -65,7 +65,6 @@ namespace Tickstream
         double lastPingAt = double.NegativeInfinity;
         double offsetX, offsetY;
         double lastFrameAt = -1;
-        double lastRenderTick = double.NaN;
 
         long updates, events, desyncs, resumes, reconnects, bytesIn;
         double rttMs = -1;
@@ -163,7 +162,6 @@ namespace Tickstream
             serverErrorReason = null;
             offsetX = offsetY = 0;
             lastFrameAt = -1;
-            lastRenderTick = double.NaN;
             arrivalCount = 0;
         }
 
@@ -424,11 +422,11 @@ namespace Tickstream
             welcome = w;
             sessionStart = t;
             replica.Clear();
-            clock = new ServerClock(w.TickRateHz);
+            clock = new ServerClock(w.TickRateHz, options.InterpolationDelayMs, options.MaxExtrapolationMs);
             double speed;
             MoveStep step = MoveRules.For(w, options, out speed);
             predictor = step != null ? new Predictor(step) : null;
-            interp = new Interpolator(options.MaxStep > 0 ? options.MaxStep : speed > 0 ? speed : 5);
+            interp = Interpolator.ForSession(w, options, speed);
             SetState(ConnectionState.Playing);
             Raise(Welcomed, w);
             Ping(t);
@@ -472,8 +470,8 @@ namespace Tickstream
             long before;
             if (predictor != null && LocalTick(t, out before)) predictor.AdvanceTo(before);
             clock.Observe(replica.Tick, t);
-            if (msg.Type == ServerMessageType.Update) interp.Record(replica.Tick, msg.Update.Despawns, msg.Update.Spawns, replica);
-            else interp.Record(replica.Tick, msg.Update3.Despawns, msg.Update3.Spawns, replica);
+            if (msg.Type == ServerMessageType.Update) interp.Record(replica.Tick, msg.Update.Despawns, msg.Update.Spawns, msg.Update.FieldChanges, replica);
+            else interp.Record(replica.Tick, msg.Update3.Despawns, msg.Update3.Spawns, msg.Update3.FieldChanges, replica);
             var me = replica.Get(welcome.Entity);
             if (me != null && predictor != null)
             {
@@ -612,7 +610,9 @@ namespace Tickstream
 
         /// <summary>
         /// What to draw now: fills <paramref name="remotes"/> with every other entity interpolated
-        /// <see cref="ClientOptions.InterpolationDelayMs"/> in the past, and <paramref name="own"/>
+        /// in the past by the adaptive render delay (PROTOCOL.md §13.2: 1¼ ticks plus the measured
+        /// jitter, at least <see cref="ClientOptions.InterpolationDelayMs"/>), with its game fields
+        /// as of that moment, and <paramref name="own"/>
         /// with the own entity at its predicted position (corrections blended in), or at the
         /// server's when it is not predicted. World units. Returns whether the own entity is known.
         /// The list is cleared and reused: no allocation once it has grown.
@@ -628,17 +628,16 @@ namespace Tickstream
             double decay = Math.Exp(-dt / options.SmoothingMs);
             offsetX *= decay;
             offsetY *= decay;
-            double hz = welcome.TickRateHz;
-            double renderTick = Math.Min(clock.TickAt(t), replica.Tick + 1.0) - options.InterpolationDelayMs * hz / 1000.0;
-            // Time on screen never runs backwards, except after a reset of the clock.
-            if (!double.IsNaN(lastRenderTick) && renderTick < lastRenderTick && lastRenderTick - renderTick < 3) renderTick = lastRenderTick;
-            lastRenderTick = renderTick;
+            // Remote entities: at the clock's render tick, which adapts its delay to the jitter
+            // and never steps (PROTOCOL.md §13.2).
+            double renderTick = clock.RenderTickAt(t);
             RenderTick = renderTick;
-            if (remotes != null) interp.SampleAll(renderTick, welcome.Entity, remotes);
+            if (remotes != null) interp.Render(renderTick, t, replica, welcome.Entity, remotes);
             interp.Prune(renderTick - 1);
             var me = replica.Get(welcome.Entity);
             own.Id = welcome.Entity;
             own.Kind = me != null ? me.Kind : (byte)0;
+            if (me != null) own.Fields = me.Fields;
             if (predictor != null && predictor.HasPosition)
             {
                 own.X = predictor.X + offsetX;
@@ -681,6 +680,8 @@ namespace Tickstream
             }
             s.UpdateRateHz = n == 0 ? 0 : n / (Math.Min(2000, Math.Max(t - first, 1000.0 / 60)) / 1000.0);
             s.RttMs = rttMs;
+            s.InterpolationDelayMs = clock != null && clock.Known ? clock.DelayMs : options.InterpolationDelayMs;
+            s.JitterMs = clock != null ? clock.JitterMs : 0;
             s.Updates = updates;
             s.Events = events;
             s.LastEventSeq = lastEventSeq;
