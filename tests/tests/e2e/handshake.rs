@@ -9,14 +9,20 @@ async fn wss_upgrade_negotiates_the_subprotocol() -> anyhow::Result<()> {
     let client = connect(&server.wss_url, &TestServer::options()).await?;
     assert_eq!(
         client.subprotocol(),
-        Some("tickstream.v3"),
-        "the server echoes tickstream.v3"
+        Some(tickstream_shared::SUBPROTOCOL),
+        "the server echoes the newest version the client offers"
     );
     let plain = connect(&server.ws_url, &ConnectOptions::default()).await?;
     assert_eq!(
         plain.subprotocol(),
+        Some(tickstream_shared::SUBPROTOCOL),
+        "plain ws negotiates it too (offering every version, the client's default, gets the highest)"
+    );
+    let v3 = connect(&server.ws_url, &TestServer::options().protocol(3)).await?;
+    assert_eq!(
+        v3.subprotocol(),
         Some("tickstream.v3"),
-        "plain ws negotiates it too (offering v3 and v2, the client's default, gets the highest)"
+        "a deployed v3 client gets v3"
     );
     let v2 = connect(&server.ws_url, &TestServer::options_v2()).await?;
     assert_eq!(
