@@ -111,8 +111,11 @@ pub enum Divergence {
         recorded: u32,
         /// The replayed checksum.
         replayed: u32,
-        /// The first entity that differs, if the recording lists hashes (at or after `tick`).
-        entity: Option<EntityDiff>,
+        /// The first entities that differ, in id order, at most [`NAMED`]: empty when the
+        /// recording lists no hashes at or after `tick`.
+        entities: Vec<EntityDiff>,
+        /// How many entities differ in all.
+        differing: usize,
     },
     /// The checksums agree but an entity's hash does not (a checksum collision).
     Entity(EntityDiff),
@@ -141,12 +144,15 @@ impl Divergence {
     #[must_use]
     pub fn entity(&self) -> Option<u32> {
         match self {
-            Divergence::Checksum { entity, .. } => entity.as_ref().map(|e| e.id),
+            Divergence::Checksum { entities, .. } => entities.first().map(|e| e.id),
             Divergence::Entity(e) => Some(e.id),
             Divergence::Join { recorded, .. } => *recorded,
         }
     }
 }
+
+/// The most differing entities a divergence names.
+pub const NAMED: usize = 8;
 
 /// How a replay ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -341,7 +347,8 @@ pub fn replay<R: Read>(
                         tick: tick.0,
                         recorded: *checksum,
                         replayed: snap.checksum,
-                        entity: None,
+                        entities: Vec::new(),
+                        differing: 0,
                     });
                     if start.entity_hashes_every == 0 {
                         break;
@@ -358,27 +365,29 @@ pub fn replay<R: Read>(
                     });
                 };
                 s.entity_lists += 1;
-                let diff = first_difference(hashes, snap, &info.kinds);
-                match (pending.take(), diff) {
-                    (Some(Divergence::Checksum {
+                let (mut entities, differing) = differences(hashes, snap, &info.kinds);
+                match pending.take() {
+                    Some(Divergence::Checksum {
                         tick,
                         recorded,
                         replayed,
                         ..
-                    }), entity) => {
+                    }) => {
                         let d = Divergence::Checksum {
                             tick,
                             recorded,
                             replayed,
-                            entity,
+                            entities,
+                            differing,
                         };
                         return Ok(Outcome::Diverged(s, d));
                     }
-                    (Some(other), _) => return Ok(Outcome::Diverged(s, other)),
-                    (None, Some(diff)) => {
-                        return Ok(Outcome::Diverged(s, Divergence::Entity(diff)));
+                    Some(other) => return Ok(Outcome::Diverged(s, other)),
+                    None if differing > 0 => {
+                        let d = Divergence::Entity(entities.swap_remove(0));
+                        return Ok(Outcome::Diverged(s, d));
                     }
-                    (None, None) => {}
+                    None => {}
                 }
             }
             Record::End { reason, .. } => {
@@ -393,13 +402,16 @@ pub fn replay<R: Read>(
     })
 }
 
-/// The first entity, in id order, whose recorded hash and replayed state disagree.
-fn first_difference(
+/// The first [`NAMED`] entities, in id order, whose recorded hash and replayed state disagree,
+/// and how many disagree in all.
+fn differences(
     recorded: &[(u32, u32)],
     snap: &Snapshot,
     kinds: &[String],
-) -> Option<EntityDiff> {
+) -> (Vec<EntityDiff>, usize) {
     let (mut i, mut j) = (0, 0);
+    let mut named = Vec::new();
+    let mut count = 0;
     let diff = |id: u32, rec: Option<u32>, rep: Option<&EntityState>| EntityDiff {
         at_tick: snap.tick.0,
         id,
@@ -408,23 +420,37 @@ fn first_difference(
         kind: rep.and_then(|e| kinds.get(usize::from(e.kind)).cloned()),
     };
     loop {
-        match (recorded.get(i), snap.entities.get(j)) {
-            (None, None) => return None,
-            (Some(&(id, h)), None) => return Some(diff(id, Some(h), None)),
-            (None, Some(e)) => return Some(diff(e.id.0, None, Some(e))),
+        let found = match (recorded.get(i), snap.entities.get(j)) {
+            (None, None) => return (named, count),
+            (Some(&(id, h)), None) => {
+                i += 1;
+                diff(id, Some(h), None)
+            }
+            (None, Some(e)) => {
+                j += 1;
+                diff(e.id.0, None, Some(e))
+            }
+            (Some(&(id, h)), Some(e)) if id < e.id.0 => {
+                i += 1;
+                diff(id, Some(h), None)
+            }
+            (Some(_), Some(e)) if e.id.0 < recorded[i].0 => {
+                j += 1;
+                diff(e.id.0, None, Some(e))
+            }
             (Some(&(id, h)), Some(e)) => {
-                if id < e.id.0 {
-                    return Some(diff(id, Some(h), None));
-                }
-                if e.id.0 < id {
-                    return Some(diff(e.id.0, None, Some(e)));
-                }
-                if snap.hashes[j] != h {
-                    return Some(diff(id, Some(h), Some(e)));
-                }
+                let same = snap.hashes[j] == h;
                 i += 1;
                 j += 1;
+                if same {
+                    continue;
+                }
+                diff(id, Some(h), Some(e))
             }
+        };
+        count += 1;
+        if named.len() < NAMED {
+            named.push(found);
         }
     }
 }
@@ -480,17 +506,25 @@ impl fmt::Display for Divergence {
                 tick,
                 recorded,
                 replayed,
-                entity,
+                entities,
+                differing,
             } => {
                 write!(
                     f,
                     "first divergent tick {tick}: recorded checksum {recorded:#010x}, replayed \
-                     {replayed:#010x}; "
+                     {replayed:#010x}"
                 )?;
-                match entity {
-                    Some(e) => write!(f, "first differing entity: {e}"),
-                    None => write!(f, "no entity list recorded to name the entity"),
+                let Some((first, rest)) = entities.split_first() else {
+                    return write!(f, "; no entity list recorded to name the entity");
+                };
+                write!(f, "\nfirst differing entity: {first}")?;
+                if *differing > 1 {
+                    write!(f, "\n{differing} entities differ")?;
+                    for e in rest {
+                        write!(f, "\n  also {e}")?;
+                    }
                 }
+                Ok(())
             }
             Divergence::Entity(e) => write!(
                 f,
