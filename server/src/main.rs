@@ -43,19 +43,20 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         ttl: u64,
     },
-    /// Re-simulate a recording (see --record and docs/RECORDING.md) and check every tick's
+    /// Re-simulate recordings (see --record and docs/RECORDING.md) and check every tick's
     /// checksum: exit 0 when all match, 1 naming the first divergent tick and entity, 2 when
-    /// the file cannot be replayed.
+    /// a file cannot be replayed.
     Replay {
-        /// The recording (`.tsrec`).
-        file: PathBuf,
+        /// The recordings (`.tsrec`).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(Command::Replay { file }) = &args.command {
-        let code = tickstream_server::replay::run(file, &mut std::io::stdout().lock());
+    if let Some(Command::Replay { files }) = &args.command {
+        let code = tickstream_server::replay::run(files, &mut std::io::stdout().lock());
         std::process::exit(code);
     }
     let config = Config::load(args.config.as_deref(), &args.overrides)?;

@@ -241,7 +241,11 @@ impl Server {
             max_pending_events: r.max_pending_events,
             event_history: r.event_history,
             max_bytes_per_client_per_sec: config.sync.max_bytes_per_client_per_sec,
-            recording: config.recording.dir.is_some().then(|| Arc::new(config.recording.clone())),
+            recording: config
+                .recording
+                .dir
+                .is_some()
+                .then(|| Arc::new(config.recording.clone())),
         };
         let caps = RoomCaps {
             max_rooms: s.max_rooms,

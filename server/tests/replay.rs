@@ -61,8 +61,7 @@ fn write_all(file: &Path, records: &[Record]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_recorded_match_replays_and_an_altered_one_is_caught_at_its_tick() -> anyhow::Result<()>
-{
+async fn a_recorded_match_replays_and_an_altered_one_is_caught_at_its_tick() -> anyhow::Result<()> {
     let dir = scratch("replay-e2e");
     let dir_arg = dir.to_str().expect("a UTF-8 temp path");
     let mut server = ServerProcess::start(&["--record", dir_arg, "--log", "info"])?;
@@ -78,7 +77,10 @@ async fn a_recorded_match_replays_and_an_altered_one_is_caught_at_its_tick() -> 
     assert!(summary.passed(), "the bots played cleanly: {summary}");
     server.signal("TERM")?;
     let status = server.exited(STEP_TIMEOUT).await?;
-    assert!(status.success(), "the server drained and exited 0: {status}");
+    assert!(
+        status.success(),
+        "the server drained and exited 0: {status}"
+    );
 
     let files: Vec<PathBuf> = std::fs::read_dir(&dir)?
         .map(|e| e.map(|e| e.path()))
@@ -93,18 +95,29 @@ async fn a_recorded_match_replays_and_an_altered_one_is_caught_at_its_tick() -> 
     let Outcome::Match(s) = replay::replay_file(file)? else {
         panic!("the library replay matches too");
     };
-    assert_eq!(s.joins, u64::from(BOTS), "every bot's join was recorded: {s}");
+    assert_eq!(
+        s.joins,
+        u64::from(BOTS),
+        "every bot's join was recorded: {s}"
+    );
     assert!(
         s.ticks >= 500,
         "about 20 s of ticks at 30 Hz were replayed: {s}"
     );
     assert_eq!(s.matched, s.ticks, "every tick's checksum matched: {s}");
-    assert!(s.inputs > u64::from(BOTS), "the bots' inputs were replayed: {s}");
+    assert!(
+        s.inputs > u64::from(BOTS),
+        "the bots' inputs were replayed: {s}"
+    );
     assert!(
         text.contains(&format!("all {} checksums match", s.matched)),
         "the summary says so: {text}"
     );
-    assert_eq!(s.end.as_deref(), Some("room stopped"), "the recording is complete");
+    assert_eq!(
+        s.end.as_deref(),
+        Some("room stopped"),
+        "the recording is complete"
+    );
 
     // Turn one input around, mid-match: the replay diverges at the step that applies it.
     let mut records = read_all(file);
@@ -133,15 +146,25 @@ async fn a_recorded_match_replays_and_an_altered_one_is_caught_at_its_tick() -> 
     let altered = dir.join("altered.tsrec");
     write_all(&altered, &records);
     let (code, text) = replay_cli(&altered);
-    eprintln!("tickstream-server replay (altered input of entity {entity} for tick {tick}):\n{text}");
+    eprintln!(
+        "tickstream-server replay (altered input of entity {entity} for tick {tick}):\n{text}"
+    );
     assert_eq!(code, Some(1), "the altered recording fails: {text}");
     assert!(
         text.contains(&format!("first divergent tick {tick}:")),
         "the output names tick {tick}: {text}"
     );
     match replay::replay_file(&altered)? {
-        Outcome::Diverged(_, Divergence::Checksum { tick: t, entities, .. }) => {
-            assert_eq!(t, tick, "the divergence is at the step that applied the input");
+        Outcome::Diverged(
+            _,
+            Divergence::Checksum {
+                tick: t, entities, ..
+            },
+        ) => {
+            assert_eq!(
+                t, tick,
+                "the divergence is at the step that applied the input"
+            );
             assert!(
                 entities.iter().any(|e| e.id == entity && e.at_tick == tick),
                 "the player whose input changed is named at that tick: {entities:?}"

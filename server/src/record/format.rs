@@ -262,10 +262,12 @@ impl<R: Read> RecordReader<R> {
         if read_full(&mut self.input, &mut self.buf)? != len {
             return Err(ReadError::Truncated { index });
         }
-        let (record, used) = bincode::decode_from_slice::<Record, _>(&self.buf, config())
-            .map_err(|e| ReadError::Malformed {
-                index,
-                reason: e.to_string(),
+        let (record, used) =
+            bincode::decode_from_slice::<Record, _>(&self.buf, config()).map_err(|e| {
+                ReadError::Malformed {
+                    index,
+                    reason: e.to_string(),
+                }
             })?;
         if used != len {
             return Err(ReadError::Malformed {
@@ -362,7 +364,10 @@ mod tests {
             "a record cut short is reported as truncated"
         );
         assert!(
-            matches!(RecordReader::new(&b"GIF89a...."[..]), Err(ReadError::BadMagic)),
+            matches!(
+                RecordReader::new(&b"GIF89a...."[..]),
+                Err(ReadError::BadMagic)
+            ),
             "another format is refused"
         );
         let mut other = bytes.clone();

@@ -218,8 +218,8 @@ impl Output {
 impl Writer {
     fn run(self) {
         let room = self.start.room.clone();
-        let max_age = (self.config.max_age_secs > 0)
-            .then(|| Duration::from_secs(self.config.max_age_secs));
+        let max_age =
+            (self.config.max_age_secs > 0).then(|| Duration::from_secs(self.config.max_age_secs));
         // Room for the new one within the count.
         let keep = self.config.keep_count.saturating_sub(1);
         if let Err(e) = prune(&self.dir, keep, max_age) {
@@ -416,7 +416,10 @@ mod tests {
             .expect("lists")
             .map(|e| e.expect("entry").metadata().expect("meta").len())
             .sum();
-        assert!(size <= 4096, "the file stays within the limit: {size} bytes");
+        assert!(
+            size <= 4096,
+            "the file stays within the limit: {size} bytes"
+        );
         assert!(
             matches!(records.first(), Some(Record::Start(_))),
             "it starts with the start record"

@@ -85,7 +85,11 @@ mod tests {
         std::thread::sleep(Duration::from_millis(300));
         std::fs::write(dir.join("new.tsrec"), b"x").expect("writes");
         let deleted = prune(&dir, 100, Some(Duration::from_millis(150))).expect("prunes");
-        assert_eq!(deleted, [dir.join("old.tsrec")], "only the old one is past the age");
+        assert_eq!(
+            deleted,
+            [dir.join("old.tsrec")],
+            "only the old one is past the age"
+        );
         assert!(dir.join("new.tsrec").exists(), "the new one stays");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -170,10 +170,22 @@ pub const EXIT_DIVERGED: i32 = 1;
 /// Exit status of [`run`]: the recording could not be replayed.
 pub const EXIT_UNREADABLE: i32 = 2;
 
-/// `tickstream-server replay FILE`: replays `path` with the built-in games, prints the outcome
-/// to `out`, and returns the exit status ([`EXIT_MATCH`], [`EXIT_DIVERGED`],
+/// `tickstream-server replay FILE...`: replays each file with the built-in games, prints each
+/// outcome to `out`, and returns the worst exit status ([`EXIT_MATCH`], [`EXIT_DIVERGED`],
 /// [`EXIT_UNREADABLE`]).
-pub fn run(path: &Path, out: &mut impl std::io::Write) -> i32 {
+pub fn run(paths: &[impl AsRef<Path>], out: &mut impl std::io::Write) -> i32 {
+    let mut worst = EXIT_MATCH;
+    for path in paths {
+        let path = path.as_ref();
+        if paths.len() > 1 {
+            let _ = writeln!(out, "== {}", path.display());
+        }
+        worst = worst.max(run_one(path, out));
+    }
+    worst
+}
+
+fn run_one(path: &Path, out: &mut impl std::io::Write) -> i32 {
     let outcome = replay_file(path);
     let (text, code) = match &outcome {
         Ok(Outcome::Match(s)) => {
@@ -189,11 +201,11 @@ pub fn run(path: &Path, out: &mut impl std::io::Write) -> i32 {
                 EXIT_MATCH,
             )
         }
-        Ok(Outcome::Diverged(s, d)) => (
-            format!("replayed {s}\nDIVERGED: {d}"),
-            EXIT_DIVERGED,
+        Ok(Outcome::Diverged(s, d)) => (format!("replayed {s}\nDIVERGED: {d}"), EXIT_DIVERGED),
+        Err(e) => (
+            format!("cannot replay {}: {e}", path.display()),
+            EXIT_UNREADABLE,
         ),
-        Err(e) => (format!("cannot replay {}: {e}", path.display()), EXIT_UNREADABLE),
     };
     let mut text = text;
     if let Ok(Outcome::Match(s) | Outcome::Diverged(s, _)) = &outcome
@@ -218,7 +230,8 @@ pub fn builtin_game(start: &Start) -> Result<Arc<dyn Game>, ReplayError> {
     };
     match start.game.as_str() {
         "arena" => {
-            let p: GameParams = serde_json::from_str(&start.settings).map_err(|e| bad(e.to_string()))?;
+            let p: GameParams =
+                serde_json::from_str(&start.settings).map_err(|e| bad(e.to_string()))?;
             p.validate().map_err(|e| bad(e.to_string()))?;
             Ok(Arc::new(Arena::new(p)))
         }
