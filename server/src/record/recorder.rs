@@ -135,8 +135,10 @@ impl Recorder {
 
     fn send(&mut self, step: Option<Arc<Snapshot>>) {
         let Some(tx) = &self.tx else { return };
+        // The next tick has about as many records: one allocation a tick, not one per doubling.
+        let next = Vec::with_capacity(self.pending.len());
         let batch = Batch {
-            records: std::mem::take(&mut self.pending),
+            records: std::mem::replace(&mut self.pending, next),
             step,
         };
         match tx.try_send(batch) {

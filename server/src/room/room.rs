@@ -512,8 +512,9 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Starts recording the room's match: the recorder for the room, its writer on a blocking
-/// thread the drain waits for.
+/// Starts recording the room's match: the recorder for the room, and its writer on a thread
+/// of its own (not tokio's blocking pool, which a thousand long-lived writers would exhaust),
+/// watched by a task the drain waits for, so that a stopping server finishes every file.
 fn start_recording(
     config: &crate::config::RecordingConfig,
     room: &str,
@@ -537,8 +538,26 @@ fn start_recording(
         started_unix_ms,
     };
     let (recorder, writer) = Recorder::start(config, start)?;
-    registry.tasks.spawn_blocking(writer);
-    Some(recorder)
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("tickstream-rec".into())
+        .spawn(move || {
+            writer();
+            let _ = done_tx.send(());
+        });
+    match spawned {
+        Ok(_) => {
+            registry.tasks.spawn(async move {
+                let _ = done_rx.await;
+            });
+            Some(recorder)
+        }
+        Err(e) => {
+            tracing::warn!(room = %room, error = %e, "cannot start a recording writer; the room plays unrecorded");
+            metrics::counter!(m::RECORDINGS_STOPPED, "reason" => "io_error").increment(1);
+            None
+        }
+    }
 }
 
 /// A room's seed: FNV-1a of its name, so a room of the same name replays the same way.
