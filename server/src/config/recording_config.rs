@@ -14,8 +14,9 @@ pub struct RecordingConfig {
     /// nothing. Created at start-up if missing.
     pub dir: Option<PathBuf>,
     /// The largest one recording may grow, in bytes; at the limit it ends with an `End`
-    /// record saying so (the room plays on unrecorded). 256 MiB holds about 25 minutes of a
-    /// 1,000-entity arena room with per-entity hashes every tick, or hours of a small room.
+    /// record saying so (the room plays on unrecorded). 256 MiB holds about 11 minutes of the
+    /// reference arena with 500 players (1,000 entities, hashes every tick: about 380 KB/s), or
+    /// hours of a small room.
     pub max_bytes: u64,
     /// Recordings kept in `dir`: at start-up and whenever a room starts one, the oldest beyond
     /// this many are deleted. Keep it above the number of rooms recording at once.
@@ -25,7 +26,7 @@ pub struct RecordingConfig {
     pub max_age_secs: u64,
     /// Every this many ticks, a recording lists every entity's hash, so that a replay can name
     /// the entity that diverged (not only the tick). 1, the default, names it at the very tick
-    /// the world first differs; larger values save space (a list costs about 8 bytes per
+    /// the world first differs; larger values save space (a list costs about 10 bytes per
     /// entity) but name the entities that differ at the next list instead; 0 never lists them.
     pub entity_hashes_every: u32,
 }
