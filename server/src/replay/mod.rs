@@ -262,6 +262,15 @@ pub fn replay<R: Read>(
     };
     let game = game(&start)?;
     let info = game.info().clone();
+    if info.tick_rate_hz != start.tick_rate_hz {
+        return Err(ReplayError::Settings {
+            game: start.game.clone(),
+            reason: format!(
+                "the game built runs at {} Hz, the recording at {} Hz",
+                info.tick_rate_hz, start.tick_rate_hz
+            ),
+        });
+    }
     let dt = info.dt();
     let mut world = game.create(&start.room, start.seed);
     let mut rng = Mulberry32::new(start.seed);
@@ -553,6 +562,190 @@ impl fmt::Display for Divergence {
                 "first divergent tick {tick}: a join gave entity {replayed:?}, the recording \
                  says {recorded:?}"
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::RecordWriter;
+    use crate::sim::GameWorld;
+
+    /// A coin match played in memory the way a room plays it, recorded as a room records it.
+    fn recorded_match(every: u32) -> Vec<Record> {
+        let game = Coins::new(CoinsParams::default());
+        let start = Start {
+            server_version: env!("CARGO_PKG_VERSION").into(),
+            game: "coins".into(),
+            settings: game.settings(),
+            room: "coins-unit".into(),
+            seed: 99,
+            tick_rate_hz: game.info().tick_rate_hz,
+            first_tick: 0,
+            entity_hashes_every: every,
+            started_unix_ms: 0,
+        };
+        let mut world: Box<dyn GameWorld> = game.create(&start.room, start.seed);
+        let mut rng = Mulberry32::new(start.seed);
+        let mut events = Vec::new();
+        let dt = game.info().dt();
+        let mut out = vec![Record::Start(start)];
+        let mut players = Vec::new();
+        let mut tick = Tick(0);
+        for t in 0..120u32 {
+            if t % 20 == 0 && players.len() < 4 {
+                let mut ctx = StepCtx::new(tick, dt, &mut rng, &mut events);
+                let e = world.join(&mut ctx);
+                out.push(Record::Join {
+                    tick: tick.0,
+                    entity: e.map(|e| e.0),
+                });
+                players.extend(e);
+            }
+            for (i, p) in players.iter().enumerate() {
+                let angle = f64::from(t) * 0.1 + i as f64;
+                let (dx, dy) = (angle.cos() as f32, angle.sin() as f32);
+                world.input(*p, PlayerInput { dx, dy, buttons: 0 });
+                out.push(Record::Input {
+                    tick: tick.next().0,
+                    entity: p.0,
+                    dx,
+                    dy,
+                    buttons: 0,
+                });
+            }
+            tick = tick.next();
+            world.step(&mut StepCtx::new(tick, dt, &mut rng, &mut events));
+            let snap = Snapshot::capture(&*world, tick);
+            out.push(Record::Step {
+                tick: tick.0,
+                checksum: snap.checksum,
+            });
+            if every > 0 && tick.0 % every == 0 {
+                let hashes = snap
+                    .entities
+                    .iter()
+                    .zip(&snap.hashes)
+                    .map(|(e, h)| (e.id.0, *h))
+                    .collect();
+                out.push(Record::Entities {
+                    tick: tick.0,
+                    hashes,
+                });
+            }
+        }
+        out.push(Record::End {
+            tick: tick.0,
+            reason: "room stopped".into(),
+        });
+        out
+    }
+
+    fn replay_records(records: &[Record]) -> Outcome {
+        let (mut w, _) = RecordWriter::new(Vec::new()).expect("a Vec takes writes");
+        for r in records {
+            w.write(r).expect("encodes");
+        }
+        let bytes = w.into_inner();
+        replay(RecordReader::new(&bytes[..]).expect("header"), builtin_game).expect("replays")
+    }
+
+    /// Turns the first moving input for step `tick` around; returns its entity.
+    fn turn_input_around(records: &mut [Record], at: u32) -> u32 {
+        for r in records.iter_mut() {
+            if let Record::Input {
+                tick,
+                entity,
+                dx,
+                dy,
+                ..
+            } = r
+                && *tick == at
+            {
+                *dx = -*dx;
+                *dy = -*dy;
+                return *entity;
+            }
+        }
+        panic!("no input for tick {at}");
+    }
+
+    #[test]
+    fn a_faithful_recording_matches_at_every_tick() {
+        match replay_records(&recorded_match(1)) {
+            Outcome::Match(s) => {
+                assert_eq!(s.ticks, 120, "every step replayed: {s}");
+                assert_eq!(s.matched, 120, "every checksum matched: {s}");
+                assert_eq!(s.joins, 4, "every join: {s}");
+                assert_eq!(s.end.as_deref(), Some("room stopped"), "complete: {s}");
+            }
+            other => panic!("a match, not {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_altered_input_is_caught_at_its_tick_and_its_player_named() {
+        let mut records = recorded_match(1);
+        let player = turn_input_around(&mut records, 70);
+        match replay_records(&records) {
+            Outcome::Diverged(_, d @ Divergence::Checksum { .. }) => {
+                assert_eq!(d.tick(), 70, "the step that applied it: {d}");
+                let Divergence::Checksum { entities, .. } = &d else {
+                    unreachable!("matched above")
+                };
+                assert!(
+                    entities.iter().any(|e| e.id == player && e.at_tick == 70),
+                    "the player is named at that tick: {d}"
+                );
+            }
+            other => panic!("a checksum divergence, not {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sparse_hash_lists_find_the_tick_and_name_the_entity_later() {
+        let mut records = recorded_match(25);
+        let player = turn_input_around(&mut records, 70);
+        match replay_records(&records) {
+            Outcome::Diverged(_, d @ Divergence::Checksum { .. }) => {
+                assert_eq!(d.tick(), 70, "the tick is still exact: {d}");
+                let Divergence::Checksum { entities, .. } = &d else {
+                    unreachable!("matched above")
+                };
+                assert!(
+                    entities.iter().any(|e| e.id == player && e.at_tick == 75),
+                    "named at the next list, tick 75: {d}"
+                );
+            }
+            other => panic!("a checksum divergence, not {other:?}"),
+        }
+        let mut records = recorded_match(0);
+        turn_input_around(&mut records, 70);
+        match replay_records(&records) {
+            Outcome::Diverged(_, d) => {
+                assert_eq!(d.tick(), 70, "without lists the tick is found: {d}");
+                assert_eq!(d.entity(), None, "and no entity is named: {d}");
+            }
+            other => panic!("a divergence, not {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_join_that_gives_another_entity_diverges_there() {
+        let mut records = recorded_match(1);
+        for r in &mut records {
+            if let Record::Join { entity, tick } = r
+                && *tick == 40
+            {
+                *entity = entity.map(|e| e + 100);
+            }
+        }
+        match replay_records(&records) {
+            Outcome::Diverged(_, d @ Divergence::Join { .. }) => {
+                assert_eq!(d.tick(), 40, "the join's tick: {d}");
+            }
+            other => panic!("a join divergence, not {other:?}"),
         }
     }
 }
