@@ -65,6 +65,8 @@ pub struct BenchConfig {
     /// The bots connect over `wss://` to the server's TLS listener (self-signed, not
     /// checked) instead of plain `ws://`.
     pub tls: bool,
+    /// The server records its rooms into this directory (`--record`): what recording costs.
+    pub record: Option<PathBuf>,
 }
 
 /// What one run measured.
@@ -188,6 +190,11 @@ async fn start_server(cfg: &BenchConfig) -> Result<ServerProcess, BenchError> {
         .args(["--ws-listen", &ws.to_string()])
         .args(["--metrics-listen", &metrics.to_string()])
         .args(["--log", "warn"])
+        .args(
+            cfg.record
+                .iter()
+                .flat_map(|d| [std::ffi::OsStr::new("--record"), d.as_os_str()]),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -19,6 +19,8 @@
 //!   reference arena and the coin game. Plug in your own with [`Server::bind_with_games`]
 //!   (`examples/tag.rs`).
 //! - [`sync`]: snapshots, interest, baselines and delta frames.
+//! - [`record`]: recording a room's match (`[recording]`), off the room's task.
+//! - [`replay`]: re-simulating a recording and checking every tick's checksum.
 //! - [`metrics`]: metric names, descriptions and histogram buckets.
 //! - [`ops`]: what operators use: the Prometheus recorder, the ops HTTP listener (`/metrics`,
 //!   `/healthz`, `/readyz`), logging, and the shutdown signal.
@@ -28,6 +30,8 @@ pub mod join_token;
 pub mod metrics;
 pub mod net;
 pub mod ops;
+pub mod record;
+pub mod replay;
 pub mod room;
 pub mod server;
 pub mod sim;

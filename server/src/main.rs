@@ -43,10 +43,22 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         ttl: u64,
     },
+    /// Re-simulate recordings (see --record and docs/RECORDING.md) and check every tick's
+    /// checksum: exit 0 when all match, 1 naming the first divergent tick and entity, 2 when
+    /// a file cannot be replayed.
+    Replay {
+        /// The recordings (`.tsrec`).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Command::Replay { files }) = &args.command {
+        let code = tickstream_server::replay::run(files, &mut std::io::stdout().lock());
+        std::process::exit(code);
+    }
     let config = Config::load(args.config.as_deref(), &args.overrides)?;
     if let Some(Command::Token { room, player, ttl }) = &args.command {
         let secret = config.server.join_secret.as_ref().context(

@@ -68,6 +68,12 @@ pub const AGONES_COUNTER_REFUSALS: &str = "tickstream_agones_refusals_total";
 /// The tick budget, 1 / tick rate, seconds (gauge): the line the tick duration is drawn
 /// against, whatever the configured rate.
 pub const TICK_BUDGET: &str = "tickstream_tick_budget_seconds";
+/// Match recordings begun (counter; `[recording]`).
+pub const RECORDINGS_STARTED: &str = "tickstream_recordings_started_total";
+/// Match recordings ended, by `reason` (counter, label `reason`: [`RECORDING_STOP_REASONS`]).
+pub const RECORDINGS_STOPPED: &str = "tickstream_recordings_stopped_total";
+/// Bytes written to match recordings (counter).
+pub const RECORDING_BYTES: &str = "tickstream_recording_bytes_total";
 /// Always 1, labelled with the server's version (gauge, label `version`).
 pub const BUILD_INFO: &str = "tickstream_build_info";
 
@@ -98,7 +104,16 @@ pub const ALL: &[&str] = &[
     AGONES_COUNTER_REFUSALS,
     TICK_BUDGET,
     BUILD_INFO,
+    RECORDINGS_STARTED,
+    RECORDINGS_STOPPED,
+    RECORDING_BYTES,
 ];
+
+/// The `reason` labels of [`RECORDINGS_STOPPED`]: the room stopped (the normal end), the
+/// recording reached `recording.max_bytes`, its writer fell behind the room, or the file could
+/// not be written.
+pub const RECORDING_STOP_REASONS: &[&str] =
+    &["room_stopped", "size_limit", "writer_behind", "io_error"];
 
 /// Bucket bounds for [`TICK_DURATION`] and [`TICK_LAG`], seconds: fine below the budget (a
 /// healthy tick takes well under a millisecond), with the budgets of 60 Hz (16.7 ms) and
@@ -238,6 +253,13 @@ pub fn describe() {
         Unit::Seconds,
         "The tick budget: one over the configured tick rate."
     );
+    describe_counter!(RECORDINGS_STARTED, "Match recordings begun.");
+    describe_counter!(RECORDINGS_STOPPED, "Match recordings ended, by reason.");
+    describe_counter!(
+        RECORDING_BYTES,
+        Unit::Bytes,
+        "Bytes written to match recordings."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Always 1; the label carries the server's version."
@@ -266,6 +288,8 @@ pub fn register() {
         EVENTS,
         DECODE_ERRORS,
         ROOM_PANICS,
+        RECORDINGS_STARTED,
+        RECORDING_BYTES,
     ] {
         metrics::counter!(name).increment(0);
     }
@@ -292,6 +316,9 @@ pub fn register() {
     }
     for reason in AGONES_COUNTER_REFUSAL_REASONS {
         metrics::counter!(AGONES_COUNTER_REFUSALS, "reason" => *reason).increment(0);
+    }
+    for reason in RECORDING_STOP_REASONS {
+        metrics::counter!(RECORDINGS_STOPPED, "reason" => *reason).increment(0);
     }
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }

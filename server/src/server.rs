@@ -56,6 +56,31 @@ pub enum StartError {
     /// A game describes itself in a way the server cannot run.
     #[error(transparent)]
     BadGame(#[from] GameError),
+    /// The recording directory cannot be created or read.
+    #[error("recording directory {dir}: {cause}")]
+    Recording {
+        /// `recording.dir`.
+        dir: std::path::PathBuf,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+}
+
+/// Creates the recording directory if needed and prunes its old recordings (start-up's share
+/// of `[recording]`: each room's recording prunes again when it begins).
+fn start_recording_dir(
+    dir: &std::path::Path,
+    config: &crate::config::RecordingConfig,
+) -> Result<(), StartError> {
+    let fail = |cause| StartError::Recording {
+        dir: dir.to_owned(),
+        cause,
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let max_age = (config.max_age_secs > 0).then(|| Duration::from_secs(config.max_age_secs));
+    let deleted = crate::record::prune(dir, config.keep_count, max_age).map_err(fail)?;
+    tracing::info!(dir = %dir.display(), pruned = deleted.len(), "recording every room's match");
+    Ok(())
 }
 
 /// A bound, not yet running server.
@@ -199,6 +224,9 @@ impl Server {
             Some(addr) => Some((bind(addr).await?, ops::install_recorder())),
             None => None,
         };
+        if let Some(dir) = &config.recording.dir {
+            start_recording_dir(dir, &config.recording)?;
+        }
         metrics::gauge!(m::TICK_BUDGET).set(config.game.dt());
         let (shutdown_tx, shutdown) = watch::channel(false);
         let tasks = TaskTracker::new();
@@ -213,6 +241,11 @@ impl Server {
             max_pending_events: r.max_pending_events,
             event_history: r.event_history,
             max_bytes_per_client_per_sec: config.sync.max_bytes_per_client_per_sec,
+            recording: config
+                .recording
+                .dir
+                .is_some()
+                .then(|| Arc::new(config.recording.clone())),
         };
         let caps = RoomCaps {
             max_rooms: s.max_rooms,

@@ -46,6 +46,11 @@ struct Args {
     /// the socket bytes column includes TLS records.
     #[arg(long)]
     tls: bool,
+    /// Also measure recording: every configuration runs twice in a row, without and then with
+    /// the server recording into this directory (variant `A rec`), for the cost of recording
+    /// on a drifting machine.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
     /// Write the results as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -66,15 +71,26 @@ fn main() -> anyhow::Result<()> {
     let mut results = Vec::new();
     println!("{TABLE_HEADER}");
     for variant in &args.variants {
-        for (&clients, &protocol) in args
+        let recordings = match &args.record {
+            Some(dir) => vec![None, Some(dir.clone())],
+            None => vec![None],
+        };
+        for ((&clients, &protocol), record) in args
             .clients
             .iter()
             .flat_map(|c| args.protocols.iter().map(move |p| (c, p)))
+            .flat_map(|cp| recordings.iter().map(move |r| (cp, r.clone())))
         {
+            let label = variant.to_ascii_uppercase();
             let cfg = BenchConfig {
                 server_bin: server_bin.clone(),
                 scenario: scenario_file(&args.scenarios, variant),
-                variant: variant.to_ascii_uppercase(),
+                variant: if record.is_some() {
+                    format!("{label} rec")
+                } else {
+                    label
+                },
+                record,
                 clients,
                 warmup: Duration::from_secs(args.warmup),
                 window: Duration::from_secs(args.window),

@@ -5,13 +5,14 @@
 //!
 //! One file per section, each with its defaults (a comment per field saying why) and its own
 //! `validate`: [`server_config`], [`rooms_config`], [`log_config`], [`agones_config`],
-//! [`sync_config`]; the
+//! [`sync_config`], [`recording_config`]; the
 //! games' sections are their parameter types in [`crate::sim`]. [`overrides`] holds the flags
 //! and environment variables, derived with `clap`.
 
 pub mod agones_config;
 pub mod log_config;
 pub mod overrides;
+pub mod recording_config;
 pub mod rooms_config;
 pub mod server_config;
 pub mod sync_config;
@@ -25,6 +26,7 @@ use serde::Deserialize;
 pub use agones_config::AgonesConfig;
 pub use log_config::{LogConfig, LogFormat};
 pub use overrides::Overrides;
+pub use recording_config::RecordingConfig;
 pub use rooms_config::{RoomRule, RoomsConfig};
 pub use server_config::{OptionalAddr, ServerConfig};
 pub use sync_config::SyncConfig;
@@ -86,6 +88,8 @@ pub struct Config {
     pub agones: AgonesConfig,
     /// How updates are sent: the per-client bandwidth budget.
     pub sync: SyncConfig,
+    /// Recording matches for replay: off by default.
+    pub recording: RecordingConfig,
 }
 
 impl Config {
@@ -129,6 +133,7 @@ impl Config {
         self.agones.validate()?;
         self.log.validate()?;
         self.rooms.validate()?;
+        self.recording.validate()?;
         self.coins.validate().map_err(|reason| ConfigError::Game {
             section: "coins",
             reason,

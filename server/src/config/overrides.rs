@@ -55,6 +55,10 @@ pub struct Overrides {
     /// visible in the process list). Unset, anyone may join any room.
     #[arg(long, env = "TICKSTREAM_JOIN_SECRET", hide_env_values = true)]
     pub join_secret: Option<String>,
+    /// Record every room's match into this directory, for `tickstream-server replay FILE`
+    /// (see docs/RECORDING.md) [default: off].
+    #[arg(long = "record", env = "TICKSTREAM_RECORD", value_name = "DIR")]
+    pub record_dir: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -97,6 +101,9 @@ impl Overrides {
         }
         if let Some(v) = o.log_format {
             config.log.format = v;
+        }
+        if let Some(v) = &o.record_dir {
+            config.recording.dir = Some(v.clone());
         }
     }
 }

@@ -57,6 +57,38 @@ mod rules {
     }
 
     #[test]
+    fn recording_is_off_by_default_and_on_from_the_file_or_the_flag() {
+        assert_eq!(Config::default().recording.dir, None, "off by default");
+        let c = Config::from_toml("[recording]\ndir = \"rec\"\nkeep_count = 3\nmax_bytes = 8192")
+            .expect("parses");
+        c.validate().expect("valid");
+        assert_eq!(
+            c.recording.dir.as_deref(),
+            Some(std::path::Path::new("rec")),
+            "the file's dir"
+        );
+        assert_eq!(c.recording.keep_count, 3, "the file's count");
+        let mut c = Config::default();
+        c.apply(&Overrides {
+            record_dir: Some("elsewhere".into()),
+            ..Overrides::default()
+        });
+        assert_eq!(
+            c.recording.dir.as_deref(),
+            Some(std::path::Path::new("elsewhere")),
+            "--record sets it"
+        );
+        let tiny = Config::from_toml("[recording]\nmax_bytes = 10").expect("parses");
+        let err = tiny
+            .validate()
+            .expect_err("10 bytes cannot hold a recording");
+        assert!(
+            err.to_string().contains("recording.max_bytes"),
+            "names the setting: {err}"
+        );
+    }
+
+    #[test]
     fn a_view_radius_too_fine_for_the_world_is_refused() {
         let mut c = Config::default();
         c.game.view_radius = 0.5;

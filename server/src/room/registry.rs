@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::link::ClientLink;
 use super::room::{self, RoomCmd, RoomStart};
 pub use super::room_info::RoomInfo;
-use crate::config::RoomRule;
+use crate::config::{RecordingConfig, RoomRule};
 use crate::metrics as m;
 use crate::sim::{Game, GameCatalog};
 use crate::sync::Snapshot;
@@ -129,6 +129,8 @@ pub struct RoomSettings {
     pub event_history: usize,
     /// Update bytes per client per second (`sync.max_bytes_per_client_per_sec`); 0: no limit.
     pub max_bytes_per_client_per_sec: u32,
+    /// Where and how the room records its match (`[recording]`); `None`: not recorded.
+    pub recording: Option<Arc<RecordingConfig>>,
 }
 
 /// The caps on rooms a registry enforces.
@@ -163,6 +165,8 @@ pub struct RoomPolicy {
     pub event_history: usize,
     /// See [`RoomSettings`].
     pub max_bytes_per_client_per_sec: u32,
+    /// See [`RoomSettings`].
+    pub recording: Option<Arc<RecordingConfig>>,
 }
 
 impl RoomPolicy {
@@ -182,6 +186,7 @@ impl RoomPolicy {
             max_pending_events: self.max_pending_events,
             event_history: self.event_history,
             max_bytes_per_client_per_sec: self.max_bytes_per_client_per_sec,
+            recording: self.recording.clone(),
         })
     }
 }
@@ -226,7 +231,8 @@ pub(crate) struct Shared {
     max_rooms_per_ip: usize,
     policy: RoomPolicy,
     shutdown: watch::Receiver<bool>,
-    tasks: TaskTracker,
+    /// Every room task and recording writer; the drain waits for them.
+    pub(crate) tasks: TaskTracker,
 }
 
 impl Shared {

@@ -25,6 +25,7 @@ use tokio::time::MissedTickBehavior;
 use super::link::{ClientLink, Outgoing, Published};
 use super::registry::{JoinError, Joined, RoomInfo, RoomSettings, Shared};
 use crate::metrics as m;
+use crate::record::{Recorder, Start};
 use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, StepCtx};
 use crate::sync::{Snapshot, TickFrame};
 
@@ -99,6 +100,8 @@ pub(crate) struct Room {
     /// True unless the game asked to run without players ([`crate::sim::Game::runs_without_players`]).
     idle_when_empty: bool,
     metrics: TickMetrics,
+    /// The match's recording, when `[recording]` is on and it has not stopped.
+    recorder: Option<Recorder>,
 }
 
 /// Metric handles looked up once per room rather than every tick.
@@ -199,7 +202,12 @@ impl Room {
             registry,
             shutdown,
         } = start;
+        let recorder = settings
+            .recording
+            .as_deref()
+            .and_then(|config| start_recording(config, &info.name, &settings, seed, &registry));
         Self {
+            recorder,
             period: Duration::from_secs_f64(settings.game.info().dt()),
             idle_when_empty: !settings.game.runs_without_players(),
             world,
@@ -251,6 +259,9 @@ impl Room {
                         let Some(cmd) = cmd else { break };
                         if self.guarded(|room| room.handle_command(cmd, Instant::now())).is_none() {
                             break;
+                        }
+                        if let Some(r) = &mut self.recorder {
+                            r.flush();
                         }
                         self.info.set_players(self.players.len());
                         // The first tick after the pause comes one period from now.
@@ -429,11 +440,17 @@ impl Room {
                 buttons: input.buttons,
             };
             self.world.input(p.entity, checked);
+            if let Some(r) = &mut self.recorder {
+                r.input(self.tick, p.entity, &checked);
+            }
             p.ack_seq = input.seq;
         }
         self.tick = self.tick.next();
         self.with_game(|w, ctx| w.step(ctx));
         let snap = Arc::new(Snapshot::capture(&*self.world, self.tick));
+        if let Some(r) = &mut self.recorder {
+            r.step(&snap);
+        }
         self.publish(&snap, start);
         self.info.set_tick(snap.tick);
         self.pre = self.prev.replace(snap);
@@ -492,6 +509,54 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Starts recording the room's match: the recorder for the room, and its writer on a thread
+/// of its own (not tokio's blocking pool, which a thousand long-lived writers would exhaust),
+/// watched by a task the drain waits for, so that a stopping server finishes every file.
+fn start_recording(
+    config: &crate::config::RecordingConfig,
+    room: &str,
+    settings: &RoomSettings,
+    seed: u32,
+    registry: &Shared,
+) -> Option<Recorder> {
+    let game = &settings.game;
+    let started_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let start = Start {
+        server_version: env!("CARGO_PKG_VERSION").into(),
+        game: game.info().name.clone(),
+        settings: game.settings(),
+        room: room.to_owned(),
+        seed,
+        tick_rate_hz: game.info().tick_rate_hz,
+        first_tick: 0,
+        entity_hashes_every: config.entity_hashes_every,
+        started_unix_ms,
+    };
+    let (recorder, writer) = Recorder::start(config, start)?;
+    let (done_tx, done_rx) = oneshot::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("tickstream-rec".into())
+        .spawn(move || {
+            writer();
+            let _ = done_tx.send(());
+        });
+    match spawned {
+        Ok(_) => {
+            registry.tasks.spawn(async move {
+                let _ = done_rx.await;
+            });
+            Some(recorder)
+        }
+        Err(e) => {
+            tracing::warn!(room = %room, error = %e, "cannot start a recording writer; the room plays unrecorded");
+            metrics::counter!(m::RECORDINGS_STOPPED, "reason" => "io_error").increment(1);
+            None
+        }
     }
 }
 

@@ -53,6 +53,11 @@ impl Game for Arena {
         // room and every run of the benchmark starts from the same world.
         Box::new(ArenaWorld::new(self.params.clone()))
     }
+
+    fn settings(&self) -> String {
+        // Plain numbers only: serializing them cannot fail.
+        serde_json::to_string(&self.params).unwrap_or_default()
+    }
 }
 
 /// Entity kind of a player.

@@ -7,7 +7,7 @@
 use std::f64::consts::TAU;
 
 use glam::DVec2;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tickstream_shared::{EntityId, EntityState, FieldSpec, MoveRule, Mulberry32, quant};
 
 use super::ParamError;
@@ -29,7 +29,7 @@ pub const EVENT_LEFT: u16 = 1;
 pub const EVENT_COLLECTED: u16 = 2;
 
 /// The coin game's settings (`[coins]` in the configuration).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CoinsParams {
     /// Steps per second.
@@ -137,6 +137,11 @@ impl Game for Coins {
 
     fn create(&self, _room: &str, _seed: u32) -> Box<dyn GameWorld> {
         Box::new(CoinsWorld::new(self.params.clone()))
+    }
+
+    fn settings(&self) -> String {
+        // Plain numbers only: serializing them cannot fail.
+        serde_json::to_string(&self.params).unwrap_or_default()
     }
 }
 

@@ -199,6 +199,13 @@ pub trait Game: Send + Sync + 'static {
     fn runs_without_players(&self) -> bool {
         false
     }
+
+    /// The game's settings as text, written into every recording so that a replay can build
+    /// the same game (`crate::replay`); the built-in games give their parameters as JSON.
+    /// Empty by default: a game without settings, or one whose replay tool knows them.
+    fn settings(&self) -> String {
+        String::new()
+    }
 }
 
 /// One room's game state. Called only from the room's task, between ticks or during one.

@@ -1,12 +1,12 @@
 //! The game's settings.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::ParamError;
 
 /// The settings of the reference game (`../shared/REFERENCE-SCENARIO.md` in the design notes;
 /// `assets/scenarios/reference-a.toml` in this repository). The defaults are variant A.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GameParams {
     /// Simulation steps (and updates) per second. 30 Hz is the common choice for action games

@@ -56,9 +56,11 @@ impl Room {
         if self.players.len() >= self.settings.max_players {
             return Err(JoinError::RoomFull);
         }
-        let entity = self
-            .with_game(|w, ctx| w.join(ctx))
-            .ok_or(JoinError::OutOfIds)?;
+        let entity = self.with_game(|w, ctx| w.join(ctx));
+        if let Some(r) = &mut self.recorder {
+            r.join(self.tick, entity);
+        }
+        let entity = entity.ok_or(JoinError::OutOfIds)?;
         let key = self.players.insert(Player {
             link: None,
             entity,
@@ -74,6 +76,9 @@ impl Room {
         if !self.welcome(key, link, false) {
             self.players.remove(key);
             self.with_game(|w, ctx| w.leave(entity, ctx));
+            if let Some(r) = &mut self.recorder {
+                r.leave(self.tick, entity);
+            }
             return Err(JoinError::Busy);
         }
         tracing::debug!(room = %self.info.name, entity = entity.0, "player joined");
@@ -132,6 +137,9 @@ impl Room {
         }
         if !self.welcome(key, Arc::clone(&link), true) {
             return Err(JoinError::Busy);
+        }
+        if let Some(r) = &mut self.recorder {
+            r.resume(self.tick, entity);
         }
         tracing::debug!(room = %self.info.name, conn = link.conn_id, entity = entity.0, replayed = replay.len(), "player resumed");
         Ok(Joined {
@@ -218,6 +226,9 @@ impl Room {
             if let Some(p) = self.players.remove(key) {
                 self.tokens.remove(&p.resume_token);
                 self.with_game(|w, ctx| w.leave(p.entity, ctx));
+                if let Some(r) = &mut self.recorder {
+                    r.leave(self.tick, p.entity);
+                }
                 tracing::debug!(room = %self.info.name, entity = p.entity.0, "player left");
             }
         }
