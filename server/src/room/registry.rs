@@ -129,6 +129,8 @@ pub struct RoomSettings {
     pub event_history: usize,
     /// Update bytes per client per second (`sync.max_bytes_per_client_per_sec`); 0: no limit.
     pub max_bytes_per_client_per_sec: u32,
+    /// How far back a game that rewinds judges inputs (`rooms.max_rewind_ms`); 0: off.
+    pub max_rewind_ms: u64,
 }
 
 /// The caps on rooms a registry enforces.
@@ -163,6 +165,8 @@ pub struct RoomPolicy {
     pub event_history: usize,
     /// See [`RoomSettings`].
     pub max_bytes_per_client_per_sec: u32,
+    /// See [`RoomSettings`].
+    pub max_rewind_ms: u64,
 }
 
 impl RoomPolicy {
@@ -182,6 +186,7 @@ impl RoomPolicy {
             max_pending_events: self.max_pending_events,
             event_history: self.event_history,
             max_bytes_per_client_per_sec: self.max_bytes_per_client_per_sec,
+            max_rewind_ms: self.max_rewind_ms,
         })
     }
 }

@@ -25,7 +25,7 @@ use tokio::time::MissedTickBehavior;
 use super::link::{ClientLink, Outgoing, Published};
 use super::registry::{JoinError, Joined, RoomInfo, RoomSettings, Shared};
 use crate::metrics as m;
-use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, StepCtx};
+use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, Rewind, StepCtx};
 use crate::sync::{Snapshot, TickFrame};
 
 mod players;
@@ -95,6 +95,9 @@ pub(crate) struct Room {
     prev: Option<Arc<Snapshot>>,
     /// The snapshot of the tick before `prev`, for v3's shared body (clients predict from it).
     pre: Option<Arc<Snapshot>>,
+    /// The replicated positions of the last `max_rewind_ms`, for a game that judges inputs
+    /// against what its players saw; empty for the others.
+    rewind: Rewind,
     period: Duration,
     /// True unless the game asked to run without players ([`crate::sim::Game::runs_without_players`]).
     idle_when_empty: bool,
@@ -199,6 +202,11 @@ impl Room {
             registry,
             shutdown,
         } = start;
+        let rewind = if settings.game.rewinds() {
+            Rewind::new(settings.max_rewind_ms, settings.game.info().tick_rate_hz)
+        } else {
+            Rewind::empty()
+        };
         Self {
             period: Duration::from_secs_f64(settings.game.info().dt()),
             idle_when_empty: !settings.game.runs_without_players(),
@@ -216,6 +224,7 @@ impl Room {
             shutdown,
             prev: None,
             pre: None,
+            rewind,
             metrics: TickMetrics::new(),
         }
     }
@@ -405,7 +414,8 @@ impl Room {
     /// Calls the game with a context over the room's generator, then delivers what it emitted.
     fn with_game<T>(&mut self, f: impl FnOnce(&mut dyn GameWorld, &mut StepCtx<'_>) -> T) -> T {
         let dt = self.settings.game.info().dt();
-        let mut ctx = StepCtx::new(self.tick, dt, &mut self.rng, &mut self.emitted);
+        let mut ctx = StepCtx::new(self.tick, dt, &mut self.rng, &mut self.emitted)
+            .with_rewind(&self.rewind);
         let out = f(&mut *self.world, &mut ctx);
         self.deliver_events();
         out
@@ -420,13 +430,16 @@ impl Room {
         self.drop_gone_players(start);
         self.info.set_players(self.players.len());
         for p in self.players.values_mut() {
-            let Some(input) = p.link.as_ref().and_then(|l| l.take_input()) else {
+            let Some((input, view)) = p.link.as_ref().and_then(|l| l.take_input()) else {
                 continue;
             };
+            // A claimed view time is clamped into the history: not older than the room
+            // keeps, not newer than the latest state (no history: no view time).
             let checked = PlayerInput {
                 dx: input.dx,
                 dy: input.dy,
                 buttons: input.buttons,
+                view: view.and_then(|v| self.rewind.clamp(v)),
             };
             self.world.input(p.entity, checked);
             p.ack_seq = input.seq;
@@ -434,6 +447,7 @@ impl Room {
         self.tick = self.tick.next();
         self.with_game(|w, ctx| w.step(ctx));
         let snap = Arc::new(Snapshot::capture(&*self.world, self.tick));
+        self.rewind.record(snap.tick, &snap.entities);
         self.publish(&snap, start);
         self.info.set_tick(snap.tick);
         self.pre = self.prev.replace(snap);

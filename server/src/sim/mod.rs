@@ -13,6 +13,9 @@
 //! - [`param_error`]: [`ParamError`] and [`GameError`]: which setting or description cannot run.
 //! - [`arena`]: [`Arena`], the reference game (`../shared/REFERENCE-SCENARIO.md`).
 //! - [`coins`]: [`Coins`], a small coin-collecting game with fields and events.
+//! - [`rewind`]: [`Rewind`], the history of replicated positions lag compensation judges
+//!   against, and [`ViewTime`], the time a client was displaying.
+//! - [`duel`]: [`Duel`], a hitscan arena whose shots are judged with lag compensation.
 
 pub mod arena;
 pub mod coins;
@@ -20,9 +23,13 @@ pub mod game;
 pub mod input;
 pub mod param_error;
 pub mod params;
+pub mod rewind;
+pub mod duel;
 
 pub use arena::{Arena, ArenaWorld};
 pub use coins::{Coins, CoinsParams};
+pub use duel::{Duel, DuelParams};
+pub use rewind::{MAX_REWIND_MS, Rewind, ViewTime};
 pub use game::{Audience, Emitted, Game, GameCatalog, GameInfo, GameWorld, PlayerInput, StepCtx};
 pub use input::{InputError, validate_direction};
 pub use param_error::{GameError, ParamError};

@@ -67,6 +67,7 @@ fn registry(game: Fragile) -> (Registry, watch::Sender<bool>) {
         max_pending_events: 16,
         event_history: 16,
         max_bytes_per_client_per_sec: 0,
+        max_rewind_ms: 500,
     };
     let caps = RoomCaps {
         max_rooms: 10,
