@@ -667,13 +667,26 @@ fn a_v5_input_is_the_input_then_the_view_time() {
         let (mut v5, mut v2, mut tick) = (Vec::new(), Vec::new(), Vec::new());
         encode_client(&msg, &mut v5).expect("encodes");
         encode_client(&ClientMsg::Input(i5.input()), &mut v2).expect("encodes");
-        encode_client(&ClientMsg::Ping(Ping { client_time: u64::from(i5.view_tick.0) }), &mut tick)
-            .expect("encodes");
+        encode_client(
+            &ClientMsg::Ping(Ping {
+                client_time: u64::from(i5.view_tick.0),
+            }),
+            &mut tick,
+        )
+        .expect("encodes");
         assert_eq!(v5[0], 4, "{name}: variant 4");
         assert_eq!(v5[1..v2.len()], v2[1..], "{name}: the input's fields");
         let tail = &v5[v2.len()..];
-        assert_eq!(tail[..tail.len() - 1], tick[1..], "{name}: the view tick as a varint");
-        assert_eq!(tail[tail.len() - 1], i5.view_frac, "{name}: then the fraction, one byte");
+        assert_eq!(
+            tail[..tail.len() - 1],
+            tick[1..],
+            "{name}: the view tick as a varint"
+        );
+        assert_eq!(
+            tail[tail.len() - 1],
+            i5.view_frac,
+            "{name}: then the fraction, one byte"
+        );
     }
 }
 
@@ -681,10 +694,26 @@ fn a_v5_input_is_the_input_then_the_view_time() {
 fn render_ticks_become_view_times() {
     use tickstream_shared::messages::view_time;
     assert_eq!(view_time(1000.5), (Tick(1000), 128), "mid-tick");
-    assert_eq!(view_time(7.999_999), (Tick(7), 255), "rounded down, never 256");
+    assert_eq!(
+        view_time(7.999_999),
+        (Tick(7), 255),
+        "rounded down, never 256"
+    );
     assert_eq!(view_time(-3.0), (Tick(0), 0), "negative is tick 0");
     assert_eq!(view_time(f64::NAN), (Tick(0), 0), "NaN is tick 0");
     assert_eq!(view_time(1e12), (Tick(u32::MAX), 0), "past the last tick");
-    let i = Input5::new(Input { seq: 1, dx: 0.0, dy: 0.0, buttons: 0 }, 12.25);
-    assert_eq!((i.view_tick, i.view_frac, i.render_tick()), (Tick(12), 64, 12.25), "round trip");
+    let i = Input5::new(
+        Input {
+            seq: 1,
+            dx: 0.0,
+            dy: 0.0,
+            buttons: 0,
+        },
+        12.25,
+    );
+    assert_eq!(
+        (i.view_tick, i.view_frac, i.render_tick()),
+        (Tick(12), 64, 12.25),
+        "round trip"
+    );
 }

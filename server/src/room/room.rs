@@ -414,8 +414,8 @@ impl Room {
     /// Calls the game with a context over the room's generator, then delivers what it emitted.
     fn with_game<T>(&mut self, f: impl FnOnce(&mut dyn GameWorld, &mut StepCtx<'_>) -> T) -> T {
         let dt = self.settings.game.info().dt();
-        let mut ctx = StepCtx::new(self.tick, dt, &mut self.rng, &mut self.emitted)
-            .with_rewind(&self.rewind);
+        let mut ctx =
+            StepCtx::new(self.tick, dt, &mut self.rng, &mut self.emitted).with_rewind(&self.rewind);
         let out = f(&mut *self.world, &mut ctx);
         self.deliver_events();
         out

@@ -19,18 +19,18 @@
 
 pub mod arena;
 pub mod coins;
+pub mod duel;
 pub mod game;
 pub mod input;
 pub mod param_error;
 pub mod params;
 pub mod rewind;
-pub mod duel;
 
 pub use arena::{Arena, ArenaWorld};
 pub use coins::{Coins, CoinsParams};
 pub use duel::{Duel, DuelParams};
-pub use rewind::{MAX_REWIND_MS, Rewind, ViewTime};
 pub use game::{Audience, Emitted, Game, GameCatalog, GameInfo, GameWorld, PlayerInput, StepCtx};
 pub use input::{InputError, validate_direction};
 pub use param_error::{GameError, ParamError};
 pub use params::GameParams;
+pub use rewind::{MAX_REWIND_MS, Rewind, ViewTime};

@@ -215,7 +215,11 @@ mod tests {
         let p = r.position(EntityId(1), Some(ViewTime::new(Tick(8), 128)));
         assert_eq!(p, Some(DVec2::new(42.5, 10.0)), "half way from tick 8 to 9");
         let p = r.position(EntityId(1), None);
-        assert_eq!(p, Some(DVec2::new(50.0, 10.0)), "no view time: the newest tick");
+        assert_eq!(
+            p,
+            Some(DVec2::new(50.0, 10.0)),
+            "no view time: the newest tick"
+        );
     }
 
     #[test]
@@ -223,11 +227,23 @@ mod tests {
         let r = history(10);
         assert_eq!(r.window_ticks(), 3, "100 ms at 30 Hz is 3 ticks");
         let old = r.position(EntityId(1), Some(ViewTime::at(Tick(2))));
-        assert_eq!(old, Some(DVec2::new(35.0, 10.0)), "older than kept: the oldest tick (7)");
+        assert_eq!(
+            old,
+            Some(DVec2::new(35.0, 10.0)),
+            "older than kept: the oldest tick (7)"
+        );
         let future = r.position(EntityId(1), Some(ViewTime::new(Tick(4_000_000), 255)));
-        assert_eq!(future, Some(DVec2::new(50.0, 10.0)), "the future: the newest tick");
+        assert_eq!(
+            future,
+            Some(DVec2::new(50.0, 10.0)),
+            "the future: the newest tick"
+        );
         let late = r.clamp(ViewTime::new(Tick(10), 200));
-        assert_eq!(late, Some(ViewTime::at(Tick(10))), "past the newest by a fraction");
+        assert_eq!(
+            late,
+            Some(ViewTime::at(Tick(10))),
+            "past the newest by a fraction"
+        );
         assert_eq!(r.positions(None).count(), 1, "one entity");
     }
 
@@ -239,10 +255,17 @@ mod tests {
         }
         assert_eq!(r.frames.len(), 1, "off: one tick");
         let p = r.position(EntityId(1), Some(ViewTime::at(Tick(50))));
-        assert_eq!(p, Some(DVec2::new(100.0, 10.0)), "judged at the newest state");
+        assert_eq!(
+            p,
+            Some(DVec2::new(100.0, 10.0)),
+            "judged at the newest state"
+        );
         let capped = Rewind::new(60_000, 240);
         assert_eq!(capped.window_ticks(), 240, "capped at one second");
-        assert!(Rewind::empty().position(EntityId(1), None).is_none(), "empty");
+        assert!(
+            Rewind::empty().position(EntityId(1), None).is_none(),
+            "empty"
+        );
     }
 
     #[test]
@@ -251,7 +274,11 @@ mod tests {
         r.record(Tick(1), &[at(5.0)]);
         r.record(Tick(2), &[EntityState::new(EntityId(2), 0, 64, 64)]);
         let view = Some(ViewTime::new(Tick(1), 128));
-        assert_eq!(r.position(EntityId(1), view), None, "despawned by the next tick");
+        assert_eq!(
+            r.position(EntityId(1), view),
+            None,
+            "despawned by the next tick"
+        );
         assert_eq!(
             r.position(EntityId(2), view),
             Some(DVec2::new(1.0, 1.0)),

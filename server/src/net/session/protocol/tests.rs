@@ -531,7 +531,11 @@ fn input5_carries_its_view_time_on_v5_only() {
         vec![Action::InputAt(plain, ViewTime::new(Tick(u32::MAX), 255))],
         "any view time is passed on; the room clamps it"
     );
-    assert_eq!(s.send(&input5(1, 5, 0)).len(), 1, "a stale seq is counted, not passed on");
+    assert_eq!(
+        s.send(&input5(1, 5, 0)).len(),
+        1,
+        "a stale seq is counted, not passed on"
+    );
     assert!(
         matches!(s.send(&input(2, 0.0))[..], [Action::Input(_)]),
         "a plain Input is still taken on v5"
