@@ -33,6 +33,9 @@ pub const MAX_RANGE: f64 = 590.0;
 pub const QUIET: Duration = Duration::from_secs(1);
 /// A shot not judged within this long is given up on (counted, not confirmed).
 pub const JUDGEMENT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many update ticks the bot remembers, to tell whether two consecutive ticks bracket the
+/// render tick (the render delay is a few ticks).
+pub const RECENT_TICKS: usize = 32;
 /// Button bit 0 fires in the duel.
 pub const BUTTON_FIRE: u32 = 1;
 
@@ -68,6 +71,8 @@ pub struct DuelBrain {
     hit_kind: Option<u16>,
     miss_kind: Option<u16>,
     world: (f64, f64),
+    /// The ticks of the last updates received, newest last (at most [`RECENT_TICKS`]).
+    recent: std::collections::VecDeque<u32>,
     base: Instant,
     window: Window,
     /// Shots counted (see the module's docs).
@@ -102,6 +107,7 @@ impl DuelBrain {
                 f64::from(welcome.world_width),
                 f64::from(welcome.world_height),
             ),
+            recent: std::collections::VecDeque::with_capacity(RECENT_TICKS),
             base,
             window,
             shots: 0,
@@ -128,6 +134,10 @@ impl DuelBrain {
         let now_s = now.saturating_duration_since(self.base).as_secs_f64();
         self.clock.observe(tick, now_s);
         self.interp.record(tick, view.replica());
+        if self.recent.len() == RECENT_TICKS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(tick);
         let r = self.clock.render_tick_at(now_s)?;
         self.interp.prune(r);
         if let Some(p) = self.pending {
@@ -142,8 +152,13 @@ impl DuelBrain {
         if self.turn_due(x, y, now) {
             return Some(self.walk(r));
         }
-        // Fire only at what is on screen between two received states, not extrapolated.
-        if r > f64::from(tick) || !self.target_under_aim(view, x, y, r) {
+        // Fire only at what is on screen between two received consecutive states: not
+        // extrapolated, and not guessed across ticks the server merged into one update.
+        let below = r.floor();
+        let received = |t: f64| self.recent.iter().any(|&k| f64::from(k) == t);
+        let bracketed =
+            r <= f64::from(tick) && received(below) && (r == below || received(below + 1.0));
+        if !bracketed || !self.target_under_aim(view, x, y, r) {
             return None;
         }
         let counted = self.window.contains(now) && now + QUIET < self.window.end;
