@@ -3,6 +3,7 @@
 
 use super::*;
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn write_loop(
     cfg: &BotConfig,
     writer: &mut ConnectionWriter,
