@@ -1,10 +1,10 @@
 // Types for tickstream.js, the Tickstream browser client (protocol version 2).
 // See docs/WEB_CLIENT.md for the API and docs/PROTOCOL.md for the bytes.
 
-export const SUBPROTOCOL: "tickstream.v4";
+export const SUBPROTOCOL: "tickstream.v5";
 /** Offered newest first; the server echoes the highest it speaks. */
-export const SUBPROTOCOLS: readonly ["tickstream.v4", "tickstream.v3", "tickstream.v2"];
-export const PROTOCOL_VERSION: 4;
+export const SUBPROTOCOLS: readonly ["tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2"];
+export const PROTOCOL_VERSION: 5;
 /** Grid points per world unit. */
 export const GRID_SCALE: 64;
 export const MAX_SERVER_MESSAGE: number;
@@ -201,7 +201,18 @@ export interface Resume {
   token: string;
   lastEventSeq: number;
 }
-export type ClientMsg = Join | Input | Ping | Resume;
+/** Protocol v5's input: `Input`'s fields and the displayed tick `viewTick + viewFrac / 256`. */
+export interface Input5 {
+  type: "Input5";
+  seq: number;
+  dx: number;
+  dy: number;
+  buttons: number;
+  viewTick: number;
+  /** 0 to 255: 1/256ths of a tick. */
+  viewFrac: number;
+}
+export type ClientMsg = Join | Input | Ping | Resume | Input5;
 
 // ---- what the encoders take: the decoded shapes, with what they default left optional ----
 
@@ -234,7 +245,7 @@ export interface InputInput extends Omit<Input, "buttons"> {
   /** Default 0. */
   buttons?: number;
 }
-export type ClientMsgInput = Join | InputInput | Ping | Resume;
+export type ClientMsgInput = Join | InputInput | Ping | Resume | Input5;
 
 /**
  * With `packed`, an Update's changes and an Update3's moves are decoded into it (reused, no
@@ -255,6 +266,17 @@ export class PackedMoves {
 export function decodeClientMsg(data: Uint8Array | ArrayBuffer | ArrayBufferView): ClientMsg;
 export function encodeJoin(room: string): Uint8Array;
 export function encodeInput(seq: number, dx: number, dy: number, buttons?: number): Uint8Array;
+/** Protocol v5's `Input5` (PROTOCOL.md §17.1); only on a `tickstream.v5` connection. */
+export function encodeInput5(
+  seq: number,
+  dx: number,
+  dy: number,
+  buttons: number,
+  viewTick: number,
+  viewFrac: number,
+): Uint8Array;
+/** A fractional render tick as v5 sends it: the whole tick and 1/256ths, rounded down. */
+export function viewTime(renderTick: number): { viewTick: number; viewFrac: number };
 export function encodePing(clientTime: number | bigint): Uint8Array;
 export function encodeResume(room: string, token: string, lastEventSeq: number): Uint8Array;
 export function encodeClientMsg(msg: ClientMsgInput): Uint8Array;

@@ -5,7 +5,8 @@
 //
 // Layout, in the order data flows:
 //   - bytes:        Reader / Writer, the bincode 2 standard encoding (varints, zigzag, f32 LE).
-//   - messages:     decodeServerMsg, encodeJoin / encodeResume / encodeInput / encodePing (and,
+//   - messages:     decodeServerMsg, encodeJoin / encodeResume / encodeInput / encodeInput5 /
+//                   encodePing, viewTime (and,
 //                   for tests and tools, decodeClientMsg, encodeClientMsg, encodeServerMsg).
 //   - checksum:     fmix32, entityHash (position and game fields), viewChecksum.
 //   - game fields:  scaleField, namedFields: raw quantized fields to the game's units.
@@ -28,16 +29,17 @@
 // a BigInt where a u64 is written (Ping.client_time).
 
 /** The newest WebSocket subprotocol this client speaks; it offers `SUBPROTOCOLS`. */
-export const SUBPROTOCOL = "tickstream.v4";
+export const SUBPROTOCOL = "tickstream.v5";
 /**
  * The subprotocols the client offers, newest first: the server echoes the highest it speaks
  * (or refuses the upgrade), so the client also plays on servers that speak only version 2.
  */
-export const SUBPROTOCOLS = Object.freeze(["tickstream.v4", "tickstream.v3", "tickstream.v2"]);
-/** The newest protocol version, carried in Welcome on a `tickstream.v4` connection. */
-export const PROTOCOL_VERSION = 4;
+export const SUBPROTOCOLS = Object.freeze(["tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2"]);
+/** The newest protocol version, carried in Welcome on a `tickstream.v5` connection. */
+export const PROTOCOL_VERSION = 5;
 /** The protocol version each subprotocol names (and its Welcome carries). */
 const VERSION_OF = new Map([
+  ["tickstream.v5", 5],
   ["tickstream.v4", 4],
   ["tickstream.v3", 3],
   ["tickstream.v2", 2],
@@ -847,6 +849,17 @@ export function decodeClientMsg(data) {
     case 3:
       msg = { type: "Resume", room: r.str(), token: r.str(), lastEventSeq: r.u32() };
       break;
+    case 4:
+      msg = {
+        type: "Input5",
+        seq: r.u32(),
+        dx: r.f32(),
+        dy: r.f32(),
+        buttons: r.u32(),
+        viewTick: r.u32(),
+        viewFrac: r.u8(),
+      };
+      break;
     default:
       throw new ProtocolError(`unknown ClientMsg variant ${variant}`);
   }
@@ -891,6 +904,37 @@ export function encodeInput(seq, dx, dy, buttons = 0) {
   return w.bytes();
 }
 
+/**
+ * Protocol v5's `Input5 { seq, dx, dy, buttons, view_tick, view_frac }`: an input and the time
+ * the client was displaying other entities at when it was made, tick `viewTick + viewFrac/256`
+ * (PROTOCOL.md §17.1). Only on a `tickstream.v5` connection.
+ */
+export function encodeInput5(seq, dx, dy, buttons, viewTick, viewFrac) {
+  const w = new Writer(25);
+  w.varint(4);
+  w.varint(u32Check(seq, "seq"));
+  w.f32(dx);
+  w.f32(dy);
+  w.varint(u32Check(buttons, "buttons"));
+  w.varint(u32Check(viewTick, "view_tick"));
+  if (!Number.isInteger(viewFrac) || viewFrac < 0 || viewFrac > 255) {
+    throw new ProtocolError(`view_frac ${viewFrac} is not a u8`);
+  }
+  w.u8(viewFrac);
+  return w.bytes();
+}
+
+/**
+ * A fractional render tick as v5 sends it: `{ viewTick, viewFrac }`, the whole tick and
+ * 1/256ths of a tick, rounded down. Below 0 or not finite is tick 0; past 2^32 − 1 that tick.
+ */
+export function viewTime(renderTick) {
+  if (!Number.isFinite(renderTick) || renderTick <= 0) return { viewTick: 0, viewFrac: 0 };
+  if (renderTick >= 4294967295) return { viewTick: 4294967295, viewFrac: 0 };
+  const whole = Math.floor(renderTick);
+  return { viewTick: whole, viewFrac: Math.min(255, Math.floor((renderTick - whole) * 256)) };
+}
+
 /** `Ping { client_time }`; a safe-integer Number or a BigInt. */
 export function encodePing(clientTime) {
   const w = new Writer(10);
@@ -910,6 +954,8 @@ export function encodeClientMsg(msg) {
       return encodePing(msg.clientTime);
     case "Resume":
       return encodeResume(msg.room, msg.token, msg.lastEventSeq);
+    case "Input5":
+      return encodeInput5(msg.seq, msg.dx, msg.dy, msg.buttons, msg.viewTick, msg.viewFrac);
     default:
       throw new ProtocolError(`unknown client message type ${msg.type}`);
   }
@@ -2216,6 +2262,8 @@ export class TickstreamClient {
     this.welcome = null;
     this.replica = new Replica();
     this.clock = null;
+    /** The render tick of the last frame drawn (sent with inputs over v5); null before one. */
+    this.lastRenderTick = null;
     this.interp = null;
     this.predictor = null;
     this.sent = { dx: 0, dy: 0, buttons: 0 };
@@ -2572,6 +2620,7 @@ export class TickstreamClient {
     this.sessionStart = t;
     const perGame = (v) => (typeof v === "function" ? v(w) : v);
     this.clock = new ServerClock(w.tickRateHz, this.clockOptions());
+    this.lastRenderTick = null;
     this.interp = new Interpolator(this.interpolatorOptions(w, perGame(this.options.maxStep)));
     this.predictor = new Predictor(predictorOptions(w, this.options.predict, this.options.playerSpeed));
     this.sessions += 1;
@@ -2752,7 +2801,14 @@ export class TickstreamClient {
         ws.bufferedAmount <= this.options.maxBufferedAmount
       ) {
         this.seq += 1;
-        ws.send(encodeInput(this.seq, d.dx, d.dy, d.buttons));
+        // From v5 on the input says which tick the player was looking at (the last frame's
+        // render tick), so that the server can judge it against what was on screen.
+        const view = this.protocol >= 5 && this.lastRenderTick !== null ? viewTime(this.lastRenderTick) : null;
+        ws.send(
+          view
+            ? encodeInput5(this.seq, d.dx, d.dy, d.buttons, view.viewTick, view.viewFrac)
+            : encodeInput(this.seq, d.dx, d.dy, d.buttons),
+        );
         this.sent = d;
         this.lastInputTick = tick;
         this.lastInputAt = t;
@@ -2825,6 +2881,7 @@ export class TickstreamClient {
     // never steps (PROTOCOL.md §13.2).
     const renderTick = this.clock.renderTickAt(t);
     out.renderTick = renderTick;
+    this.lastRenderTick = renderTick;
     const own = this.welcome.entity;
     count = this.interp.render(renderTick, t, this.replica, own, out.entities);
     if (out.entities.length !== count) out.entities.length = count;

@@ -2,13 +2,16 @@
 //! bandwidth reports.
 //!
 //! A bot does what a game client does: it connects over `wss://` (or `ws://`), offers the
-//! `tickstream.v4` subprotocol (or the version it is told), joins a room, sends the reference
+//! `tickstream.v5` subprotocol (or the version it is told), joins a room, sends the reference
 //! scenario's inputs at 20 Hz and applies every update to its own [`tickstream_client::View`],
 //! checking the server's view
 //! checksum (game fields included) and that its game events arrive numbered 1, 2, 3… without
 //! a gap. Bots can be spread over several rooms, and can drop their connection at random and
 //! `Resume` it, checking that they get the same entity back and miss no event. Whatever game a
-//! room runs (`arena`, `coins`…), the bots play it the same way. Thousands of bots share one process and a multi-threaded tokio runtime: two tasks
+//! room runs (`arena`, `coins`…), the bots play it the same way, except the `duel`: there a bot
+//! walks and fires only at a target its own interpolated view shows under its aim, and counts
+//! the hits the server confirms (lag compensation). With [`latency::LatencyRelay`] the bots see
+//! an emulated one-way latency in both directions. Thousands of bots share one process and a multi-threaded tokio runtime: two tasks
 //! per bot, no locks and no allocation per update beyond decoding, counters in per-bot atomics
 //! and histograms merged once at the end.
 //!
@@ -27,6 +30,7 @@
 //! - [`summary`]: [`Summary`] and the [`summary::Aggregator`] that merges bot reports.
 //! - [`http`]: a plain HTTP GET for the server's ops endpoints and Prometheus' API.
 //! - [`misbehave`]: probes that misbehave on purpose and report what the server answered.
+//! - [`latency`]: [`latency::LatencyRelay`], emulated one-way latency both ways.
 //! - [`load`]: [`LoadConfig`] and [`load::run`], a whole run with progress reports.
 //! - [`bench`](mod@bench): the benchmark behind `tickstream-bench`: server and bots on this machine, the
 //!   server's CPU, ticks and memory measured from outside.
@@ -36,6 +40,7 @@ pub mod bot;
 pub mod churn;
 pub mod events;
 pub mod http;
+pub mod latency;
 pub mod load;
 pub mod misbehave;
 pub mod rtt;

@@ -52,6 +52,9 @@ pub struct LoadConfig {
     /// Verifying bots count the v3 position residuals they decode, for the summary's
     /// empirical entropy (the information limit of the stream).
     pub residuals: bool,
+    /// Emulated one-way network latency, added in both directions by a relay inside the
+    /// process ([`crate::latency::LatencyRelay`]); zero connects directly.
+    pub latency: Duration,
 }
 
 impl Default for LoadConfig {
@@ -82,6 +85,8 @@ impl Default for LoadConfig {
             close_grace: Duration::from_secs(2),
             // Counting costs a map insert per moved entity: only when asked.
             residuals: false,
+            // A direct connection: the link is whatever the network is.
+            latency: Duration::ZERO,
         }
     }
 }
@@ -249,7 +254,25 @@ pub async fn run(cfg: LoadConfig, progress: impl Fn(&Progress)) -> Summary {
 /// starts.
 pub async fn try_run(cfg: LoadConfig, progress: impl Fn(&Progress)) -> Result<Summary, LoadError> {
     cfg.validate()?;
-    let connector = Arc::new(Connector::new(&cfg.url, &cfg.connect)?);
+    // With emulated latency the bots connect to a relay on loopback that holds every byte
+    // for `latency` each way; it lives as long as the run.
+    let (connector, _relay) = if cfg.latency.is_zero() {
+        (Arc::new(Connector::new(&cfg.url, &cfg.connect)?), None)
+    } else {
+        let bad = || LoadError::Config("--latency-ms needs a URL with a host");
+        let (_, target) = crate::latency::via_port(&cfg.url, 0).ok_or_else(bad)?;
+        let upstream = tokio::net::lookup_host(target.as_str())
+            .await
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(bad)?;
+        let listen = std::net::SocketAddr::new(upstream.ip(), 0);
+        let relay = crate::latency::LatencyRelay::start(listen, upstream, cfg.latency)
+            .await
+            .map_err(|_| LoadError::Config("cannot start the latency relay"))?;
+        let (url, _) = crate::latency::via_port(&cfg.url, relay.addr().port()).ok_or_else(bad)?;
+        (Arc::new(Connector::new(&url, &cfg.connect)?), Some(relay))
+    };
     let t0 = Instant::now();
     let window = Window {
         start: t0 + cfg.warmup,
@@ -311,6 +334,7 @@ pub async fn try_run(cfg: LoadConfig, progress: impl Fn(&Progress)) -> Result<Su
     summary.url = cfg.url;
     summary.room = cfg.room;
     summary.churn_interval_s = cfg.churn.map(|c| c.mean_interval.as_secs_f64());
+    summary.latency_ms = u64::try_from(cfg.latency.as_millis()).unwrap_or(u64::MAX);
     Ok(summary)
 }
 

@@ -68,6 +68,10 @@ struct Args {
     /// Seconds over which bot connections are spread.
     #[arg(long, default_value_t = 1.0)]
     ramp: f64,
+    /// Emulated one-way network latency in milliseconds, added in both directions (a relay
+    /// inside this process holds every byte that long): 100 gives a 200 ms round trip.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
     /// Instead of a load run, probe the server with one misbehaving connection per mode and
     /// report what it answered: garbage, oversize, flood, stall, slowloris, or all.
     #[arg(long, value_name = "MODE")]
@@ -102,6 +106,7 @@ fn main() -> anyhow::Result<ExitCode> {
         verify_every: args.verify_every,
         ramp: seconds("ramp", args.ramp)?,
         warmup: seconds("warmup", args.warmup)?,
+        latency: Duration::from_millis(args.latency_ms),
         ..LoadConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -60,6 +60,18 @@ impl InputSchedule {
         }
     }
 
+    /// An input of the bot's own choosing (the duel), numbered in the same sequence; the
+    /// schedule's directions are not drawn.
+    pub fn next_input_with(&mut self, dx: f32, dy: f32, buttons: u32) -> Input {
+        self.seq = self.seq.wrapping_add(1);
+        Input {
+            seq: self.seq,
+            dx,
+            dy,
+            buttons,
+        }
+    }
+
     /// The index into [`DIRS`] for one PRNG draw.
     #[must_use]
     pub fn dir_index(draw: f64) -> usize {

@@ -314,7 +314,8 @@ async fn session(ws: WebSocket<TokioIo<Upgraded>>, mode: Mode, state: State) {
                         continue;
                     }
                     Ok(ClientMsg::Ping(p)) => Event::Ping(p.client_time),
-                    Err(_) => Event::Closed,
+                    // A v5 message on this v2 server: a protocol error.
+                    Ok(ClientMsg::Input5(_)) | Err(_) => Event::Closed,
                 },
                 OpCode::Close => Event::Closed,
                 _ => continue,

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use tickstream_shared::{
-    ClientMsg, GameEvent, Input, Ping, Replica, ServerMsg, Welcome, Welcome4, close_code,
+    ClientMsg, GameEvent, Input, Input5, Ping, Replica, ServerMsg, Welcome, Welcome4, close_code,
 };
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
@@ -143,6 +143,9 @@ struct SlotState {
     current: Option<(f32, f32, u32)>,
     /// Not sent yet; a newer input replaces it.
     pending: Option<Input>,
+    /// The render tick the game displayed when it set the pending input (protocol v5 sends
+    /// it with the input, for lag compensation); `None` sends a plain `Input`.
+    view: Option<f64>,
     /// The last sequence number handed out.
     seq: u32,
 }
@@ -153,13 +156,18 @@ impl InputSlot {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn set(&self, dx: f32, dy: f32, buttons: u32) -> Option<u32> {
+    fn set(&self, dx: f32, dy: f32, buttons: u32, view: Option<f64>) -> Option<u32> {
         let clamp = |v: f32| if v.is_nan() { 0.0 } else { v.clamp(-1.0, 1.0) };
         let intent = (clamp(dx), clamp(dy), buttons);
         let mut s = self.lock();
         if s.current == Some(intent) {
+            // The same intent: not sent again; an unsent one takes the newer displayed time.
+            if s.pending.is_some() && view.is_some() {
+                s.view = view;
+            }
             return None;
         }
+        s.view = view;
         s.current = Some(intent);
         s.seq += 1;
         let seq = s.seq;
@@ -184,7 +192,12 @@ pub struct InputHandle {
 impl InputHandle {
     /// See [`Session::set_input`].
     pub fn set(&self, dx: f32, dy: f32, buttons: u32) -> Option<u32> {
-        self.slot.set(dx, dy, buttons)
+        self.slot.set(dx, dy, buttons, None)
+    }
+
+    /// See [`Session::set_input_at`].
+    pub fn set_at(&self, dx: f32, dy: f32, buttons: u32, render_tick: f64) -> Option<u32> {
+        self.slot.set(dx, dy, buttons, Some(render_tick))
     }
 }
 
@@ -311,7 +324,7 @@ impl Session {
         p
     }
 
-    /// The protocol version of the current connection (3 or 2).
+    /// The protocol version of the current connection (5, 4, 3 or 2).
     #[must_use]
     pub fn protocol(&self) -> u16 {
         self.welcome.protocol
@@ -329,7 +342,16 @@ impl Session {
     /// nothing stale queues up. Returns the input's `seq` (for [`crate::Predictor::note_input`]),
     /// or `None` when the intent did not change (calling it every frame costs nothing).
     pub fn set_input(&self, dx: f32, dy: f32, buttons: u32) -> Option<u32> {
-        self.slot.set(dx, dy, buttons)
+        self.slot.set(dx, dy, buttons, None)
+    }
+
+    /// [`Session::set_input`] made while the game displayed other entities at `render_tick`
+    /// (the fractional tick of its interpolation, [`crate::ServerClock::render_tick_at`]).
+    /// Over protocol v5 the input carries it (`Input5`), and a game that compensates lag
+    /// judges the input against what the player saw: a shot at what was on screen hits.
+    /// Older servers get the plain input.
+    pub fn set_input_at(&self, dx: f32, dy: f32, buttons: u32, render_tick: f64) -> Option<u32> {
+        self.slot.set(dx, dy, buttons, Some(render_tick))
     }
 
     /// A handle that sets inputs from another task or thread.
@@ -566,6 +588,7 @@ impl Session {
                 tick,
                 ping: self.opts.ping_interval,
                 base: self.base,
+                protocol: welcome.protocol,
             },
         ));
         self.pending.clear();
@@ -604,6 +627,8 @@ struct WriterTiming {
     tick: Duration,
     ping: Duration,
     base: Instant,
+    /// The connection's protocol version: from 5 on, inputs carry the displayed time.
+    protocol: u16,
 }
 
 /// A connection's writer: the latest input (at most one per tick), pings, the WebSocket's
@@ -636,9 +661,16 @@ async fn write_loop(
             }
             () = slot.filled.notified() => {
                 tokio::time::sleep_until(next_input_at).await;
-                let input = slot.lock().pending.take();
+                let (input, view) = {
+                    let mut s = slot.lock();
+                    (s.pending.take(), s.view.take())
+                };
                 if let Some(input) = input {
-                    if writer.send(&ClientMsg::Input(input)).await.is_err() {
+                    let msg = match view {
+                        Some(t) if timing.protocol >= 5 => ClientMsg::Input5(Input5::new(input, t)),
+                        _ => ClientMsg::Input(input),
+                    };
+                    if writer.send(&msg).await.is_err() {
                         return;
                     }
                     next_input_at = tokio::time::Instant::now() + timing.tick;

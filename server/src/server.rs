@@ -30,7 +30,7 @@ use crate::net::tls::{self, CertSource, CertStore, TlsError};
 use crate::ops::{self, endpoint};
 use crate::room::registry::{RoomPolicy, RoomSummary};
 use crate::room::{OpenError, Registry, RoomCaps, RoomInfo};
-use crate::sim::{Arena, Coins, GameCatalog, GameError};
+use crate::sim::{Arena, Coins, Duel, GameCatalog, GameError};
 use tokio_util::task::TaskTracker;
 
 /// Peers over the connection cap that still get an HTTP 503 rather than a dropped socket.
@@ -100,12 +100,14 @@ pub struct Server {
     cert: CertSource,
 }
 
-/// The games every server has: the reference arena (`[game]`) and the coin game (`[coins]`).
+/// The games every server has: the reference arena (`[game]`), the coin game (`[coins]`) and
+/// the hitscan duel (fixed settings; judged with `rooms.max_rewind_ms` of lag compensation).
 #[must_use]
 pub fn builtin_games(config: &Config) -> GameCatalog {
     GameCatalog::new()
         .with(Arena::new(config.game.clone()))
         .with(Coins::new(config.coins.clone()))
+        .with(Duel::default())
 }
 
 /// A cheap handle for looking into a running server (tests, health checks).
@@ -246,6 +248,7 @@ impl Server {
                 .dir
                 .is_some()
                 .then(|| Arc::new(config.recording.clone())),
+            max_rewind_ms: r.max_rewind_ms,
         };
         let caps = RoomCaps {
             max_rooms: s.max_rooms,

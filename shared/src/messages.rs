@@ -22,6 +22,10 @@ pub enum ClientMsg {
     Ping(Ping),
     /// Take back the entity of a dropped connection; instead of [`Join`], as the first message.
     Resume(Resume),
+    /// Protocol v5's input: [`Input`] plus the time the client was displaying other entities
+    /// at, so that the server judges the input against what the player saw (lag compensation).
+    /// Sent instead of [`ClientMsg::Input`] on a `tickstream.v5` connection.
+    Input5(Input5),
 }
 
 /// Enter the room with this name, creating it if the server has room for one more.
@@ -55,6 +59,75 @@ pub struct Input {
     pub dy: f32,
     /// Button bits, game-defined; the reference game ignores them.
     pub buttons: u32,
+}
+
+/// Protocol v5's input: the fields of [`Input`], then the render time of the frame the player
+/// made it on: tick `view_tick + view_frac / 256`, the time the client's interpolation showed
+/// the other entities at (PROTOCOL.md §17.1). The server clamps it into its history.
+#[derive(Debug, Clone, Copy, PartialEq, Encode, Decode)]
+pub struct Input5 {
+    /// As [`Input::seq`].
+    pub seq: u32,
+    /// As [`Input::dx`].
+    pub dx: f32,
+    /// As [`Input::dy`].
+    pub dy: f32,
+    /// As [`Input::buttons`].
+    pub buttons: u32,
+    /// The whole tick of the displayed time.
+    pub view_tick: Tick,
+    /// The fraction of a tick past `view_tick`, in 1/256 of a tick.
+    pub view_frac: u8,
+}
+
+impl Input5 {
+    /// `input` made while the client displayed tick `render_tick` (fractional; negative or
+    /// non-finite values give tick 0, the fraction is rounded down to 1/256).
+    #[must_use]
+    pub fn new(input: Input, render_tick: f64) -> Self {
+        let (view_tick, view_frac) = view_time(render_tick);
+        Self {
+            seq: input.seq,
+            dx: input.dx,
+            dy: input.dy,
+            buttons: input.buttons,
+            view_tick,
+            view_frac,
+        }
+    }
+
+    /// The input without its view time.
+    #[must_use]
+    pub fn input(&self) -> Input {
+        Input {
+            seq: self.seq,
+            dx: self.dx,
+            dy: self.dy,
+            buttons: self.buttons,
+        }
+    }
+
+    /// The displayed time as a fractional tick.
+    #[must_use]
+    pub fn render_tick(&self) -> f64 {
+        f64::from(self.view_tick.0) + f64::from(self.view_frac) / 256.0
+    }
+}
+
+/// A fractional render tick as protocol v5 sends it: the whole tick and 1/256ths of a tick,
+/// rounded down. Anything below 0 or not finite is tick 0; anything past `u32::MAX` that tick.
+#[must_use]
+pub fn view_time(render_tick: f64) -> (Tick, u8) {
+    if !render_tick.is_finite() || render_tick <= 0.0 {
+        return (Tick(0), 0);
+    }
+    if render_tick >= f64::from(u32::MAX) {
+        return (Tick(u32::MAX), 0);
+    }
+    let whole = render_tick.floor();
+    // In [0, 256): the cast cannot overflow.
+    let frac = (((render_tick - whole) * 256.0).floor() as u32).min(255) as u8;
+    (Tick(whole as u32), frac)
 }
 
 /// A latency probe.

@@ -10,7 +10,7 @@ use tickstream_shared::codec::{decode_client, decode_server, encode_client, enco
 use tickstream_shared::messages::ViewChecksum;
 use tickstream_shared::{
     Change, ClientMsg, Delta, EntityId, EntityState, ErrorMsg, FieldChange, FieldSpec, GameEvent,
-    Input, Join, MoveRule, Ping, Pong, Resume, ServerMsg, Tick, Update, Welcome, Welcome4,
+    Input, Input5, Join, MoveRule, Ping, Pong, Resume, ServerMsg, Tick, Update, Welcome, Welcome4,
 };
 
 const VECTORS: &str = "tests/golden/vectors.txt";
@@ -578,4 +578,142 @@ fn a_v4_welcome_is_the_v3_welcome_then_the_rule() {
             }
         }
     }
+}
+
+// ---- protocol v5 ----
+
+const VECTORS_V5: &str = "tests/golden/vectors-v5.txt";
+
+/// v5's inputs: `client_input`'s fields and a displayed time, mid-tick, then at a whole tick
+/// with a button held, as a duel client fires.
+fn v5_inputs() -> Vec<(&'static str, ClientMsg)> {
+    vec![
+        (
+            "client_input5",
+            ClientMsg::Input5(Input5 {
+                seq: 42,
+                dx: 1.0,
+                dy: -0.5,
+                buttons: 0,
+                view_tick: Tick(1000),
+                view_frac: 128,
+            }),
+        ),
+        (
+            "client_input5_fire",
+            ClientMsg::Input5(Input5 {
+                seq: 300,
+                dx: 0.0,
+                dy: 1.0,
+                buttons: 1,
+                view_tick: Tick(70_000),
+                view_frac: 0,
+            }),
+        ),
+    ]
+}
+
+/// Reads `name hex` lines; names of other v5 messages may share the file.
+fn read_vectors(path: &str) -> BTreeMap<String, Vec<u8>> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, h)| (name.to_owned(), unhex(h.trim())))
+        .collect()
+}
+
+#[test]
+fn v5_inputs_match_their_golden_bytes_and_decode_back() {
+    let ours: BTreeMap<String, Vec<u8>> = v5_inputs()
+        .into_iter()
+        .map(|(name, msg)| {
+            let mut buf = Vec::new();
+            encode_client(&msg, &mut buf).expect("v5 sample encodes");
+            (name.to_owned(), buf)
+        })
+        .collect();
+    if std::env::var_os("TICKSTREAM_BLESS").is_some() {
+        // Keep the file's other v5 vectors; replace ours.
+        let mut all = read_vectors(VECTORS_V5);
+        all.extend(ours.clone());
+        let text: String = all
+            .iter()
+            .map(|(name, bytes)| format!("{name} {}\n", hex(bytes)))
+            .collect();
+        std::fs::write(VECTORS_V5, text).expect("vector file is writable");
+    }
+    let golden = read_vectors(VECTORS_V5);
+    for (name, msg) in v5_inputs() {
+        let bytes = golden
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is in {VECTORS_V5}"));
+        assert_eq!(
+            hex(&ours[name]),
+            hex(bytes),
+            "{name}: encoding differs from the golden vector (wire format changed?)"
+        );
+        assert_eq!(decode_client(bytes), Ok(msg), "{name} decodes back");
+    }
+}
+
+/// The layout PROTOCOL.md §17.1 gives: variant 4, then exactly an `Input`'s fields, then the
+/// view tick (varint) and the fraction (one byte).
+#[test]
+fn a_v5_input_is_the_input_then_the_view_time() {
+    for (name, msg) in v5_inputs() {
+        let ClientMsg::Input5(i5) = &msg else {
+            unreachable!("v5 inputs")
+        };
+        let (mut v5, mut v2, mut tick) = (Vec::new(), Vec::new(), Vec::new());
+        encode_client(&msg, &mut v5).expect("encodes");
+        encode_client(&ClientMsg::Input(i5.input()), &mut v2).expect("encodes");
+        encode_client(
+            &ClientMsg::Ping(Ping {
+                client_time: u64::from(i5.view_tick.0),
+            }),
+            &mut tick,
+        )
+        .expect("encodes");
+        assert_eq!(v5[0], 4, "{name}: variant 4");
+        assert_eq!(v5[1..v2.len()], v2[1..], "{name}: the input's fields");
+        let tail = &v5[v2.len()..];
+        assert_eq!(
+            tail[..tail.len() - 1],
+            tick[1..],
+            "{name}: the view tick as a varint"
+        );
+        assert_eq!(
+            tail[tail.len() - 1],
+            i5.view_frac,
+            "{name}: then the fraction, one byte"
+        );
+    }
+}
+
+#[test]
+fn render_ticks_become_view_times() {
+    use tickstream_shared::messages::view_time;
+    assert_eq!(view_time(1000.5), (Tick(1000), 128), "mid-tick");
+    assert_eq!(
+        view_time(7.999_999),
+        (Tick(7), 255),
+        "rounded down, never 256"
+    );
+    assert_eq!(view_time(-3.0), (Tick(0), 0), "negative is tick 0");
+    assert_eq!(view_time(f64::NAN), (Tick(0), 0), "NaN is tick 0");
+    assert_eq!(view_time(1e12), (Tick(u32::MAX), 0), "past the last tick");
+    let i = Input5::new(
+        Input {
+            seq: 1,
+            dx: 0.0,
+            dy: 0.0,
+            buttons: 0,
+        },
+        12.25,
+    );
+    assert_eq!(
+        (i.view_tick, i.view_frac, i.render_tick()),
+        (Tick(12), 64, 12.25),
+        "round trip"
+    );
 }

@@ -24,6 +24,7 @@ import {
   encodeClientMsg,
   encodeResume,
   encodeServerMsg,
+  viewTime,
 } from "../../assets/web/tickstream.js";
 import { FakeSocket, NO_FIELDS, e, started, upd, welcome } from "./support.mjs";
 
@@ -170,9 +171,9 @@ test("interpolation renders between states, holds unchanged entities, snaps tele
 test("a session offers the subprotocol, joins, pings and plays", () => {
   const { client, ws } = started();
   try {
-    assert.deepEqual(ws.offered, ["tickstream.v4", "tickstream.v3", "tickstream.v2"], "offers v4, v3, then v2");
+    assert.deepEqual(ws.offered, ["tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2"], "offers v5, v4, v3, then v2");
     assert.deepEqual(ws.offered, [...SUBPROTOCOLS], "the exported list");
-    assert.equal(SUBPROTOCOL, "tickstream.v4", "the newest");
+    assert.equal(SUBPROTOCOL, "tickstream.v5", "the newest");
     assert.equal(client.stats().protocol, 2, "a v2 server: plays version 2");
     assert.deepEqual(ws.sent[0], { type: "Join", room: "r1" }, "Join first");
     assert.ok(ws.sent.some((m) => m.type === "Ping"), "a ping after the welcome");
@@ -700,7 +701,7 @@ test("a Welcome of the wrong form for the connection's version, or an unusable r
   }
 });
 
-for (const version of [3, 4]) test(`on a v${version} connection the client applies Update3s and hands on the same Updates as v2`, () => {
+for (const version of [3, 4, 5]) test(`on a v${version} connection the client applies Update3s and hands on the same Updates as v2`, async () => {
   const golden = readFileSync(new URL("../../shared/tests/golden/vectors-v3.txt", import.meta.url), "utf8")
     .split("\n")
     .map((l) => l.trim().split(/\s+/)[1])
@@ -735,6 +736,20 @@ for (const version of [3, 4]) test(`on a v${version} connection the client appli
     assert.deepEqual(client.entity(2).fields.slice(0, 2), [0, -2], "field differences added up");
     assert.equal(client.field(2, "score"), 0, "and read by name");
     assert.deepEqual(updates[2].delta.fieldChanges, [{ id: 2, mask: 1, values: [6, 0, 0, 0, 0, 0, 0, 0] }], "field changes carry new values");
+    // v5: an input carries the render tick of the last frame drawn (lag compensation).
+    const frame = client.frame();
+    assert.ok(frame.renderTick !== null, "a frame has a render tick");
+    const drawn = frame.renderTick;
+    await sleep(250); // a few ticks later: past the one-input-per-tick limit
+    client.setInput(1, 0, 1);
+    const sent = ws.sent.filter((m) => m.type === "Input" || m.type === "Input5");
+    const last = sent[sent.length - 1];
+    if (version >= 5) {
+      const { viewTick, viewFrac } = viewTime(drawn);
+      assert.deepEqual(last, { type: "Input5", seq: last.seq, dx: 1, dy: 0, buttons: 1, viewTick, viewFrac }, "Input5 with the displayed tick");
+    } else {
+      assert.deepEqual(last, { type: "Input", seq: last.seq, dx: 1, dy: 0, buttons: 1 }, "a plain Input before v5");
+    }
   } finally {
     client.close();
   }

@@ -32,6 +32,14 @@ pub(super) async fn connection(
     let resumed = welcome.resumed;
     let (reader, mut writer) = client.split();
     let flags = Arc::new(ConnFlags::default());
+    // In the duel the reader decides what to send; elsewhere the writer plays the schedule.
+    let (duel, mut duel_rx) = if welcome.game == "duel" {
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        let brain = duel::DuelBrain::new(cfg.index, welcome, shared.base, cfg.window);
+        (Some((brain, tx)), Some(rx))
+    } else {
+        (None, None)
+    };
     let (stop, stopped) = oneshot::channel();
     let mut reading = tokio::spawn(read_loop(
         reader,
@@ -45,6 +53,7 @@ pub(super) async fn connection(
             events: std::mem::take(&mut player.events),
             last_ack: player.last_ack,
             residuals: cfg.residuals,
+            duel,
         },
         stopped,
     ));
@@ -57,6 +66,7 @@ pub(super) async fn connection(
         &mut player.schedule,
         drop_at,
         &mut reading,
+        (welcome.protocol, duel_rx.as_mut()),
     )
     .await;
     let mut dropped = false;
@@ -119,6 +129,8 @@ pub(super) async fn connection(
         }
     }
     report.event_errors += o.event_errors;
+    report.shots += o.shots;
+    report.hits_confirmed += o.hits_confirmed;
     for e in o.event_error_samples {
         if report.event_error_samples.len() < MAX_EVENT_ERROR_SAMPLES {
             report.event_error_samples.push(e);

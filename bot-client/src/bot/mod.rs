@@ -19,7 +19,8 @@
 //!   [`run_bot`], its life over one or more connections;
 //! - `connection`: one connection, from connect to its end;
 //! - `writer` and `reader`: the two tasks of a connection;
-//! - `report`: [`BotReport`] and the errors it carries.
+//! - `report`: [`BotReport`] and the errors it carries;
+//! - [`duel`]: what a bot does in the `duel` game: fire at what its interpolated view shows.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ use crate::rtt::{RttRing, micros_since, record_rtt, rtt_histogram};
 use crate::schedule::{INPUT_INTERVAL, InputSchedule};
 
 mod connection;
+pub mod duel;
 mod reader;
 mod report;
 #[cfg(test)]
@@ -428,6 +430,8 @@ struct ReadCtx {
     last_ack: u32,
     /// Count residuals (see [`BotConfig::residuals`]).
     residuals: bool,
+    /// In the duel: the bot's eyes, and where its decisions go to the writer.
+    duel: Option<(duel::DuelBrain, tokio::sync::mpsc::Sender<duel::DuelCmd>)>,
 }
 
 /// What a reader measured, and the state it hands back for the next connection.
@@ -447,4 +451,6 @@ struct ReadOutcome {
     wire_bytes: u64,
     socket_bytes: u64,
     residuals: BTreeMap<(i64, i64), u64>,
+    shots: u64,
+    hits_confirmed: u64,
 }

@@ -43,7 +43,10 @@ pub(super) async fn read_loop(
         wire_bytes: 0,
         socket_bytes: 0,
         residuals: BTreeMap::new(),
+        shots: 0,
+        hits_confirmed: 0,
     };
+    let mut duel = ctx.duel;
     // Socket bytes are charged to the message whose read brought them in.
     let mut socket_seen = reader.socket_bytes_read();
     let mut errors = ErrorLog::new(&ctx.counters);
@@ -133,6 +136,16 @@ pub(super) async fn read_loop(
                     out.updates += 1;
                     out.update_bytes += len;
                 }
+                if let Some((brain, tx)) = &mut duel {
+                    for e in events {
+                        brain.on_event(e);
+                    }
+                    if let Some(cmd) = brain.on_update(&view, applied.tick.0, now) {
+                        // The writer takes them at once; a full channel drops a decision,
+                        // the next update makes a new one.
+                        let _ = tx.try_send(cmd);
+                    }
+                }
                 let ack_seq = applied.ack_seq;
                 if ack_seq > out.last_ack {
                     out.last_ack = ack_seq;
@@ -158,6 +171,10 @@ pub(super) async fn read_loop(
                 break;
             }
         }
+    }
+    if let Some((brain, _)) = &duel {
+        out.shots = brain.shots;
+        out.hits_confirmed = brain.hits_confirmed;
     }
     out.errors = errors.list;
     out

@@ -198,6 +198,10 @@ pub struct BotReport {
     /// With [`BotConfig::residuals`]: how often each v3 position residual `(rx, ry)` occurred
     /// in the window, one count per held entity per update.
     pub residuals: BTreeMap<(i64, i64), u64>,
+    /// In the duel: shots at a target on screen (see `duel`).
+    pub shots: u64,
+    /// Those the server judged hits.
+    pub hits_confirmed: u64,
 }
 
 /// The bytes of the header of an unmasked WebSocket frame (server to client) with `len` bytes
@@ -238,6 +242,8 @@ impl BotReport {
             wire_bytes: 0,
             socket_bytes: 0,
             residuals: BTreeMap::new(),
+            shots: 0,
+            hits_confirmed: 0,
         }
     }
 }

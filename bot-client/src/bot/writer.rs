@@ -3,6 +3,7 @@
 
 use super::*;
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn write_loop(
     cfg: &BotConfig,
     writer: &mut ConnectionWriter,
@@ -11,7 +12,9 @@ pub(super) async fn write_loop(
     schedule: &mut InputSchedule,
     drop_at: Option<Instant>,
     reading: &mut JoinHandle<ReadOutcome>,
+    (protocol, mut duel): (u16, Option<&mut tokio::sync::mpsc::Receiver<duel::DuelCmd>>),
 ) -> WriteEnd {
+    let dueling = duel.is_some();
     let mut ticker = tokio::time::interval(INPUT_INTERVAL);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let deadline = tokio::time::sleep_until(cfg.window.end.into());
@@ -41,7 +44,20 @@ pub(super) async fn write_loop(
                     return WriteEnd::PeerClosed;
                 }
             }
-            _ = ticker.tick() => {
+            Some(cmd) = async { duel.as_mut()?.recv().await }, if dueling => {
+                let input = schedule.next_input_with(cmd.dx, cmd.dy, cmd.buttons);
+                shared.rtt.record(input.seq, micros_since(shared.base, Instant::now()));
+                // From v5 on the input says what the bot was looking at.
+                let msg = if protocol >= 5 {
+                    ClientMsg::Input5(tickstream_shared::Input5::new(input, cmd.render_tick))
+                } else {
+                    ClientMsg::Input(input)
+                };
+                if let Err(e) = writer.send(&msg).await {
+                    return WriteEnd::Failed(e);
+                }
+            }
+            _ = ticker.tick(), if !dueling => {
                 let input = schedule.next_input();
                 // Recorded before sending: the acknowledgement cannot come sooner.
                 shared.rtt.record(input.seq, micros_since(shared.base, Instant::now()));

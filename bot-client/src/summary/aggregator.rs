@@ -81,6 +81,8 @@ impl Aggregator {
             }
         }
         s.events_received += r.events;
+        s.shots += r.shots;
+        s.hits_confirmed += r.hits_confirmed;
         for (kind, n) in &r.events_by_kind {
             *s.events_by_kind.entry(kind.clone()).or_insert(0) += n;
         }
@@ -140,6 +142,9 @@ impl Aggregator {
                     -p * p.log2()
                 })
                 .sum();
+        }
+        if s.shots > 0 {
+            s.hit_ratio = s.hits_confirmed as f64 / s.shots as f64;
         }
         if s.updates_received > 0 {
             s.bytes_per_update = self.update_bytes as f64 / s.updates_received as f64;

@@ -124,6 +124,15 @@ pub struct Summary {
     pub resume_failures_by_kind: BTreeMap<String, u64>,
     /// The first few of those, with the bot number.
     pub resume_failure_samples: Vec<String>,
+    /// The emulated one-way latency each way (`--latency-ms`), in milliseconds; 0 for none.
+    pub latency_ms: u64,
+    /// Duel bots: shots fired at a target their own interpolated view showed under their aim
+    /// (in the window, not in its last second).
+    pub shots: u64,
+    /// Those the server confirmed with a `hit` event.
+    pub hits_confirmed: u64,
+    /// `hits_confirmed / shots` (0 without shots).
+    pub hit_ratio: f64,
 }
 
 impl Summary {
@@ -249,6 +258,16 @@ impl fmt::Display for Summary {
             for s in &self.resume_failure_samples {
                 writeln!(f, "    {s}")?;
             }
+        }
+        if self.shots > 0 {
+            writeln!(
+                f,
+                "  shots         {} at targets on screen, {} hits confirmed ({:.1} %), {} ms one-way latency",
+                self.shots,
+                self.hits_confirmed,
+                self.hit_ratio * 100.0,
+                self.latency_ms
+            )?;
         }
         writeln!(f, "  desyncs       {}", self.desyncs)?;
         for s in &self.desync_samples {

@@ -24,6 +24,7 @@ namespace Tickstream.Tests
             t.Add(Pair("golden: checksum check values of PROTOCOL.md 9", ChecksumValues));
             t.Add(Pair("golden: prediction examples of PROTOCOL.md 15.2", PredictExamples));
             t.Add(Pair("golden: every vector of vectors-v4.txt decodes with its move rule and re-encodes", Welcome4));
+            t.Add(Pair("golden: the client_input5 vectors of vectors-v5.txt decode and re-encode", Input5));
             t.Add(Pair("golden: malformed messages are error values", Malformed));
         }
 
@@ -292,6 +293,43 @@ namespace Tickstream.Tests
             Check.Equal(102L, LinearPrediction.Predict(100, 93, 1, 3), "predict(100, 93, 1, 3)");
             Check.Equal(0L, LinearPrediction.Predict(5, 20, 1, 1), "predict(5, 20, 1, 1)");
             Check.Equal(4294967295L, LinearPrediction.Predict(4294967290, 0, 5, 1), "clamped at the top");
+        }
+
+        static void Input5()
+        {
+            // v5: Input5 (ClientMsg variant 4) = Input's fields, then view_tick and view_frac.
+            // The file may hold other v5 messages; only the client_input5 vectors are read here.
+            int seen = 0;
+            foreach (var v in Vectors("vectors-v5.txt"))
+            {
+                if (!v.Key.StartsWith("client_input5", StringComparison.Ordinal)) continue;
+                seen++;
+                ClientMessage m;
+                string error;
+                Check.True(ClientMessages.TryDecode(v.Value, out m, out error), v.Key + ": decodes (" + error + ")");
+                Check.Equal(4, m.Variant, v.Key + ": variant 4");
+                var w = new ByteWriter();
+                ClientMessages.Encode(w, m);
+                Check.Equal(Check.Hex(v.Value), Check.Hex(w.ToArray()), v.Key + ": re-encodes byte for byte");
+            }
+            Check.Equal(2, seen, "two client_input5 vectors");
+            ClientMessage i5;
+            string err;
+            ClientMessages.TryDecode(Vector("vectors-v5.txt", "client_input5"), out i5, out err);
+            Check.Equal(42u, i5.Seq, "seq");
+            Check.Equal(1f, i5.Dx, "dx");
+            Check.Equal(-0.5f, i5.Dy, "dy");
+            Check.Equal(1000u, i5.ViewTick, "view tick");
+            Check.Equal((byte)128, i5.ViewFrac, "half a tick");
+            uint tick;
+            byte frac;
+            ClientMessages.ViewTime(1000.5, out tick, out frac);
+            Check.Equal(1000u, tick, "viewTime(1000.5): tick");
+            Check.Equal((byte)128, frac, "viewTime(1000.5): frac");
+            ClientMessages.ViewTime(7.9999999, out tick, out frac);
+            Check.Equal((byte)255, frac, "never 256");
+            ClientMessages.ViewTime(double.NaN, out tick, out frac);
+            Check.Equal(0u, tick, "NaN is tick 0");
         }
 
         static void Welcome4()

@@ -27,9 +27,16 @@ pub struct RoomsConfig {
     /// busy game; a resume that needs older ones is refused (4005) rather than served with a
     /// gap.
     pub event_history: usize,
+    /// Lag compensation: how far in the past, in milliseconds, a game that judges inputs
+    /// against what its players saw (the `duel`) may look. 500 covers 100 ms of latency each
+    /// way plus about 100 ms of interpolation delay, twice over; a client claiming an older
+    /// view is judged at the oldest kept state. 0 turns lag compensation off (inputs are judged
+    /// against the newest state); at most 1000.
+    pub max_rewind_ms: u64,
     /// Rules giving rooms their game and player cap, by exact name (such a room is started with
     /// the server and never disposed) or by name prefix (rooms created on join); the first
-    /// matching rule wins. By default rooms named `coins…` run the coin game.
+    /// matching rule wins. By default rooms named `coins…` run the coin game and rooms named
+    /// `duel…` the duel.
     pub rule: Vec<RoomRule>,
 }
 
@@ -41,14 +48,24 @@ impl Default for RoomsConfig {
             empty_timeout_ms: 30_000,
             max_pending_events: 256,
             event_history: 256,
-            rule: vec![RoomRule {
-                name: None,
-                prefix: Some("coins".into()),
-                game: "coins".into(),
-                // A 300-unit field with 40 coins is a game for a few dozen; every pickup is
-                // an event to every player.
-                max_players: Some(64),
-            }],
+            max_rewind_ms: 500,
+            rule: vec![
+                RoomRule {
+                    name: None,
+                    prefix: Some("coins".into()),
+                    game: "coins".into(),
+                    // A 300-unit field with 40 coins is a game for a few dozen; every pickup
+                    // is an event to every player.
+                    max_players: Some(64),
+                },
+                RoomRule {
+                    name: None,
+                    prefix: Some("duel".into()),
+                    game: "duel".into(),
+                    // A 400-unit square where everyone sees everyone: a few dozen at most.
+                    max_players: Some(32),
+                },
+            ],
         }
     }
 }
@@ -87,6 +104,9 @@ impl RoomsConfig {
         }
         if self.event_history == 0 {
             return invalid("rooms.event_history", "must be at least 1");
+        }
+        if self.max_rewind_ms > crate::sim::MAX_REWIND_MS {
+            return invalid("rooms.max_rewind_ms", "at most 1000 (one second)");
         }
         for rule in &self.rule {
             match (&rule.name, &rule.prefix) {

@@ -36,6 +36,10 @@ pub struct Start {
     pub first_tick: u32,
     /// An [`Record::Entities`] list follows every this many steps; 0: never.
     pub entity_hashes_every: u32,
+    /// How much replicated history the room kept for lag compensation
+    /// ([`crate::sim::Game::rewinds`], `rooms.max_rewind_ms`); 0 for a game that does not
+    /// rewind. A replay keeps the same, so that rewound judgements replay exactly.
+    pub max_rewind_ms: u32,
     /// When the recording began, milliseconds since the Unix epoch (information only).
     pub started_unix_ms: u64,
 }
@@ -80,6 +84,9 @@ pub enum Record {
         dy: f32,
         /// Button bits.
         buttons: u32,
+        /// The input's view time (tick, 1/256ths) as the room clamped it, for a game that
+        /// rewinds; `None` otherwise.
+        view: Option<(u32, u8)>,
     },
     /// `GameWorld::step` computed `tick`; `checksum` is the §9 view checksum over every entity
     /// the world replicated after it.
@@ -308,6 +315,7 @@ mod tests {
             tick_rate_hz: 30,
             first_tick: 0,
             entity_hashes_every: 1,
+            max_rewind_ms: 500,
             started_unix_ms: 1,
         }
     }
@@ -326,6 +334,7 @@ mod tests {
                 dx: -1.0,
                 dy: 0.5,
                 buttons: 3,
+                view: Some((0, 128)),
             },
             Record::Step {
                 tick: 1,

@@ -112,6 +112,7 @@ impl Recorder {
             dx: input.dx,
             dy: input.dy,
             buttons: input.buttons,
+            view: input.view.map(|v| (v.tick.0, v.frac)),
         });
     }
 
@@ -369,6 +370,7 @@ mod tests {
             tick_rate_hz: 30,
             first_tick: 0,
             entity_hashes_every: 1,
+            max_rewind_ms: 0,
             started_unix_ms: 42,
         }
     }
@@ -401,6 +403,7 @@ mod tests {
             dx: 1.0,
             dy: 0.0,
             buttons: 0,
+            view: None,
         };
         // About 12 bytes an input: well past 4 KiB.
         for t in 0..200 {

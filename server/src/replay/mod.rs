@@ -22,7 +22,10 @@ use std::sync::Arc;
 use tickstream_shared::{EntityId, EntityState, Mulberry32, Tick};
 
 use crate::record::{ReadError, Record, RecordReader, Start};
-use crate::sim::{Arena, Coins, CoinsParams, Game, GameParams, PlayerInput, StepCtx};
+use crate::sim::{
+    Arena, Coins, CoinsParams, Duel, DuelParams, Game, GameParams, PlayerInput, Rewind, StepCtx,
+    ViewTime,
+};
 use crate::sync::Snapshot;
 
 /// Why a recording could not be replayed at all (as opposed to replaying and diverging).
@@ -241,6 +244,8 @@ pub fn builtin_game(start: &Start) -> Result<Arc<dyn Game>, ReplayError> {
             p.validate().map_err(|e| bad(e.to_string()))?;
             Ok(Arc::new(Coins::new(p)))
         }
+        // Fixed settings: nothing to read back.
+        "duel" => Ok(Arc::new(Duel::new(DuelParams::default()))),
         other => Err(ReplayError::UnknownGame(other.to_owned())),
     }
 }
@@ -273,6 +278,12 @@ pub fn replay<R: Read>(
     }
     let dt = info.dt();
     let mut world = game.create(&start.room, start.seed);
+    // The history lag compensation judged against, kept as the room kept it.
+    let mut rewind = if start.max_rewind_ms > 0 {
+        Rewind::new(u64::from(start.max_rewind_ms), start.tick_rate_hz)
+    } else {
+        Rewind::empty()
+    };
     let mut rng = Mulberry32::new(start.seed);
     let mut events = Vec::new();
     let mut tick = Tick(start.first_tick);
@@ -342,6 +353,7 @@ pub fn replay<R: Read>(
                 dx,
                 dy,
                 buttons,
+                view,
                 ..
             } => {
                 at(tick.next().0, "an input")?;
@@ -349,6 +361,10 @@ pub fn replay<R: Read>(
                     dx: *dx,
                     dy: *dy,
                     buttons: *buttons,
+                    view: view.map(|(tick, frac)| ViewTime {
+                        tick: Tick(tick),
+                        frac,
+                    }),
                 };
                 world.input(EntityId(*entity), input);
                 s.inputs += 1;
@@ -356,10 +372,11 @@ pub fn replay<R: Read>(
             Record::Step { checksum, .. } => {
                 at(tick.next().0, "a step")?;
                 tick = tick.next();
-                let mut ctx = StepCtx::new(tick, dt, &mut rng, &mut events);
+                let mut ctx = StepCtx::new(tick, dt, &mut rng, &mut events).with_rewind(&rewind);
                 world.step(&mut ctx);
                 events.clear();
                 let snap = Snapshot::capture(&*world, tick);
+                rewind.record(tick, &snap.entities);
                 s.ticks += 1;
                 s.last_tick = tick.0;
                 if snap.checksum == *checksum {
@@ -584,6 +601,7 @@ mod tests {
             tick_rate_hz: game.info().tick_rate_hz,
             first_tick: 0,
             entity_hashes_every: every,
+            max_rewind_ms: 0,
             started_unix_ms: 0,
         };
         let mut world: Box<dyn GameWorld> = game.create(&start.room, start.seed);
@@ -606,13 +624,22 @@ mod tests {
             for (i, p) in players.iter().enumerate() {
                 let angle = f64::from(t) * 0.1 + i as f64;
                 let (dx, dy) = (angle.cos() as f32, angle.sin() as f32);
-                world.input(*p, PlayerInput { dx, dy, buttons: 0 });
+                world.input(
+                    *p,
+                    PlayerInput {
+                        dx,
+                        dy,
+                        buttons: 0,
+                        view: None,
+                    },
+                );
                 out.push(Record::Input {
                     tick: tick.next().0,
                     entity: p.0,
                     dx,
                     dy,
                     buttons: 0,
+                    view: None,
                 });
             }
             tick = tick.next();

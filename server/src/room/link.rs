@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex};
 
 use tickstream_shared::codec::encode_server;
 use tickstream_shared::{EntityId, ErrorMsg, GameEvent, Input, ServerMsg};
+
+use crate::sim::ViewTime;
 use tokio::sync::Notify;
 
 use crate::sync::TickFrame;
@@ -78,7 +80,8 @@ pub struct ClientLink {
     /// The protocol version the upgrade agreed on: what the welcome names and how the writer
     /// encodes updates.
     pub protocol: u16,
-    input: Mutex<Option<Input>>,
+    /// The newest input and the view time it came with (protocol v5).
+    input: Mutex<Option<(Input, Option<ViewTime>)>>,
     outbox: Mutex<Outbox>,
     /// Wakes the writer; a permit is stored if it is not waiting, so no wake-up is lost.
     wake: Notify,
@@ -123,11 +126,17 @@ impl ClientLink {
 
     /// Stores the newest validated input (session side).
     pub fn set_input(&self, input: Input) {
-        *self.input.lock().unwrap_or_else(|p| p.into_inner()) = Some(input);
+        self.set_input_at(input, None);
+    }
+
+    /// Stores the newest validated input with the time the client was displaying when it
+    /// made it (session side; the room clamps the time into its history).
+    pub fn set_input_at(&self, input: Input, view: Option<ViewTime>) {
+        *self.input.lock().unwrap_or_else(|p| p.into_inner()) = Some((input, view));
     }
 
     /// Takes the newest input, if one arrived since the last tick (room side).
-    pub fn take_input(&self) -> Option<Input> {
+    pub fn take_input(&self) -> Option<(Input, Option<ViewTime>)> {
         self.input.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 

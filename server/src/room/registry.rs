@@ -131,6 +131,8 @@ pub struct RoomSettings {
     pub max_bytes_per_client_per_sec: u32,
     /// Where and how the room records its match (`[recording]`); `None`: not recorded.
     pub recording: Option<Arc<RecordingConfig>>,
+    /// How far back a game that rewinds judges inputs (`rooms.max_rewind_ms`); 0: off.
+    pub max_rewind_ms: u64,
 }
 
 /// The caps on rooms a registry enforces.
@@ -167,6 +169,8 @@ pub struct RoomPolicy {
     pub max_bytes_per_client_per_sec: u32,
     /// See [`RoomSettings`].
     pub recording: Option<Arc<RecordingConfig>>,
+    /// See [`RoomSettings`].
+    pub max_rewind_ms: u64,
 }
 
 impl RoomPolicy {
@@ -187,6 +191,7 @@ impl RoomPolicy {
             event_history: self.event_history,
             max_bytes_per_client_per_sec: self.max_bytes_per_client_per_sec,
             recording: self.recording.clone(),
+            max_rewind_ms: self.max_rewind_ms,
         })
     }
 }

@@ -26,7 +26,7 @@ use super::link::{ClientLink, Outgoing, Published};
 use super::registry::{JoinError, Joined, RoomInfo, RoomSettings, Shared};
 use crate::metrics as m;
 use crate::record::{Recorder, Start};
-use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, StepCtx};
+use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, Rewind, StepCtx};
 use crate::sync::{Snapshot, TickFrame};
 
 mod players;
@@ -96,6 +96,9 @@ pub(crate) struct Room {
     prev: Option<Arc<Snapshot>>,
     /// The snapshot of the tick before `prev`, for v3's shared body (clients predict from it).
     pre: Option<Arc<Snapshot>>,
+    /// The replicated positions of the last `max_rewind_ms`, for a game that judges inputs
+    /// against what its players saw; empty for the others.
+    rewind: Rewind,
     period: Duration,
     /// True unless the game asked to run without players ([`crate::sim::Game::runs_without_players`]).
     idle_when_empty: bool,
@@ -206,6 +209,11 @@ impl Room {
             .recording
             .as_deref()
             .and_then(|config| start_recording(config, &info.name, &settings, seed, &registry));
+        let rewind = if settings.game.rewinds() {
+            Rewind::new(settings.max_rewind_ms, settings.game.info().tick_rate_hz)
+        } else {
+            Rewind::empty()
+        };
         Self {
             recorder,
             period: Duration::from_secs_f64(settings.game.info().dt()),
@@ -224,6 +232,7 @@ impl Room {
             shutdown,
             prev: None,
             pre: None,
+            rewind,
             metrics: TickMetrics::new(),
         }
     }
@@ -416,7 +425,8 @@ impl Room {
     /// Calls the game with a context over the room's generator, then delivers what it emitted.
     fn with_game<T>(&mut self, f: impl FnOnce(&mut dyn GameWorld, &mut StepCtx<'_>) -> T) -> T {
         let dt = self.settings.game.info().dt();
-        let mut ctx = StepCtx::new(self.tick, dt, &mut self.rng, &mut self.emitted);
+        let mut ctx =
+            StepCtx::new(self.tick, dt, &mut self.rng, &mut self.emitted).with_rewind(&self.rewind);
         let out = f(&mut *self.world, &mut ctx);
         self.deliver_events();
         out
@@ -431,13 +441,16 @@ impl Room {
         self.drop_gone_players(start);
         self.info.set_players(self.players.len());
         for p in self.players.values_mut() {
-            let Some(input) = p.link.as_ref().and_then(|l| l.take_input()) else {
+            let Some((input, view)) = p.link.as_ref().and_then(|l| l.take_input()) else {
                 continue;
             };
+            // A claimed view time is clamped into the history: not older than the room
+            // keeps, not newer than the latest state (no history: no view time).
             let checked = PlayerInput {
                 dx: input.dx,
                 dy: input.dy,
                 buttons: input.buttons,
+                view: view.and_then(|v| self.rewind.clamp(v)),
             };
             self.world.input(p.entity, checked);
             if let Some(r) = &mut self.recorder {
@@ -451,6 +464,7 @@ impl Room {
         if let Some(r) = &mut self.recorder {
             r.step(&snap);
         }
+        self.rewind.record(snap.tick, &snap.entities);
         self.publish(&snap, start);
         self.info.set_tick(snap.tick);
         self.pre = self.prev.replace(snap);
@@ -535,6 +549,11 @@ fn start_recording(
         tick_rate_hz: game.info().tick_rate_hz,
         first_tick: 0,
         entity_hashes_every: config.entity_hashes_every,
+        max_rewind_ms: if game.rewinds() {
+            u32::try_from(settings.max_rewind_ms).unwrap_or(u32::MAX)
+        } else {
+            0
+        },
         started_unix_ms,
     };
     let (recorder, writer) = Recorder::start(config, start)?;

@@ -319,7 +319,7 @@ mod tests {
             PlayerInput {
                 dx: 1.0,
                 dy: 0.0,
-                buttons: 0,
+                ..PlayerInput::default()
             },
         );
         events.clear();
@@ -347,7 +347,11 @@ mod tests {
     #[test]
     fn rotation_follows_the_input_and_stays_when_stopping() {
         let (mut w, id, _, _) = world_with_one_player();
-        let go = |dx, dy| PlayerInput { dx, dy, buttons: 0 };
+        let go = |dx, dy| PlayerInput {
+            dx,
+            dy,
+            ..PlayerInput::default()
+        };
         w.input(id, go(0.0, 1.0));
         assert_eq!(w.players[0].rotation, 16384, "+y is a quarter turn");
         w.input(id, go(0.0, 0.0));
@@ -367,7 +371,7 @@ mod tests {
                     PlayerInput {
                         dx: a.cos() as f32,
                         dy: a.sin() as f32,
-                        buttons: 0,
+                        ..PlayerInput::default()
                     },
                 );
                 w.step(&mut StepCtx::new(

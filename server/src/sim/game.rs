@@ -26,6 +26,7 @@ use std::sync::Arc;
 use tickstream_shared::messages::MAX_EVENT_TEXT;
 use tickstream_shared::{EntityId, EntityState, FieldSpec, MAX_FIELDS, MoveRule, Mulberry32, Tick};
 
+use super::rewind::{Rewind, ViewTime};
 use super::{GameError, ParamError};
 
 /// What clients learn about a game in the welcome, and what the room needs to run it.
@@ -117,6 +118,10 @@ pub struct PlayerInput {
     pub dy: f32,
     /// Button bits, game-defined.
     pub buttons: u32,
+    /// The time the player was displaying other entities at when it made this input (protocol
+    /// v5), already clamped into the room's history; `None` for an input without one (judge
+    /// it at the newest state). Only games that rewind ([`Game::rewinds`]) get it.
+    pub view: Option<ViewTime>,
 }
 
 /// Who receives an event.
@@ -153,7 +158,11 @@ pub struct StepCtx<'a> {
     /// The room's generator, seeded when the room was created.
     pub rng: &'a mut Mulberry32,
     events: &'a mut Vec<Emitted>,
+    rewind: &'a Rewind,
 }
+
+/// The history of a context built without one.
+static NO_HISTORY: Rewind = Rewind::empty();
 
 impl<'a> StepCtx<'a> {
     /// A context over the room's generator and event outbox.
@@ -163,7 +172,23 @@ impl<'a> StepCtx<'a> {
             dt,
             rng,
             events,
+            rewind: &NO_HISTORY,
         }
+    }
+
+    /// The same context with the room's history of replicated positions.
+    #[must_use]
+    pub fn with_rewind(mut self, rewind: &'a Rewind) -> Self {
+        self.rewind = rewind;
+        self
+    }
+
+    /// A read-only view of where every entity was over the last ticks, as clients were shown
+    /// it ([`Rewind`]): "where was everything at tick T, as this player saw it". Empty unless
+    /// the game rewinds ([`Game::rewinds`]); its newest tick is the state before this step.
+    #[must_use]
+    pub fn rewind(&self) -> &Rewind {
+        self.rewind
     }
 
     /// Sends a one-shot event to `to`, delivered in order with the next updates.
@@ -205,6 +230,13 @@ pub trait Game: Send + Sync + 'static {
     /// Empty by default: a game without settings, or one whose replay tool knows them.
     fn settings(&self) -> String {
         String::new()
+    }
+
+    /// Whether the game judges inputs against the past (lag compensation): its rooms then keep
+    /// `rooms.max_rewind_ms` of replicated positions for [`StepCtx::rewind`] and pass each
+    /// input's clamped view time in [`PlayerInput::view`]. No by default: nothing is kept.
+    fn rewinds(&self) -> bool {
+        false
     }
 }
 

@@ -13,17 +13,24 @@
 //! - [`param_error`]: [`ParamError`] and [`GameError`]: which setting or description cannot run.
 //! - [`arena`]: [`Arena`], the reference game (`../shared/REFERENCE-SCENARIO.md`).
 //! - [`coins`]: [`Coins`], a small coin-collecting game with fields and events.
+//! - [`rewind`]: [`Rewind`], the history of replicated positions lag compensation judges
+//!   against, and [`ViewTime`], the time a client was displaying.
+//! - [`duel`]: [`Duel`], a hitscan arena whose shots are judged with lag compensation.
 
 pub mod arena;
 pub mod coins;
+pub mod duel;
 pub mod game;
 pub mod input;
 pub mod param_error;
 pub mod params;
+pub mod rewind;
 
 pub use arena::{Arena, ArenaWorld};
 pub use coins::{Coins, CoinsParams};
+pub use duel::{Duel, DuelParams};
 pub use game::{Audience, Emitted, Game, GameCatalog, GameInfo, GameWorld, PlayerInput, StepCtx};
 pub use input::{InputError, validate_direction};
 pub use param_error::{GameError, ParamError};
 pub use params::GameParams;
+pub use rewind::{MAX_REWIND_MS, Rewind, ViewTime};

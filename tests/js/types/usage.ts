@@ -11,6 +11,8 @@ import {
   TickstreamClient,
   decodeServerMsg,
   encodeInput,
+  encodeInput5,
+  viewTime,
   encodeJoin,
   encodeServerMsg,
   isValidRoomName,
@@ -128,6 +130,8 @@ new TickstreamClient({ url: "wss://h/ws", maxInputRateHz: 20, policyRetries: 1, 
 // The codec and the replica, for clients of one's own.
 const join: Uint8Array = encodeJoin("lobby");
 const input: Uint8Array = encodeInput(1, 1, 0);
+const shown = viewTime(1000.5);
+const input5: Uint8Array = encodeInput5(2, 1, 0, 1, shown.viewTick, shown.viewFrac);
 const msg: ServerMsg = decodeServerMsg(join);
 const replica = new Replica();
 if (msg.type === "Update3") {
@@ -151,6 +155,7 @@ void protocol;
 void version;
 void offered;
 void input;
+void input5;
 void msg;
 void replica;
 void valid;

@@ -71,12 +71,8 @@ async fn the_golden_arena_welcome_is_what_a_server_sends() -> anyhow::Result<()>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_golden_v4_arena_welcome_is_what_a_server_sends() -> anyhow::Result<()> {
     let server = reference_server().await?;
-    let mut c = connect(&server.wss_url, &TestServer::options()).await?;
-    assert_eq!(
-        c.protocol(),
-        Some(4),
-        "a client offering every version gets v4"
-    );
+    let mut c = connect(&server.wss_url, &TestServer::options().protocol(4)).await?;
+    assert_eq!(c.protocol(), Some(4), "a client offering v4 gets v4");
     c.send(&ClientMsg::Join(Join {
         room: "welcome".into(),
     }))
@@ -99,6 +95,76 @@ async fn the_golden_v4_arena_welcome_is_what_a_server_sends() -> anyhow::Result<
         "the first player of a new reference-B arena room gets the golden v4 Welcome"
     );
     assert!(matches!(decode_server(&golden)?, ServerMsg::Welcome4(_)));
+    server.stop().await;
+    Ok(())
+}
+
+/// v5 is v4 plus `Input5`: a client offering every version gets v5, a `Welcome4` naming
+/// protocol 5, and its `Input5` is applied like an `Input`; on a v4 connection `Input5` is a
+/// protocol error (1002).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v5_client_is_welcomed_with_welcome4_and_its_input5_applies() -> anyhow::Result<()> {
+    use tickstream_shared::{Input, Input5, close_code};
+    let server = TestServer::start().await?;
+    let mut c = connect(&server.wss_url, &TestServer::options()).await?;
+    assert_eq!(
+        c.protocol(),
+        Some(5),
+        "a client offering every version gets v5"
+    );
+    c.send(&ClientMsg::Join(Join {
+        room: "duel-welcome5".into(),
+    }))
+    .await?;
+    let first = tokio::time::timeout(STEP_TIMEOUT, c.recv()).await??;
+    let Incoming::Msg(ServerMsg::Welcome4(w)) = first else {
+        anyhow::bail!("a v5 connection is welcomed with Welcome4, got {first:?}");
+    };
+    assert_eq!(w.protocol, 5, "the welcome names protocol 5");
+    assert_eq!(w.game, "duel", "rooms named duel… run the duel");
+    assert_eq!(w.event_kinds, ["hit", "miss"], "the duel's events");
+    let input = Input {
+        seq: 1,
+        dx: 1.0,
+        dy: 0.0,
+        buttons: 1,
+    };
+    // A view time far in the future is clamped, not refused.
+    c.send(&ClientMsg::Input5(Input5::new(input, 1e9))).await?;
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    let (mut acked, mut judged) = (false, false);
+    while !(acked && judged) && tokio::time::Instant::now() < deadline {
+        let msg = tokio::time::timeout(STEP_TIMEOUT, c.recv()).await??;
+        if let Incoming::Msg(ServerMsg::Update3(u)) = msg {
+            acked |= u.ack_delta > 0;
+            judged |= u.events.iter().any(|e| e.kind == 1 && e.value == 1);
+        }
+    }
+    assert!(acked, "the Input5 was applied and acknowledged");
+    assert!(
+        judged,
+        "its shot was judged: a miss, with nobody else in the room"
+    );
+    let mut old = connect(&server.wss_url, &TestServer::options().protocol(4)).await?;
+    old.send(&ClientMsg::Join(Join {
+        room: "duel-welcome5".into(),
+    }))
+    .await?;
+    let _welcome = tokio::time::timeout(STEP_TIMEOUT, old.recv()).await??;
+    old.send(&ClientMsg::Input5(Input5::new(input, 10.0)))
+        .await?;
+    let code = loop {
+        match tokio::time::timeout(STEP_TIMEOUT, old.recv()).await?? {
+            Incoming::Msg(ServerMsg::Error(e)) => break e.code,
+            Incoming::Close { code, .. } => break code,
+            Incoming::Msg(_) => {}
+        }
+    };
+    assert_eq!(
+        code,
+        close_code::PROTOCOL_ERROR,
+        "Input5 on v4 closes with 1002"
+    );
     server.stop().await;
     Ok(())
 }

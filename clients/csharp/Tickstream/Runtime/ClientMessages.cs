@@ -5,7 +5,7 @@ namespace Tickstream
     /// <summary>A decoded client message (for tests and tools; PROTOCOL.md §6.1).</summary>
     public sealed class ClientMessage
     {
-        /// <summary>0 Join, 1 Input, 2 Ping, 3 Resume.</summary>
+        /// <summary>0 Join, 1 Input, 2 Ping, 3 Resume, 4 Input5 (v5).</summary>
         public int Variant;
         /// <summary>Join, Resume: the room.</summary>
         public string Room;
@@ -23,6 +23,10 @@ namespace Tickstream
         public uint Buttons;
         /// <summary>Ping: any value, echoed in the Pong.</summary>
         public ulong ClientTime;
+        /// <summary>Input5: the whole tick the client displayed.</summary>
+        public uint ViewTick;
+        /// <summary>Input5: 1/256ths of a tick past <see cref="ViewTick"/>.</summary>
+        public byte ViewFrac;
     }
 
     /// <summary>
@@ -62,6 +66,37 @@ namespace Tickstream
             w.Varint(buttons);
         }
 
+        /// <summary>
+        /// Input5 { seq, dx, dy, buttons, view_tick, view_frac } (protocol v5, PROTOCOL.md
+        /// §17.1): an input and the tick the client displayed other entities at.
+        /// </summary>
+        public static void Input5(ByteWriter w, uint seq, float dx, float dy, uint buttons, uint viewTick, byte viewFrac)
+        {
+            w.Clear();
+            w.Varint(4);
+            w.Varint(seq);
+            w.F32(dx);
+            w.F32(dy);
+            w.Varint(buttons);
+            w.Varint(viewTick);
+            w.U8(viewFrac);
+        }
+
+        /// <summary>
+        /// A fractional render tick as v5 sends it: the whole tick and 1/256ths of a tick,
+        /// rounded down; below 0 or not finite is tick 0, past 2^32 − 1 that tick.
+        /// </summary>
+        public static void ViewTime(double renderTick, out uint viewTick, out byte viewFrac)
+        {
+            viewTick = 0;
+            viewFrac = 0;
+            if (double.IsNaN(renderTick) || double.IsInfinity(renderTick) || renderTick <= 0) return;
+            if (renderTick >= uint.MaxValue) { viewTick = uint.MaxValue; return; }
+            double whole = Math.Floor(renderTick);
+            viewTick = (uint)whole;
+            viewFrac = (byte)Math.Min(255.0, Math.Floor((renderTick - whole) * 256.0));
+        }
+
         /// <summary>Ping { client_time }.</summary>
         public static void Ping(ByteWriter w, ulong clientTime)
         {
@@ -89,6 +124,7 @@ namespace Tickstream
                 case 1: Input(w, m.Seq, m.Dx, m.Dy, m.Buttons); break;
                 case 2: Ping(w, m.ClientTime); break;
                 case 3: Resume(w, m.Room, m.Token, m.LastEventSeq); break;
+                case 4: Input5(w, m.Seq, m.Dx, m.Dy, m.Buttons, m.ViewTick, m.ViewFrac); break;
                 default: throw new ArgumentException("unknown client message variant " + m.Variant);
             }
         }
@@ -110,6 +146,10 @@ namespace Tickstream
                     case 1: m.Seq = r.U32(); m.Dx = r.F32(); m.Dy = r.F32(); m.Buttons = r.U32(); break;
                     case 2: m.ClientTime = r.U64(); break;
                     case 3: m.Room = r.Str(); m.Token = r.Str(); m.LastEventSeq = r.U32(); break;
+                    case 4:
+                        m.Seq = r.U32(); m.Dx = r.F32(); m.Dy = r.F32(); m.Buttons = r.U32();
+                        m.ViewTick = r.U32(); m.ViewFrac = r.U8();
+                        break;
                     default: throw new ProtocolException("unknown client message variant " + m.Variant);
                 }
                 r.End();

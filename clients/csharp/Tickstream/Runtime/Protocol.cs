@@ -7,14 +7,18 @@ namespace Tickstream
     /// </summary>
     public static class Protocol
     {
-        /// <summary>Offered subprotocols, newest first (v4 adds Welcome4's movement rule).</summary>
-        public static readonly string[] Subprotocols = { "tickstream.v4", "tickstream.v3", "tickstream.v2" };
+        /// <summary>
+        /// Offered subprotocols, newest first (v4 adds Welcome4's movement rule, v5 Input5's
+        /// displayed time for lag compensation).
+        /// </summary>
+        public static readonly string[] Subprotocols = { "tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2" };
 
         /// <summary>The version a subprotocol names, or 0 when the client does not speak it.</summary>
         public static int VersionOf(string subprotocol)
         {
             switch (subprotocol)
             {
+                case "tickstream.v5": return 5;
                 case "tickstream.v4": return 4;
                 case "tickstream.v3": return 3;
                 case "tickstream.v2": return 2;

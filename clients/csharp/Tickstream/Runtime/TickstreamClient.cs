@@ -593,7 +593,19 @@ namespace Tickstream
                 bool changed = !sentValid || wantDx != sentDx || wantDy != sentDy || wantButtons != sentButtons;
                 if (changed && tick > lastInputTick && t - lastInputAt >= 1000.0 / options.MaxInputRateHz && !conn.Busy)
                 {
-                    ClientMessages.Input(writer, seq + 1, wantDx, wantDy, wantButtons);
+                    // From v5 on the input carries the render tick of the last frame: the server
+                    // judges it against what the player saw (lag compensation).
+                    if (protocolVersion >= 5 && !double.IsNaN(lastRenderTick))
+                    {
+                        uint viewTick;
+                        byte viewFrac;
+                        ClientMessages.ViewTime(lastRenderTick, out viewTick, out viewFrac);
+                        ClientMessages.Input5(writer, seq + 1, wantDx, wantDy, wantButtons, viewTick, viewFrac);
+                    }
+                    else
+                    {
+                        ClientMessages.Input(writer, seq + 1, wantDx, wantDy, wantButtons);
+                    }
                     if (conn.TrySend(writer))
                     {
                         seq++;

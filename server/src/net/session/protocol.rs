@@ -20,7 +20,7 @@ use crate::join_token::TokenError;
 use crate::net::frame_guard::Violation;
 use crate::net::rate::TokenBucket;
 use crate::room::JoinError;
-use crate::sim::{InputError, validate_direction};
+use crate::sim::{InputError, ViewTime, validate_direction};
 
 /// The reason of the 1001 close when the server shuts down.
 pub const SHUTTING_DOWN: &str = "server shutting down";
@@ -119,6 +119,8 @@ pub enum Action {
     },
     /// Store this validated input for the room's next tick.
     Input(Input),
+    /// Store this validated v5 input and the time the client displayed (not yet clamped).
+    InputAt(Input, ViewTime),
     /// The client closed on purpose (1000 or 1001): its player leaves without a resume grace.
     Left,
     /// Close the session. With `error_message`, a `ServerMsg::Error` carrying the code and
@@ -334,25 +336,43 @@ impl Protocol {
                     });
                 }
             }
-            ClientMsg::Input(input) => {
-                if self.state != State::Joined {
-                    self.close(close_code::PROTOCOL_ERROR, "join first");
+            ClientMsg::Input(input) => self.on_input(input, None),
+            ClientMsg::Input5(input) => {
+                if self.version < 5 {
+                    self.close(
+                        close_code::PROTOCOL_ERROR,
+                        "Input5 is a protocol v5 message",
+                    );
                     return;
                 }
-                let fresh = input.seq > self.last_seq;
-                let checked = validate_direction(&input)
-                    .and_then(|()| fresh.then_some(()).ok_or(InputError::StaleSeq));
-                match checked {
-                    Ok(()) => {
-                        self.last_seq = input.seq;
-                        self.actions.push_back(Action::Input(input));
-                    }
-                    Err(e) => self.count(Count::RejectedInput(e)),
-                }
+                let view = ViewTime::new(input.view_tick, input.view_frac);
+                self.on_input(input.input(), Some(view));
             }
             ClientMsg::Ping(ping) => self.actions.push_back(Action::Pong {
                 client_time: ping.client_time,
             }),
+        }
+    }
+
+    /// An input after the join, with a direction in range and a fresh sequence number; else
+    /// it is ignored and counted.
+    fn on_input(&mut self, input: Input, view: Option<ViewTime>) {
+        if self.state != State::Joined {
+            self.close(close_code::PROTOCOL_ERROR, "join first");
+            return;
+        }
+        let fresh = input.seq > self.last_seq;
+        let checked = validate_direction(&input)
+            .and_then(|()| fresh.then_some(()).ok_or(InputError::StaleSeq));
+        match checked {
+            Ok(()) => {
+                self.last_seq = input.seq;
+                self.actions.push_back(match view {
+                    Some(view) => Action::InputAt(input, view),
+                    None => Action::Input(input),
+                });
+            }
+            Err(e) => self.count(Count::RejectedInput(e)),
         }
     }
 

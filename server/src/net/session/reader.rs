@@ -158,6 +158,7 @@ impl Reader {
                 proto.entered(self.keep(answer, room));
             }
             Action::Input(input) => self.link.set_input(input),
+            Action::InputAt(input, view) => self.link.set_input_at(input, Some(view)),
             Action::Left => self.link.mark_left(),
             Action::Close {
                 code,

@@ -68,6 +68,7 @@ fn registry(game: Fragile) -> (Registry, watch::Sender<bool>) {
         event_history: 16,
         max_bytes_per_client_per_sec: 0,
         recording: None,
+        max_rewind_ms: 500,
     };
     let caps = RoomCaps {
         max_rooms: 10,

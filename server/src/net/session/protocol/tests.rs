@@ -2,7 +2,7 @@
 
 use super::*;
 use tickstream_shared::codec::{MAX_CLIENT_MESSAGE, encode_client};
-use tickstream_shared::{Join, Ping, Resume};
+use tickstream_shared::{Join, Ping, Resume, Tick};
 
 const LIMITS: Limits = Limits {
     max_message_bytes: 1024,
@@ -501,5 +501,55 @@ fn liveness_pings_until_the_idle_limit() {
     assert_eq!(
         liveness(idle + Duration::from_millis(1), idle),
         Liveness::Close(4003, "nothing received for too long")
+    );
+}
+
+fn input5(seq: u32, view_tick: u32, view_frac: u8) -> ClientMsg {
+    ClientMsg::Input5(tickstream_shared::Input5 {
+        seq,
+        dx: 1.0,
+        dy: 0.0,
+        buttons: 1,
+        view_tick: Tick(view_tick),
+        view_frac,
+    })
+}
+
+#[test]
+fn input5_carries_its_view_time_on_v5_only() {
+    let mut s = Session::joined(0);
+    s.p = Protocol::new(5, LIMITS, s.now);
+    s.p.state = State::Joined;
+    let plain = Input {
+        seq: 1,
+        dx: 1.0,
+        dy: 0.0,
+        buttons: 1,
+    };
+    assert_eq!(
+        s.send(&input5(1, u32::MAX, 255)),
+        vec![Action::InputAt(plain, ViewTime::new(Tick(u32::MAX), 255))],
+        "any view time is passed on; the room clamps it"
+    );
+    assert_eq!(
+        s.send(&input5(1, 5, 0)).len(),
+        1,
+        "a stale seq is counted, not passed on"
+    );
+    assert!(
+        matches!(s.send(&input(2, 0.0))[..], [Action::Input(_)]),
+        "a plain Input is still taken on v5"
+    );
+    let mut old = Session::joined(0);
+    let closed = old.send(&input5(1, 5, 0));
+    assert!(
+        matches!(
+            closed.last(),
+            Some(Action::Close {
+                code: close_code::PROTOCOL_ERROR,
+                ..
+            })
+        ),
+        "Input5 on a v3 connection is a protocol error: {closed:?}"
     );
 }
