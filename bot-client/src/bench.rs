@@ -15,7 +15,7 @@
 //!   wss), input round trip, desyncs and errors;
 //! - this process's own CPU time, to tell when the bots rather than the server were the limit.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -68,6 +68,8 @@ pub struct BenchConfig {
     /// The server on CPU 0 (`taskset -c 0`); the caller pins this process, the bots, to CPU 1
     /// (see [`pin_self`]).
     pub pin: bool,
+    /// Count the server's system calls and context switches over the window with `perf stat`.
+    pub perf: bool,
 }
 
 /// What one run measured.
@@ -86,6 +88,8 @@ pub struct BenchResult {
     pub pinned: bool,
     /// `/proc/loadavg` when the run started.
     pub loadavg: String,
+    /// `perf stat` counts per update delivered (empty without `--perf`).
+    pub perf_per_update: BTreeMap<String, f64>,
     /// Server CPU over the window, in cores (1.0 = one core busy).
     pub server_cores: f64,
     /// Bot process CPU over the window, in cores.
@@ -180,6 +184,73 @@ fn command(bin: &Path, pin: bool) -> Command {
     } else {
         Command::new(bin)
     }
+}
+
+/// The kernel events `--perf` counts in the server during the window (`perf stat`,
+/// software events and tracepoints, which work in a VM without hardware counters): every
+/// system call, context switches, and the calls that make the floor's pattern.
+pub const PERF_EVENTS: &[&str] = &[
+    "raw_syscalls:sys_enter",
+    "context-switches",
+    "syscalls:sys_enter_writev",
+    "syscalls:sys_enter_write",
+    "syscalls:sys_enter_recvfrom",
+    "syscalls:sys_enter_read",
+    "syscalls:sys_enter_epoll_wait",
+    "syscalls:sys_enter_futex",
+];
+
+/// `perf stat` attached to a process for the window; counts come back from [`Perf::stop`].
+pub struct Perf(Child);
+
+impl Perf {
+    /// Attaches to `pid`; `None` when perf cannot run (then the columns stay empty).
+    #[must_use]
+    pub fn start(pid: u32) -> Option<Self> {
+        Command::new("perf")
+            .args([
+                "stat",
+                "-x",
+                ",",
+                "-e",
+                &PERF_EVENTS.join(","),
+                "-p",
+                &pid.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .ok()
+            .map(Self)
+    }
+
+    /// Stops counting (SIGINT, as perf expects) and returns event → count.
+    #[must_use]
+    pub fn stop(self) -> BTreeMap<String, f64> {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let Ok(out) = self.0.wait_with_output() else {
+            return BTreeMap::new();
+        };
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split(',');
+                let value = f.next()?.trim().parse::<f64>().ok()?;
+                let event = f.nth(1)?.trim().to_owned();
+                Some((event, value))
+            })
+            .collect()
+    }
+}
+
+/// Per-update figures from `perf` counts: system calls and context switches per update
+/// delivered, and each event's count per update.
+fn per_update(counts: &BTreeMap<String, f64>, updates: u64) -> BTreeMap<String, f64> {
+    let n = updates.max(1) as f64;
+    counts.iter().map(|(k, v)| (k.clone(), v / n)).collect()
 }
 
 /// The CPU a pinned server runs on.
@@ -396,8 +467,10 @@ pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
     let load = tokio::spawn(load::run(load_cfg, |_| {}));
     tokio::time::sleep(warmup).await;
     let start = sample(&server).await?;
+    let perf = cfg.perf.then(|| Perf::start(server.child.id())).flatten();
     tokio::time::sleep(window).await;
     let end = sample(&server).await?;
+    let perf = perf.map(Perf::stop).unwrap_or_default();
     let rss = rss_mib(server.child.id());
     let bots = load
         .await
@@ -439,6 +512,7 @@ pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
         cpu_us_per_update: server_cpu * 1e6 / (bots.updates_received.max(1) as f64),
         pinned: cfg.pin,
         loadavg: load_at_start,
+        perf_per_update: per_update(&perf, bots.updates_received),
         server_cores,
         bot_cores,
         protocol: cfg.protocol,
@@ -485,6 +559,8 @@ pub struct FloorResult {
     pub server_rss_mib: f64,
     /// `/proc/loadavg` when the run started.
     pub loadavg: String,
+    /// `perf stat` counts per frame delivered (empty without `--perf`).
+    pub perf_per_update: BTreeMap<String, f64>,
 }
 
 /// Runs the I/O floor (`floor_bin`, the `tickstream-floor` binary) with `cfg.clients`
@@ -551,8 +627,10 @@ pub async fn run_floor(
     tokio::time::sleep_until(window.start.into()).await;
     let (start_at, start_floor, start_bots) =
         (Instant::now(), cpu_seconds(&pid)?, cpu_seconds("self")?);
+    let perf = cfg.perf.then(|| Perf::start(floor.child.id())).flatten();
     tokio::time::sleep_until(window.end.into()).await;
     let (end_at, end_floor, end_bots) = (Instant::now(), cpu_seconds(&pid)?, cpu_seconds("self")?);
+    let perf = perf.map(Perf::stop).unwrap_or_default();
     let rss = rss_mib(floor.child.id());
     let mut counted = Vec::new();
     while let Some(c) = bots.join_next().await {
@@ -588,6 +666,7 @@ pub async fn run_floor(
         socket_bytes_per_bot_per_sec: socket as f64 / n / secs,
         server_rss_mib: rss,
         loadavg: load_at_start,
+        perf_per_update: per_update(&perf, frames),
     })
 }
 

@@ -61,6 +61,10 @@ struct Args {
     /// Skip the floor runs (no ratios).
     #[arg(long)]
     no_floor: bool,
+    /// Count the server's (and the floor's) system calls and context switches over the
+    /// window with `perf stat` (software events: works in a VM); adds columns per update.
+    #[arg(long)]
+    perf: bool,
     /// The floor binary [default: `tickstream-floor` beside this binary].
     #[arg(long)]
     floor_bin: Option<PathBuf>,
@@ -107,6 +111,24 @@ impl Cell {
         }
     }
 
+    /// `perf` event `name` per update, Tickstream / floor (medians), or `–` without `--perf`.
+    fn perf_cell(&self, name: &str) -> String {
+        let t: Vec<f64> = self
+            .tickstream
+            .iter()
+            .filter_map(|r| r.perf_per_update.get(name).copied())
+            .collect();
+        let f: Vec<f64> = self
+            .floor
+            .iter()
+            .filter_map(|r| r.perf_per_update.get(name).copied())
+            .collect();
+        if t.is_empty() {
+            return "–".into();
+        }
+        format!("{:.2} / {:.2}", median(&t), median(&f))
+    }
+
     /// The row of the ratio table: medians over the repetitions.
     fn ratio_row(&self) -> String {
         let t =
@@ -133,7 +155,7 @@ impl Cell {
             .map(|l| l.split(' ').next().unwrap_or("?"))
             .collect();
         format!(
-            "| {} | {} | {} | {} | {:.2} | {:.2} | **{}** | {} | {:.2} / {:.2} | {:.2} / {:.2} | {:.0} | {:.2} | {:.1} | {:.1} / {:.1} | {} | {} |",
+            "| {} | {} | {} | {} | {:.2} | {:.2} | **{}** | {} | {:.2} / {:.2} | {:.2} / {:.2} | {:.0} | {:.2} | {:.1} | {:.1} / {:.1} | {} | {} | {} | {} |",
             self.variant,
             self.clients,
             self.transport(),
@@ -161,12 +183,14 @@ impl Cell {
             t(|r| r.bots.rtt_ms.p99),
             desyncs,
             loads.join(" "),
+            self.perf_cell("raw_syscalls:sys_enter"),
+            self.perf_cell("context-switches"),
         )
     }
 }
 
 /// The header of the ratio table.
-const RATIO_HEADER: &str = "| variant | M | transport | placement | Tickstream server CPU µs / update | floor CPU µs / update | ratio | ratio per pair | bot CPU µs / update, Tickstream / floor | min update Hz, Tickstream / floor | bytes / update | tick p99 ms | server RSS MiB | input RTT p50 / p99 ms | desyncs + errors | load avg (1 min) at each run |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+const RATIO_HEADER: &str = "| variant | M | transport | placement | Tickstream server CPU µs / update | floor CPU µs / update | ratio | ratio per pair | bot CPU µs / update, Tickstream / floor | min update Hz, Tickstream / floor | bytes / update | tick p99 ms | server RSS MiB | input RTT p50 / p99 ms | desyncs + errors | load avg (1 min) at each run | syscalls / update, Tickstream / floor | context switches / update, Tickstream / floor |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
 /// The header of the table of single runs, printed as they end.
 const RUN_HEADER: &str = "| variant | M | transport | placement | run | server | server CPU µs / update | bot CPU µs / update | update Hz mean (min) | bytes / update | socket bytes / client / s | cores server / bots | load avg |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|";
@@ -232,6 +256,7 @@ fn main() -> anyhow::Result<()> {
                 residuals: args.residuals,
                 tls: args.tls,
                 pin,
+                perf: args.perf,
             };
             for rep in 1..=args.repeat {
                 eprintln!(
