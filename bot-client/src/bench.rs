@@ -194,6 +194,7 @@ pub const PERF_EVENTS: &[&str] = &[
     "context-switches",
     "syscalls:sys_enter_writev",
     "syscalls:sys_enter_write",
+    "syscalls:sys_enter_sendto",
     "syscalls:sys_enter_recvfrom",
     "syscalls:sys_enter_read",
     "syscalls:sys_enter_epoll_wait",
