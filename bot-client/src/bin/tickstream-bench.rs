@@ -213,10 +213,13 @@ fn main() -> anyhow::Result<()> {
     };
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let all_cpus = format!("0-{}", cores.saturating_sub(1));
-    anyhow::ensure!(
-        cores >= 2 || !args.placement.contains(&Placement::Pinned),
-        "pinned runs need two CPUs (server on 0, bots on 1); use --placement unpinned"
-    );
+    // Pinning needs a CPU for each side; on one CPU every run is unpinned, and says so.
+    let placements: Vec<Placement> = if cores >= 2 {
+        args.placement.clone()
+    } else {
+        eprintln!("one CPU: pinned runs are run unpinned");
+        vec![Placement::Unpinned]
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -227,7 +230,7 @@ fn main() -> anyhow::Result<()> {
         let mut combos = Vec::new();
         for &c in &args.clients {
             for &p in &args.protocols {
-                for &pl in &args.placement {
+                for &pl in &placements {
                     combos.push((c, p, pl));
                 }
             }
