@@ -129,6 +129,23 @@ impl Cell {
         format!("{:.2} / {:.2}", median(&t), median(&f))
     }
 
+    /// Tickstream's median over the floor's, flagged when a bot of either side fell under
+    /// 29.5 updates per second: then the bots, not the server, set the rate, and the CPU per
+    /// update is not the server's alone.
+    fn ratio(&self, ts: f64, fs: f64) -> String {
+        if fs <= 0.0 || self.floor.is_empty() {
+            return "–".into();
+        }
+        let slow = self.tickstream.iter().any(|r| r.bots.update_hz_min < 29.5)
+            || self.floor.iter().any(|r| r.update_hz_min < 29.5);
+        let ratio = format!("{:.2}", ts / fs);
+        if slow {
+            format!("{ratio} (a bot < 29.5 Hz)")
+        } else {
+            ratio
+        }
+    }
+
     /// The row of the ratio table: medians over the repetitions.
     fn ratio_row(&self) -> String {
         let t =
@@ -162,11 +179,7 @@ impl Cell {
             self.placement(),
             ts,
             fs,
-            if fs > 0.0 {
-                format!("{:.2}", ts / fs)
-            } else {
-                "–".into()
-            },
+            self.ratio(ts, fs),
             pairs.join(", "),
             t(|r| r.bot_cpu_us_per_update),
             fl(|r| r.bot_cpu_us_per_update),
