@@ -15,7 +15,7 @@
 //!   wss), input round trip, desyncs and errors;
 //! - this process's own CPU time, to tell when the bots rather than the server were the limit.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -67,6 +67,11 @@ pub struct BenchConfig {
     pub tls: bool,
     /// The server records its rooms into this directory (`--record`): what recording costs.
     pub record: Option<PathBuf>,
+    /// The server on CPU 0 (`taskset -c 0`); the caller pins this process, the bots, to CPU 1
+    /// (see [`pin_self`]).
+    pub pin: bool,
+    /// Count the server's system calls and context switches over the window with `perf stat`.
+    pub perf: bool,
 }
 
 /// What one run measured.
@@ -78,6 +83,15 @@ pub struct BenchResult {
     pub clients: u32,
     /// Server CPU per client-tick, microseconds.
     pub cpu_us_per_client_tick: f64,
+    /// Server CPU per update the bots received in the window, microseconds: the figure the
+    /// floor is measured by too.
+    pub cpu_us_per_update: f64,
+    /// Whether the server ran on CPU 0 and the bots on CPU 1.
+    pub pinned: bool,
+    /// `/proc/loadavg` when the run started.
+    pub loadavg: String,
+    /// `perf stat` counts per update delivered (empty without `--perf`).
+    pub perf_per_update: BTreeMap<String, f64>,
     /// Server CPU over the window, in cores (1.0 = one core busy).
     pub server_cores: f64,
     /// Bot process CPU over the window, in cores.
@@ -162,6 +176,117 @@ impl Drop for ServerProcess {
     }
 }
 
+/// `bin`, or `taskset -c 0 bin` when pinned (taskset execs it: the child's id is the
+/// server's).
+fn command(bin: &Path, pin: bool) -> Command {
+    if pin {
+        let mut c = Command::new("taskset");
+        c.args(["-c", SERVER_CPU]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    }
+}
+
+/// The kernel events `--perf` counts in the server during the window (`perf stat`,
+/// software events and tracepoints, which work in a VM without hardware counters): every
+/// system call, context switches, and the calls that make the floor's pattern.
+pub const PERF_EVENTS: &[&str] = &[
+    "raw_syscalls:sys_enter",
+    "context-switches",
+    "syscalls:sys_enter_writev",
+    "syscalls:sys_enter_write",
+    "syscalls:sys_enter_sendto",
+    "syscalls:sys_enter_recvfrom",
+    "syscalls:sys_enter_read",
+    "syscalls:sys_enter_epoll_wait",
+    "syscalls:sys_enter_futex",
+];
+
+/// `perf stat` attached to a process for the window; counts come back from [`Perf::stop`].
+pub struct Perf(Child);
+
+impl Perf {
+    /// Attaches to `pid`; `None` when perf cannot run (then the columns stay empty).
+    #[must_use]
+    pub fn start(pid: u32) -> Option<Self> {
+        Command::new("perf")
+            .args([
+                "stat",
+                "-x",
+                ",",
+                "-e",
+                &PERF_EVENTS.join(","),
+                "-p",
+                &pid.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .ok()
+            .map(Self)
+    }
+
+    /// Stops counting (SIGINT, as perf expects) and returns event → count.
+    #[must_use]
+    pub fn stop(self) -> BTreeMap<String, f64> {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let Ok(out) = self.0.wait_with_output() else {
+            return BTreeMap::new();
+        };
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split(',');
+                let value = f.next()?.trim().parse::<f64>().ok()?;
+                let event = f.nth(1)?.trim().to_owned();
+                Some((event, value))
+            })
+            .collect()
+    }
+}
+
+/// Per-update figures from `perf` counts: system calls and context switches per update
+/// delivered, and each event's count per update.
+fn per_update(counts: &BTreeMap<String, f64>, updates: u64) -> BTreeMap<String, f64> {
+    let n = updates.max(1) as f64;
+    counts.iter().map(|(k, v)| (k.clone(), v / n)).collect()
+}
+
+/// The CPU a pinned server runs on.
+pub const SERVER_CPU: &str = "0";
+/// The CPU pinned bots run on.
+pub const BOTS_CPU: &str = "1";
+
+/// Pins every thread of this process to `cpus` (a `taskset` list such as `1` or `0-1`), so
+/// that the bots run where the benchmark says. Threads started later inherit it.
+pub fn pin_self(cpus: &str) -> Result<(), BenchError> {
+    let status = Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .map_err(|e| BenchError::Server(format!("cannot run taskset (util-linux): {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BenchError::Server(format!(
+            "taskset -c {cpus} failed: {status}"
+        )))
+    }
+}
+
+/// The machine's load average as `/proc/loadavg` shows it (its first three fields).
+#[must_use]
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "?".into(),
+        |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
+}
+
 fn free_port() -> Result<SocketAddr, BenchError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| BenchError::Server(e.to_string()))?;
     l.local_addr()
@@ -183,7 +308,7 @@ async fn start_server(cfg: &BenchConfig) -> Result<ServerProcess, BenchError> {
     } else {
         SocketAddr::from(([127, 0, 0, 1], 0))
     };
-    let child = Command::new(&cfg.server_bin)
+    let child = command(&cfg.server_bin, cfg.pin)
         .arg("--config")
         .arg(&cfg.scenario)
         .args(["--listen", &wss.to_string()])
@@ -325,6 +450,7 @@ async fn sample(server: &ServerProcess) -> Result<Sample, BenchError> {
 
 /// Runs one configuration: starts the server, runs the bots, measures, stops the server.
 pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
+    let load_at_start = loadavg();
     let server = start_server(cfg).await?;
     let load_cfg = LoadConfig {
         url: if cfg.tls {
@@ -349,8 +475,10 @@ pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
     let load = tokio::spawn(load::run(load_cfg, |_| {}));
     tokio::time::sleep(warmup).await;
     let start = sample(&server).await?;
+    let perf = cfg.perf.then(|| Perf::start(server.child.id())).flatten();
     tokio::time::sleep(window).await;
     let end = sample(&server).await?;
+    let perf = perf.map(Perf::stop).unwrap_or_default();
     let rss = rss_mib(server.child.id());
     let bots = load
         .await
@@ -389,6 +517,10 @@ pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
         variant: cfg.variant.clone(),
         clients: cfg.clients,
         cpu_us_per_client_tick: server_cpu * 1e6 / (f64::from(cfg.clients) * ticks.max(1.0)),
+        cpu_us_per_update: server_cpu * 1e6 / (bots.updates_received.max(1) as f64),
+        pinned: cfg.pin,
+        loadavg: load_at_start,
+        perf_per_update: per_update(&perf, bots.updates_received),
         server_cores,
         bot_cores,
         protocol: cfg.protocol,
@@ -403,6 +535,159 @@ pub async fn run_one(cfg: &BenchConfig) -> Result<BenchResult, BenchError> {
         limit: limit.into(),
         bots,
     })
+}
+
+/// What one run of the I/O floor measured (see [`crate::floor`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct FloorResult {
+    /// Clients (counting bots).
+    pub clients: u32,
+    /// The payload of every frame: the mean update size of the Tickstream run it is paired
+    /// with.
+    pub frame_bytes: usize,
+    /// Whether the bots connected over `wss://`.
+    pub tls: bool,
+    /// Whether the floor ran on CPU 0 and the bots on CPU 1.
+    pub pinned: bool,
+    /// Floor CPU per frame the bots received in the window, microseconds.
+    pub cpu_us_per_update: f64,
+    /// Floor CPU over the window, in cores.
+    pub server_cores: f64,
+    /// Bot process CPU per frame received, microseconds.
+    pub bot_cpu_us_per_update: f64,
+    /// Bot process CPU over the window, in cores.
+    pub bot_cores: f64,
+    /// Frames per second per bot, mean over bots.
+    pub update_hz: f64,
+    /// The slowest bot's frames per second (0 for a bot that never connected).
+    pub update_hz_min: f64,
+    /// Socket bytes per bot per second (TLS records included over wss).
+    pub socket_bytes_per_bot_per_sec: f64,
+    /// Floor resident memory at the end of the window, MiB.
+    pub server_rss_mib: f64,
+    /// `/proc/loadavg` when the run started.
+    pub loadavg: String,
+    /// `perf stat` counts per frame delivered (empty without `--perf`).
+    pub perf_per_update: BTreeMap<String, f64>,
+}
+
+/// Runs the I/O floor (`floor_bin`, the `tickstream-floor` binary) with `cfg.clients`
+/// counting bots on the same timeline as [`run_one`]: frames of `frame_bytes` at 30 Hz.
+pub async fn run_floor(
+    cfg: &BenchConfig,
+    floor_bin: &Path,
+    frame_bytes: usize,
+) -> Result<FloorResult, BenchError> {
+    let load_at_start = loadavg();
+    let addr = free_port()?;
+    let mut cmd = command(floor_bin, cfg.pin);
+    cmd.args(["--listen", &addr.to_string()])
+        .args(["--frame-bytes", &frame_bytes.to_string()])
+        .args(["--hz", "30"]);
+    if cfg.tls {
+        cmd.arg("--tls");
+    }
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| BenchError::Server(format!("cannot start {}: {e}", floor_bin.display())))?;
+    let floor = ServerProcess {
+        child,
+        metrics: addr,
+        ws: addr,
+        wss: addr,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        if Instant::now() > deadline {
+            return Err(BenchError::Server(
+                "the floor did not start listening".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let connector = if cfg.tls {
+        Some(
+            crate::floor::tls_connector()
+                .map_err(|e| BenchError::Server(format!("TLS client: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let connector = std::sync::Arc::new(connector);
+    let t0 = Instant::now();
+    let window = crate::bot::Window {
+        start: t0 + cfg.warmup,
+        end: t0 + cfg.warmup + cfg.window,
+    };
+    let ramp = Duration::from_secs(2);
+    let mut bots = tokio::task::JoinSet::new();
+    for i in 0..cfg.clients {
+        let start_at = t0 + ramp.mul_f64(f64::from(i) / f64::from(cfg.clients.max(1)));
+        let connector = std::sync::Arc::clone(&connector);
+        bots.spawn(async move {
+            crate::floor::count_bot(addr, connector.as_ref().as_ref(), i, start_at, window).await
+        });
+    }
+    let pid = floor.child.id().to_string();
+    tokio::time::sleep_until(window.start.into()).await;
+    let (start_at, start_floor, start_bots) =
+        (Instant::now(), cpu_seconds(&pid)?, cpu_seconds("self")?);
+    let perf = cfg.perf.then(|| Perf::start(floor.child.id())).flatten();
+    tokio::time::sleep_until(window.end.into()).await;
+    let (end_at, end_floor, end_bots) = (Instant::now(), cpu_seconds(&pid)?, cpu_seconds("self")?);
+    let perf = perf.map(Perf::stop).unwrap_or_default();
+    let rss = rss_mib(floor.child.id());
+    let mut counted = Vec::new();
+    while let Some(c) = bots.join_next().await {
+        counted.push(c.map_err(|e| BenchError::Measure(format!("a counting bot failed: {e}")))?);
+    }
+    drop(floor);
+    let secs = end_at.duration_since(start_at).as_secs_f64();
+    let frames: u64 = counted.iter().map(|c| c.frames).sum();
+    let socket: u64 = counted.iter().map(|c| c.socket_bytes).sum();
+    let hz: Vec<f64> = counted
+        .iter()
+        .map(|c| {
+            if c.connected && !c.measured.is_zero() {
+                c.frames as f64 / c.measured.as_secs_f64()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let n = f64::from(cfg.clients.max(1));
+    let (floor_cpu, bot_cpu) = (end_floor - start_floor, end_bots - start_bots);
+    Ok(FloorResult {
+        clients: cfg.clients,
+        frame_bytes,
+        tls: cfg.tls,
+        pinned: cfg.pin,
+        cpu_us_per_update: floor_cpu * 1e6 / (frames.max(1) as f64),
+        server_cores: floor_cpu / secs,
+        bot_cpu_us_per_update: bot_cpu * 1e6 / (frames.max(1) as f64),
+        bot_cores: bot_cpu / secs,
+        update_hz: hz.iter().sum::<f64>() / n,
+        update_hz_min: hz.iter().copied().fold(f64::INFINITY, f64::min).min(1e9),
+        socket_bytes_per_bot_per_sec: socket as f64 / n / secs,
+        server_rss_mib: rss,
+        loadavg: load_at_start,
+        perf_per_update: per_update(&perf, frames),
+    })
+}
+
+/// The median of `values` (the mean of the middle two for an even count); NaN when empty.
+#[must_use]
+pub fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => f64::midpoint(v[n / 2 - 1], v[n / 2]),
+    }
 }
 
 /// The scenario file of a variant under `dir`.

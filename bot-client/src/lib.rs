@@ -28,6 +28,8 @@
 //! - [`churn`]: [`Churn`] and the random drop times of a bot.
 //! - [`bot`]: [`bot::run_bot`], one bot from connect to close, and its [`bot::BotReport`].
 //! - [`summary`]: [`Summary`] and the [`summary::Aggregator`] that merges bot reports.
+//! - [`floor`]: the I/O floor of the benchmark, a fan-out server that computes nothing, and
+//!   bots that only count its frames.
 //! - [`http`]: a plain HTTP GET for the server's ops endpoints and Prometheus' API.
 //! - [`misbehave`]: probes that misbehave on purpose and report what the server answered.
 //! - [`latency`]: [`latency::LatencyRelay`], emulated one-way latency both ways.
@@ -39,6 +41,7 @@ pub mod bench;
 pub mod bot;
 pub mod churn;
 pub mod events;
+pub mod floor;
 pub mod http;
 pub mod latency;
 pub mod load;

@@ -322,3 +322,57 @@ pub fn register() {
     }
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
 }
+
+/// Messages and their payload bytes, counted in a session's own fields and handed to the
+/// shared counters once per [`Tally::BATCH`] messages and when dropped (a session's end,
+/// however it ends), instead of two atomic adds on shared cache lines per frame. The
+/// exposition lags by at most a batch per session (about a second at 30 Hz), far below a
+/// scrape interval.
+#[derive(Debug)]
+pub struct Tally {
+    bytes: metrics::Counter,
+    messages: metrics::Counter,
+    pending_bytes: u64,
+    pending_messages: u64,
+}
+
+impl Tally {
+    /// Messages per hand-over: one a second for a client at 30 Hz.
+    pub const BATCH: u64 = 32;
+
+    /// A tally for the counters `bytes` and `messages` (names from this module).
+    #[must_use]
+    pub fn new(bytes: &'static str, messages: &'static str) -> Self {
+        Self {
+            bytes: metrics::counter!(bytes),
+            messages: metrics::counter!(messages),
+            pending_bytes: 0,
+            pending_messages: 0,
+        }
+    }
+
+    /// Counts one message of `len` payload bytes.
+    pub fn add(&mut self, len: usize) {
+        self.pending_bytes += len as u64;
+        self.pending_messages += 1;
+        if self.pending_messages >= Self::BATCH {
+            self.flush();
+        }
+    }
+
+    /// Hands the pending counts to the counters.
+    pub fn flush(&mut self) {
+        if self.pending_messages > 0 {
+            self.bytes.increment(self.pending_bytes);
+            self.messages.increment(self.pending_messages);
+            self.pending_bytes = 0;
+            self.pending_messages = 0;
+        }
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}

@@ -169,6 +169,8 @@ pub struct ClientSync {
     /// Scratch: the next view, as ascending indices into the new snapshot; rotated with
     /// `last_view` after each frame.
     found: Vec<u32>,
+    /// Scratch: the grid query's bitmap of hits (all zero between queries).
+    marks: Vec<u64>,
     /// Scratch: the delta for clients that cannot use a shared body.
     delta: Delta,
     /// Scratch: the same for v3.
@@ -325,7 +327,7 @@ impl ClientSync {
         let snap = &frame.snap;
         self.found.clear();
         if let Some(center) = snap.get(own) {
-            grid.query(&snap.entities, center, &mut self.found);
+            grid.query(&snap.entities, center, &mut self.found, &mut self.marks);
         }
         self.found
             .iter()

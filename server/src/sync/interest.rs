@@ -104,11 +104,27 @@ impl Grid {
     }
 
     /// Sets `found` to the indices, ascending (so in id order), of the entities of `entities`
-    /// (the slice the grid was built from) within the radius of `center`.
-    pub fn query(&self, entities: &[EntityState], center: &EntityState, found: &mut Vec<u32>) {
+    /// (the slice the grid was built from) within the radius of `center`. `marks` is scratch
+    /// kept by the caller between queries (all zero between calls; grown here as needed).
+    ///
+    /// The cells of a view hold ascending runs, not one: instead of sorting what was found
+    /// (about 3,500 instructions for a view of 70, most of a query's cost), each hit sets its
+    /// bit in `marks`, and the words between the lowest and highest hit are read back in
+    /// order and cleared.
+    pub fn query(
+        &self,
+        entities: &[EntityState],
+        center: &EntityState,
+        found: &mut Vec<u32>,
+        marks: &mut Vec<u64>,
+    ) {
         found.clear();
         if self.cols == 0 {
             return;
+        }
+        let words = entities.len().div_ceil(64);
+        if marks.len() < words {
+            marks.resize(words, 0);
         }
         let (x0, x1) = (
             center.x.saturating_sub(self.radius),
@@ -120,6 +136,7 @@ impl Grid {
         );
         let (cx0, cx1) = (x0 / self.cell, (x1 / self.cell).min(self.cols - 1));
         let (cy0, cy1) = (y0 / self.cell, (y1 / self.cell).min(self.rows - 1));
+        let (mut lo, mut hi) = (usize::MAX, 0);
         for cy in cy0..=cy1 {
             let row = cy * self.cols;
             let (a, b) = (
@@ -129,11 +146,23 @@ impl Grid {
             // Cells of one row are contiguous in `items`.
             for &i in &self.items[a as usize..b as usize] {
                 if in_view(center, &entities[i as usize], self.radius_sq) {
-                    found.push(i);
+                    let w = i as usize / 64;
+                    marks[w] |= 1 << (i % 64);
+                    lo = lo.min(w);
+                    hi = hi.max(w);
                 }
             }
         }
-        found.sort_unstable();
+        if lo > hi {
+            return;
+        }
+        for (w, word) in marks[lo..=hi].iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                found.push(((lo + w) * 64) as u32 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
     }
 }
 
@@ -174,9 +203,9 @@ mod tests {
             grid.cols,
             grid.rows
         );
-        let mut found = Vec::new();
+        let (mut found, mut marks) = (Vec::new(), Vec::new());
         for center in &entities {
-            grid.query(&entities, center, &mut found);
+            grid.query(&entities, center, &mut found, &mut marks);
             let expected: Vec<u32> = (0..entities.len() as u32)
                 .filter(|&i| in_view(center, &entities[i as usize], grid.radius_sq()))
                 .collect();
@@ -200,9 +229,9 @@ mod tests {
             .collect();
         let mut grid = Grid::new(150.0);
         grid.rebuild(&entities);
-        let mut found = Vec::new();
+        let (mut found, mut marks) = (Vec::new(), Vec::new());
         for center in entities.iter().step_by(7) {
-            grid.query(&entities, center, &mut found);
+            grid.query(&entities, center, &mut found, &mut marks);
             let got: Vec<EntityState> = found.iter().map(|&i| entities[i as usize]).collect();
             let expected: Vec<EntityState> = entities
                 .iter()

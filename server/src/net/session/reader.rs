@@ -52,8 +52,8 @@ impl Reader {
         // fastwebsockets refuses frames of this many bytes or more.
         rd.set_max_message_size(max + 1);
         let mut room: Option<Joined> = None;
-        let bytes_received = metrics::counter!(m::BYTES_RECEIVED);
-        let messages_received = metrics::counter!(m::MESSAGES_RECEIVED);
+        // Counted here and handed over in batches (and when the task ends, however it ends).
+        let mut received = m::Tally::new(m::BYTES_RECEIVED, m::MESSAGES_RECEIVED);
         let mut no_obligations = |_: Frame<'_>| std::future::ready(Ok::<(), Infallible>(()));
         loop {
             let read = rd.read_frame(&mut no_obligations);
@@ -86,10 +86,7 @@ impl Reader {
                 let done = match action {
                     Action::Count(c) => {
                         match c {
-                            Count::Message { bytes } => {
-                                bytes_received.increment(bytes as u64);
-                                messages_received.increment(1);
-                            }
+                            Count::Message { bytes } => received.add(bytes),
                             other => count(other),
                         }
                         Ok(())

@@ -25,9 +25,8 @@ where
     let mut sync = ClientSync::for_protocol(link.protocol);
     let mut buf = Vec::new();
     let mut events = Vec::new();
-    // Metric handles looked up once per session, not once per frame.
-    let bytes_sent = metrics::counter!(m::BYTES_SENT);
-    let messages_sent = metrics::counter!(m::MESSAGES_SENT);
+    // Counted here and handed over in batches (and when the task ends, however it ends).
+    let mut sent = m::Tally::new(m::BYTES_SENT, m::MESSAGES_SENT);
     let update_size = metrics::histogram!(m::UPDATE_SIZE);
     loop {
         let Some(job) = link.next_job() else {
@@ -50,15 +49,13 @@ where
                 }
                 wr.write_frame(Frame::binary(Payload::Borrowed(&buf)))
                     .await?;
-                bytes_sent.increment(buf.len() as u64);
-                messages_sent.increment(1);
+                sent.add(buf.len());
                 update_size.record(buf.len() as f64);
             }
             WriterJob::Control(Outgoing::Message(msg)) => {
                 wr.write_frame(Frame::binary(Payload::Borrowed(&msg)))
                     .await?;
-                bytes_sent.increment(msg.len() as u64);
-                messages_sent.increment(1);
+                sent.add(msg.len());
             }
             WriterJob::Control(Outgoing::Pong(payload)) => {
                 wr.write_frame(Frame::pong(Payload::Owned(payload))).await?;
