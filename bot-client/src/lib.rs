@@ -2,7 +2,7 @@
 //! bandwidth reports.
 //!
 //! A bot does what a game client does: it connects over `wss://` (or `ws://`), offers the
-//! `tickstream.v4` subprotocol (or the version it is told), joins a room, sends the reference
+//! `tickstream.v5` subprotocol (or the version it is told), joins a room, sends the reference
 //! scenario's inputs at 20 Hz and applies every update to its own [`tickstream_client::View`],
 //! checking the server's view
 //! checksum (game fields included) and that its game events arrive numbered 1, 2, 3… without

@@ -7,7 +7,7 @@
 //! ```
 //! use tickstream_client::{ConnectOptions, Connector};
 //!
-//! // Offers `tickstream.v4, tickstream.v3, tickstream.v2`; the server picks the highest it speaks.
+//! // Offers `tickstream.v5` down to `tickstream.v2`; the server picks the highest it speaks.
 //! let opts = ConnectOptions { token: Some("TOKEN".into()), ..ConnectOptions::default() };
 //! let connector = Connector::new("ws://127.0.0.1:7000/ws", &opts)?;
 //! assert_eq!(connector.url(), "ws://127.0.0.1:7000/ws");
@@ -207,7 +207,7 @@ pub struct Connector {
     path: String,
     tls: Option<(TlsConnector, ServerName<'static>, Trust)>,
     subprotocols: Vec<String>,
-    /// The offer as one header value (`tickstream.v4, tickstream.v3, tickstream.v2`), built once.
+    /// The offer as one header value (`tickstream.v5, tickstream.v4, …`), built once.
     offer: String,
     timeout: Duration,
     /// Resolved on first use, so 2,000 bots do not each ask the resolver.
@@ -498,7 +498,7 @@ mod tests {
             req.headers()
                 .get(SEC_WEBSOCKET_PROTOCOL)
                 .map(|v| v.as_bytes()),
-            Some(&b"tickstream.v4, tickstream.v3, tickstream.v2"[..]),
+            Some(&b"tickstream.v5, tickstream.v4, tickstream.v3, tickstream.v2"[..]),
             "every version offered by default, newest first"
         );
         assert_eq!(req.uri().to_string(), "/ws", "origin-form target");

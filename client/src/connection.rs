@@ -145,13 +145,13 @@ impl Connection {
         self
     }
 
-    /// The subprotocol the server chose (`tickstream.v4`), if any.
+    /// The subprotocol the server chose (`tickstream.v5`), if any.
     #[must_use]
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
     }
 
-    /// The protocol version the server chose (4 for `tickstream.v4`), if it chose one this
+    /// The protocol version the server chose (5 for `tickstream.v5`), if it chose one this
     /// crate speaks.
     #[must_use]
     pub fn protocol(&self) -> Option<u16> {

@@ -35,7 +35,7 @@ pub use delta3::{Delta3, Motion, Move};
 pub use entity::{EntityState, Fields, MAX_FIELDS, view_checksum};
 pub use ids::{EntityId, Tick};
 pub use messages::{
-    ClientMsg, ErrorMsg, FieldSpec, GameEvent, Input, Join, MoveRule, Ping, Pong, Resume,
+    ClientMsg, ErrorMsg, FieldSpec, GameEvent, Input, Join, MoveRule, Moved, Ping, Pong, Resume,
     ServerMsg, Update, Update3, Welcome, Welcome4,
 };
 pub use replica::{Replica, ReplicaError};
@@ -43,13 +43,13 @@ pub use rng::Mulberry32;
 pub use room_name::{RoomName, RoomNameError};
 
 /// The WebSocket subprotocol of the newest protocol version: what clients in this tree offer.
-pub const SUBPROTOCOL: &str = "tickstream.v4";
+pub const SUBPROTOCOL: &str = "tickstream.v5";
 
 /// The newest protocol version, carried in [`Welcome`]; it changes whenever the bytes change.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// Every protocol version the server still speaks, newest first: deployed clients keep working.
-pub const SUPPORTED_VERSIONS: [u16; 3] = [4, 3, 2];
+pub const SUPPORTED_VERSIONS: [u16; 4] = [5, 4, 3, 2];
 
 /// The WebSocket subprotocol that names protocol `version` (`tickstream.v3`, …); `None` for a
 /// version this crate does not speak.
@@ -59,6 +59,7 @@ pub fn subprotocol(version: u16) -> Option<&'static str> {
         2 => Some("tickstream.v2"),
         3 => Some("tickstream.v3"),
         4 => Some("tickstream.v4"),
+        5 => Some("tickstream.v5"),
         _ => None,
     }
 }

@@ -10,7 +10,7 @@ use tickstream_shared::codec::{decode_client, decode_server, encode_client, enco
 use tickstream_shared::messages::ViewChecksum;
 use tickstream_shared::{
     Change, ClientMsg, Delta, EntityId, EntityState, ErrorMsg, FieldChange, FieldSpec, GameEvent,
-    Input, Join, MoveRule, Ping, Pong, Resume, ServerMsg, Tick, Update, Welcome, Welcome4,
+    Input, Join, MoveRule, Moved, Ping, Pong, Resume, ServerMsg, Tick, Update, Welcome, Welcome4,
 };
 
 const VECTORS: &str = "tests/golden/vectors.txt";
@@ -578,4 +578,69 @@ fn a_v4_welcome_is_the_v3_welcome_then_the_rule() {
             }
         }
     }
+}
+
+// ---- protocol v5 ----
+
+const VECTORS_V5: &str = "tests/golden/vectors-v5.txt";
+
+/// v5's messages: `Moved` (variant 6), the notice before a 1001 that the room continues at
+/// another process's URL.
+fn v5_samples() -> Vec<(&'static str, ServerMsg)> {
+    vec![(
+        "server_moved",
+        ServerMsg::Moved(Moved {
+            url: "wss://b.example:7443/ws".into(),
+        }),
+    )]
+}
+
+#[test]
+fn v5_messages_match_their_golden_bytes_and_decode_back() {
+    let ours: BTreeMap<&str, Vec<u8>> = v5_samples()
+        .into_iter()
+        .map(|(name, msg)| {
+            let mut buf = Vec::new();
+            encode_server(&msg, &mut buf).expect("v5 sample encodes");
+            (name, buf)
+        })
+        .collect();
+    if std::env::var_os("TICKSTREAM_BLESS").is_some() {
+        let text: String = ours
+            .iter()
+            .map(|(name, bytes)| format!("{name} {}\n", hex(bytes)))
+            .collect();
+        std::fs::write(VECTORS_V5, text).expect("vector file is writable");
+    }
+    let text = std::fs::read_to_string(VECTORS_V5).expect("v5 vector file exists");
+    let golden: BTreeMap<&str, Vec<u8>> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, h)| (name, unhex(h.trim())))
+        .collect();
+    assert_eq!(
+        golden.keys().collect::<Vec<_>>(),
+        ours.keys().collect::<Vec<_>>(),
+        "the v5 vector file names exactly the v5 samples"
+    );
+    for (name, msg) in v5_samples() {
+        assert_eq!(
+            hex(&ours[name]),
+            hex(&golden[name]),
+            "{name}: encoding differs from the golden vector (wire format changed?)"
+        );
+        assert_eq!(decode_server(&golden[name]), Ok(msg), "{name} decodes back");
+    }
+}
+
+/// The layout PROTOCOL.md §17.2 gives: variant 6, then the URL as a string (varint length,
+/// UTF-8 bytes).
+#[test]
+fn a_moved_is_variant_6_then_the_url() {
+    let url = "wss://b.example:7443/ws";
+    let mut buf = Vec::new();
+    encode_server(&ServerMsg::Moved(Moved { url: url.into() }), &mut buf).expect("encodes");
+    assert_eq!(buf[0], 6, "variant 6");
+    assert_eq!(usize::from(buf[1]), url.len(), "the length");
+    assert_eq!(&buf[2..], url.as_bytes(), "the UTF-8 bytes");
 }

@@ -23,7 +23,9 @@ pub mod params;
 
 pub use arena::{Arena, ArenaWorld};
 pub use coins::{Coins, CoinsParams};
-pub use game::{Audience, Emitted, Game, GameCatalog, GameInfo, GameWorld, PlayerInput, StepCtx};
+pub use game::{
+    Audience, Emitted, Game, GameCatalog, GameInfo, GameWorld, PlayerInput, RestoreError, StepCtx,
+};
 pub use input::{InputError, validate_direction};
 pub use param_error::{GameError, ParamError};
 pub use params::GameParams;

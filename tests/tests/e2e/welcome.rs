@@ -74,8 +74,8 @@ async fn the_golden_v4_arena_welcome_is_what_a_server_sends() -> anyhow::Result<
     let mut c = connect(&server.wss_url, &TestServer::options()).await?;
     assert_eq!(
         c.protocol(),
-        Some(4),
-        "a client offering every version gets v4"
+        Some(5),
+        "a client offering every version gets v5 (whose welcome is v4's)"
     );
     c.send(&ClientMsg::Join(Join {
         room: "welcome".into(),
@@ -83,7 +83,7 @@ async fn the_golden_v4_arena_welcome_is_what_a_server_sends() -> anyhow::Result<
     .await?;
     let first = tokio::time::timeout(STEP_TIMEOUT, c.recv()).await??;
     let Incoming::Msg(ServerMsg::Welcome4(real)) = first else {
-        anyhow::bail!("a v4 connection is welcomed with Welcome4, got {first:?}");
+        anyhow::bail!("a v5 connection is welcomed with Welcome4, got {first:?}");
     };
     let mut bytes = Vec::new();
     encode_server(
