@@ -5,11 +5,12 @@
 //!
 //! One file per section, each with its defaults (a comment per field saying why) and its own
 //! `validate`: [`server_config`], [`rooms_config`], [`log_config`], [`agones_config`],
-//! [`sync_config`]; the
+//! [`sync_config`], [`handoff_config`]; the
 //! games' sections are their parameter types in [`crate::sim`]. [`overrides`] holds the flags
 //! and environment variables, derived with `clap`.
 
 pub mod agones_config;
+pub mod handoff_config;
 pub mod log_config;
 pub mod overrides;
 pub mod rooms_config;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use agones_config::AgonesConfig;
+pub use handoff_config::HandoffConfig;
 pub use log_config::{LogConfig, LogFormat};
 pub use overrides::Overrides;
 pub use rooms_config::{RoomRule, RoomsConfig};
@@ -86,6 +88,8 @@ pub struct Config {
     pub agones: AgonesConfig,
     /// How updates are sent: the per-client bandwidth budget.
     pub sync: SyncConfig,
+    /// Handing rooms to a successor process on a drain: off unless a secret is set.
+    pub handoff: HandoffConfig,
 }
 
 impl Config {
@@ -127,6 +131,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.server.validate()?;
         self.agones.validate()?;
+        self.handoff.validate()?;
         self.log.validate()?;
         self.rooms.validate()?;
         self.coins.validate().map_err(|reason| ConfigError::Game {

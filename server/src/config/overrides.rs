@@ -55,6 +55,17 @@ pub struct Overrides {
     /// visible in the process list). Unset, anyone may join any room.
     #[arg(long, env = "TICKSTREAM_JOIN_SECRET", hide_env_values = true)]
     pub join_secret: Option<String>,
+    /// Secret shared with a successor for handing rooms over on a drain (prefer the
+    /// environment variable). Unset, rooms are not handed over and none are accepted.
+    #[arg(long, env = "TICKSTREAM_HANDOFF_SECRET", hide_env_values = true)]
+    pub handoff_secret: Option<String>,
+    /// The successor's ops listener, `http://HOST:PORT`, that draining rooms go to (with
+    /// --handoff-successor-url).
+    #[arg(long, env = "TICKSTREAM_HANDOFF_SUCCESSOR", value_name = "URL")]
+    pub handoff_successor: Option<String>,
+    /// The WebSocket URL the successor's players connect to (`wss://HOST:PORT/ws`).
+    #[arg(long, env = "TICKSTREAM_HANDOFF_SUCCESSOR_URL", value_name = "URL")]
+    pub handoff_successor_url: Option<String>,
 }
 
 impl Overrides {
@@ -65,6 +76,17 @@ impl Overrides {
         if let Some(v) = &o.join_secret {
             s.join_secret = Some(v.clone());
         }
+        let h = &mut config.handoff;
+        if let Some(v) = &o.handoff_secret {
+            h.secret = Some(v.clone());
+        }
+        if let Some(v) = &o.handoff_successor {
+            h.successor = Some(v.clone());
+        }
+        if let Some(v) = &o.handoff_successor_url {
+            h.successor_url = Some(v.clone());
+        }
+        let s = &mut config.server;
         if let Some(v) = o.listen {
             s.listen = v;
         }

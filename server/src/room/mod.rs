@@ -11,15 +11,15 @@
 //! - [`handoff`]: [`Successor`], where a draining room goes, and how each attempt is counted.
 //! - [`registry`]: [`Registry`], rooms by name, created on first join up to a cap.
 
-pub mod link;
 pub mod handoff;
+pub mod link;
 pub mod registry;
 #[allow(clippy::module_inception)]
 pub mod room;
 pub mod room_info;
 pub mod saved_room;
 
+pub use handoff::{HandoffError, Successor};
 pub use link::{ClientLink, Outgoing};
 pub use registry::{AdoptError, JoinError, Joined, OpenError, Registry, RoomCaps, RoomInfo};
-pub use handoff::{HandoffError, Successor};
 pub use saved_room::{SAVE_VERSION, SaveError, SavedRoom};

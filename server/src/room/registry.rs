@@ -12,8 +12,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::handoff::Successor;
 use super::link::ClientLink;
 use super::room::{self, Restore, RoomCmd, RoomStart};
-use super::saved_room::SavedRoom;
 pub use super::room_info::RoomInfo;
+use super::saved_room::SavedRoom;
 use crate::config::RoomRule;
 use crate::metrics as m;
 use crate::sim::{Game, GameCatalog};
@@ -511,7 +511,9 @@ impl Registry {
             .shared
             .policy
             .settings_with_game(&name, &saved.game)
-            .ok_or_else(|| AdoptError::Unrunnable(name.clone(), format!("no game {:?}", saved.game)))?;
+            .ok_or_else(|| {
+                AdoptError::Unrunnable(name.clone(), format!("no game {:?}", saved.game))
+            })?;
         let (reply, answer) = oneshot::channel();
         {
             let mut rooms = self.shared.rooms();

@@ -22,8 +22,8 @@ use tickstream_shared::{
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 
-use super::link::{ClientLink, Outgoing, Published};
 use super::handoff::HandoffError;
+use super::link::{ClientLink, Outgoing, Published};
 use super::registry::{JoinError, Joined, RoomInfo, RoomSettings, Shared};
 use super::saved_room::{SavedPlayer, SavedRoom, token_hash};
 use crate::metrics as m;
@@ -172,7 +172,9 @@ pub(crate) async fn run(mut start: RoomStart) {
                 let what = panic_text(panic.as_ref());
                 tracing::error!(room = %name, panic = %what, "the game panicked restoring the room");
                 metrics::counter!(m::ROOM_PANICS).increment(1);
-                let _ = restore.reply.send(Err(format!("the game panicked: {what}")));
+                let _ = restore
+                    .reply
+                    .send(Err(format!("the game panicked: {what}")));
                 return;
             }
         };
@@ -263,7 +265,12 @@ impl Room {
     /// generator, players, events and resume tokens. Every player starts disconnected, within
     /// its grace: the one connected at the save from `now`, one already dropped with what was
     /// left of it.
-    fn restored(start: RoomStart, world: Box<dyn GameWorld>, saved: &SavedRoom, now: Instant) -> Self {
+    fn restored(
+        start: RoomStart,
+        world: Box<dyn GameWorld>,
+        saved: &SavedRoom,
+        now: Instant,
+    ) -> Self {
         let mut room = Self::new(start, world, saved.rng);
         room.tick = Tick(saved.tick);
         room.info.set_tick(room.tick);

@@ -121,8 +121,9 @@ impl SavedRoom {
         match Self::version(bytes)? {
             1 => {
                 let config = bincode::config::standard().with_limit::<MAX_SAVED_ROOM>();
-                let (room, used): (Self, usize) = bincode::decode_from_slice(&bytes[6..], config)
-                    .map_err(|e| SaveError::Malformed(e.to_string()))?;
+                let (room, used): (Self, usize) =
+                    bincode::decode_from_slice(&bytes[6..], config)
+                        .map_err(|e| SaveError::Malformed(e.to_string()))?;
                 if used != bytes.len() - 6 {
                     return Err(SaveError::Malformed("trailing bytes".into()));
                 }
@@ -218,7 +219,11 @@ mod tests {
     #[test]
     fn a_room_round_trips() {
         let room = sample();
-        assert_eq!(SavedRoom::decode(&room.encode()), Ok(room), "the same room back");
+        assert_eq!(
+            SavedRoom::decode(&room.encode()),
+            Ok(room),
+            "the same room back"
+        );
     }
 
     #[test]
@@ -228,11 +233,17 @@ mod tests {
             std::fs::write(&path, sample().encode()).expect("the fixture is writable");
         }
         let bytes = std::fs::read(&path).expect("the v1 fixture is checked in");
-        assert_eq!(SavedRoom::version(&bytes), Ok(1), "the fixture is version 1");
+        assert_eq!(
+            SavedRoom::version(&bytes),
+            Ok(1),
+            "the fixture is version 1"
+        );
         let room = SavedRoom::decode(&bytes).expect("this build reads version 1");
         assert_eq!(room, sample(), "every field as saved");
         let coins = Coins::new(CoinsParams::default());
-        let world = coins.restore("deploy", &room.world).expect("the coin world restores");
+        let world = coins
+            .restore("deploy", &room.world)
+            .expect("the coin world restores");
         assert_eq!(world.entity_count(), 42, "40 coins and two players");
     }
 
@@ -245,7 +256,11 @@ mod tests {
             Err(SaveError::UnknownVersion(2)),
             "a newer version is refused"
         );
-        assert_eq!(SavedRoom::decode(b"nope"), Err(SaveError::BadMagic), "no magic");
+        assert_eq!(
+            SavedRoom::decode(b"nope"),
+            Err(SaveError::BadMagic),
+            "no magic"
+        );
         let whole = sample().encode();
         assert!(
             matches!(

@@ -340,7 +340,15 @@ impl GameWorld for CoinsWorld {
             players: self
                 .players
                 .iter()
-                .map(|p| (p.id.0, [p.pos.x, p.pos.y], [p.dir.x, p.dir.y], p.score, p.rotation))
+                .map(|p| {
+                    (
+                        p.id.0,
+                        [p.pos.x, p.pos.y],
+                        [p.dir.x, p.dir.y],
+                        p.score,
+                        p.rotation,
+                    )
+                })
                 .collect(),
             next_id: self.next_id,
         };
@@ -431,8 +439,18 @@ mod tests {
         let mut rng2 = rng.clone();
         let mut events2 = events.clone();
         for t in 1..200u32 {
-            w.step(&mut StepCtx::new(Tick(t), 1.0 / 30.0, &mut rng, &mut events));
-            back.step(&mut StepCtx::new(Tick(t), 1.0 / 30.0, &mut rng2, &mut events2));
+            w.step(&mut StepCtx::new(
+                Tick(t),
+                1.0 / 30.0,
+                &mut rng,
+                &mut events,
+            ));
+            back.step(&mut StepCtx::new(
+                Tick(t),
+                1.0 / 30.0,
+                &mut rng2,
+                &mut events2,
+            ));
         }
         let (mut a, mut b) = (Vec::new(), Vec::new());
         w.replicate(&mut a);
