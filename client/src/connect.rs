@@ -212,6 +212,8 @@ pub struct Connector {
     timeout: Duration,
     /// Resolved on first use, so 2,000 bots do not each ask the resolver.
     addrs: OnceCell<Vec<SocketAddr>>,
+    /// The options it was built with, for [`Connector::for_url`].
+    opts: ConnectOptions,
 }
 
 impl std::fmt::Debug for Connector {
@@ -285,7 +287,14 @@ impl Connector {
             offer: opts.subprotocols.join(", "),
             timeout: opts.timeout,
             addrs: OnceCell::new(),
+            opts: opts.clone(),
         })
+    }
+
+    /// A connector with the same options for another URL: where a room went when the server
+    /// handed it over (protocol v5's `Moved`).
+    pub fn for_url(&self, url: &str) -> Result<Self, ConnectError> {
+        Self::new(url, &self.opts)
     }
 
     /// The URL this connector was built from.

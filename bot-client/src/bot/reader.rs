@@ -43,7 +43,11 @@ pub(super) async fn read_loop(
         wire_bytes: 0,
         socket_bytes: 0,
         residuals: BTreeMap::new(),
+        moved: None,
+        move_gap: None,
+        move_state_errors: Vec::new(),
     };
+    let mut after_move = ctx.after_move;
     // Socket bytes are charged to the message whose read brought them in.
     let mut socket_seen = reader.socket_bytes_read();
     let mut errors = ErrorLog::new(&ctx.counters);
@@ -94,6 +98,15 @@ pub(super) async fn read_loop(
                             errors.push(BotError::Unexpected("a second Welcome"));
                             break;
                         }
+                        ServerMsg::Moved(m) => {
+                            // The view as it is now is what the successor must continue.
+                            let before = BeforeMove {
+                                tick: view.replica().tick().map_or(0, |t| t.0),
+                                entities: view.replica().entities().to_vec(),
+                            };
+                            out.moved = Some((m.url, before, ctx.rules, now));
+                            continue;
+                        }
                         _ => continue,
                     },
                     Err(ViewError::Desync(e)) => {
@@ -119,6 +132,11 @@ pub(super) async fn read_loop(
                 if applied.first {
                     out.synced = true;
                     ctx.flags.synced.store(true, Ordering::Release);
+                    if let Some((before, rules, at)) = after_move.take() {
+                        out.move_gap = Some(now.saturating_duration_since(at));
+                        let after = view.replica().entities();
+                        out.move_state_errors = rules.check(&before, applied.tick.0, after);
+                    }
                 }
                 for e in events {
                     if let Err(err) = out.events.check(e) {
@@ -142,6 +160,8 @@ pub(super) async fn read_loop(
                     }
                 }
             }
+            Ok(Incoming::Close { .. }) if out.moved.is_some() => break,
+            Err(_) if out.moved.is_some() => break,
             Ok(Incoming::Close { code, reason }) => {
                 let asked = ctx.flags.closing.load(Ordering::Acquire);
                 let expected = asked && (code == close_code::NORMAL || code == NO_STATUS);

@@ -124,6 +124,16 @@ pub struct Summary {
     pub resume_failures_by_kind: BTreeMap<String, u64>,
     /// The first few of those, with the bot number.
     pub resume_failure_samples: Vec<String>,
+    /// Bots whose room moved to another process and that followed it (protocol v5's `Moved`).
+    pub moved: u32,
+    /// The longest time from a `Moved` to the successor's first update, over all bots, in
+    /// milliseconds (`None` if no room moved).
+    pub move_gap_ms_max: Option<f64>,
+    /// Ways a successor's first view did not continue the view before the move (a restarted
+    /// world, a player that jumped, a score that went down…; see [`crate::moves::MoveCheck`]).
+    pub move_state_errors: u64,
+    /// The first few of those, with the bot number.
+    pub move_state_error_samples: Vec<String>,
 }
 
 impl Summary {
@@ -135,6 +145,7 @@ impl Summary {
             && self.errors == 0
             && self.event_errors == 0
             && self.resume_failures == 0
+            && self.move_state_errors == 0
             && self.bots_connected == self.bots_requested
     }
 }
@@ -247,6 +258,17 @@ impl fmt::Display for Summary {
                 writeln!(f, "    {kind}: {n}")?;
             }
             for s in &self.resume_failure_samples {
+                writeln!(f, "    {s}")?;
+            }
+        }
+        if self.moved > 0 || self.move_state_errors > 0 {
+            let gap = self.move_gap_ms_max.unwrap_or(0.0);
+            writeln!(
+                f,
+                "  moved         {} bots followed their room (longest gap {gap:.0} ms), {} move state errors",
+                self.moved, self.move_state_errors
+            )?;
+            for s in &self.move_state_error_samples {
                 writeln!(f, "    {s}")?;
             }
         }

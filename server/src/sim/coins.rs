@@ -152,9 +152,19 @@ struct SavedCoins {
     /// Always [`SAVED_COINS_FORMAT`] for this layout.
     format: u16,
     coins: Vec<[f64; 2]>,
-    /// `(id, pos, dir, score, rotation)` in id order.
-    players: Vec<(u32, [f64; 2], [f64; 2], i32, u16)>,
+    /// In id order.
+    players: Vec<SavedCoinsPlayer>,
     next_id: u32,
+}
+
+/// One player of [`SavedCoins`].
+#[derive(bincode::Encode, bincode::Decode)]
+struct SavedCoinsPlayer {
+    id: u32,
+    pos: [f64; 2],
+    dir: [f64; 2],
+    score: i32,
+    rotation: u16,
 }
 
 /// The layout [`SavedCoins`] is in.
@@ -209,12 +219,12 @@ impl CoinsWorld {
         let players: Vec<Player> = s
             .players
             .into_iter()
-            .map(|(id, pos, dir, score, rotation)| Player {
-                id: EntityId(id),
-                pos: v(pos),
-                dir: v(dir),
-                score,
-                rotation,
+            .map(|p| Player {
+                id: EntityId(p.id),
+                pos: v(p.pos),
+                dir: v(p.dir),
+                score: p.score,
+                rotation: p.rotation,
             })
             .collect();
         if !players.windows(2).all(|w| w[0].id < w[1].id) {
@@ -340,14 +350,12 @@ impl GameWorld for CoinsWorld {
             players: self
                 .players
                 .iter()
-                .map(|p| {
-                    (
-                        p.id.0,
-                        [p.pos.x, p.pos.y],
-                        [p.dir.x, p.dir.y],
-                        p.score,
-                        p.rotation,
-                    )
+                .map(|p| SavedCoinsPlayer {
+                    id: p.id.0,
+                    pos: [p.pos.x, p.pos.y],
+                    dir: [p.dir.x, p.dir.y],
+                    score: p.score,
+                    rotation: p.rotation,
                 })
                 .collect(),
             next_id: self.next_id,
