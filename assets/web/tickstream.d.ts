@@ -1,10 +1,10 @@
-// Types for tickstream.js, the Tickstream browser client (protocol version 2).
+// Types for tickstream.js, the Tickstream browser client (protocol version 5, and 4, 3, 2).
 // See docs/WEB_CLIENT.md for the API and docs/PROTOCOL.md for the bytes.
 
-export const SUBPROTOCOL: "tickstream.v4";
+export const SUBPROTOCOL: "tickstream.v5";
 /** Offered newest first; the server echoes the highest it speaks. */
-export const SUBPROTOCOLS: readonly ["tickstream.v4", "tickstream.v3", "tickstream.v2"];
-export const PROTOCOL_VERSION: 4;
+export const SUBPROTOCOLS: readonly ["tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2"];
+export const PROTOCOL_VERSION: 5;
 /** Grid points per world unit. */
 export const GRID_SCALE: 64;
 export const MAX_SERVER_MESSAGE: number;
@@ -178,7 +178,12 @@ export interface Update3 {
   delta: Delta3;
   events: GameEvent[];
 }
-export type ServerMsg = Welcome | Update | Update3 | Pong | ErrorMsg;
+/** v5: the room moved to another process; the client resumes at `url` (PROTOCOL.md §17.2). */
+export interface Moved {
+  type: "Moved";
+  url: string;
+}
+export type ServerMsg = Welcome | Update | Update3 | Pong | ErrorMsg | Moved;
 
 export interface Join {
   type: "Join";
@@ -229,7 +234,7 @@ export interface Update3Input extends Omit<Update3, "delta" | "events"> {
   /** Default none. */
   events?: GameEvent[];
 }
-export type ServerMsgInput = Welcome | UpdateInput | Update3Input | Pong | ErrorMsg;
+export type ServerMsgInput = Welcome | UpdateInput | Update3Input | Pong | ErrorMsg | Moved;
 export interface InputInput extends Omit<Input, "buttons"> {
   /** Default 0. */
   buttons?: number;
@@ -500,6 +505,8 @@ export interface CloseInfo {
   retryInMs: number | null;
   /** The server refused a Resume (4005): the client has forgotten the player and joins afresh. */
   resumeRefused: boolean;
+  /** The room moved to this URL (v5 Moved): the client resumes there at once; else null. */
+  movedTo: string | null;
 }
 
 export interface Stats {
@@ -520,13 +527,15 @@ export interface Stats {
   /** The game the room runs; null before the first Welcome. */
   game: string | null;
   /** The protocol version the server chose for this connection; null before it opened. */
-  protocol: 2 | 3 | null;
+  protocol: 2 | 3 | 4 | 5 | null;
   /** Events delivered, and the seq of the last one. */
   events: number;
   lastEventSeq: number;
   /** Successful resumes, and resumes the server refused. */
   resumes: number;
   resumeRefusals: number;
+  /** Times the room moved to another process and the client followed it (v5). */
+  moves: number;
   /** Updates per second over the last 2 s. */
   updateHz: number;
   /** Kilobytes per second of Updates received over the last 2 s. */
@@ -596,6 +605,8 @@ export interface ClientEvents {
   desync: { error: DesyncError };
   error: { error: Error };
   close: CloseInfo;
+  /** The room moved to another process (v5); the client resumes there by itself. */
+  moved: { url: string };
   state: ClientState;
 }
 

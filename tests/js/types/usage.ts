@@ -80,6 +80,11 @@ client.on("close", (c: CloseInfo) => {
     void retry;
   }
 });
+client.on("moved", ({ url }) => {
+  // The client resumes there by itself (v5); the application may show it.
+  const where: string = url;
+  void where;
+});
 client.on("desync", ({ error }) => {
   const e: DesyncError = error;
   void e;
