@@ -7,14 +7,18 @@ namespace Tickstream
     /// </summary>
     public static class Protocol
     {
-        /// <summary>Offered subprotocols, newest first (v4 adds Welcome4's movement rule).</summary>
-        public static readonly string[] Subprotocols = { "tickstream.v4", "tickstream.v3", "tickstream.v2" };
+        /// <summary>
+        /// Offered subprotocols, newest first (v4 adds Welcome4's movement rule; v5 Moved: the room
+        /// continues in another process, and the client follows it).
+        /// </summary>
+        public static readonly string[] Subprotocols = { "tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2" };
 
         /// <summary>The version a subprotocol names, or 0 when the client does not speak it.</summary>
         public static int VersionOf(string subprotocol)
         {
             switch (subprotocol)
             {
+                case "tickstream.v5": return 5;
                 case "tickstream.v4": return 4;
                 case "tickstream.v3": return 3;
                 case "tickstream.v2": return 2;
@@ -41,7 +45,7 @@ namespace Tickstream
     {
         /// <summary>The session ended cleanly; the player left.</summary>
         public const int Normal = 1000;
-        /// <summary>The server drains: join afresh elsewhere.</summary>
+        /// <summary>The server drains (after a v5 Moved: the room continues at its URL, where the client resumes).</summary>
         public const int GoingAway = 1001;
         /// <summary>A malformed message or a rule broken: a client bug.</summary>
         public const int ProtocolError = 1002;
