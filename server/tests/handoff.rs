@@ -289,3 +289,53 @@ async fn a_game_without_save_drains_as_today() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `tickstream-server set-successor …` with this secret: its exit status and output.
+fn set_successor(
+    at: &ServerProcess,
+    next: &ServerProcess,
+    secret: &str,
+) -> anyhow::Result<std::process::Output> {
+    Ok(
+        std::process::Command::new(env!("CARGO_BIN_EXE_tickstream-server"))
+            .args(["set-successor", "--at", &format!("http://{}", at.metrics)])
+            .args(["--successor", &format!("http://{}", next.metrics)])
+            .args(["--successor-url", &next.ws_url()])
+            .env("TICKSTREAM_HANDOFF_SECRET", secret)
+            .output()?,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_successor_can_be_set_at_run_time_with_a_signed_request() -> anyhow::Result<()> {
+    let config = coins_config()?;
+    let config = config.to_str().unwrap_or_default();
+    let b = successor(config, SECRET)?;
+    // Started without a successor, as a game server is before the rollout allocates one.
+    let mut a = successor(config, SECRET)?;
+    let wrong = set_successor(&a, &b, "a secret of the wrong kind")?;
+    assert!(
+        !wrong.status.success(),
+        "another secret is refused: {wrong:?}"
+    );
+    let right = set_successor(&a, &b, SECRET)?;
+    assert!(
+        right.status.success(),
+        "the shared secret is accepted: {right:?}"
+    );
+    let player = join_and_wait_for_close(&a.ws_url(), "later").await?;
+    a.signal("TERM")?;
+    let closed = assert_all_closed_with_1001(vec![player]).await?;
+    assert_eq!(
+        closed[0].moved.as_deref(),
+        Some(b.ws_url().as_str()),
+        "moved where it was told"
+    );
+    assert!(a.exited(STEP_TIMEOUT).await?.success(), "exit 0");
+    let (_, rooms) = http_get(b.metrics, "/rooms").await?;
+    assert!(
+        rooms.contains("\"later\""),
+        "the room runs on the successor: {rooms}"
+    );
+    Ok(())
+}
