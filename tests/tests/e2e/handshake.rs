@@ -9,14 +9,14 @@ async fn wss_upgrade_negotiates_the_subprotocol() -> anyhow::Result<()> {
     let client = connect(&server.wss_url, &TestServer::options()).await?;
     assert_eq!(
         client.subprotocol(),
-        Some("tickstream.v3"),
-        "the server echoes tickstream.v3"
+        Some(tickstream_shared::SUBPROTOCOL),
+        "the server echoes the newest, tickstream.v5"
     );
     let plain = connect(&server.ws_url, &ConnectOptions::default()).await?;
     assert_eq!(
         plain.subprotocol(),
-        Some("tickstream.v3"),
-        "plain ws negotiates it too (offering v3 and v2, the client's default, gets the highest)"
+        Some("tickstream.v5"),
+        "plain ws negotiates it too (offering every version, the client's default, gets the highest)"
     );
     let v2 = connect(&server.ws_url, &TestServer::options_v2()).await?;
     assert_eq!(
