@@ -247,7 +247,9 @@ fn the_fleet_runs_the_server_as_an_agones_game_server() {
         .find(|e| e["name"].as_str() == Some("TICKSTREAM_HANDOFF_SECRET"))
         .expect("the handoff secret is passed in the environment");
     assert!(
-        handoff["valueFrom"]["secretKeyRef"]["name"].as_str().is_some(),
+        handoff["valueFrom"]["secretKeyRef"]["name"]
+            .as_str()
+            .is_some(),
         "from a Secret"
     );
     assert!(

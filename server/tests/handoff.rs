@@ -339,3 +339,68 @@ async fn the_successor_can_be_set_at_run_time_with_a_signed_request() -> anyhow:
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_successor_refuses_a_room_it_has_and_formats_it_cannot_read() -> anyhow::Result<()> {
+    use tickstream_server::config::HandoffConfig;
+    use tickstream_server::ops::handoff::{HANDOFF_PATH, Handoff};
+    use tickstream_server::room::SavedRoom;
+    use tickstream_server::sim::{Coins, CoinsParams, Game};
+
+    let mut config = tickstream_server::Config::default();
+    config.server.listen = "127.0.0.1:0".parse()?;
+    config.server.metrics_listen = Some("127.0.0.1:0".parse()?);
+    config.handoff.secret = Some(SECRET.into());
+    let b = tickstream_server::Server::bind(config).await?;
+    let ops = format!("http://{}", b.metrics_addr().expect("ops")?);
+    let b_handle = b.handle();
+    tokio::spawn(b.run(std::future::pending()));
+    let predecessor = Handoff::new(&HandoffConfig {
+        secret: Some(SECRET.into()),
+        ..HandoffConfig::default()
+    })
+    .expect("a secret is set");
+    let world = Coins::new(CoinsParams::default())
+        .create("adopted", 1)
+        .save()
+        .expect("the coin game saves");
+    let room = SavedRoom {
+        name: "adopted".into(),
+        game: "coins".into(),
+        tick: 1234,
+        rng: 99,
+        world,
+        players: vec![],
+    };
+    let post = |bytes: Vec<u8>| predecessor.post(&ops, HANDOFF_PATH, bytes);
+
+    let (status, _) = post(room.encode()).await?;
+    assert_eq!(status, 200, "the room is taken");
+    let info = b_handle.room("adopted").expect("and runs here");
+    assert!(
+        info.tick().0 >= 1234,
+        "from its saved tick on ({})",
+        info.tick().0
+    );
+    let (status, text) = post(room.encode()).await?;
+    assert_eq!(status, 409, "a room it already has is refused: {text}");
+
+    let mut newer = room.encode();
+    newer[4..6].copy_from_slice(&(tickstream_server::room::SAVE_VERSION + 1).to_le_bytes());
+    let (status, text) = post(newer).await?;
+    assert_eq!(
+        status, 422,
+        "a format from a newer build is refused: {text}"
+    );
+    assert!(text.contains("version"), "and says why: {text}");
+
+    let metrics = tickstream_server::ops::install_recorder().render();
+    for outcome in ["ok", "exists", "unknown_version"] {
+        let series = format!("tickstream_handoffs_received_total{{outcome=\"{outcome}\"}}");
+        assert!(
+            metric(&metrics, &series).is_some_and(|n| n >= 1.0),
+            "{series} counted:\n{metrics}"
+        );
+    }
+    Ok(())
+}
