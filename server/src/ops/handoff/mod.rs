@@ -50,6 +50,11 @@ pub const SUCCESSOR_PATH: &str = "/internal/successor";
 /// The largest `/internal/successor` body: two URLs.
 const MAX_SUCCESSOR_BODY: usize = 4096;
 
+/// Internal request bodies read at once; more wait their turn. Bodies are read before their
+/// signature can be checked, so this (times `handoff.max_bytes`) bounds what unauthenticated
+/// peers can make the server hold; a drain's rooms arrive one after another well within it.
+const MAX_READING: usize = 4;
+
 /// Where this server's rooms go.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct Target {
@@ -69,6 +74,8 @@ pub struct Handoff {
     timeout: Duration,
     /// The largest saved room sent or accepted.
     max_bytes: usize,
+    /// Permits to read a body ([`MAX_READING`]).
+    reading: tokio::sync::Semaphore,
 }
 
 /// The Unix time in milliseconds.
@@ -95,6 +102,7 @@ impl Handoff {
             target: RwLock::new(target),
             timeout: Duration::from_millis(config.timeout_ms),
             max_bytes: config.max_bytes,
+            reading: tokio::sync::Semaphore::new(MAX_READING),
         }))
     }
 
@@ -204,30 +212,31 @@ impl Handoff {
             MAX_SUCCESSOR_BODY
         };
         let (parts, body) = req.into_parts();
-        let body = match Limited::new(body, limit).collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => {
-                if path == HANDOFF_PATH {
-                    received("too_big");
-                }
-                return text(StatusCode::PAYLOAD_TOO_LARGE, "too big\n");
+        // Unsigned requests are refused before their body is read.
+        let verdict = match signed_headers(&parts.headers) {
+            None => Err(SignatureError::Unauthorized),
+            Some(signed) => {
+                let Ok(_permit) = self.reading.acquire().await else {
+                    return text(StatusCode::SERVICE_UNAVAILABLE, "closing\n");
+                };
+                let body = match Limited::new(body, limit).collect().await {
+                    Ok(b) => b.to_bytes(),
+                    Err(_) => {
+                        if path == HANDOFF_PATH {
+                            received("too_big");
+                        }
+                        return text(StatusCode::PAYLOAD_TOO_LARGE, "too big\n");
+                    }
+                };
+                self.signer
+                    .verify(&path, &body, &signed, now_ms())
+                    .map(|()| body)
             }
         };
-        let signed = signed_headers(&parts.headers);
-        let verdict = signed
-            .ok_or(SignatureError::Unauthorized)
-            .and_then(|s| self.signer.verify(&path, &body, &s, now_ms()));
-        if let Err(e) = verdict {
-            tracing::warn!(%path, error = %e, "internal request refused (is handoff.secret the same on both?)");
-            let (status, label) = match e {
-                SignatureError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-                SignatureError::Replayed => (StatusCode::CONFLICT, "replayed"),
-            };
-            if path == HANDOFF_PATH {
-                received(label);
-            }
-            return text(status, &format!("{e}\n"));
-        }
+        let body = match verdict {
+            Ok(body) => body,
+            Err(e) => return self.refused(&path, e),
+        };
         if path == SUCCESSOR_PATH {
             return match serde_json::from_slice::<Target>(&body)
                 .map_err(|e| e.to_string())
@@ -266,6 +275,21 @@ impl Handoff {
                 text(status, &format!("{e}\n"))
             }
         }
+    }
+}
+
+impl Handoff {
+    /// The answer to a request whose signature failed; counted for `/internal/handoff`.
+    fn refused(&self, path: &str, e: SignatureError) -> Response<Full<Bytes>> {
+        tracing::warn!(%path, error = %e, "internal request refused (is handoff.secret the same on both?)");
+        let (status, label) = match e {
+            SignatureError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            SignatureError::Replayed => (StatusCode::CONFLICT, "replayed"),
+        };
+        if path == HANDOFF_PATH {
+            received(label);
+        }
+        text(status, &format!("{e}\n"))
     }
 }
 
