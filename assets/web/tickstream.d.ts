@@ -1,4 +1,4 @@
-// Types for tickstream.js, the Tickstream browser client (protocol version 2).
+// Types for tickstream.js, the Tickstream browser client (protocol version 5, and 4, 3, 2).
 // See docs/WEB_CLIENT.md for the API and docs/PROTOCOL.md for the bytes.
 
 export const SUBPROTOCOL: "tickstream.v5";
@@ -178,7 +178,12 @@ export interface Update3 {
   delta: Delta3;
   events: GameEvent[];
 }
-export type ServerMsg = Welcome | Update | Update3 | Pong | ErrorMsg;
+/** v5: the room moved to another process; the client resumes at `url` (PROTOCOL.md §17.2). */
+export interface Moved {
+  type: "Moved";
+  url: string;
+}
+export type ServerMsg = Welcome | Update | Update3 | Pong | ErrorMsg | Moved;
 
 export interface Join {
   type: "Join";
@@ -240,7 +245,7 @@ export interface Update3Input extends Omit<Update3, "delta" | "events"> {
   /** Default none. */
   events?: GameEvent[];
 }
-export type ServerMsgInput = Welcome | UpdateInput | Update3Input | Pong | ErrorMsg;
+export type ServerMsgInput = Welcome | UpdateInput | Update3Input | Pong | ErrorMsg | Moved;
 export interface InputInput extends Omit<Input, "buttons"> {
   /** Default 0. */
   buttons?: number;
@@ -522,6 +527,8 @@ export interface CloseInfo {
   retryInMs: number | null;
   /** The server refused a Resume (4005): the client has forgotten the player and joins afresh. */
   resumeRefused: boolean;
+  /** The room moved to this URL (v5 Moved): the client resumes there at once; else null. */
+  movedTo: string | null;
 }
 
 export interface Stats {
@@ -542,13 +549,15 @@ export interface Stats {
   /** The game the room runs; null before the first Welcome. */
   game: string | null;
   /** The protocol version the server chose for this connection; null before it opened. */
-  protocol: 2 | 3 | null;
+  protocol: 2 | 3 | 4 | 5 | null;
   /** Events delivered, and the seq of the last one. */
   events: number;
   lastEventSeq: number;
   /** Successful resumes, and resumes the server refused. */
   resumes: number;
   resumeRefusals: number;
+  /** Times the room moved to another process and the client followed it (v5). */
+  moves: number;
   /** Updates per second over the last 2 s. */
   updateHz: number;
   /** Kilobytes per second of Updates received over the last 2 s. */
@@ -618,6 +627,8 @@ export interface ClientEvents {
   desync: { error: DesyncError };
   error: { error: Error };
   close: CloseInfo;
+  /** The room moved to another process (v5); the client resumes there by itself. */
+  moved: { url: string };
   state: ClientState;
 }
 

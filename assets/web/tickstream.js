@@ -1,5 +1,6 @@
-// Tickstream browser client, protocol version 3, and version 2 with servers that speak only that
-// (docs/PROTOCOL.md, docs/PROTOCOL-v2.md; API in docs/WEB_CLIENT.md).
+// Tickstream browser client, protocol version 5 (its Moved: a room that moves to another process
+// is followed), and 4, 3 and 2 with servers that speak only those (docs/PROTOCOL.md,
+// docs/PROTOCOL-v2.md; API in docs/WEB_CLIENT.md).
 //
 // One ES module with no dependencies and no build step: import it from a page or from Node.
 //
@@ -809,6 +810,10 @@ export function decodeServerMsg(data, packed) {
       msg = decodeWelcome(r);
       msg.moveRule = decodeMoveRule(r);
       break;
+    case 6:
+      // v5: the room moved to another process; resume at `url` (PROTOCOL.md §17.2).
+      msg = { type: "Moved", url: r.str() };
+      break;
     case 4:
       msg = {
         type: "Update3",
@@ -1092,6 +1097,10 @@ export function encodeServerMsg(msg) {
       w.varint(3);
       w.varint(msg.code);
       w.str(msg.reason);
+      break;
+    case "Moved":
+      w.varint(6);
+      w.str(msg.url);
       break;
     default:
       throw new ProtocolError(`unknown server message type ${msg.type}`);
@@ -2179,7 +2188,8 @@ export class RateWindow {
  * Events (`client.on(name, fn)`): "open", "welcome" (the Welcome), "event" (each GameEvent, in
  * seq order, with `tick` and `kindName`), "update" (the Update), "pong" ({rttMs, serverTick}),
  * "desync" ({error}), "close" ({code, reason, wasClean, serverError, willReconnect, retryInMs,
- * resumeRefused}), "error" ({error}), "state" (the new state).
+ * resumeRefused, movedTo}), "moved" ({url}: the room moved to another process, protocol v5;
+ * the client resumes there by itself), "error" ({error}), "state" (the new state).
  */
 export class TickstreamClient {
   /**
@@ -2254,6 +2264,8 @@ export class TickstreamClient {
     this.events = 0;
     this.resumes = 0;
     this.resumeRefusals = 0;
+    /** Times the room moved to another process and the client followed (protocol v5). */
+    this.moves = 0;
     this.resetSession();
     if (o.resume) this.adoptResumeState(o.resume);
   }
@@ -2278,6 +2290,8 @@ export class TickstreamClient {
     this.updates = 0;
     this.sessionStart = null;
     this.serverError = null;
+    /** The URL of a v5 Moved on this connection: where the room continues once it closes. */
+    this.movedTo = null;
     this.offset = { x: 0, y: 0 };
     this.lastFrameAt = null;
     this.updatesWindow.clear();
@@ -2403,6 +2417,7 @@ export class TickstreamClient {
         willReconnect: false,
         retryInMs: null,
         resumeRefused: false,
+        movedTo: null,
       };
       this.emit("close", this.lastClose);
     }
@@ -2511,6 +2526,7 @@ export class TickstreamClient {
         willReconnect: false,
         retryInMs: null,
         resumeRefused: false,
+        movedTo: null,
       };
       this.emit("close", this.lastClose);
     }
@@ -2580,6 +2596,13 @@ export class TickstreamClient {
       }
       case "Error":
         this.serverError = { code: msg.code, reason: msg.reason };
+        break;
+      case "Moved":
+        if (this.protocol < 5 || !/^wss?:\/\/\S+$/.test(msg.url)) {
+          this.fail(ws, `a Moved to ${JSON.stringify(msg.url)} on a version ${this.protocol} connection`, true);
+          return;
+        }
+        this.movedTo = msg.url;
         break;
     }
   }
@@ -2723,6 +2746,31 @@ export class TickstreamClient {
     const code = ev.code ?? CloseCode.ABNORMAL;
     // A session that played for a while starts the backoff over.
     if (this.sessionStart !== null && t - this.sessionStart > 10000) this.attempts = 0;
+    // The room moved (v5): follow it at once, to the new URL, resuming the same player.
+    const movedTo = retry ? this.movedTo : null;
+    this.movedTo = null;
+    if (movedTo !== null && this.options.reconnect !== false) {
+      this.options.url = movedTo;
+      this.attempts = 0;
+      this.reconnects += 1;
+      this.moves += 1;
+      this.reconnectAt = t;
+      this.reconnectTimer = setTimeout(() => this.connect(), 0);
+      this.setState("reconnecting");
+      this.emit("moved", { url: movedTo });
+      this.lastClose = {
+        code,
+        reason: ev.reason || "room moved",
+        wasClean: !!ev.wasClean,
+        serverError: this.serverError,
+        willReconnect: true,
+        retryInMs: 0,
+        resumeRefused: false,
+        movedTo,
+      };
+      this.emit("close", this.lastClose);
+      return;
+    }
     // A refused resume is not retried: the next connection joins afresh as a new player.
     const resumeRefused = this.resuming && code === CloseCode.RESUME_REFUSED;
     if (resumeRefused) {
@@ -2762,6 +2810,7 @@ export class TickstreamClient {
       willReconnect,
       retryInMs,
       resumeRefused,
+      movedTo: null,
     };
     this.emit("close", this.lastClose);
   }
@@ -2958,6 +3007,7 @@ export class TickstreamClient {
       lastEventSeq: this.lastEventSeq,
       resumes: this.resumes,
       resumeRefusals: this.resumeRefusals,
+      moves: this.moves,
       updateHz,
       kbpsIn: bytesPerSec / 1000,
       rttMs: this.rttMs,

@@ -26,6 +26,8 @@
 //! - [`rtt`]: [`rtt::RttRing`], lock-free send times for input round trips.
 //! - [`events`]: [`events::EventCheck`], a player's event sequence numbers checked for gaps.
 //! - [`churn`]: [`Churn`] and the random drop times of a bot.
+//! - [`moves`]: [`moves::MoveCheck`], whether a room a bot followed to another process
+//!   (protocol v5's `Moved`) continues the world it left.
 //! - [`bot`]: [`bot::run_bot`], one bot from connect to close, and its [`bot::BotReport`].
 //! - [`summary`]: [`Summary`] and the [`summary::Aggregator`] that merges bot reports.
 //! - [`floor`]: the I/O floor of the benchmark, a fan-out server that computes nothing, and
@@ -46,6 +48,7 @@ pub mod http;
 pub mod latency;
 pub mod load;
 pub mod misbehave;
+pub mod moves;
 pub mod rtt;
 pub mod schedule;
 pub mod summary;

@@ -100,6 +100,7 @@ pub async fn play(
                 );
             }
             SessionEvent::Dropped { code, reason } => println!("dropped ({code:?}): {reason}"),
+            SessionEvent::Moved { url } => println!("the room moved to {url}; resuming there"),
         }
         if now >= next_picture {
             next_picture += Duration::from_secs(1);

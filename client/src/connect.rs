@@ -7,7 +7,7 @@
 //! ```
 //! use tickstream_client::{ConnectOptions, Connector};
 //!
-//! // Offers `tickstream.v5, tickstream.v4, tickstream.v3, tickstream.v2`; the server picks the highest it speaks.
+//! // Offers `tickstream.v5` down to `tickstream.v2`; the server picks the highest it speaks.
 //! let opts = ConnectOptions { token: Some("TOKEN".into()), ..ConnectOptions::default() };
 //! let connector = Connector::new("ws://127.0.0.1:7000/ws", &opts)?;
 //! assert_eq!(connector.url(), "ws://127.0.0.1:7000/ws");
@@ -207,11 +207,13 @@ pub struct Connector {
     path: String,
     tls: Option<(TlsConnector, ServerName<'static>, Trust)>,
     subprotocols: Vec<String>,
-    /// The offer as one header value (`tickstream.v5, tickstream.v4, tickstream.v3, tickstream.v2`), built once.
+    /// The offer as one header value (`tickstream.v5, tickstream.v4, …`), built once.
     offer: String,
     timeout: Duration,
     /// Resolved on first use, so 2,000 bots do not each ask the resolver.
     addrs: OnceCell<Vec<SocketAddr>>,
+    /// The options it was built with, for [`Connector::for_url`].
+    opts: ConnectOptions,
 }
 
 impl std::fmt::Debug for Connector {
@@ -285,7 +287,14 @@ impl Connector {
             offer: opts.subprotocols.join(", "),
             timeout: opts.timeout,
             addrs: OnceCell::new(),
+            opts: opts.clone(),
         })
+    }
+
+    /// A connector with the same options for another URL: where a room went when the server
+    /// handed it over (protocol v5's `Moved`).
+    pub fn for_url(&self, url: &str) -> Result<Self, ConnectError> {
+        Self::new(url, &self.opts)
     }
 
     /// The URL this connector was built from.

@@ -33,6 +33,11 @@ pub enum PollEvent {
         /// The server's close code, if any.
         code: Option<u16>,
     },
+    /// The room moved to another process; the session resumes there (protocol v5).
+    Moved {
+        /// Where the room runs now.
+        url: String,
+    },
     /// The session ended for good.
     Ended(Arc<SessionError>),
 }
@@ -119,6 +124,7 @@ impl PollClient {
                             },
                             Ok(SessionEvent::Event(e)) => PollEvent::Event(e),
                             Ok(SessionEvent::Dropped { code, .. }) => PollEvent::Dropped { code },
+                            Ok(SessionEvent::Moved { url }) => PollEvent::Moved { url },
                             Err(e) => {
                                 let _ = tx.send(PollEvent::Ended(Arc::new(e))).await;
                                 return;
@@ -164,7 +170,7 @@ impl PollClient {
                 self.entities = Arc::clone(entities);
             }
             PollEvent::Ended(e) => self.ended = Some(Arc::clone(e)),
-            PollEvent::Event(_) | PollEvent::Dropped { .. } => {}
+            PollEvent::Event(_) | PollEvent::Dropped { .. } | PollEvent::Moved { .. } => {}
         }
         Some(event)
     }

@@ -1,6 +1,8 @@
 //! [`Session`]: a player in a room over as many connections as it takes. Updates are applied to
 //! a verified replica, events come exactly once and in order, inputs are sent latest-wins, and a
-//! connection that drops is resumed as the same player (PROTOCOL.md §3.8).
+//! connection that drops is resumed as the same player (PROTOCOL.md §3.8). When the server
+//! hands the room to another process (a deploy; protocol v5's `Moved`, §17.2), the session
+//! follows it: it resumes at the new URL as the same player, with no event lost or repeated.
 //!
 //! The game's task drives the session with [`Session::next`], which reads and applies; a small
 //! writer task per connection sends inputs, pings and the WebSocket's replies, so inputs go out
@@ -120,6 +122,12 @@ pub enum SessionEvent {
     Update(Applied),
     /// A game event, exactly once and in `seq` order, across resumes.
     Event(GameEvent),
+    /// The room moved to another process (protocol v5's `Moved`): the next [`Session::next`]
+    /// resumes there, at `url`, as the same player. The view restarts with that welcome.
+    Moved {
+        /// Where the room runs now; the session connects there from now on.
+        url: String,
+    },
     /// The connection dropped (code if the server sent one) and the session is resuming.
     Dropped {
         /// The close code, if the server closed.
@@ -210,6 +218,8 @@ struct Live {
     writer: JoinHandle<()>,
     /// The server's `Error`, to report with the close that follows.
     server_error: Option<(u16, String)>,
+    /// The URL a `Moved` named: the room continues there once this connection closes.
+    moved: Option<String>,
 }
 
 /// A player in a room: connect, join (or resume a saved player), read updates and events,
@@ -381,8 +391,16 @@ impl Session {
             let msg = match live.reader.recv().await {
                 Ok(Incoming::Msg(msg)) => msg,
                 Ok(Incoming::Close { code, reason }) => {
+                    if let Some(url) = live.moved.take() {
+                        return self.moved(url);
+                    }
                     let (code, reason) = live.server_error.take().unwrap_or((code, reason));
                     return self.dropped(Some(code), reason, None);
+                }
+                Err(_) if live.moved.is_some() => {
+                    // The room is elsewhere already; how this connection ended does not matter.
+                    let url = live.moved.take().unwrap_or_default();
+                    return self.moved(url);
                 }
                 Err(e) => {
                     let reason = e.to_string();
@@ -415,6 +433,7 @@ impl Session {
                         self.rtt = self.base.elapsed().checked_sub(sent);
                     }
                     ServerMsg::Error(e) => live.server_error = Some((e.code, e.reason)),
+                    ServerMsg::Moved(m) => live.moved = Some(m.url),
                     // A second welcome is a server bug: start over on a new connection.
                     _ => {
                         return self.desynced(SessionError::Welcome(WelcomeError::ResumedJoin));
@@ -492,6 +511,24 @@ impl Session {
             (None, Some(e)) => SessionError::Connection(e),
             (None, None) => SessionError::Finished,
         })
+    }
+
+    /// The room moved: from now on the session connects to `url`, and the next
+    /// [`Session::next`] resumes the player there. A URL the options cannot use ends the session.
+    fn moved(&mut self, url: String) -> Result<SessionEvent, SessionError> {
+        if let Some(live) = self.live.take() {
+            self.last_view = live.view;
+        }
+        match Connector::new(&url, &self.opts.connect) {
+            Ok(connector) => {
+                self.connector = connector;
+                Ok(SessionEvent::Moved { url })
+            }
+            Err(e) => {
+                self.finished = true;
+                Err(SessionError::Setup(e))
+            }
+        }
     }
 
     /// An update that does not fit: suspend (4100) and resume for a fresh view, or end.
@@ -598,6 +635,7 @@ impl Session {
             stop: Some(stop),
             writer,
             server_error: None,
+            moved: None,
         });
     }
 }

@@ -51,6 +51,20 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Tell a running server where its rooms go when it drains (`POST /internal/successor`,
+    /// signed with the handoff secret: TICKSTREAM_HANDOFF_SECRET). For rolling updates under
+    /// Agones, where the successor is allocated while the rollout runs (docs/DEPLOY.md).
+    SetSuccessor {
+        /// The running server's ops listener, `http://HOST:PORT`.
+        #[arg(long)]
+        at: String,
+        /// The successor's ops listener, `http://HOST:PORT`.
+        #[arg(long)]
+        successor: String,
+        /// The WebSocket URL the successor's players connect to.
+        #[arg(long)]
+        successor_url: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -60,6 +74,14 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(code);
     }
     let config = Config::load(args.config.as_deref(), &args.overrides)?;
+    if let Some(Command::SetSuccessor {
+        at,
+        successor,
+        successor_url,
+    }) = &args.command
+    {
+        return set_successor(&config, at, successor, successor_url);
+    }
     if let Some(Command::Token { room, player, ttl }) = &args.command {
         let secret = config.server.join_secret.as_ref().context(
             "no join secret: set TICKSTREAM_JOIN_SECRET, --join-secret or server.join_secret",
@@ -84,6 +106,31 @@ fn main() -> anyhow::Result<()> {
     // Whatever the grace period left running is abandoned here, not waited for.
     runtime.shutdown_timeout(Duration::from_millis(100));
     result
+}
+
+/// `tickstream-server set-successor`: one signed POST to the running server's ops listener.
+fn set_successor(config: &Config, at: &str, successor: &str, url: &str) -> anyhow::Result<()> {
+    use tickstream_server::ops::handoff::{Handoff, SUCCESSOR_PATH, Target};
+    let handoff = Handoff::new(&config.handoff)
+        .context("no handoff secret: set TICKSTREAM_HANDOFF_SECRET or handoff.secret")?;
+    let body = serde_json::to_vec(&Target {
+        successor: successor.to_owned(),
+        successor_url: url.to_owned(),
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let (status, text) = runtime
+        .block_on(handoff.post(at, SUCCESSOR_PATH, body))
+        .map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
+    anyhow::ensure!(
+        status.is_success(),
+        "{at} answered {status}: {}",
+        text.trim()
+    );
+    println!("{at}: rooms go to {successor} ({url}) when it drains");
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

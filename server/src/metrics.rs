@@ -74,6 +74,15 @@ pub const RECORDINGS_STARTED: &str = "tickstream_recordings_started_total";
 pub const RECORDINGS_STOPPED: &str = "tickstream_recordings_stopped_total";
 /// Bytes written to match recordings (counter).
 pub const RECORDING_BYTES: &str = "tickstream_recording_bytes_total";
+/// Rooms a draining server tried to hand over to its successor, by `outcome` (counter, label
+/// `outcome`: [`HANDOFF_OUTCOMES`]): `ok` moved; every other outcome drained the room's
+/// players with 1001 as without a successor.
+pub const HANDOFFS: &str = "tickstream_handoffs_total";
+/// Time from a room's last tick to the successor's acceptance, seconds (histogram).
+pub const HANDOFF_DURATION: &str = "tickstream_handoff_duration_seconds";
+/// Rooms offered to this server by a draining predecessor, by `outcome` (counter, label
+/// `outcome`: [`HANDOFF_RECEIVED_OUTCOMES`]).
+pub const HANDOFFS_RECEIVED: &str = "tickstream_handoffs_received_total";
 /// Always 1, labelled with the server's version (gauge, label `version`).
 pub const BUILD_INFO: &str = "tickstream_build_info";
 
@@ -103,6 +112,9 @@ pub const ALL: &[&str] = &[
     AGONES_ERRORS,
     AGONES_COUNTER_REFUSALS,
     TICK_BUDGET,
+    HANDOFFS,
+    HANDOFF_DURATION,
+    HANDOFFS_RECEIVED,
     BUILD_INFO,
     RECORDINGS_STARTED,
     RECORDINGS_STOPPED,
@@ -114,6 +126,38 @@ pub const ALL: &[&str] = &[
 /// not be written.
 pub const RECORDING_STOP_REASONS: &[&str] =
     &["room_stopped", "size_limit", "writer_behind", "io_error"];
+/// The `outcome` labels of [`HANDOFFS`], created at zero.
+pub const HANDOFF_OUTCOMES: &[&str] = &[
+    "ok",
+    "unsupported",
+    "no_successor",
+    "unreachable",
+    "timeout",
+    "refused",
+    "too_big",
+];
+
+/// The `outcome` labels of [`HANDOFFS_RECEIVED`], created at zero: `ok`; `unauthorized` (a
+/// missing or wrong signature: the secrets differ, or it is not a predecessor); `replayed` (a
+/// nonce seen before, or a timestamp outside the window); `too_big`; `unknown_version` (a
+/// saved-room format this build does not read); `malformed`; `exists` (a room of that name
+/// runs here already); `refused` (unknown game, the room cap, the game cannot restore it).
+pub const HANDOFF_RECEIVED_OUTCOMES: &[&str] = &[
+    "ok",
+    "unauthorized",
+    "replayed",
+    "too_big",
+    "unknown_version",
+    "malformed",
+    "exists",
+    "refused",
+];
+
+/// Bucket bounds for [`HANDOFF_DURATION`], seconds: a loopback handoff takes milliseconds;
+/// the players notice anything beyond a few hundred.
+pub const HANDOFF_SECONDS_BUCKETS: &[f64] = &[
+    0.001, 0.002, 0.005, 0.010, 0.025, 0.050, 0.100, 0.250, 0.500, 1.0, 2.5, 5.0,
+];
 
 /// Bucket bounds for [`TICK_DURATION`] and [`TICK_LAG`], seconds: fine below the budget (a
 /// healthy tick takes well under a millisecond), with the budgets of 60 Hz (16.7 ms) and
@@ -260,6 +304,19 @@ pub fn describe() {
         Unit::Bytes,
         "Bytes written to match recordings."
     );
+    describe_counter!(
+        HANDOFFS,
+        "Rooms a draining server tried to hand to its successor, by outcome (all but ok drained with 1001)."
+    );
+    describe_histogram!(
+        HANDOFF_DURATION,
+        Unit::Seconds,
+        "Time from a room's last tick here to the successor's acceptance."
+    );
+    describe_counter!(
+        HANDOFFS_RECEIVED,
+        "Rooms offered by a draining predecessor, by outcome."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Always 1; the label carries the server's version."
@@ -293,7 +350,13 @@ pub fn register() {
     ] {
         metrics::counter!(name).increment(0);
     }
-    for name in [TICK_DURATION, TICK_LAG, UPDATE_SIZE] {
+    for outcome in HANDOFF_OUTCOMES {
+        metrics::counter!(HANDOFFS, "outcome" => *outcome).increment(0);
+    }
+    for outcome in HANDOFF_RECEIVED_OUTCOMES {
+        metrics::counter!(HANDOFFS_RECEIVED, "outcome" => *outcome).increment(0);
+    }
+    for name in [TICK_DURATION, TICK_LAG, UPDATE_SIZE, HANDOFF_DURATION] {
         let _ = metrics::histogram!(name);
     }
     for code in KNOWN_CLOSE_CODES {

@@ -5,10 +5,14 @@
 //! When the shutdown future completes (SIGTERM or SIGINT in the binary):
 //!
 //! 1. `/readyz` answers 503 and new WebSocket upgrades are refused with HTTP 503;
-//! 2. after `server.drain_delay_ms` (0 by default) of that, the game listeners close (new
-//!    connections are refused by the OS), every session gets `Error` and a close frame 1001
-//!    "server shutting down", and every room stops after its current tick;
-//! 3. the run ends when all of them have finished, or when `server.shutdown_grace_ms` has
+//! 2. after `server.drain_delay_ms` (0 by default) of that, every room stops after its current
+//!    tick. With a successor (`[handoff]`), each room is saved and handed over to it; once the
+//!    successor runs it, the room's v5 players get `Moved` with the successor's URL, then 1001.
+//!    Without one, or when a handoff fails, its players get `Error` and 1001 "server shutting
+//!    down" as before;
+//! 3. once the rooms have stopped (or `handoff.timeout_ms` after, at worst), the game listeners
+//!    close (new connections are refused by the OS) and every other session gets 1001;
+//! 4. the run ends when all of them have finished, or when `server.shutdown_grace_ms` has
 //!    passed since the signal, whichever is first. The ops listener (`/metrics`, `/healthz`)
 //!    answers until then.
 
@@ -27,6 +31,7 @@ use crate::metrics as m;
 use crate::net::NetCtx;
 use crate::net::listener::accept_loop;
 use crate::net::tls::{self, CertSource, CertStore, TlsError};
+use crate::ops::handoff::{Handoff, Target};
 use crate::ops::{self, endpoint};
 use crate::room::registry::{RoomPolicy, RoomSummary};
 use crate::room::{OpenError, Registry, RoomCaps, RoomInfo};
@@ -92,6 +97,10 @@ pub struct Server {
     /// The served certificate, reloadable.
     certs: Arc<CertStore>,
     shutdown_tx: watch::Sender<bool>,
+    /// Stops the rooms, before the sessions: a room hands over (or closes its players) first.
+    rooms_tx: watch::Sender<bool>,
+    /// With `[handoff]` on, both sides of a handoff.
+    handoff: Option<Arc<Handoff>>,
     wss: TcpListener,
     ws: Option<TcpListener>,
     /// The ops listener and the recorder it renders, unless switched off.
@@ -115,6 +124,7 @@ pub fn builtin_games(config: &Config) -> GameCatalog {
 pub struct ServerHandle {
     net: Arc<NetCtx>,
     certs: Arc<CertStore>,
+    handoff: Option<Arc<Handoff>>,
 }
 
 impl ServerHandle {
@@ -159,6 +169,19 @@ impl ServerHandle {
     /// affected either way.
     pub fn reload_tls(&self) -> Result<bool, TlsError> {
         self.certs.reload(true)
+    }
+
+    /// Sets where rooms go when the server drains (what `POST /internal/successor` does); an
+    /// error when handoff is off (no `handoff.secret`) or a URL is not usable.
+    pub fn set_successor(&self, successor: &str, successor_url: &str) -> Result<(), String> {
+        let h = self
+            .handoff
+            .as_ref()
+            .ok_or("handoff is off: no handoff.secret")?;
+        h.set_target(Target {
+            successor: successor.to_owned(),
+            successor_url: successor_url.to_owned(),
+        })
     }
 
     /// True until the server starts draining (what `/readyz` reports).
@@ -231,6 +254,7 @@ impl Server {
         }
         metrics::gauge!(m::TICK_BUDGET).set(config.game.dt());
         let (shutdown_tx, shutdown) = watch::channel(false);
+        let (rooms_tx, rooms_stop) = watch::channel(false);
         let tasks = TaskTracker::new();
         let policy = RoomPolicy {
             games,
@@ -254,7 +278,11 @@ impl Server {
             max_rooms: s.max_rooms,
             max_rooms_per_ip: s.max_rooms_per_ip,
         };
-        let registry = Registry::new(policy, caps, shutdown.clone(), tasks.clone());
+        let registry = Registry::new(policy, caps, rooms_stop, tasks.clone());
+        let handoff = Handoff::new(&config.handoff);
+        if let Some(h) = &handoff {
+            registry.set_successor(Arc::clone(h) as Arc<dyn crate::room::Successor>);
+        }
         let net = Arc::new(NetCtx::new(
             config.server.clone(),
             registry,
@@ -267,6 +295,8 @@ impl Server {
             config,
             certs,
             shutdown_tx,
+            rooms_tx,
+            handoff,
             wss,
             ws,
             ops,
@@ -302,6 +332,7 @@ impl Server {
         ServerHandle {
             net: Arc::clone(&self.net),
             certs: Arc::clone(&self.certs),
+            handoff: self.handoff.clone(),
         }
     }
 
@@ -314,6 +345,8 @@ impl Server {
             config,
             certs,
             shutdown_tx,
+            rooms_tx,
+            handoff,
             wss,
             ws,
             ops,
@@ -321,7 +354,12 @@ impl Server {
             ..
         } = self;
         let ops = ops.map(|(listener, handle)| {
-            tokio::spawn(endpoint::serve(listener, handle, Arc::clone(&net)))
+            tokio::spawn(endpoint::serve(
+                listener,
+                handle,
+                Arc::clone(&net),
+                handoff.clone(),
+            ))
         });
         let mut listeners = vec![tokio::spawn(accept_loop(wss, Some(tls), Arc::clone(&net)))];
         if let Some(ws) = ws {
@@ -347,7 +385,27 @@ impl Server {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        tracing::info!("closing sessions with 1001 and stopping rooms");
+        tracing::info!(
+            handoff = handoff.as_ref().is_some_and(|h| h.target().is_some()),
+            "stopping rooms: each hands over to the successor or closes its players with 1001"
+        );
+        let _ = rooms_tx.send(true);
+        // The rooms first: a room's players stay connected until it has handed over (and told
+        // them where it went) or closed them. Bounded by the handoff timeout and the grace.
+        let rooms_done =
+            tokio::time::Instant::now() + Duration::from_millis(config.handoff.timeout_ms + 1_000);
+        while !net.registry.room_names().is_empty() {
+            let now = tokio::time::Instant::now();
+            if now >= rooms_done.min(deadline) {
+                tracing::warn!(
+                    rooms = net.registry.room_names().len(),
+                    "rooms still stopping; closing sessions"
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tracing::info!("closing sessions with 1001");
         let _ = shutdown_tx.send(true);
         for l in listeners {
             let _ = l.await;

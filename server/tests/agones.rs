@@ -896,3 +896,48 @@ async fn with_agones_off_nothing_reaches_for_a_sidecar() -> anyhow::Result<()> {
     assert!(status.success(), "exit status 0: {status}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agones_shutdown_hands_the_match_to_the_successor() -> anyhow::Result<()> {
+    // The successor stands in for the server a rolling update allocates from the new Fleet.
+    let secret = [(
+        "TICKSTREAM_HANDOFF_SECRET",
+        "the fleet's shared handoff secret",
+    )];
+    let successor = ServerProcess::start_with_env(&[], &secret)?;
+    let sidecar = Sidecar::start().await?;
+    let config = agones_config("handoff", "")?;
+    let port = sidecar.addr.port().to_string();
+    let ops = format!("http://{}", successor.metrics);
+    let mut server = ServerProcess::start_with_env(
+        &[
+            "--config",
+            &config,
+            "--handoff-successor",
+            &ops,
+            "--handoff-successor-url",
+            &successor.ws_url(),
+        ],
+        &[("AGONES_SDK_HTTP_PORT", port.as_str()), secret[0]],
+    )?;
+    eventually("Ready", &server, || async {
+        Ok(!sidecar.calls("/ready").is_empty())
+    })
+    .await?;
+    let player = join_and_wait_for_close(&server.ws_url(), "match").await?;
+    sidecar.shut_down();
+    let closed = assert_all_closed_with_1001(vec![player]).await?;
+    assert_eq!(
+        closed[0].moved.as_deref(),
+        Some(successor.ws_url().as_str()),
+        "the player is told where its match went: {:?}",
+        closed[0]
+    );
+    assert!(server.exited(STEP_TIMEOUT).await?.success(), "exit 0");
+    let (_, rooms) = http_get(successor.metrics, "/rooms").await?;
+    assert!(
+        rooms.contains("\"match\""),
+        "the match runs on the successor: {rooms}"
+    );
+    Ok(())
+}

@@ -238,6 +238,31 @@ fn the_fleet_runs_the_server_as_an_agones_game_server() {
         Some(true),
         "the pod runs as a non-root user"
     );
+
+    // Handoff on a rolling update: the secret comes from a Secret every version shares, and
+    // the ops listener (which serves /internal/handoff) is reachable from other pods.
+    let env = list(server, &["env"], "the container");
+    let handoff = env
+        .iter()
+        .find(|e| e["name"].as_str() == Some("TICKSTREAM_HANDOFF_SECRET"))
+        .expect("the handoff secret is passed in the environment");
+    assert!(
+        handoff["valueFrom"]["secretKeyRef"]["name"]
+            .as_str()
+            .is_some(),
+        "from a Secret"
+    );
+    assert!(
+        config
+            .server
+            .metrics_listen
+            .is_some_and(|a| !a.ip().is_loopback()),
+        "the ops listener is reachable from the successor's pod"
+    );
+    assert!(
+        config.handoff.timeout_ms < config.server.shutdown_grace_ms,
+        "a handoff fits in the drain"
+    );
 }
 
 /// The capacity of the Fleet's Counter `name`, which must be declared.

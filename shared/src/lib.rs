@@ -35,8 +35,8 @@ pub use delta3::{Delta3, Motion, Move};
 pub use entity::{EntityState, Fields, MAX_FIELDS, view_checksum};
 pub use ids::{EntityId, Tick};
 pub use messages::{
-    ClientMsg, ErrorMsg, FieldSpec, GameEvent, Input, Input5, Join, MoveRule, Ping, Pong, Resume,
-    ServerMsg, Update, Update3, Welcome, Welcome4,
+    ClientMsg, ErrorMsg, FieldSpec, GameEvent, Input, Input5, Join, MoveRule, Moved, Ping, Pong,
+    Resume, ServerMsg, Update, Update3, Welcome, Welcome4,
 };
 pub use replica::{Replica, ReplicaError};
 pub use rng::Mulberry32;

@@ -154,6 +154,18 @@ pub enum ServerMsg {
     /// Protocol v4's answer to [`Join`] and [`Resume`]: the v3 welcome and the game's movement
     /// rule. Sent instead of [`ServerMsg::Welcome`] on a `tickstream.v4` connection.
     Welcome4(Welcome4),
+    /// Protocol v5: the room moved to another process (a deploy handed it over), so the server
+    /// is about to close this connection with 1001. The client resumes at `url` with
+    /// [`Resume`] (its current token, its `last_event_seq`, input seqs continuing), same room
+    /// name. Never sent on a v2–v4 connection: those get the plain 1001.
+    Moved(Moved),
+}
+
+/// Protocol v5's notice that the client's room now runs elsewhere (PROTOCOL.md §17.2).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Moved {
+    /// The WebSocket URL of the process that runs the room now (`wss://host:port/ws`).
+    pub url: String,
 }
 
 /// Sent once, right after a successful [`Join`] or [`Resume`], before the first [`Update`]

@@ -14,6 +14,13 @@ impl Mulberry32 {
         Self { state: seed }
     }
 
+    /// The generator's whole state: [`Mulberry32::new`] with it continues the same sequence
+    /// (how a room's generator travels when the room moves to another process).
+    #[must_use]
+    pub fn state(&self) -> u32 {
+        self.state
+    }
+
     /// The next raw 32-bit output.
     pub fn next_u32(&mut self) -> u32 {
         self.state = self.state.wrapping_add(0x6D2B_79F5);

@@ -10,7 +10,8 @@ use tickstream_shared::codec::{decode_client, decode_server, encode_client, enco
 use tickstream_shared::messages::ViewChecksum;
 use tickstream_shared::{
     Change, ClientMsg, Delta, EntityId, EntityState, ErrorMsg, FieldChange, FieldSpec, GameEvent,
-    Input, Input5, Join, MoveRule, Ping, Pong, Resume, ServerMsg, Tick, Update, Welcome, Welcome4,
+    Input, Input5, Join, MoveRule, Moved, Ping, Pong, Resume, ServerMsg, Tick, Update, Welcome,
+    Welcome4,
 };
 
 const VECTORS: &str = "tests/golden/vectors.txt";
@@ -716,4 +717,61 @@ fn render_ticks_become_view_times() {
         (Tick(12), 64, 12.25),
         "round trip"
     );
+}
+
+/// v5's server message: `Moved` (variant 6), the notice before a 1001 that the room continues
+/// at another process's URL.
+fn v5_samples() -> Vec<(&'static str, ServerMsg)> {
+    vec![(
+        "server_moved",
+        ServerMsg::Moved(Moved {
+            url: "wss://b.example:7443/ws".into(),
+        }),
+    )]
+}
+
+#[test]
+fn v5_server_messages_match_their_golden_bytes_and_decode_back() {
+    let ours: BTreeMap<String, Vec<u8>> = v5_samples()
+        .into_iter()
+        .map(|(name, msg)| {
+            let mut buf = Vec::new();
+            encode_server(&msg, &mut buf).expect("v5 sample encodes");
+            (name.to_owned(), buf)
+        })
+        .collect();
+    if std::env::var_os("TICKSTREAM_BLESS").is_some() {
+        // Keep the file's other v5 vectors (the inputs); replace ours.
+        let mut all = read_vectors(VECTORS_V5);
+        all.extend(ours.clone());
+        let text: String = all
+            .iter()
+            .map(|(name, bytes)| format!("{name} {}\n", hex(bytes)))
+            .collect();
+        std::fs::write(VECTORS_V5, text).expect("vector file is writable");
+    }
+    let golden = read_vectors(VECTORS_V5);
+    for (name, msg) in v5_samples() {
+        let bytes = golden
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is in {VECTORS_V5}"));
+        assert_eq!(
+            hex(&ours[name]),
+            hex(bytes),
+            "{name}: encoding differs from the golden vector (wire format changed?)"
+        );
+        assert_eq!(decode_server(bytes), Ok(msg), "{name} decodes back");
+    }
+}
+
+/// The layout PROTOCOL.md §17.2 gives: variant 6, then the URL as a string (varint length,
+/// UTF-8 bytes).
+#[test]
+fn a_moved_is_variant_6_then_the_url() {
+    let url = "wss://b.example:7443/ws";
+    let mut buf = Vec::new();
+    encode_server(&ServerMsg::Moved(Moved { url: url.into() }), &mut buf).expect("encodes");
+    assert_eq!(buf[0], 6, "variant 6");
+    assert_eq!(usize::from(buf[1]), url.len(), "the length");
+    assert_eq!(&buf[2..], url.as_bytes(), "the UTF-8 bytes");
 }

@@ -2,7 +2,7 @@
 // pinned by the Rust test `v5_inputs_match_their_golden_bytes_and_decode_back`; docs/PROTOCOL.md
 // §17): every `client_input5…` vector decodes to the values listed here and encodes back to the
 // same bytes, and viewTime turns render ticks into the (tick, 1/256) pairs the Rust crate does.
-// The file may hold other v5 messages' vectors too; this test reads only its own.
+// Also `server_moved` (§17.2): it decodes to its URL and encodes back to the same bytes.
 //
 // Run: node --test tests/js/   (the Rust test `tests/tests/web.rs` runs it in `cargo test`)
 
@@ -10,7 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
-import { decodeClientMsg, encodeClientMsg, encodeInput5, viewTime } from "../../assets/web/tickstream.js";
+import { decodeClientMsg, decodeServerMsg, encodeClientMsg, encodeInput5, encodeServerMsg, viewTime } from "../../assets/web/tickstream.js";
 
 const hex = (bytes) => Buffer.from(bytes).toString("hex");
 const unhex = (s) => new Uint8Array(Buffer.from(s, "hex"));
@@ -47,4 +47,12 @@ test("view times: whole tick and 1/256ths, rounded down, clamped", () => {
   assert.deepEqual(viewTime(Number.NaN), { viewTick: 0, viewFrac: 0 }, "NaN");
   assert.deepEqual(viewTime(1e12), { viewTick: 4294967295, viewFrac: 0 }, "past the last tick");
   assert.throws(() => encodeInput5(1, 0, 0, 0, 5, 256), /view_frac/, "a fraction of 256 is refused");
+});
+
+test("Moved decodes to its URL and encodes back to the golden bytes", () => {
+  const h = vectors().get("server_moved");
+  assert.ok(h, "server_moved is in vectors-v5.txt");
+  const msg = decodeServerMsg(unhex(h));
+  assert.deepEqual(msg, { type: "Moved", url: "wss://b.example:7443/ws" }, "Moved and its URL");
+  assert.equal(hex(encodeServerMsg(msg)), h, "re-encodes to the same bytes");
 });

@@ -22,7 +22,7 @@ pub(super) async fn open(
 pub(super) async fn connection(
     cfg: &BotConfig,
     client: Connection,
-    welcome: &Welcome,
+    welcome: &tickstream_shared::Welcome4,
     shared: &Arc<Shared>,
     counters: &Arc<BotCounters>,
     player: &mut Player,
@@ -54,6 +54,8 @@ pub(super) async fn connection(
             last_ack: player.last_ack,
             residuals: cfg.residuals,
             duel,
+            rules: MoveCheck::for_welcome(welcome),
+            after_move: player.after_move.take(),
         },
         stopped,
     ));
@@ -138,6 +140,16 @@ pub(super) async fn connection(
     }
     player.events = o.events;
     player.last_ack = o.last_ack;
+    if let Some(gap) = o.move_gap {
+        let ms = gap.as_secs_f64() * 1e3;
+        report.move_gap_ms_max = Some(report.move_gap_ms_max.map_or(ms, |m: f64| m.max(ms)));
+    }
+    report.move_state_errors += o.move_state_errors.len() as u64;
+    for e in o.move_state_errors {
+        if report.move_state_error_samples.len() < MAX_EVENT_ERROR_SAMPLES {
+            report.move_state_error_samples.push(e);
+        }
+    }
     if resumed && o.synced {
         report.resumes += 1;
         counters.resumes.fetch_add(1, Ordering::Relaxed);
@@ -148,10 +160,13 @@ pub(super) async fn connection(
     }
     // Already counted live by the reader.
     errors.list.extend(o.errors);
-    if dropped && !stopped_by_error {
-        ConnEnd::Dropped
-    } else {
-        ConnEnd::Over
+    match o.moved {
+        Some((url, before, rules, at)) if !stopped_by_error => {
+            player.after_move = Some((before, rules, at));
+            ConnEnd::Moved(url)
+        }
+        _ if dropped && !stopped_by_error => ConnEnd::Dropped,
+        _ => ConnEnd::Over,
     }
 }
 

@@ -13,6 +13,10 @@
 //! just goes away) and the bot reconnects with `Resume`, checking that it gets the same entity
 //! back, that the snapshot passes the checksum, and that the events go on without a gap.
 //!
+//! When the server hands the bot's room to another process (protocol v5's `Moved`), the bot
+//! follows: it keeps its replica as it was, resumes at the new URL, and compares the
+//! successor's first update with it ([`MoveCheck`]), timing the gap.
+//!
 //! # Layout
 //!
 //! - here: the bot's settings ([`BotConfig`], [`Window`]), its live [`BotCounters`], and
@@ -39,6 +43,7 @@ use tokio::time::MissedTickBehavior;
 
 use crate::churn::{Churn, ChurnSchedule};
 use crate::events::{EventCheck, EventError};
+use crate::moves::{BeforeMove, MoveCheck, MoveStateError};
 use crate::rtt::{RttRing, micros_since, record_rtt, rtt_histogram};
 use crate::schedule::{INPUT_INTERVAL, InputSchedule};
 
@@ -246,6 +251,8 @@ struct Player {
     /// Inputs keep counting across resumes (the server wants `seq` above the last applied).
     schedule: InputSchedule,
     churn: Option<ChurnSchedule>,
+    /// After a `Moved`: the view before it and when it came, for the next connection's check.
+    after_move: Option<(BeforeMove, MoveCheck, Instant)>,
 }
 
 impl Player {
@@ -256,6 +263,7 @@ impl Player {
             last_ack: 0,
             schedule: InputSchedule::for_bot(index),
             churn: None,
+            after_move: None,
         }
     }
 
@@ -301,6 +309,8 @@ impl Player {
 enum ConnEnd {
     /// The bot dropped it on purpose, to resume.
     Dropped,
+    /// The room moved to another process: resume at this URL.
+    Moved(String),
     /// Anything else: the bot is done.
     Over,
 }
@@ -321,10 +331,13 @@ async fn play(
     player.churn = cfg
         .churn
         .map(|c| ChurnSchedule::for_bot(cfg.index, c.mean_interval));
+    // Where the room runs now, once it moved.
+    let mut moved_to: Option<Connector> = None;
     loop {
         let resuming = player.state.resumes();
         let hello = player.hello();
-        let (mut client, welcome) = match open(cfg, connector, &hello).await {
+        let current = moved_to.as_ref().unwrap_or(connector);
+        let (mut client, welcome) = match open(cfg, current, &hello).await {
             Ok(opened) => opened,
             // The run ended while the bot was offline: nothing to resume into.
             Err(BotError::Late) if resuming => return,
@@ -368,6 +381,13 @@ async fn play(
         .await;
         match end {
             ConnEnd::Over => return,
+            ConnEnd::Moved(url) => {
+                report.moves += 1;
+                match current.for_url(&url) {
+                    Ok(c) => moved_to = Some(c),
+                    Err(e) => return errors.push(BotError::Connect(e)),
+                }
+            }
             ConnEnd::Dropped => {
                 report.drops += 1;
                 let delay = cfg.churn.map_or(Duration::ZERO, |c| c.reconnect_delay);
@@ -432,6 +452,10 @@ struct ReadCtx {
     residuals: bool,
     /// In the duel: the bot's eyes, and where its decisions go to the writer.
     duel: Option<(duel::DuelBrain, tokio::sync::mpsc::Sender<duel::DuelCmd>)>,
+    /// This connection's game, for checking a room that moves.
+    rules: MoveCheck,
+    /// After a move: the view before it, the previous game's rules, and when `Moved` came.
+    after_move: Option<(BeforeMove, MoveCheck, Instant)>,
 }
 
 /// What a reader measured, and the state it hands back for the next connection.
@@ -453,4 +477,10 @@ struct ReadOutcome {
     residuals: BTreeMap<(i64, i64), u64>,
     shots: u64,
     hits_confirmed: u64,
+    /// The room moved: where to, the view before, the rules, when.
+    moved: Option<(String, BeforeMove, MoveCheck, Instant)>,
+    /// After a move: from `Moved` to the successor's first update.
+    move_gap: Option<Duration>,
+    /// After a move: how the successor's first view does not continue the one before.
+    move_state_errors: Vec<MoveStateError>,
 }

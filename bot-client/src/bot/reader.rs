@@ -45,8 +45,12 @@ pub(super) async fn read_loop(
         residuals: BTreeMap::new(),
         shots: 0,
         hits_confirmed: 0,
+        moved: None,
+        move_gap: None,
+        move_state_errors: Vec::new(),
     };
     let mut duel = ctx.duel;
+    let mut after_move = ctx.after_move;
     // Socket bytes are charged to the message whose read brought them in.
     let mut socket_seen = reader.socket_bytes_read();
     let mut errors = ErrorLog::new(&ctx.counters);
@@ -97,6 +101,15 @@ pub(super) async fn read_loop(
                             errors.push(BotError::Unexpected("a second Welcome"));
                             break;
                         }
+                        ServerMsg::Moved(m) => {
+                            // The view as it is now is what the successor must continue.
+                            let before = BeforeMove {
+                                tick: view.replica().tick().map_or(0, |t| t.0),
+                                entities: view.replica().entities().to_vec(),
+                            };
+                            out.moved = Some((m.url, before, ctx.rules, now));
+                            continue;
+                        }
                         _ => continue,
                     },
                     Err(ViewError::Desync(e)) => {
@@ -122,6 +135,11 @@ pub(super) async fn read_loop(
                 if applied.first {
                     out.synced = true;
                     ctx.flags.synced.store(true, Ordering::Release);
+                    if let Some((before, rules, at)) = after_move.take() {
+                        out.move_gap = Some(now.saturating_duration_since(at));
+                        let after = view.replica().entities();
+                        out.move_state_errors = rules.check(&before, applied.tick.0, after);
+                    }
                 }
                 for e in events {
                     if let Err(err) = out.events.check(e) {
@@ -155,6 +173,8 @@ pub(super) async fn read_loop(
                     }
                 }
             }
+            Ok(Incoming::Close { .. }) if out.moved.is_some() => break,
+            Err(_) if out.moved.is_some() => break,
             Ok(Incoming::Close { code, reason }) => {
                 let asked = ctx.flags.closing.load(Ordering::Acquire);
                 let expected = asked && (code == close_code::NORMAL || code == NO_STATUS);

@@ -202,6 +202,15 @@ pub struct BotReport {
     pub shots: u64,
     /// Those the server judged hits.
     pub hits_confirmed: u64,
+    /// Times the bot's room moved to another process and the bot followed (protocol v5).
+    pub moves: u32,
+    /// The longest time from a `Moved` to the successor's first update, in milliseconds.
+    pub move_gap_ms_max: Option<f64>,
+    /// Ways the successor's first view did not continue the view before the move
+    /// ([`crate::moves::MoveCheck`]).
+    pub move_state_errors: u64,
+    /// The first few of those.
+    pub move_state_error_samples: Vec<MoveStateError>,
 }
 
 /// The bytes of the header of an unmasked WebSocket frame (server to client) with `len` bytes
@@ -244,6 +253,10 @@ impl BotReport {
             residuals: BTreeMap::new(),
             shots: 0,
             hits_confirmed: 0,
+            moves: 0,
+            move_gap_ms_max: None,
+            move_state_errors: 0,
+            move_state_error_samples: Vec::new(),
         }
     }
 }

@@ -102,6 +102,19 @@ impl Aggregator {
                     .push(format!("bot {}: {failure}", r.index));
             }
         }
+        if r.moves > 0 {
+            s.moved += 1;
+        }
+        if let Some(ms) = r.move_gap_ms_max {
+            s.move_gap_ms_max = Some(s.move_gap_ms_max.map_or(ms, |m| m.max(ms)));
+        }
+        s.move_state_errors += r.move_state_errors;
+        for e in &r.move_state_error_samples {
+            if s.move_state_error_samples.len() < MAX_SAMPLES {
+                s.move_state_error_samples
+                    .push(format!("bot {}: {e}", r.index));
+            }
+        }
         for e in &r.errors {
             self.add_error(e.kind(), || format!("bot {}: {e}", r.index));
         }

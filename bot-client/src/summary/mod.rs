@@ -133,6 +133,16 @@ pub struct Summary {
     pub hits_confirmed: u64,
     /// `hits_confirmed / shots` (0 without shots).
     pub hit_ratio: f64,
+    /// Bots whose room moved to another process and that followed it (protocol v5's `Moved`).
+    pub moved: u32,
+    /// The longest time from a `Moved` to the successor's first update, over all bots, in
+    /// milliseconds (`None` if no room moved).
+    pub move_gap_ms_max: Option<f64>,
+    /// Ways a successor's first view did not continue the view before the move (a restarted
+    /// world, a player that jumped, a score that went down…; see [`crate::moves::MoveCheck`]).
+    pub move_state_errors: u64,
+    /// The first few of those, with the bot number.
+    pub move_state_error_samples: Vec<String>,
 }
 
 impl Summary {
@@ -144,6 +154,7 @@ impl Summary {
             && self.errors == 0
             && self.event_errors == 0
             && self.resume_failures == 0
+            && self.move_state_errors == 0
             && self.bots_connected == self.bots_requested
     }
 }
@@ -268,6 +279,17 @@ impl fmt::Display for Summary {
                 self.hit_ratio * 100.0,
                 self.latency_ms
             )?;
+        }
+        if self.moved > 0 || self.move_state_errors > 0 {
+            let gap = self.move_gap_ms_max.unwrap_or(0.0);
+            writeln!(
+                f,
+                "  moved         {} bots followed their room (longest gap {gap:.0} ms), {} move state errors",
+                self.moved, self.move_state_errors
+            )?;
+            for s in &self.move_state_error_samples {
+                writeln!(f, "    {s}")?;
+            }
         }
         writeln!(f, "  desyncs       {}", self.desyncs)?;
         for s in &self.desync_samples {

@@ -25,6 +25,8 @@ namespace Tickstream.Tests
             t.Add(Pair("golden: prediction examples of PROTOCOL.md 15.2", PredictExamples));
             t.Add(Pair("golden: every vector of vectors-v4.txt decodes with its move rule and re-encodes", Welcome4));
             t.Add(Pair("golden: the client_input5 vectors of vectors-v5.txt decode and re-encode", Input5));
+            t.Add(Pair("golden: vectors-v5.txt's Moved decodes to its URL and re-encodes", MovedV5));
+            t.Add(Pair("golden: the client offers v5 first", OffersV5));
             t.Add(Pair("golden: malformed messages are error values", Malformed));
         }
 
@@ -63,6 +65,25 @@ namespace Tickstream.Tests
             var w = new ByteWriter();
             new ServerMessageEncoder().Encode(w, m);
             return Check.Hex(w.Buffer, w.Length);
+        }
+
+        static void MovedV5()
+        {
+            // v5: Moved (variant 6) = the URL as a string.
+            var vectors = Vectors("vectors-v5.txt");
+            Check.Equal(1, vectors.Count, "vectors-v5.txt holds one message");
+            var bytes = Vector("vectors-v5.txt", "server_moved");
+            var m = Decode(new ServerMessageDecoder(), bytes, "server_moved");
+            Check.Equal(ServerMessageType.Moved, m.Type, "a Moved");
+            Check.Equal("wss://b.example:7443/ws", m.MovedUrl, "its URL");
+            Check.Equal(Check.Hex(bytes), Reencode(m), "re-encodes byte for byte");
+        }
+
+        static void OffersV5()
+        {
+            Check.Equal("tickstream.v5", Protocol.Subprotocols[0], "v5 first");
+            Check.Equal(5, Protocol.VersionOf("tickstream.v5"), "names version 5");
+            Check.Equal(4, Protocol.Subprotocols.Length, "v5, v4, v3, v2");
         }
 
         static void EveryVectorRoundTrips()

@@ -5,11 +5,12 @@
 //!
 //! One file per section, each with its defaults (a comment per field saying why) and its own
 //! `validate`: [`server_config`], [`rooms_config`], [`log_config`], [`agones_config`],
-//! [`sync_config`], [`recording_config`]; the
+//! [`sync_config`], [`recording_config`], [`handoff_config`]; the
 //! games' sections are their parameter types in [`crate::sim`]. [`overrides`] holds the flags
 //! and environment variables, derived with `clap`.
 
 pub mod agones_config;
+pub mod handoff_config;
 pub mod log_config;
 pub mod overrides;
 pub mod recording_config;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use agones_config::AgonesConfig;
+pub use handoff_config::HandoffConfig;
 pub use log_config::{LogConfig, LogFormat};
 pub use overrides::Overrides;
 pub use recording_config::RecordingConfig;
@@ -90,6 +92,8 @@ pub struct Config {
     pub sync: SyncConfig,
     /// Recording matches for replay: off by default.
     pub recording: RecordingConfig,
+    /// Handing rooms to a successor process on a drain: off unless a secret is set.
+    pub handoff: HandoffConfig,
 }
 
 impl Config {
@@ -131,6 +135,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.server.validate()?;
         self.agones.validate()?;
+        self.handoff.validate()?;
         self.log.validate()?;
         self.rooms.validate()?;
         self.recording.validate()?;

@@ -59,6 +59,17 @@ pub struct Overrides {
     /// (see docs/RECORDING.md) [default: off].
     #[arg(long = "record", env = "TICKSTREAM_RECORD", value_name = "DIR")]
     pub record_dir: Option<PathBuf>,
+    /// Secret shared with a successor for handing rooms over on a drain (prefer the
+    /// environment variable). Unset, rooms are not handed over and none are accepted.
+    #[arg(long, env = "TICKSTREAM_HANDOFF_SECRET", hide_env_values = true)]
+    pub handoff_secret: Option<String>,
+    /// The successor's ops listener, `http://HOST:PORT`, that draining rooms go to (with
+    /// --handoff-successor-url).
+    #[arg(long, env = "TICKSTREAM_HANDOFF_SUCCESSOR", value_name = "URL")]
+    pub handoff_successor: Option<String>,
+    /// The WebSocket URL the successor's players connect to (`wss://HOST:PORT/ws`).
+    #[arg(long, env = "TICKSTREAM_HANDOFF_SUCCESSOR_URL", value_name = "URL")]
+    pub handoff_successor_url: Option<String>,
 }
 
 impl Overrides {
@@ -69,6 +80,17 @@ impl Overrides {
         if let Some(v) = &o.join_secret {
             s.join_secret = Some(v.clone());
         }
+        let h = &mut config.handoff;
+        if let Some(v) = &o.handoff_secret {
+            h.secret = Some(v.clone());
+        }
+        if let Some(v) = &o.handoff_successor {
+            h.successor = Some(v.clone());
+        }
+        if let Some(v) = &o.handoff_successor_url {
+            h.successor_url = Some(v.clone());
+        }
+        let s = &mut config.server;
         if let Some(v) = o.listen {
             s.listen = v;
         }

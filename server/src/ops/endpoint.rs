@@ -8,6 +8,8 @@
 //! | `/healthz` | 200 while the process runs: it is alive (liveness probe) |
 //! | `/readyz` | 200 while accepting players, 503 from the first moment of a drain (readiness probe) |
 //! | `/rooms` | JSON: every live room's name, game, players, capacity and tick rate |
+//! | `POST /internal/handoff` | with `[handoff]` on: a draining predecessor's room, signed ([`super::handoff`]) |
+//! | `POST /internal/successor` | with `[handoff]` on: where this server's rooms go when it drains, signed |
 //!
 //! It answers until the server's run ends, through the whole drain.
 
@@ -28,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::handoff::Handoff;
 use crate::net::NetCtx;
 
 /// Ops connections served at once; a scraper or two and the probes need a handful, and a
@@ -45,7 +48,12 @@ const EXPOSITION: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Serves the ops endpoints until the task running it is aborted, which also ends every open
 /// ops connection (they are tasks of this one).
-pub(crate) async fn serve(listener: TcpListener, metrics: PrometheusHandle, ctx: Arc<NetCtx>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    metrics: PrometheusHandle,
+    ctx: Arc<NetCtx>,
+    handoff: Option<Arc<Handoff>>,
+) {
     let limit = Arc::new(Semaphore::new(MAX_OPS_CONNECTIONS));
     let mut conns = JoinSet::new();
     loop {
@@ -67,11 +75,22 @@ pub(crate) async fn serve(listener: TcpListener, metrics: PrometheusHandle, ctx:
         };
         let metrics = metrics.clone();
         let ctx = Arc::clone(&ctx);
+        let handoff = handoff.clone();
         conns.spawn(async move {
             let _permit = permit;
-            let service = service_fn(move |req| {
-                let resp = answer(&req, &metrics, &ctx);
-                async move { Ok::<_, Infallible>(resp) }
+            let service = service_fn(move |req: Request<Incoming>| {
+                let internal =
+                    req.method() == Method::POST && req.uri().path().starts_with("/internal/");
+                let (ctx, handoff) = (Arc::clone(&ctx), handoff.clone());
+                let resp = (!internal).then(|| answer(&req, &metrics, &ctx));
+                async move {
+                    let resp = match (resp, handoff) {
+                        (Some(resp), _) => resp,
+                        (None, Some(h)) => h.answer(req, &ctx.registry).await,
+                        (None, None) => text(StatusCode::NOT_FOUND, "not found: handoff is off\n"),
+                    };
+                    Ok::<_, Infallible>(resp)
+                }
             });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())

@@ -6,6 +6,8 @@
 //!   histogram buckets, series created at zero, periodic upkeep.
 //! - [`endpoint`]: the ops HTTP listener, apart from the game listeners: `/metrics`,
 //!   `/healthz` (alive) and `/readyz` (accepting players; 503 while draining).
+//! - [`handoff`]: handing rooms to a successor process on a drain: the signed internal
+//!   endpoints (`/internal/handoff`, `/internal/successor`) and the client that offers rooms.
 //! - [`logging`]: the `tracing` subscriber, readable text or JSON lines.
 //! - [`signal`]: SIGINT and SIGTERM as a future, the trigger of the graceful drain.
 //! - `agones` (cargo feature `agones`, on by default): the Agones game server lifecycle
@@ -16,6 +18,7 @@
 #[cfg(feature = "agones")]
 pub mod agones;
 pub mod endpoint;
+pub mod handoff;
 pub mod logging;
 pub mod recorder;
 pub mod signal;

@@ -60,6 +60,7 @@ fn builder() -> PrometheusBuilder {
         (m::TICK_DURATION, m::TICK_SECONDS_BUCKETS),
         (m::TICK_LAG, m::TICK_SECONDS_BUCKETS),
         (m::UPDATE_SIZE, m::UPDATE_SIZE_BUCKETS),
+        (m::HANDOFF_DURATION, m::HANDOFF_SECONDS_BUCKETS),
     ];
     let mut builder = PrometheusBuilder::new();
     for (name, bounds) in buckets {

@@ -3,15 +3,17 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tickstream_shared::{EntityId, RoomName};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::handoff::Successor;
 use super::link::ClientLink;
-use super::room::{self, RoomCmd, RoomStart};
+use super::room::{self, Restore, RoomCmd, RoomStart};
 pub use super::room_info::RoomInfo;
+use super::saved_room::SavedRoom;
 use crate::config::{RecordingConfig, RoomRule};
 use crate::metrics as m;
 use crate::sim::{Game, GameCatalog};
@@ -96,6 +98,34 @@ pub enum OpenError {
     /// The room could not be started (the room cap, or the server is shutting down).
     #[error(transparent)]
     Refused(#[from] JoinError),
+}
+
+/// Why a room handed over by a predecessor was not taken ([`Registry::adopt`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdoptError {
+    /// A room of that name runs here already: a room runs in one process at a time.
+    #[error("room {0:?} runs here already")]
+    Exists(String),
+    /// This server has no game of that name, or the name is not a room name.
+    #[error("cannot run room {0:?}: {1}")]
+    Unrunnable(String, String),
+    /// The room cap, or this server is draining itself.
+    #[error(transparent)]
+    Refused(#[from] JoinError),
+    /// The game could not restore the world.
+    #[error("the game could not restore the room: {0}")]
+    RestoreFailed(String),
+}
+
+impl AdoptError {
+    /// The `outcome` label of [`crate::metrics::HANDOFFS_RECEIVED`].
+    #[must_use]
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Exists(_) => "exists",
+            _ => "refused",
+        }
+    }
 }
 
 /// A successful join.
@@ -238,9 +268,16 @@ pub(crate) struct Shared {
     shutdown: watch::Receiver<bool>,
     /// Every room task and recording writer; the drain waits for them.
     pub(crate) tasks: TaskTracker,
+    /// Where rooms go when the server drains; unset, they drain with 1001.
+    successor: OnceLock<Arc<dyn Successor>>,
 }
 
 impl Shared {
+    /// Where rooms go when the server drains, if anywhere.
+    pub(crate) fn successor(&self) -> Option<Arc<dyn Successor>> {
+        self.successor.get().cloned()
+    }
+
     pub(crate) fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -297,6 +334,7 @@ impl Registry {
                 policy,
                 shutdown,
                 tasks,
+                successor: OnceLock::new(),
             }),
         };
         let mut rooms = registry.shared.rooms();
@@ -327,7 +365,7 @@ impl Registry {
             .policy
             .settings_for(name)
             .ok_or(JoinError::UnknownGame)?;
-        self.spawn_room(rooms, name, settings, creator)
+        self.spawn_room(rooms, name, settings, creator, None)
     }
 
     /// Starts the room `name` with `settings` under the map lock, within the room cap and
@@ -339,6 +377,7 @@ impl Registry {
         name: &str,
         settings: RoomSettings,
         creator: Option<IpAddr>,
+        restore: Option<Restore>,
     ) -> Result<(), JoinError> {
         if rooms.len() >= self.shared.max_rooms {
             return Err(JoinError::TooManyRooms);
@@ -359,6 +398,7 @@ impl Registry {
             rx,
             registry: Arc::clone(&self.shared),
             shutdown: self.shared.shutdown.clone(),
+            restore,
         }));
         rooms.insert(name.to_owned(), Entry { tx, info, creator });
         metrics::gauge!(m::ROOMS).set(rooms.len() as f64);
@@ -456,8 +496,48 @@ impl Registry {
         if rooms.contains_key(name) {
             return Ok(false);
         }
-        self.spawn_room(&mut rooms, name, settings, None)?;
+        self.spawn_room(&mut rooms, name, settings, None, None)?;
         Ok(true)
+    }
+
+    /// Sets where rooms go when the server drains (once; the server does it at start with the
+    /// handoff client, whose target may change later).
+    pub fn set_successor(&self, successor: Arc<dyn Successor>) {
+        let _ = self.shared.successor.set(successor);
+    }
+
+    /// Continues a room a draining predecessor handed over: restored on its own task, it runs
+    /// here from its next tick once this returns `Ok`. A room of the same name that runs here
+    /// already is refused (a room runs in one process at a time); the room cap holds, but not
+    /// the per-address room limit (no player created it here).
+    pub async fn adopt(&self, saved: SavedRoom) -> Result<(), AdoptError> {
+        let name = saved.name.clone();
+        if RoomName::parse(&name).is_err() {
+            return Err(AdoptError::Unrunnable(name, "not a room name".into()));
+        }
+        if *self.shared.shutdown.borrow() {
+            return Err(JoinError::ShuttingDown.into());
+        }
+        let settings = self
+            .shared
+            .policy
+            .settings_with_game(&name, &saved.game)
+            .ok_or_else(|| {
+                AdoptError::Unrunnable(name.clone(), format!("no game {:?}", saved.game))
+            })?;
+        let (reply, answer) = oneshot::channel();
+        {
+            let mut rooms = self.shared.rooms();
+            if rooms.contains_key(&name) {
+                return Err(AdoptError::Exists(name));
+            }
+            let restore = Restore { saved, reply };
+            self.spawn_room(&mut rooms, &name, settings, None, Some(restore))?;
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the room ended before it started".into()))
+            .map_err(AdoptError::RestoreFailed)
     }
 
     /// Every live room, sorted by name, as `/rooms` lists them.

@@ -17,13 +17,15 @@ use std::time::{Duration, Instant};
 use slotmap::SlotMap;
 use tickstream_shared::codec::encode_server;
 use tickstream_shared::{
-    EntityId, GameEvent, Mulberry32, ServerMsg, Tick, Welcome, Welcome4, close_code,
+    EntityId, GameEvent, Moved, Mulberry32, ServerMsg, Tick, Welcome, Welcome4, close_code,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 
+use super::handoff::HandoffError;
 use super::link::{ClientLink, Outgoing, Published};
 use super::registry::{JoinError, Joined, RoomInfo, RoomSettings, Shared};
+use super::saved_room::{SavedPlayer, SavedRoom, token_hash};
 use crate::metrics as m;
 use crate::record::{Recorder, Start};
 use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, Rewind, StepCtx};
@@ -66,8 +68,9 @@ struct Player {
     ack_seq: u32,
     /// When the client's previous update was first found still waiting.
     stalled_since: Option<Instant>,
-    /// The token that resumes this player (single use; replaced on every welcome).
-    resume_token: String,
+    /// SHA-256 of the token that resumes this player (single use; replaced on every welcome).
+    /// Only the hash is kept: it is all a successor needs, and the token never leaves here.
+    token_hash: [u8; 32],
     /// When the connection dropped; the entity goes at `dropped_at + resume_grace`.
     dropped_at: Option<Instant>,
     /// The seq the next event gets.
@@ -86,7 +89,8 @@ pub(crate) struct Room {
     emitted: Vec<Emitted>,
     tick: Tick,
     players: SlotMap<PlayerKey, Player>,
-    tokens: HashMap<String, PlayerKey>,
+    /// Players by the hash of their resume token.
+    tokens: HashMap<[u8; 32], PlayerKey>,
     /// Since when the room has had no player at all.
     empty_since: Option<Instant>,
     rx: mpsc::Receiver<RoomCmd>,
@@ -138,18 +142,54 @@ pub(crate) struct RoomStart {
     pub(crate) rx: mpsc::Receiver<RoomCmd>,
     pub(crate) registry: Arc<Shared>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// A room handed over by a draining predecessor, to continue rather than create.
+    pub(crate) restore: Option<Restore>,
+}
+
+/// A room to continue from its saved state; `reply` says whether it runs now.
+pub(crate) struct Restore {
+    pub(crate) saved: SavedRoom,
+    pub(crate) reply: oneshot::Sender<Result<(), String>>,
 }
 
 /// Runs a room to its end. Whatever ends the task (the room emptied, shutdown, a panic in the
 /// game or in the room itself), the room's registry entry goes with it, so its name is free
 /// again: a dead room never answers "busy".
-pub(crate) async fn run(start: RoomStart) {
+pub(crate) async fn run(mut start: RoomStart) {
     let _listed = Listed {
         registry: Arc::clone(&start.registry),
         info: Arc::clone(&start.info),
     };
     let game = Arc::clone(&start.settings.game);
     let seed = room_seed(&start.info.name);
+    if let Some(restore) = start.restore.take() {
+        let name = start.info.name.clone();
+        let restored = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            game.restore(&name, &restore.saved.world)
+        }));
+        let world = match restored {
+            Ok(Ok(world)) => world,
+            Ok(Err(e)) => {
+                tracing::warn!(room = %name, error = %e, "cannot restore the room handed over");
+                let _ = restore.reply.send(Err(e.to_string()));
+                return;
+            }
+            Err(panic) => {
+                let what = panic_text(panic.as_ref());
+                tracing::error!(room = %name, panic = %what, "the game panicked restoring the room");
+                metrics::counter!(m::ROOM_PANICS).increment(1);
+                let _ = restore
+                    .reply
+                    .send(Err(format!("the game panicked: {what}")));
+                return;
+            }
+        };
+        let room = Room::restored(start, world, &restore.saved, Instant::now());
+        tracing::info!(room = %name, tick = room.tick.0, players = room.players.len(), "room continues here (handed over)");
+        let _ = restore.reply.send(Ok(()));
+        room.run().await;
+        return;
+    }
     let created =
         std::panic::catch_unwind(AssertUnwindSafe(|| game.create(&start.info.name, seed)));
     let world = match created {
@@ -204,10 +244,14 @@ impl Room {
             rx,
             registry,
             shutdown,
+            restore,
         } = start;
+        // A recording starts with the room's creation (docs/RECORDING.md): a room handed over
+        // mid-match from another process is not recorded here.
         let recorder = settings
             .recording
             .as_deref()
+            .filter(|_| restore.is_none())
             .and_then(|config| start_recording(config, &info.name, &settings, seed, &registry));
         let rewind = if settings.game.rewinds() {
             Rewind::new(settings.max_rewind_ms, settings.game.info().tick_rate_hz)
@@ -237,6 +281,116 @@ impl Room {
         }
     }
 
+    /// The room `saved` describes, continuing with `world` (restored from it): the same tick,
+    /// generator, players, events and resume tokens. Every player starts disconnected, within
+    /// its grace: the one connected at the save from `now`, one already dropped with what was
+    /// left of it.
+    fn restored(
+        start: RoomStart,
+        world: Box<dyn GameWorld>,
+        saved: &SavedRoom,
+        now: Instant,
+    ) -> Self {
+        let mut room = Self::new(start, world, saved.rng);
+        room.tick = Tick(saved.tick);
+        room.info.set_tick(room.tick);
+        for p in &saved.players {
+            let dropped_at = p
+                .dropped_ago()
+                .map_or(Some(now), |ago| now.checked_sub(ago).or(Some(now)));
+            let key = room.players.insert(Player {
+                link: None,
+                entity: EntityId(p.entity),
+                ack_seq: p.ack_seq,
+                stalled_since: None,
+                token_hash: p.token_hash,
+                dropped_at,
+                next_event_seq: p.next_event_seq,
+                history: p.history.iter().cloned().collect(),
+            });
+            room.tokens.insert(p.token_hash, key);
+        }
+        room.info.set_players(room.players.len());
+        room
+    }
+
+    /// The room as a [`SavedRoom`], or `None` when its game cannot save.
+    fn save(&self, now: Instant) -> Option<SavedRoom> {
+        let world = self.world.save()?;
+        let players = self
+            .players
+            .values()
+            .map(|p| SavedPlayer {
+                entity: p.entity.0,
+                ack_seq: p.ack_seq,
+                token_hash: p.token_hash,
+                dropped_ms: p.dropped_at.map(|t| {
+                    u64::try_from(now.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX)
+                }),
+                next_event_seq: p.next_event_seq,
+                history: p.history.iter().cloned().collect(),
+            })
+            .collect();
+        Some(SavedRoom {
+            name: self.info.name.clone(),
+            game: self.settings.game.info().name.clone(),
+            tick: self.tick.0,
+            rng: self.rng.state(),
+            world,
+            players,
+        })
+    }
+
+    /// The drain, for a room that has stopped ticking: with a successor, the room is saved and
+    /// handed over, then its v5 players are told where it went (`Moved`) and every connection
+    /// closes with 1001; without one, or if the handoff fails, they get 1001 as before. Every
+    /// attempt is counted by outcome and timed, and logged.
+    async fn leave_for_drain(&mut self) {
+        let moved_to = match self.registry.successor() {
+            Some(successor) if !self.players.is_empty() || !self.idle_when_empty => {
+                let started = Instant::now();
+                let now = Instant::now();
+                // Players whose session ended since the last tick are settled first, so that
+                // what travels is exactly the room as its last tick left it.
+                if self.guarded(|room| room.drop_gone_players(now)).is_none() {
+                    return;
+                }
+                let saved = self.guarded(|room| room.save(now));
+                let Some(saved) = saved else { return };
+                let result = match saved {
+                    Some(saved) => successor.hand_over(&self.info.name, saved.encode()).await,
+                    None => Err(HandoffError::Unsupported),
+                };
+                let took = started.elapsed();
+                let outcome = result.as_ref().map_or_else(HandoffError::label, |_| "ok");
+                metrics::counter!(m::HANDOFFS, "outcome" => outcome).increment(1);
+                metrics::histogram!(m::HANDOFF_DURATION).record(took);
+                match result {
+                    Ok(url) => {
+                        tracing::info!(room = %self.info.name, tick = self.tick.0, players = self.players.len(), ms = took.as_secs_f64() * 1e3, %url, "room handed over to the successor");
+                        Some(url)
+                    }
+                    Err(e) => {
+                        tracing::warn!(room = %self.info.name, error = %e, outcome, "handoff failed; draining the room's players with 1001");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        for link in self.links() {
+            match &moved_to {
+                Some(url) if link.protocol >= 5 => {
+                    let mut buf = Vec::new();
+                    let moved = ServerMsg::Moved(Moved { url: url.clone() });
+                    let msg = encode_server(&moved, &mut buf).ok().map(|()| buf);
+                    link.close_with(close_code::GOING_AWAY, "room moved", msg);
+                }
+                _ => link.close(close_code::GOING_AWAY, "server shutting down"),
+            }
+        }
+    }
+
     /// Runs ticks until the room is empty or the server shuts down. While it has no players
     /// (connected or within their resume grace) and its game does not ask to run without them,
     /// the room does not simulate at all: it sleeps until a join, its empty timeout or
@@ -261,6 +415,7 @@ impl Room {
                 tokio::select! {
                     biased;
                     _ = self.shutdown.changed() => {
+                        self.leave_for_drain().await;
                         self.retire(true);
                         break;
                     }
@@ -287,9 +442,7 @@ impl Room {
             tokio::select! {
                 biased;
                 _ = self.shutdown.changed() => {
-                    for link in self.links() {
-                        link.close(close_code::GOING_AWAY, "server shutting down");
-                    }
+                    self.leave_for_drain().await;
                     self.retire(true);
                     break;
                 }

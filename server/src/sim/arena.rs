@@ -7,7 +7,7 @@ use glam::DVec2;
 use tickstream_shared::{EntityId, EntityState, FieldSpec, MoveRule, Mulberry32, quant};
 
 use super::GameParams;
-use super::game::{Audience, Game, GameInfo, GameWorld, PlayerInput, StepCtx};
+use super::game::{Audience, Game, GameInfo, GameWorld, PlayerInput, RestoreError, StepCtx};
 
 /// Event kind: a player joined (sent to everyone with `game.announce_players`; `entity` is the
 /// player).
@@ -58,7 +58,28 @@ impl Game for Arena {
         // Plain numbers only: serializing them cannot fail.
         serde_json::to_string(&self.params).unwrap_or_default()
     }
+
+    fn restore(&self, _room: &str, saved: &[u8]) -> Result<Box<dyn GameWorld>, RestoreError> {
+        ArenaWorld::restore(self.params.clone(), saved).map(|w| Box::new(w) as Box<dyn GameWorld>)
+    }
 }
+
+/// The saved form of an arena world (format 1): exact `f64` bits and both generators' states.
+#[derive(bincode::Encode, bincode::Decode)]
+struct SavedArena {
+    /// Always [`SAVED_ARENA_FORMAT`] for this layout.
+    format: u16,
+    /// `(id, pos, heading)` in id order.
+    npcs: Vec<(u32, [f64; 2], f64)>,
+    /// `(id, pos, dir)` in id order.
+    players: Vec<(u32, [f64; 2], [f64; 2])>,
+    npc_rng: u32,
+    player_rng: u32,
+    next_id: u32,
+}
+
+/// The layout [`SavedArena`] is in.
+const SAVED_ARENA_FORMAT: u16 = 1;
 
 /// Entity kind of a player.
 pub const KIND_PLAYER: u8 = 0;
@@ -117,6 +138,47 @@ impl ArenaWorld {
             players: Vec::new(),
             params,
         }
+    }
+
+    /// The world [`GameWorld::save`] saved, under this server's `params`.
+    pub fn restore(params: GameParams, saved: &[u8]) -> Result<Self, RestoreError> {
+        let malformed = |e: String| RestoreError::Malformed(e);
+        let (s, _): (SavedArena, usize) =
+            bincode::decode_from_slice(saved, bincode::config::standard())
+                .map_err(|e| malformed(e.to_string()))?;
+        if s.format != SAVED_ARENA_FORMAT {
+            return Err(malformed(format!("unknown arena format {}", s.format)));
+        }
+        let v = |[x, y]: [f64; 2]| DVec2::new(x, y);
+        let ordered = s.npcs.windows(2).all(|w| w[0].0 < w[1].0)
+            && s.players.windows(2).all(|w| w[0].0 < w[1].0);
+        if !ordered {
+            return Err(malformed("entities out of id order".into()));
+        }
+        Ok(Self {
+            params,
+            npcs: s
+                .npcs
+                .into_iter()
+                .map(|(id, pos, heading)| Npc {
+                    id: EntityId(id),
+                    pos: v(pos),
+                    heading,
+                })
+                .collect(),
+            players: s
+                .players
+                .into_iter()
+                .map(|(id, pos, dir)| Player {
+                    id: EntityId(id),
+                    pos: v(pos),
+                    dir: v(dir),
+                })
+                .collect(),
+            npc_rng: Mulberry32::new(s.npc_rng),
+            player_rng: Mulberry32::new(s.player_rng),
+            next_id: s.next_id,
+        })
     }
 
     /// The game's settings.
@@ -247,6 +309,26 @@ impl GameWorld for ArenaWorld {
     fn entity_count(&self) -> usize {
         self.len()
     }
+
+    fn save(&self) -> Option<Vec<u8>> {
+        let saved = SavedArena {
+            format: SAVED_ARENA_FORMAT,
+            npcs: self
+                .npcs
+                .iter()
+                .map(|n| (n.id.0, [n.pos.x, n.pos.y], n.heading))
+                .collect(),
+            players: self
+                .players
+                .iter()
+                .map(|p| (p.id.0, [p.pos.x, p.pos.y], [p.dir.x, p.dir.y]))
+                .collect(),
+            npc_rng: self.npc_rng.state(),
+            player_rng: self.player_rng.state(),
+            next_id: self.next_id,
+        };
+        bincode::encode_to_vec(saved, bincode::config::standard()).ok()
+    }
 }
 
 #[cfg(test)]
@@ -272,6 +354,24 @@ mod tests {
         let first = w.entity_states().next().expect("there are NPCs");
         assert_eq!(first.x, quant::quantize(x), "x from the first draw");
         assert_eq!(first.y, quant::quantize(y), "y from the second draw");
+    }
+
+    #[test]
+    fn a_restored_world_steps_exactly_as_the_saved_one() {
+        let mut w = ArenaWorld::new(GameParams::default());
+        let id = w.add_player().expect("an id is free");
+        w.set_direction(id, 1.0, 0.5);
+        for _ in 0..10 {
+            w.step();
+        }
+        let saved = GameWorld::save(&w).expect("the arena saves");
+        let mut back = ArenaWorld::restore(GameParams::default(), &saved).expect("restores");
+        for _ in 0..100 {
+            w.step();
+            back.step();
+        }
+        assert!(w.entity_states().eq(back.entity_states()), "same states");
+        assert!(back.add_player() == w.add_player(), "the same next player");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tickstream_shared::{EntityId, EntityState, FieldSpec, MoveRule, Mulberry32, quant};
 
 use super::ParamError;
-use super::game::{Audience, Game, GameInfo, GameWorld, PlayerInput, StepCtx};
+use super::game::{Audience, Game, GameInfo, GameWorld, PlayerInput, RestoreError, StepCtx};
 
 /// Entity kind of a player.
 pub const KIND_PLAYER: u8 = 0;
@@ -143,7 +143,37 @@ impl Game for Coins {
         // Plain numbers only: serializing them cannot fail.
         serde_json::to_string(&self.params).unwrap_or_default()
     }
+
+    fn restore(&self, _room: &str, saved: &[u8]) -> Result<Box<dyn GameWorld>, RestoreError> {
+        CoinsWorld::restore(self.params.clone(), saved).map(|w| Box::new(w) as Box<dyn GameWorld>)
+    }
 }
+
+/// The saved form of a coin world (format 1): positions as the exact `f64` bits, so the
+/// restored world steps exactly as the saved one would have. The settings are the restoring
+/// server's own.
+#[derive(bincode::Encode, bincode::Decode)]
+struct SavedCoins {
+    /// Always [`SAVED_COINS_FORMAT`] for this layout.
+    format: u16,
+    coins: Vec<[f64; 2]>,
+    /// In id order.
+    players: Vec<SavedCoinsPlayer>,
+    next_id: u32,
+}
+
+/// One player of [`SavedCoins`].
+#[derive(bincode::Encode, bincode::Decode)]
+struct SavedCoinsPlayer {
+    id: u32,
+    pos: [f64; 2],
+    dir: [f64; 2],
+    score: i32,
+    rotation: u16,
+}
+
+/// The layout [`SavedCoins`] is in.
+const SAVED_COINS_FORMAT: u16 = 1;
 
 #[derive(Debug, Clone)]
 struct Player {
@@ -179,6 +209,38 @@ impl CoinsWorld {
             players: Vec::new(),
             params,
         }
+    }
+
+    /// The world [`GameWorld::save`] saved, under this server's `params`.
+    pub fn restore(params: CoinsParams, saved: &[u8]) -> Result<Self, RestoreError> {
+        let malformed = |e: String| RestoreError::Malformed(e);
+        let (s, _): (SavedCoins, usize) =
+            bincode::decode_from_slice(saved, bincode::config::standard())
+                .map_err(|e| malformed(e.to_string()))?;
+        if s.format != SAVED_COINS_FORMAT {
+            return Err(malformed(format!("unknown coins format {}", s.format)));
+        }
+        let v = |[x, y]: [f64; 2]| DVec2::new(x, y);
+        let players: Vec<Player> = s
+            .players
+            .into_iter()
+            .map(|p| Player {
+                id: EntityId(p.id),
+                pos: v(p.pos),
+                dir: v(p.dir),
+                score: p.score,
+                rotation: p.rotation,
+            })
+            .collect();
+        if !players.windows(2).all(|w| w[0].id < w[1].id) {
+            return Err(malformed("players out of id order".into()));
+        }
+        Ok(Self {
+            params,
+            coins: s.coins.into_iter().map(v).collect(),
+            players,
+            next_id: s.next_id,
+        })
     }
 
     /// A player's score.
@@ -285,6 +347,26 @@ impl GameWorld for CoinsWorld {
     fn entity_count(&self) -> usize {
         self.coins.len() + self.players.len()
     }
+
+    fn save(&self) -> Option<Vec<u8>> {
+        let saved = SavedCoins {
+            format: SAVED_COINS_FORMAT,
+            coins: self.coins.iter().map(|c| [c.x, c.y]).collect(),
+            players: self
+                .players
+                .iter()
+                .map(|p| SavedCoinsPlayer {
+                    id: p.id.0,
+                    pos: [p.pos.x, p.pos.y],
+                    dir: [p.dir.x, p.dir.y],
+                    score: p.score,
+                    rotation: p.rotation,
+                })
+                .collect(),
+            next_id: self.next_id,
+        };
+        bincode::encode_to_vec(saved, bincode::config::standard()).ok()
+    }
 }
 
 #[cfg(test)]
@@ -358,6 +440,45 @@ mod tests {
         assert_eq!(w.players[0].rotation, 16384, "stopping keeps the heading");
         w.input(id, go(0.0, -1.0));
         assert_eq!(w.players[0].rotation, 49152, "-y is three quarters");
+    }
+
+    #[test]
+    fn a_restored_world_steps_exactly_as_the_saved_one() {
+        let (mut w, id, mut rng, mut events) = world_with_one_player();
+        let go = PlayerInput {
+            dx: 0.3,
+            dy: -0.7,
+            buttons: 0,
+            view: None,
+        };
+        w.input(id, go);
+        let saved = w.save().expect("the coin game saves");
+        let mut back = CoinsWorld::restore(CoinsParams::default(), &saved).expect("restores");
+        let mut rng2 = rng.clone();
+        let mut events2 = events.clone();
+        for t in 1..200u32 {
+            w.step(&mut StepCtx::new(
+                Tick(t),
+                1.0 / 30.0,
+                &mut rng,
+                &mut events,
+            ));
+            back.step(&mut StepCtx::new(
+                Tick(t),
+                1.0 / 30.0,
+                &mut rng2,
+                &mut events2,
+            ));
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        w.replicate(&mut a);
+        back.replicate(&mut b);
+        assert_eq!(a, b, "same states");
+        assert_eq!(events, events2, "same events");
+        assert!(
+            CoinsWorld::restore(CoinsParams::default(), &saved[..saved.len() / 2]).is_err(),
+            "cut bytes are refused"
+        );
     }
 
     #[test]

@@ -18,6 +18,11 @@
 //! One-shot events (a player joined, a coin was collected) go through [`StepCtx::emit`]; the
 //! room numbers them per player and delivers them in order with the next updates.
 //!
+//! A world that can be saved ([`GameWorld::save`]) and restored ([`Game::restore`]) can move
+//! to another process when this one drains (a deploy's handoff); a game that implements neither
+//! is drained as before (its players get 1001). The bytes are the game's own format: the room
+//! carries them, versioned, beside its own state.
+//!
 //! The reference arena ([`super::arena`]) and the coin game ([`super::coins`]) are built on this
 //! seam; the README's "Write your own game" section walks through a new one.
 
@@ -207,6 +212,17 @@ impl<'a> StepCtx<'a> {
     }
 }
 
+/// Why a saved world could not be restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// The game does not implement [`Game::restore`].
+    #[error("the game cannot restore a saved world")]
+    Unsupported,
+    /// The bytes are not a world this game saved.
+    #[error("the saved world does not decode: {0}")]
+    Malformed(String),
+}
+
 /// A game: describes itself and creates one world per room. Held once per game name, shared by
 /// every room running it.
 pub trait Game: Send + Sync + 'static {
@@ -238,6 +254,15 @@ pub trait Game: Send + Sync + 'static {
     fn rewinds(&self) -> bool {
         false
     }
+
+    /// A world for the room `room` from the bytes [`GameWorld::save`] produced (possibly in
+    /// another process running a newer build of the game: read your previous format too). A
+    /// game that cannot restore says [`RestoreError::Unsupported`], the default; its rooms are
+    /// drained rather than handed over.
+    fn restore(&self, room: &str, saved: &[u8]) -> Result<Box<dyn GameWorld>, RestoreError> {
+        let _ = (room, saved);
+        Err(RestoreError::Unsupported)
+    }
 }
 
 /// One room's game state. Called only from the room's task, between ticks or during one.
@@ -262,6 +287,13 @@ pub trait GameWorld: Send + 'static {
 
     /// Number of entities, for the entity gauge.
     fn entity_count(&self) -> usize;
+
+    /// The whole world as bytes that [`Game::restore`] turns back into the same world (the
+    /// same states after the same calls), or `None` when the game cannot save (the default):
+    /// the room then drains as before instead of moving to a successor.
+    fn save(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// The games a server can run, by name.

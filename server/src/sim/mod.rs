@@ -29,7 +29,9 @@ pub mod rewind;
 pub use arena::{Arena, ArenaWorld};
 pub use coins::{Coins, CoinsParams};
 pub use duel::{Duel, DuelParams};
-pub use game::{Audience, Emitted, Game, GameCatalog, GameInfo, GameWorld, PlayerInput, StepCtx};
+pub use game::{
+    Audience, Emitted, Game, GameCatalog, GameInfo, GameWorld, PlayerInput, RestoreError, StepCtx,
+};
 pub use input::{InputError, validate_direction};
 pub use param_error::{GameError, ParamError};
 pub use params::GameParams;

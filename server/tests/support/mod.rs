@@ -194,6 +194,8 @@ pub struct Closed {
     pub reason: String,
     /// The code of the `Error` message before it, if one came.
     pub error: Option<u16>,
+    /// The URL of a `Moved` before it (protocol v5: the room went to another process).
+    pub moved: Option<String>,
 }
 
 /// Connects to `url`, joins `room`, waits for the welcome, then reads in a task until the
@@ -214,7 +216,7 @@ pub async fn join_and_wait_for_close(
         other => bail!("expected a welcome, got {other:?}"),
     }
     Ok(tokio::spawn(async move {
-        let mut error = None;
+        let (mut error, mut moved) = (None, None);
         loop {
             match client.recv().await? {
                 Incoming::Close { code, reason } => {
@@ -222,9 +224,11 @@ pub async fn join_and_wait_for_close(
                         code,
                         reason,
                         error,
+                        moved,
                     });
                 }
                 Incoming::Msg(ServerMsg::Error(e)) => error = Some(e.code),
+                Incoming::Msg(ServerMsg::Moved(m)) => moved = Some(m.url),
                 Incoming::Msg(_) => {}
             }
         }

@@ -102,7 +102,7 @@ async function run() {
   const a0 = await until("A plays", () => playing(A));
   const w = A.client.welcome;
   log(`A joined ${room} as entity ${a0.entity}: game ${w.game}, ${a0.entities} entities`);
-  check(w.protocol === 4 && a0.protocol === 4, `the server picks protocol 4 (${w.protocol}, ${a0.protocol})`);
+  check(w.protocol === 5 && a0.protocol === 5, `the server picks protocol 5 (${w.protocol}, ${a0.protocol})`);
   check(
     w.moveRule && w.moveRule.kind === "walk" && w.moveRule.speed === 4 && A.client.predictor.speed === 4,
     `coins publishes its walk and the client predicts with it (${JSON.stringify(w.moveRule)})`,

@@ -82,6 +82,11 @@ client.on("close", (c: CloseInfo) => {
     void retry;
   }
 });
+client.on("moved", ({ url }) => {
+  // The client resumes there by itself (v5); the application may show it.
+  const where: string = url;
+  void where;
+});
 client.on("desync", ({ error }) => {
   const e: DesyncError = error;
   void e;
@@ -113,7 +118,9 @@ draw(performance.now());
 const stats: Stats = client.stats();
 const hz: number = stats.updateHz;
 const rtt: number | null = stats.rttMs;
-const speaks: 2 | 3 | null = stats.protocol;
+const speaks: 2 | 3 | 4 | 5 | null = stats.protocol;
+const moves: number = stats.moves;
+void moves;
 void speaks;
 void hz;
 void rtt;

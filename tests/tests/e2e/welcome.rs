@@ -79,7 +79,7 @@ async fn the_golden_v4_arena_welcome_is_what_a_server_sends() -> anyhow::Result<
     .await?;
     let first = tokio::time::timeout(STEP_TIMEOUT, c.recv()).await??;
     let Incoming::Msg(ServerMsg::Welcome4(real)) = first else {
-        anyhow::bail!("a v4 connection is welcomed with Welcome4, got {first:?}");
+        anyhow::bail!("a v5 connection is welcomed with Welcome4, got {first:?}");
     };
     let mut bytes = Vec::new();
     encode_server(

@@ -47,6 +47,8 @@ namespace Tickstream
         public double RetryInMs;
         /// <summary>True when a Resume was refused (4005): the next connection joins afresh.</summary>
         public bool ResumeRefused;
+        /// <summary>The URL of a v5 Moved before this close: the client resumes there at once; else null.</summary>
+        public string MovedTo;
 
         /// <inheritdoc/>
         public override string ToString()

@@ -37,6 +37,8 @@ namespace Tickstream
         public long Desyncs;
         /// <summary>Successful resumes.</summary>
         public long Resumes;
+        /// <summary>Times the room moved to another process and the client followed it (v5).</summary>
+        public long Moves;
         /// <summary>Reconnects scheduled.</summary>
         public long Reconnects;
         /// <summary>Bytes of server messages received.</summary>

@@ -8,8 +8,9 @@ namespace Tickstream
     public static class Protocol
     {
         /// <summary>
-        /// Offered subprotocols, newest first (v4 adds Welcome4's movement rule, v5 Input5's
-        /// displayed time for lag compensation).
+        /// Offered subprotocols, newest first (v4 adds Welcome4's movement rule; v5 Input5's
+        /// displayed time for lag compensation, and Moved: the room continues in another
+        /// process, and the client follows it).
         /// </summary>
         public static readonly string[] Subprotocols = { "tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2" };
 
@@ -45,7 +46,7 @@ namespace Tickstream
     {
         /// <summary>The session ended cleanly; the player left.</summary>
         public const int Normal = 1000;
-        /// <summary>The server drains: join afresh elsewhere.</summary>
+        /// <summary>The server drains (after a v5 Moved: the room continues at its URL, where the client resumes).</summary>
         public const int GoingAway = 1001;
         /// <summary>A malformed message or a rule broken: a client bug.</summary>
         public const int ProtocolError = 1002;

@@ -11,8 +11,10 @@ namespace Tickstream
         Pong,
         /// <summary>Variant 3: sent right before the server closes.</summary>
         Error,
-        /// <summary>Variant 4, v3 and v4.</summary>
+        /// <summary>Variant 4, v3 and later.</summary>
         Update3,
+        /// <summary>Variant 6, v5: the room moved to another process; resume at <see cref="ServerMessage.MovedUrl"/>.</summary>
+        Moved,
     }
 
     /// <summary>
@@ -37,5 +39,7 @@ namespace Tickstream
         public ushort ErrorCode;
         /// <summary>Error: a human-readable reason (never parse it).</summary>
         public string ErrorReason;
+        /// <summary>Moved: the WebSocket URL where the room continues.</summary>
+        public string MovedUrl;
     }
 }

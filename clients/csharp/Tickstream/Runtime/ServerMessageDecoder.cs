@@ -4,7 +4,7 @@ using System.Collections.Generic;
 namespace Tickstream
 {
     /// <summary>
-    /// Decodes server messages (PROTOCOL.md §6.2, §15.3; v4's Welcome4). One decoder per
+    /// Decodes server messages (PROTOCOL.md §6.2, §15.3; v4's Welcome4; v5's Moved). One decoder per
     /// connection: it reuses its <see cref="ServerMessage"/>, <see cref="Update"/> and
     /// <see cref="Update3"/> and their lists, so an update decodes without allocating (events and
     /// Welcome strings aside). Malformed input is an error value, never an exception.
@@ -80,6 +80,10 @@ namespace Tickstream
                 case 4:
                     msg.Type = ServerMessageType.Update3;
                     msg.Update3 = DecodeUpdate3();
+                    break;
+                case 6:
+                    msg.Type = ServerMessageType.Moved;
+                    msg.MovedUrl = r.Str();
                     break;
                 default:
                     throw new ProtocolException("unknown server message variant " + variant);

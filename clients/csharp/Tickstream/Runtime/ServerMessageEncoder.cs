@@ -22,6 +22,7 @@ namespace Tickstream
                 case ServerMessageType.Pong: w.Varint(2); w.Varint(m.PongClientTime); w.Varint(m.PongServerTick); break;
                 case ServerMessageType.Error: w.Varint(3); w.Varint(m.ErrorCode); w.Str(m.ErrorReason); break;
                 case ServerMessageType.Update3: Update3(w, m.Update3); break;
+                case ServerMessageType.Moved: w.Varint(6); w.Str(m.MovedUrl); break;
                 default: throw new ArgumentException("unknown message type");
             }
         }

@@ -66,7 +66,11 @@ namespace Tickstream
         double offsetX, offsetY;
         double lastFrameAt = -1;
 
-        long updates, events, desyncs, resumes, reconnects, bytesIn;
+        long updates, events, desyncs, resumes, reconnects, moves, bytesIn;
+        /// <summary>Where the client connects: options.Url, then wherever the room moved.</summary>
+        string url;
+        /// <summary>The URL of a v5 Moved on this connection: where the room continues once it closes.</summary>
+        string movedTo;
         double rttMs = -1;
 
         /// <summary>The state changed.</summary>
@@ -83,6 +87,11 @@ namespace Tickstream
         public event Action<CloseInfo> Closed;
         /// <summary>A Pong: the round trip in milliseconds.</summary>
         public event Action<double> PongReceived;
+        /// <summary>
+        /// The room moved to another process (protocol v5's Moved): the client resumes there by
+        /// itself, at once, as the same player; the argument is the new URL.
+        /// </summary>
+        public event Action<string> Moved;
 
         /// <summary>A client for <paramref name="options"/>; <see cref="Connect"/> starts it.</summary>
         public TickstreamClient(ClientOptions options)
@@ -93,6 +102,7 @@ namespace Tickstream
             if (!Uri.TryCreate(options.Url, UriKind.Absolute, out uri) || (uri.Scheme != "ws" && uri.Scheme != "wss"))
                 throw new ArgumentException("not a ws:// or wss:// URL: " + options.Url);
             this.options = options;
+            url = options.Url;
             State = ConnectionState.Idle;
         }
 
@@ -102,7 +112,7 @@ namespace Tickstream
         public Welcome Welcome { get { return welcome; } }
         /// <summary>The verified copy of the view (server's latest, grid points).</summary>
         public Replica Replica { get { return replica; } }
-        /// <summary>The protocol version of this connection (2, 3 or 4), 0 before the server chose.</summary>
+        /// <summary>The protocol version of this connection (2 to 5), 0 before the server chose.</summary>
         public int ProtocolVersion { get { return protocolVersion; } }
         /// <summary>The last close, or null.</summary>
         public CloseInfo LastClose { get; private set; }
@@ -160,6 +170,7 @@ namespace Tickstream
             lastPingAt = double.NegativeInfinity;
             serverErrorCode = 0;
             serverErrorReason = null;
+            movedTo = null;
             offsetX = offsetY = 0;
             lastFrameAt = -1;
             arrivalCount = 0;
@@ -182,9 +193,9 @@ namespace Tickstream
                     return;
                 }
             }
-            string url = options.Url;
-            if (!string.IsNullOrEmpty(token)) url += (url.IndexOf('?') >= 0 ? "&" : "?") + "token=" + Uri.EscapeDataString(token);
-            conn = new Connection(new Uri(url), options);
+            string target = url;
+            if (!string.IsNullOrEmpty(token)) target += (target.IndexOf('?') >= 0 ? "&" : "?") + "token=" + Uri.EscapeDataString(token);
+            conn = new Connection(new Uri(target), options);
             conn.Start();
         }
 
@@ -391,6 +402,17 @@ namespace Tickstream
                     serverErrorCode = msg.ErrorCode;
                     serverErrorReason = msg.ErrorReason;
                     break;
+                case ServerMessageType.Moved:
+                    {
+                        Uri moved;
+                        if (protocolVersion < 5 || !Uri.TryCreate(msg.MovedUrl, UriKind.Absolute, out moved) || (moved.Scheme != "ws" && moved.Scheme != "wss"))
+                        {
+                            Fail(ErrorKind.Protocol, "a Moved to \"" + msg.MovedUrl + "\" on a version " + protocolVersion + " connection", true);
+                            return;
+                        }
+                        movedTo = msg.MovedUrl;
+                        break;
+                    }
             }
         }
 
@@ -527,9 +549,21 @@ namespace Tickstream
                 policyFinal = policyCloses > options.PolicyRetries || (staticToken && welcome == null);
             }
             else policyCloses = 0;
-            bool willReconnect = retry && options.Reconnect && !FinalCodes.Contains(code) && !policyFinal;
+            // The room moved (v5): follow it at once, resuming the same player at the new URL.
+            string moved = retry && options.Reconnect ? movedTo : null;
+            movedTo = null;
+            bool willReconnect = moved != null || (retry && options.Reconnect && !FinalCodes.Contains(code) && !policyFinal);
             double retryIn = 0;
-            if (willReconnect)
+            if (moved != null)
+            {
+                url = moved;
+                attempts = 0;
+                reconnects++;
+                moves++;
+                reconnectAt = t;
+                SetState(ConnectionState.Reconnecting);
+            }
+            else if (willReconnect)
             {
                 double b = Math.Min(options.ReconnectMaxMs, options.ReconnectInitialMs * Math.Pow(2, Math.Min(attempts, 20)));
                 retryIn = Math.Round(b * (0.5 + jitter.NextDouble() * 0.5));
@@ -552,8 +586,15 @@ namespace Tickstream
                 WillReconnect = willReconnect,
                 RetryInMs = retryIn,
                 ResumeRefused = resumeRefused,
+                MovedTo = moved,
             };
             LastClose = info;
+            if (moved != null)
+            {
+                Raise(Moved, moved);
+                Raise(Closed, info);
+                return;
+            }
             var error = new ClientError { Kind = kind, CloseCode = code, Message = reason ?? string.Empty };
             if (kind == ErrorKind.Closed && serverErrorReason != null) error.Message = serverErrorReason;
             bool clean = kind == ErrorKind.Transport && (code == CloseCode.Normal || code == CloseCode.Suspend) && serverErrorCode == 0;
@@ -699,6 +740,7 @@ namespace Tickstream
             s.LastEventSeq = lastEventSeq;
             s.Desyncs = desyncs;
             s.Resumes = resumes;
+            s.Moves = moves;
             s.Reconnects = reconnects;
             s.BytesIn = bytesIn;
             s.Predicting = predictor != null && predictor.HasPosition;

@@ -66,7 +66,7 @@ impl Room {
             entity,
             ack_seq: 0,
             stalled_since: None,
-            resume_token: String::new(),
+            token_hash: [0; 32],
             dropped_at: None,
             next_event_seq: 1,
             history: VecDeque::new(),
@@ -98,11 +98,12 @@ impl Room {
     ) -> Result<Joined, JoinError> {
         const UNKNOWN: JoinError =
             JoinError::ResumeRefused("unknown, used or expired resume token");
-        let key = *self.tokens.get(token).ok_or(UNKNOWN)?;
+        let hash = token_hash(token);
+        let key = *self.tokens.get(&hash).ok_or(UNKNOWN)?;
         // `tokens` only names live players (an entry goes with its player), but a stale one
         // is refused like an unknown token rather than trusted.
         let Some(p) = self.players.get(key) else {
-            self.tokens.remove(token);
+            self.tokens.remove(&hash);
             return Err(UNKNOWN);
         };
         if p.dropped_at
@@ -192,9 +193,10 @@ impl Room {
         let Some(p) = self.players.get_mut(key) else {
             return false;
         };
-        self.tokens.remove(&p.resume_token);
-        self.tokens.insert(token.clone(), key);
-        p.resume_token = token;
+        let hash = token_hash(&token);
+        self.tokens.remove(&p.token_hash);
+        self.tokens.insert(hash, key);
+        p.token_hash = hash;
         p.link = Some(link);
         p.dropped_at = None;
         p.stalled_since = None;
@@ -224,7 +226,7 @@ impl Room {
         }
         for key in leaving {
             if let Some(p) = self.players.remove(key) {
-                self.tokens.remove(&p.resume_token);
+                self.tokens.remove(&p.token_hash);
                 self.with_game(|w, ctx| w.leave(p.entity, ctx));
                 if let Some(r) = &mut self.recorder {
                     r.leave(self.tick, p.entity);

@@ -117,6 +117,7 @@ async fn a_join_that_panics_while_the_room_retires_frees_the_name() {
             rx,
             registry: Arc::clone(&shared),
             shutdown: watch::channel(false).1,
+            restore: None,
         },
         world,
         1,
