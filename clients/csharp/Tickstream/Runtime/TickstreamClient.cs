@@ -65,6 +65,8 @@ namespace Tickstream
         double lastPingAt = double.NegativeInfinity;
         double offsetX, offsetY;
         double lastFrameAt = -1;
+        /// The render tick of the last frame drawn (NaN before one): what Input5 says was shown.
+        double lastRenderTick = double.NaN;
 
         long updates, events, desyncs, resumes, reconnects, moves, bytesIn;
         /// <summary>Where the client connects: options.Url, then wherever the room moved.</summary>
@@ -173,6 +175,7 @@ namespace Tickstream
             movedTo = null;
             offsetX = offsetY = 0;
             lastFrameAt = -1;
+            lastRenderTick = double.NaN;
             arrivalCount = 0;
         }
 
@@ -685,6 +688,7 @@ namespace Tickstream
             // and never steps (PROTOCOL.md §13.2).
             double renderTick = clock.RenderTickAt(t);
             RenderTick = renderTick;
+            lastRenderTick = renderTick;
             if (remotes != null) interp.Render(renderTick, t, replica, welcome.Entity, remotes);
             interp.Prune(renderTick - 1);
             var me = replica.Get(welcome.Entity);
