@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //!
-//! - [`format`]: the versioned file format: [`Record`], [`RecordWriter`], [`RecordReader`].
+//! - [`format`](mod@format): the versioned file format: [`Record`], [`RecordWriter`], [`RecordReader`].
 //! - [`recorder`]: [`Recorder`], the room's cheap, non-blocking end, and the writer behind it
 //!   (size limit, end reasons, metrics).
 //! - [`retention`]: pruning old recordings by count and age.
