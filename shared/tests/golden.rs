@@ -623,6 +623,21 @@ fn read_vectors(path: &str) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// The v5 vector file, after writing `ours` into it under `TICKSTREAM_BLESS` (the file's other
+/// v5 vectors are kept: inputs and server messages share it).
+fn blessed_v5(ours: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+    if std::env::var_os("TICKSTREAM_BLESS").is_some() {
+        let mut all = read_vectors(VECTORS_V5);
+        all.extend(ours.clone());
+        let text: String = all
+            .iter()
+            .map(|(name, bytes)| format!("{name} {}\n", hex(bytes)))
+            .collect();
+        std::fs::write(VECTORS_V5, text).expect("vector file is writable");
+    }
+    read_vectors(VECTORS_V5)
+}
+
 #[test]
 fn v5_inputs_match_their_golden_bytes_and_decode_back() {
     let ours: BTreeMap<String, Vec<u8>> = v5_inputs()
@@ -633,17 +648,7 @@ fn v5_inputs_match_their_golden_bytes_and_decode_back() {
             (name.to_owned(), buf)
         })
         .collect();
-    if std::env::var_os("TICKSTREAM_BLESS").is_some() {
-        // Keep the file's other v5 vectors; replace ours.
-        let mut all = read_vectors(VECTORS_V5);
-        all.extend(ours.clone());
-        let text: String = all
-            .iter()
-            .map(|(name, bytes)| format!("{name} {}\n", hex(bytes)))
-            .collect();
-        std::fs::write(VECTORS_V5, text).expect("vector file is writable");
-    }
-    let golden = read_vectors(VECTORS_V5);
+    let golden = blessed_v5(&ours);
     for (name, msg) in v5_inputs() {
         let bytes = golden
             .get(name)
@@ -740,17 +745,7 @@ fn v5_server_messages_match_their_golden_bytes_and_decode_back() {
             (name.to_owned(), buf)
         })
         .collect();
-    if std::env::var_os("TICKSTREAM_BLESS").is_some() {
-        // Keep the file's other v5 vectors (the inputs); replace ours.
-        let mut all = read_vectors(VECTORS_V5);
-        all.extend(ours.clone());
-        let text: String = all
-            .iter()
-            .map(|(name, bytes)| format!("{name} {}\n", hex(bytes)))
-            .collect();
-        std::fs::write(VECTORS_V5, text).expect("vector file is writable");
-    }
-    let golden = read_vectors(VECTORS_V5);
+    let golden = blessed_v5(&ours);
     for (name, msg) in v5_samples() {
         let bytes = golden
             .get(name)
