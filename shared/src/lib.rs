@@ -35,21 +35,21 @@ pub use delta3::{Delta3, Motion, Move};
 pub use entity::{EntityState, Fields, MAX_FIELDS, view_checksum};
 pub use ids::{EntityId, Tick};
 pub use messages::{
-    ClientMsg, ErrorMsg, FieldSpec, GameEvent, Input, Input5, Join, MoveRule, Moved, Ping, Pong,
-    Resume, ServerMsg, Update, Update3, Welcome, Welcome4,
+    ClientMsg, ErrorMsg, FieldSpec, Follow, GameEvent, Input, Input5, Join, MoveRule, Moved, Ping,
+    Pong, Resume, ServerMsg, Spectate, Spectating, Update, Update3, Welcome, Welcome4,
 };
 pub use replica::{Replica, ReplicaError};
 pub use rng::Mulberry32;
 pub use room_name::{RoomName, RoomNameError};
 
 /// The WebSocket subprotocol of the newest protocol version: what clients in this tree offer.
-pub const SUBPROTOCOL: &str = "tickstream.v5";
+pub const SUBPROTOCOL: &str = "tickstream.v6";
 
 /// The newest protocol version, carried in [`Welcome`]; it changes whenever the bytes change.
-pub const PROTOCOL_VERSION: u16 = 5;
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// Every protocol version the server still speaks, newest first: deployed clients keep working.
-pub const SUPPORTED_VERSIONS: [u16; 4] = [5, 4, 3, 2];
+pub const SUPPORTED_VERSIONS: [u16; 5] = [6, 5, 4, 3, 2];
 
 /// The WebSocket subprotocol that names protocol `version` (`tickstream.v3`, …); `None` for a
 /// version this crate does not speak.
@@ -60,6 +60,7 @@ pub fn subprotocol(version: u16) -> Option<&'static str> {
         3 => Some("tickstream.v3"),
         4 => Some("tickstream.v4"),
         5 => Some("tickstream.v5"),
+        6 => Some("tickstream.v6"),
         _ => None,
     }
 }
@@ -107,4 +108,9 @@ pub mod close_code {
     /// recovery). The server keeps the player for its resume grace period, as after a drop;
     /// a client closing with 1000 or 1001 leaves at once.
     pub const SUSPEND: u16 = 4100;
+    /// A `Spectate` named a room that does not exist (a spectator never creates one).
+    pub const NO_SUCH_ROOM: u16 = 4006;
+    /// A `Join` or `Resume` reached a room that only takes spectators: a recording played back
+    /// by `tickstream-server replay --serve`.
+    pub const SPECTATORS_ONLY: u16 = 4007;
 }

@@ -26,6 +26,30 @@ pub enum ClientMsg {
     /// at, so that the server judges the input against what the player saw (lag compensation).
     /// Sent instead of [`ClientMsg::Input`] on a `tickstream.v5` connection.
     Input5(Input5),
+    /// Protocol v6: watch a room instead of playing in it; instead of [`Join`], as the first
+    /// message. The spectator has no entity and sends no input; it is answered with
+    /// [`ServerMsg::Spectating`], then updates like a player's.
+    Spectate(Spectate),
+    /// Protocol v6, spectators only: change what the view follows.
+    Follow(Follow),
+}
+
+/// Watch the room with this name (protocol v6). The room must exist: a spectator never creates
+/// one.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Spectate {
+    /// The room, as in [`Join`].
+    pub room: String,
+    /// The entity whose view to follow (what that player sees); `None`: the whole room.
+    pub follow: Option<EntityId>,
+}
+
+/// A spectator's new choice of view (protocol v6); takes effect from the next update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+pub struct Follow {
+    /// The entity to follow; `None`: the whole room. An entity that is not (or no longer) in
+    /// the room shows the whole room until it is.
+    pub entity: Option<EntityId>,
 }
 
 /// Enter the room with this name, creating it if the server has room for one more.
@@ -159,6 +183,26 @@ pub enum ServerMsg {
     /// [`Resume`] (its current token, its `last_event_seq`, input seqs continuing), same room
     /// name. Never sent on a v2–v4 connection: those get the plain 1001.
     Moved(Moved),
+    /// Protocol v6's answer to [`Spectate`]: how the room runs and what the spectator sees.
+    /// Updates follow as on a player's connection ([`ServerMsg::Update3`]).
+    Spectating(Spectating),
+}
+
+/// The answer to [`Spectate`] (PROTOCOL.md §18).
+#[derive(Debug, Clone, PartialEq, Encode, Decode)]
+pub struct Spectating {
+    /// The room's description as a player's welcome gives it, except that `entity` is 0 (a
+    /// spectator has none), `resume_token` is empty (a spectator re-spectates instead) and
+    /// `tick` is the tick the spectator's view starts from (the room's tick minus the delay).
+    pub welcome: Welcome4,
+    /// The entity the view follows, as asked; `None`: the whole room.
+    pub follow: Option<EntityId>,
+    /// How far behind the room's live tick the spectator's view runs, in milliseconds
+    /// (`rooms.spectator_delay_ms`, rounded up to whole ticks; 0 for a recording).
+    pub delay_ms: u32,
+    /// True when the room is a recording played back (`tickstream-server replay --serve`):
+    /// the match already happened, and the view ends with the recording (close 1000).
+    pub recording: bool,
 }
 
 /// Protocol v5's notice that the client's room now runs elsewhere (PROTOCOL.md §17.2).

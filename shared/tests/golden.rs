@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use tickstream_shared::codec::{decode_client, decode_server, encode_client, encode_server};
 use tickstream_shared::messages::ViewChecksum;
 use tickstream_shared::{
-    Change, ClientMsg, Delta, EntityId, EntityState, ErrorMsg, FieldChange, FieldSpec, GameEvent,
-    Input, Input5, Join, MoveRule, Moved, Ping, Pong, Resume, ServerMsg, Tick, Update, Welcome,
-    Welcome4,
+    Change, ClientMsg, Delta, EntityId, EntityState, ErrorMsg, FieldChange, FieldSpec, Follow,
+    GameEvent, Input, Input5, Join, MoveRule, Moved, Ping, Pong, Resume, ServerMsg, Spectate,
+    Spectating, Tick, Update, Welcome, Welcome4,
 };
 
 const VECTORS: &str = "tests/golden/vectors.txt";
@@ -623,19 +623,19 @@ fn read_vectors(path: &str) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
-/// The v5 vector file, after writing `ours` into it under `TICKSTREAM_BLESS` (the file's other
-/// v5 vectors are kept: inputs and server messages share it).
-fn blessed_v5(ours: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
+/// The vector file at `path`, after writing `ours` into it under `TICKSTREAM_BLESS` (the
+/// file's other vectors are kept: a version's client and server messages share its file).
+fn blessed(path: &str, ours: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8>> {
     if std::env::var_os("TICKSTREAM_BLESS").is_some() {
-        let mut all = read_vectors(VECTORS_V5);
+        let mut all = read_vectors(path);
         all.extend(ours.clone());
         let text: String = all
             .iter()
             .map(|(name, bytes)| format!("{name} {}\n", hex(bytes)))
             .collect();
-        std::fs::write(VECTORS_V5, text).expect("vector file is writable");
+        std::fs::write(path, text).expect("vector file is writable");
     }
-    read_vectors(VECTORS_V5)
+    read_vectors(path)
 }
 
 #[test]
@@ -648,7 +648,7 @@ fn v5_inputs_match_their_golden_bytes_and_decode_back() {
             (name.to_owned(), buf)
         })
         .collect();
-    let golden = blessed_v5(&ours);
+    let golden = blessed(VECTORS_V5, &ours);
     for (name, msg) in v5_inputs() {
         let bytes = golden
             .get(name)
@@ -745,7 +745,7 @@ fn v5_server_messages_match_their_golden_bytes_and_decode_back() {
             (name.to_owned(), buf)
         })
         .collect();
-    let golden = blessed_v5(&ours);
+    let golden = blessed(VECTORS_V5, &ours);
     for (name, msg) in v5_samples() {
         let bytes = golden
             .get(name)
@@ -769,4 +769,143 @@ fn a_moved_is_variant_6_then_the_url() {
     assert_eq!(buf[0], 6, "variant 6");
     assert_eq!(usize::from(buf[1]), url.len(), "the length");
     assert_eq!(&buf[2..], url.as_bytes(), "the UTF-8 bytes");
+}
+
+// ---- protocol v6 ----
+
+const VECTORS_V6: &str = "tests/golden/vectors-v6.txt";
+
+/// v6's client messages: spectate a room following a player, spectate the whole room, and
+/// switch the view.
+fn v6_client_samples() -> Vec<(&'static str, ClientMsg)> {
+    vec![
+        (
+            "client_spectate",
+            ClientMsg::Spectate(Spectate {
+                room: "lobby".into(),
+                follow: Some(EntityId(7)),
+            }),
+        ),
+        (
+            "client_spectate_room",
+            ClientMsg::Spectate(Spectate {
+                room: "duel-1".into(),
+                follow: None,
+            }),
+        ),
+        (
+            "client_follow",
+            ClientMsg::Follow(Follow {
+                entity: Some(EntityId(300)),
+            }),
+        ),
+        ("client_follow_room", ClientMsg::Follow(Follow { entity: None })),
+    ]
+}
+
+/// v6's server message: `Spectating`, the answer to `Spectate`, for a live arena room watched
+/// with a delay and for a recording.
+fn v6_server_samples() -> Vec<(&'static str, ServerMsg)> {
+    let welcome = server_samples()
+        .into_iter()
+        .find_map(|(n, msg)| match msg {
+            ServerMsg::Welcome(w) if n == "server_welcome" => Some(Welcome {
+                protocol: 6,
+                entity: EntityId(0),
+                resume_token: String::new(),
+                resumed: false,
+                ..w
+            }),
+            _ => None,
+        })
+        .expect("the v2 samples hold the welcome");
+    vec![
+        (
+            "server_spectating",
+            ServerMsg::Spectating(Spectating {
+                welcome: Welcome4 {
+                    welcome: welcome.clone(),
+                    move_rule: MoveRule::Walk { speed: 4.0 },
+                },
+                follow: Some(EntityId(7)),
+                delay_ms: 2000,
+                recording: false,
+            }),
+        ),
+        (
+            "server_spectating_recording",
+            ServerMsg::Spectating(Spectating {
+                welcome: Welcome4 {
+                    welcome,
+                    move_rule: MoveRule::None,
+                },
+                follow: None,
+                delay_ms: 0,
+                recording: true,
+            }),
+        ),
+    ]
+}
+
+#[test]
+fn v6_messages_match_their_golden_bytes_and_decode_back() {
+    let mut ours: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for (name, msg) in v6_client_samples() {
+        let mut buf = Vec::new();
+        encode_client(&msg, &mut buf).expect("v6 sample encodes");
+        ours.insert(name.to_owned(), buf);
+    }
+    for (name, msg) in v6_server_samples() {
+        let mut buf = Vec::new();
+        encode_server(&msg, &mut buf).expect("v6 sample encodes");
+        ours.insert(name.to_owned(), buf);
+    }
+    let golden = blessed(VECTORS_V6, &ours);
+    let check = |name: &str| {
+        let bytes = golden
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is in {VECTORS_V6}"));
+        assert_eq!(
+            hex(&ours[name]),
+            hex(bytes),
+            "{name}: encoding differs from the golden vector (wire format changed?)"
+        );
+        bytes.clone()
+    };
+    for (name, msg) in v6_client_samples() {
+        assert_eq!(decode_client(&check(name)), Ok(msg), "{name} decodes back");
+    }
+    for (name, msg) in v6_server_samples() {
+        assert_eq!(decode_server(&check(name)), Ok(msg), "{name} decodes back");
+    }
+}
+
+/// The layouts PROTOCOL.md §18 gives: `Spectate` is variant 5, the room, then an option (0, or
+/// 1 and the entity's varint); `Follow` variant 6 and the option; `Spectating` variant 7, a v4
+/// welcome's bytes, the option, the delay's varint and a bool.
+#[test]
+fn v6_layouts_are_the_documented_ones() {
+    let mut buf = Vec::new();
+    encode_client(
+        &ClientMsg::Spectate(Spectate {
+            room: "ab".into(),
+            follow: Some(EntityId(5)),
+        }),
+        &mut buf,
+    )
+    .expect("encodes");
+    assert_eq!(buf, [5, 2, b'a', b'b', 1, 5]);
+    buf.clear();
+    encode_client(&ClientMsg::Follow(Follow { entity: None }), &mut buf).expect("encodes");
+    assert_eq!(buf, [6, 0]);
+    let [(_, ServerMsg::Spectating(s)), ..] = &v6_server_samples()[..] else {
+        unreachable!("the first v6 server sample is a Spectating")
+    };
+    let (mut whole, mut w4) = (Vec::new(), Vec::new());
+    encode_server(&ServerMsg::Spectating(s.clone()), &mut whole).expect("encodes");
+    encode_server(&ServerMsg::Welcome4(s.welcome.clone()), &mut w4).expect("encodes");
+    assert_eq!(whole[0], 7, "variant 7");
+    assert_eq!(whole[1..w4.len()], w4[1..], "the v4 welcome's fields");
+    // Some(7), 2000 as a varint (251, then u16 little-endian), recording false.
+    assert_eq!(&whole[w4.len()..], [1, 7, 251, 0xd0, 0x07, 0]);
 }
