@@ -29,6 +29,7 @@
 //! - [`moves`]: [`moves::MoveCheck`], whether a room a bot followed to another process
 //!   (protocol v5's `Moved`) continues the world it left.
 //! - [`bot`]: [`bot::run_bot`], one bot from connect to close, and its [`bot::BotReport`].
+//! - [`spectators`]: spectator bots (`--spectators N`), watching the bots' rooms, verified.
 //! - [`summary`]: [`Summary`] and the [`summary::Aggregator`] that merges bot reports.
 //! - [`floor`]: the I/O floor of the benchmark, a fan-out server that computes nothing, and
 //!   bots that only count its frames.
@@ -51,6 +52,7 @@ pub mod misbehave;
 pub mod moves;
 pub mod rtt;
 pub mod schedule;
+pub mod spectators;
 pub mod summary;
 
 pub use churn::Churn;

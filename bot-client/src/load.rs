@@ -55,6 +55,9 @@ pub struct LoadConfig {
     /// Emulated one-way network latency, added in both directions by a relay inside the
     /// process ([`crate::latency::LatencyRelay`]); zero connects directly.
     pub latency: Duration,
+    /// Spectators watching the bots' rooms (protocol v6) besides the bots; spectator `i`
+    /// watches bot `i`'s room.
+    pub spectators: u32,
 }
 
 impl Default for LoadConfig {
@@ -87,6 +90,8 @@ impl Default for LoadConfig {
             residuals: false,
             // A direct connection: the link is whatever the network is.
             latency: Duration::ZERO,
+            // Players only, as a load run always was.
+            spectators: 0,
         }
     }
 }
@@ -295,6 +300,16 @@ pub async fn try_run(cfg: LoadConfig, progress: impl Fn(&Progress)) -> Result<Su
         bots.spawn(run_bot(bot, Arc::clone(&connector), Arc::clone(c)));
     }
 
+    // Spectators start once the bots' rooms exist (a spectator never creates one).
+    let mut spectators = JoinSet::new();
+    for index in 0..cfg.spectators {
+        spectators.spawn(crate::spectators::run_spectator(
+            Arc::clone(&connector),
+            cfg.room_for(index),
+            t0 + cfg.ramp + Duration::from_millis(300),
+            window,
+        ));
+    }
     let mut agg = Aggregator::new(cfg.bots, cfg.warmup, cfg.duration);
     let second = Duration::from_secs(1);
     let mut ticker = tokio::time::interval_at((t0 + second).into(), second);
@@ -331,6 +346,16 @@ pub async fn try_run(cfg: LoadConfig, progress: impl Fn(&Progress)) -> Result<Su
         }
     }
     let mut summary = agg.finish();
+    let mut watched = Vec::new();
+    while let Some(report) = spectators.join_next().await {
+        watched.push(
+            report.unwrap_or_else(|e| crate::spectators::SpectatorReport {
+                error: Some(format!("a spectator task failed: {e}")),
+                ..Default::default()
+            }),
+        );
+    }
+    summary.add_spectators(cfg.spectators, &watched, cfg.duration);
     summary.url = cfg.url;
     summary.room = cfg.room;
     summary.churn_interval_s = cfg.churn.map(|c| c.mean_interval.as_secs_f64());

@@ -72,6 +72,10 @@ struct Args {
     /// inside this process holds every byte that long): 100 gives a 200 ms round trip.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     latency_ms: u64,
+    /// Spectators watching the bots' rooms besides the bots (protocol v6), every update
+    /// verified; spectator i watches bot i's room.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    spectators: u32,
     /// Instead of a load run, probe the server with one misbehaving connection per mode and
     /// report what it answered: garbage, oversize, flood, stall, slowloris, or all.
     #[arg(long, value_name = "MODE")]
@@ -107,6 +111,7 @@ fn main() -> anyhow::Result<ExitCode> {
         ramp: seconds("ramp", args.ramp)?,
         warmup: seconds("warmup", args.warmup)?,
         latency: Duration::from_millis(args.latency_ms),
+        spectators: args.spectators,
         ..LoadConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -143,6 +143,21 @@ pub struct Summary {
     pub move_state_errors: u64,
     /// The first few of those, with the bot number.
     pub move_state_error_samples: Vec<String>,
+    /// Spectators the run started (`--spectators`).
+    pub spectators_requested: u32,
+    /// Spectators that got their `Spectating`.
+    pub spectators_connected: u32,
+    /// Updates per second per spectator over the part of the window it watched, averaged over
+    /// the spectators.
+    pub spectator_updates_per_sec: f64,
+    /// The lowest spectator's rate.
+    pub spectator_updates_per_sec_min: f64,
+    /// Spectator updates that did not apply or whose checksum did not match.
+    pub spectator_desyncs: u64,
+    /// Spectators that failed otherwise.
+    pub spectator_errors: u64,
+    /// The first few spectator desyncs and errors.
+    pub spectator_samples: Vec<String>,
 }
 
 impl Summary {
@@ -156,6 +171,45 @@ impl Summary {
             && self.resume_failures == 0
             && self.move_state_errors == 0
             && self.bots_connected == self.bots_requested
+            && self.spectator_desyncs == 0
+            && self.spectator_errors == 0
+            && self.spectators_connected == self.spectators_requested
+    }
+
+    /// Adds what `requested` spectators reported over a window of `window`.
+    pub fn add_spectators(
+        &mut self,
+        requested: u32,
+        reports: &[crate::spectators::SpectatorReport],
+        window: std::time::Duration,
+    ) {
+        self.spectators_requested = requested;
+        if reports.is_empty() {
+            return;
+        }
+        let whole = window.as_secs_f64();
+        let rates: Vec<f64> = reports
+            .iter()
+            .map(|r| {
+                let secs = if r.connected {
+                    r.seconds_in_window
+                } else {
+                    whole
+                };
+                r.updates_in_window as f64 / secs.max(1e-3)
+            })
+            .collect();
+        self.spectators_connected = reports.iter().filter(|r| r.connected).count() as u32;
+        self.spectator_updates_per_sec = rates.iter().sum::<f64>() / rates.len() as f64;
+        self.spectator_updates_per_sec_min = rates.iter().copied().fold(f64::INFINITY, f64::min);
+        self.spectator_desyncs = reports.iter().map(|r| r.desyncs).sum();
+        self.spectator_errors = reports.iter().filter(|r| r.error.is_some()).count() as u64;
+        self.spectator_samples = reports
+            .iter()
+            .flat_map(|r| r.desync_sample.iter().chain(r.error.iter()))
+            .take(5)
+            .cloned()
+            .collect();
     }
 }
 
@@ -288,6 +342,21 @@ impl fmt::Display for Summary {
                 self.moved, self.move_state_errors
             )?;
             for s in &self.move_state_error_samples {
+                writeln!(f, "    {s}")?;
+            }
+        }
+        if self.spectators_requested > 0 {
+            writeln!(
+                f,
+                "  spectators    {} watching of {}, {:.2} updates/s each (lowest {:.2}), {} desyncs, {} errors",
+                self.spectators_connected,
+                self.spectators_requested,
+                self.spectator_updates_per_sec,
+                self.spectator_updates_per_sec_min,
+                self.spectator_desyncs,
+                self.spectator_errors
+            )?;
+            for s in &self.spectator_samples {
                 writeln!(f, "    {s}")?;
             }
         }

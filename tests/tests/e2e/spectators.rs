@@ -345,3 +345,37 @@ async fn a_spectator_watches_a_recording_served_back() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// Spectator bots (`tickstream-bot --spectators N`) watch the bots' rooms with every update
+/// verified, at the tick rate, and the summary reports them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spectator_bots_watch_the_bots_rooms() -> anyhow::Result<()> {
+    use tickstream_bot::load::{LoadConfig, run};
+    let server = TestServer::start().await?;
+    let cfg = LoadConfig {
+        url: server.wss_url.clone(),
+        bots: 12,
+        rooms: 2,
+        spectators: 6,
+        duration: Duration::from_secs(5),
+        room: "coins-spectated".into(),
+        connect: TestServer::options(),
+        ramp: Duration::from_secs(1),
+        ..LoadConfig::default()
+    };
+    let s = tokio::time::timeout(Duration::from_secs(120), run(cfg, |_| {})).await?;
+    eprintln!("{s}");
+    assert!(s.passed(), "a clean run: {s}");
+    assert_eq!((s.spectators_requested, s.spectators_connected), (6, 6));
+    assert_eq!(s.spectator_desyncs, 0);
+    assert!(
+        s.spectator_updates_per_sec_min > 25.0,
+        "spectators get updates at the tick rate: {s}"
+    );
+    assert!(
+        s.to_string().contains("spectators    6 watching of 6"),
+        "{s}"
+    );
+    server.stop().await;
+    Ok(())
+}
