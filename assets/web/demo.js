@@ -418,6 +418,8 @@ function entityAt(clientX, clientY) {
 document.body.classList.toggle("watching", watching);
 $("watch-controls").hidden = !watching;
 $("play-help").hidden = watching;
+$("legend-own").hidden = watching;
+$("legend-followed").hidden = !watching;
 $("view-label").hidden = !watching;
 $("view").hidden = !watching;
 $("switch-mode").textContent = watching ? "play in this room" : "watch this room";

@@ -2432,11 +2432,10 @@ export class TickstreamClient {
       throw new TypeError(`not an entity id: ${entity}`);
     }
     this.followTarget = target;
+    if (this.spectator) this.spectator.follow = target;
     const ws = this.ws;
-    if (this.spectator && ws && ws.readyState === 1) {
-      this.spectator.follow = target;
-      ws.send(encodeFollow(target));
-    }
+    // Before Spectating, onSpectating sends it; between connections, the next Spectate asks.
+    if (this.spectator && this.welcome && ws && ws.readyState === 1) ws.send(encodeFollow(target));
     return this;
   }
 
