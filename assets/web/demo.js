@@ -314,7 +314,8 @@ function overlay() {
   } else if (s.state === "closed") {
     const c = s.lastClose;
     if (watching && c?.code === CloseCode.NORMAL && client.spectator?.recording) {
-      status = `The recording ended${c.reason ? ` (${c.reason})` : ""}; reload to watch it again`;
+      const why = c.reason && c.reason !== "the recording ended" ? ` (${c.reason})` : "";
+      status = `The recording ended${why}; reload to watch it again`;
     } else if (c?.code === CloseCode.NO_SUCH_ROOM) {
       status = `There is no room ${s.room} to watch`;
     } else {
