@@ -1,10 +1,11 @@
 //! The demo page's watch mode in a real browser (protocol v6 spectators): the server runs in
 //! this process on port 0 with a view radius, so that a player's view and the whole room
-//! differ, and a spectator delay of a second; Debian's Chromium, driven by `playwright-core` (`tests/browser/watch.mjs`), opens a
-//! player's page and a watcher's page (`?watch=ROOM`) in one room. The watcher sees the whole
-//! room and the player move, gets the room's events, follows the player by clicking it (its
-//! checksum then equals the player's at every tick both hold), and goes back to the whole room;
-//! no page desyncs. It writes a screenshot to `target/browser-test/watch.png`.
+//! differ, and a spectator delay of a second; Debian's Chromium, driven by `playwright-core`
+//! (`tests/browser/watch.mjs`), opens a player's page and a watcher's page (`?watch=ROOM`) in
+//! one room. The watcher sees the whole room and the player move, gets the room's events,
+//! follows the player by clicking it (its checksum then equals the player's at every tick both
+//! hold), and goes back to the whole room; no page desyncs. It writes a screenshot to
+//! `target/browser-test/watch.png`.
 //!
 //! Needs what `tests/browser.rs` needs (Node.js, `/usr/bin/chromium`, `npm ci` in
 //! `tests/browser`); without them the test fails under `CI=true` and is skipped, loudly,
