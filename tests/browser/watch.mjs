@@ -5,11 +5,16 @@
 // P's, so at every tick both replicas hold, W's checksum equals P's. "Whole room" goes back.
 // Every replica verifies its checksums (0 desyncs). Writes a screenshot of W.
 //
-//   node watch.mjs PAGE_URL SCREENSHOT_PATH [ROOM]
+// With `recording`, against a server that plays a recorded match of ROOM back (`replay FILE
+// --serve`): the demo opened to play in ROOM is refused (4007) and switches to watching it; it
+// shows "recording", verifies every update, and at the end closes for good with 1000 "the
+// recording ended" and says so.
 //
-// Run by tests/tests/spectate.rs against an in-process server with a view radius (so that a
-// player's view and the whole room differ); exits non-zero with a message on the first failed
-// check. Chromium: /usr/bin/chromium, or $TICKSTREAM_CHROMIUM.
+//   node watch.mjs PAGE_URL SCREENSHOT_PATH [ROOM [live|recording]]
+//
+// Run by tests/tests/spectate.rs against an in-process server (live: with a view radius, so
+// that a player's view and the whole room differ); exits non-zero with a message on the first
+// failed check. Chromium: /usr/bin/chromium, or $TICKSTREAM_CHROMIUM.
 
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,9 +22,9 @@ import { dirname, join } from "node:path";
 
 import { chromium } from "playwright-core";
 
-const [pageUrl, screenshotPath, room = "watch-test"] = process.argv.slice(2);
-if (!pageUrl || !screenshotPath) {
-  console.error("usage: node watch.mjs PAGE_URL SCREENSHOT_PATH [ROOM]");
+const [pageUrl, screenshotPath, room = "watch-test", mode = "live"] = process.argv.slice(2);
+if (!pageUrl || !screenshotPath || !["live", "recording"].includes(mode)) {
+  console.error("usage: node watch.mjs PAGE_URL SCREENSHOT_PATH [ROOM [live|recording]]");
   process.exit(2);
 }
 
@@ -79,6 +84,52 @@ async function open(context, name, query) {
 
 /** `[tick, checksum]` pairs a page recorded, for ticks from `from` on. */
 const sums = (p, from = 0) => p.page.evaluate((from) => [...window.sums].filter(([t]) => t >= from), from);
+
+/** A recording served back: the page that came to play watches it to its end. */
+async function runRecording(context) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  const url = new URL(pageUrl);
+  url.searchParams.set("room", room);
+  const resp = await page.goto(url.href, { timeout: STEP_MS });
+  check(resp && resp.status() === 200, `GET ${url.href} answered ${resp?.status()}`);
+  // Joining is refused with 4007 (spectators only): the page switches to watching the room.
+  await page.waitForURL((u) => u.searchParams.get("watch") === room, { timeout: STEP_MS });
+  await page.waitForFunction(() => window.tickstream !== undefined, null, { timeout: STEP_MS });
+  const R = { page, name: "recording watcher" };
+  const r0 = await until("the page watches the recording", async () => {
+    const s = await stats(page);
+    return s.connected && s.spectator && s.updates >= 30 ? s : null;
+  });
+  log(`watching ${r0.room}: ${JSON.stringify(r0.spectator)}, ${r0.entities} entities at tick ${r0.tick}, game ${r0.game}`);
+  check(r0.spectator.recording === true, "Spectating says it is a recording");
+  const view = await page.evaluate(() => document.getElementById("view").innerText);
+  check(view === "recording", `the overlay says it is a recording (${view})`);
+  check(r0.entities > 0 && r0.desyncs === 0, `the recorded world, verified (${r0.entities} entities, ${r0.desyncs} desyncs)`);
+  mkdirSync(dirname(screenshotPath), { recursive: true });
+  await page.screenshot({ path: screenshotPath });
+  const end = await until(
+    "the recording ends",
+    async () => {
+      const s = await stats(page);
+      return s.state === "closed" ? s : null;
+    },
+    RUN_MS / 2,
+  );
+  const status = await until("the page says the recording ended", () =>
+    page.evaluate(() => document.getElementById("status-text").innerText || null),
+  );
+  log(`ended after ${end.updates} updates at tick ${end.tick}: ${JSON.stringify(end.lastClose)}; status "${status}"`);
+  check(end.lastClose.code === 1000 && end.lastClose.reason === "the recording ended", `closed with 1000 "the recording ended": ${JSON.stringify(end.lastClose)}`);
+  check(end.lastClose.willReconnect === false && end.reconnects === 0, "not watched again by itself");
+  check(/recording ended/.test(status), `the status says so: ${status}`);
+  check(end.desyncs === 0, `${R.name}: no desync (${end.desyncs})`);
+  check(problems.length === 0, `${R.name}: no errors in the page: ${problems.join("; ")}`);
+}
 
 async function run(context) {
   // ---- a player in the room ----
@@ -257,7 +308,7 @@ try {
     timeout: STEP_MS,
   });
   log("chromium", context.browser()?.version() ?? "(persistent context)", "at", pageUrl);
-  await run(context);
+  await (mode === "recording" ? runRecording(context) : run(context));
   log("PASS");
 } catch (e) {
   console.error(`FAIL: ${e instanceof CheckFailed ? e.message : e.stack || e}`);
