@@ -302,11 +302,10 @@ function overlay() {
   let status = "";
   let retry = "";
   if (s.state === "connecting" || s.state === "joining") status = `Connecting to ${s.url}…`;
-  else if (watching && s.state === "playing" && s.updates === 0 && s.spectator) {
+  else if (watching && s.state === "playing" && s.updates === 0 && s.spectator?.delayMs > 0) {
     // The view runs delay_ms behind the room: its first update takes that long.
     status = `Watching ${s.room}: the view starts ${(s.spectator.delayMs / 1000).toFixed(1)} s behind the game…`;
-  }
-  else if (s.state === "reconnecting") {
+  } else if (s.state === "reconnecting") {
     const c = s.lastClose;
     const why = c ? `${c.code}${c.reason ? ` ${c.reason}` : ""}` : "";
     status = `Disconnected (${why}); reconnecting`;
