@@ -2,14 +2,23 @@
 // and an overlay with the numbers, the game's name and its latest events. A reload resumes the
 // same player (the resume state is kept in sessionStorage). The client is `window.tickstream`
 // (see docs/WEB_CLIENT.md).
+//
+// Watch mode (`?watch=ROOM`, optionally `&follow=ID`; protocol v6): the page spectates the room
+// instead of playing: the whole room, or the view of the entity clicked last; "Whole room" goes
+// back. A server that plays back a recording (`tickstream-server replay FILE --serve`) takes
+// spectators only: the page watches its room, showing that it is a recording.
 
-import { TickstreamClient, scaleField } from "./tickstream.js";
+import { CloseCode, TickstreamClient, isValidRoomName, scaleField } from "./tickstream.js";
 
 const params = new URLSearchParams(location.search);
 // The page talks to the server it came from: wss:// when served over https, ws:// otherwise.
 const url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
 const delay = Number(params.get("delay"));
-const room = params.get("room") || "lobby";
+const watching = params.has("watch");
+const room = (watching ? params.get("watch") : params.get("room")) || "lobby";
+/** `?follow=ID`: the entity whose view a spectator starts with; else the whole room. */
+const followParam = params.get("follow") ?? "";
+const startFollow = /^[0-9]{1,10}$/.test(followParam) && Number(followParam) <= 0xffffffff ? Number(followParam) : null;
 // The player of this tab before a reload, if any: resume it rather than join anew.
 const RESUME_KEY = "tickstream.resume";
 let saved = null;
@@ -21,7 +30,9 @@ try {
 const client = new TickstreamClient({
   url,
   room,
-  resume: saved && saved.room === room && typeof saved.token === "string" ? saved : undefined,
+  // A spectator has no player to resume; the player's saved state stays for its own page.
+  resume: !watching && saved && saved.room === room && typeof saved.token === "string" ? saved : undefined,
+  spectate: watching ? { follow: startFollow } : undefined,
   // `?delay=` sets the least render delay of remote entities; by default it adapts to the jitter.
   interpolationDelayMs: Number.isFinite(delay) && delay >= 0 && params.has("delay") ? delay : "auto",
   // For a server with a join secret (development): `?token=…` from `tickstream-server token`.
@@ -47,6 +58,8 @@ function sendDirection() {
 
 addEventListener("keydown", (ev) => {
   const dir = KEYS[ev.code];
+  // A spectator sends no input (setInput would throw); typing in the watch form is not steering.
+  if (watching || ev.target instanceof HTMLInputElement) return;
   if (!dir || ev.ctrlKey || ev.metaKey || ev.altKey) return;
   ev.preventDefault(); // no scrolling with the arrow keys
   if (!held.has(dir)) {
@@ -56,7 +69,7 @@ addEventListener("keydown", (ev) => {
 });
 addEventListener("keyup", (ev) => {
   const dir = KEYS[ev.code];
-  if (dir && held.delete(dir)) sendDirection();
+  if (!watching && dir && held.delete(dir)) sendDirection();
 });
 // A key released while the page had no focus would never send its keyup: stop instead.
 addEventListener("blur", () => {
@@ -83,7 +96,11 @@ const COLORS = {
   ghost: "rgba(230, 237, 243, 0.55)",
   view: "rgba(63, 185, 80, 0.35)",
   label: "#e6edf3",
+  followed: "#58a6ff",
 };
+
+/** The last frame's mapping of world units to canvas pixels, for clicks: `X = ox + x × scale`. */
+const view = { ox: 0, oy: 0, scale: 0, dpr: 1 };
 
 // Kind 0 is the player in the reference games; a game that names it elsewhere says so.
 let PLAYER = 0;
@@ -145,6 +162,10 @@ function draw() {
     const oy = (H - world.worldHeight * scale) / 2;
     const X = (x) => ox + x * scale;
     const Y = (y) => oy + y * scale;
+    view.ox = ox;
+    view.oy = oy;
+    view.scale = scale;
+    view.dpr = dpr;
 
     ctx.fillStyle = COLORS.arena;
     ctx.fillRect(ox, oy, world.worldWidth * scale, world.worldHeight * scale);
@@ -190,6 +211,25 @@ function draw() {
       heading(e, X(e.x), Y(e.y), playerR);
       ctx.fillStyle = COLORS.label;
       ctx.fillText(`#${e.id}${scoreText(e)}`, X(e.x), Math.max(Y(e.y) - playerR - 4 * dpr, 12 * dpr));
+    }
+
+    // A spectator's followed entity: a ring, and the view radius it sees.
+    const followed = client.spectator?.follow ?? null;
+    if (followed !== null) {
+      const f = frame.entities.find((e) => e.id === followed);
+      if (f) {
+        ctx.strokeStyle = COLORS.followed;
+        ctx.lineWidth = 2 * dpr;
+        ctx.beginPath();
+        ctx.arc(X(f.x), Y(f.y), playerR * 1.8, 0, Math.PI * 2);
+        ctx.stroke();
+        if (world.viewRadius > 0) {
+          ctx.lineWidth = 1.5 * dpr;
+          ctx.beginPath();
+          ctx.arc(X(f.x), Y(f.y), world.viewRadius * scale, 0, Math.PI * 2);
+          ctx.stroke();
+        }
+      }
     }
 
     if (frame.own) {
@@ -246,7 +286,14 @@ function overlay() {
   const others = client.welcome?.kinds.filter((_, k) => k !== PLAYER) ?? [];
   $("others-label").textContent = others.length ? others.map((k) => (k === "npc" ? "NPCs" : `${k}s`)).join(", ") : "NPCs";
   $("others-dot").className = s.game === "coins" ? "coin" : "npc";
-  $("player").textContent = s.entity === null ? "–" : `#${s.entity}`;
+  $("player-label").textContent = watching ? "following" : "player";
+  if (watching) {
+    const sp = s.spectator;
+    $("player").textContent = sp === null ? "–" : sp.follow === null ? "whole room" : `#${sp.follow}`;
+    $("view").textContent = sp === null ? "–" : sp.recording ? "recording" : `live, ${(sp.delayMs / 1000).toFixed(1)} s behind`;
+  } else {
+    $("player").textContent = s.entity === null ? "–" : `#${s.entity}`;
+  }
   $("rtt").textContent = s.rttMs === null ? "–" : `${fixed(s.rttMs, 1)} ms`;
   $("hz").textContent = `${fixed(s.updateHz, 1)} /s`;
   $("kbps").textContent = `${fixed(s.kbpsIn, 1)} kB/s`;
@@ -255,14 +302,24 @@ function overlay() {
   let status = "";
   let retry = "";
   if (s.state === "connecting" || s.state === "joining") status = `Connecting to ${s.url}…`;
-  else if (s.state === "reconnecting") {
+  else if (watching && s.state === "playing" && s.updates === 0 && s.spectator?.delayMs > 0) {
+    // The view runs delay_ms behind the room: its first update takes that long.
+    status = `Watching ${s.room}: the view starts ${(s.spectator.delayMs / 1000).toFixed(1)} s behind the game…`;
+  } else if (s.state === "reconnecting") {
     const c = s.lastClose;
     const why = c ? `${c.code}${c.reason ? ` ${c.reason}` : ""}` : "";
     status = `Disconnected (${why}); reconnecting`;
     retry = ` in ${(s.reconnectInMs / 1000).toFixed(1)} s`;
   } else if (s.state === "closed") {
     const c = s.lastClose;
-    status = `Closed${c ? ` (${c.code}${c.reason ? ` ${c.reason}` : ""})` : ""}; reload to try again`;
+    if (watching && c?.code === CloseCode.NORMAL && client.spectator?.recording) {
+      const why = c.reason && c.reason !== "the recording ended" ? ` (${c.reason})` : "";
+      status = `The recording ended${why}; reload to watch it again`;
+    } else if (c?.code === CloseCode.NO_SUCH_ROOM) {
+      status = `There is no room ${s.room} to watch`;
+    } else {
+      status = `Closed${c ? ` (${c.code}${c.reason ? ` ${c.reason}` : ""})` : ""}; reload to try again`;
+    }
   }
   // The live region is written only when its text changes: a screen reader announces every
   // write. The countdown is aria-hidden.
@@ -303,19 +360,102 @@ const saveResume = () => {
 };
 client.on("welcome", (w) => {
   if (!w.resumed) eventList.replaceChildren();
-  saveResume();
+  if (!watching) saveResume();
 });
-client.on("event", saveResume);
-client.on("close", saveResume);
+if (!watching) {
+  client.on("event", saveResume);
+  client.on("close", saveResume);
+}
 // A page going away would close with 1001, which tells the server the player left for good.
 // Suspend instead (4100): the server keeps the player for its grace period, so a reload (or
 // coming back within it) resumes it. A tab closed for good leaves once the grace period ends.
 addEventListener("pagehide", () => {
   client.suspend("page hidden");
-  saveResume();
+  if (!watching) saveResume();
 });
 addEventListener("pageshow", (ev) => {
   if (ev.persisted) client.resume(); // restored from the back/forward cache
+});
+
+// ---- watch mode -------------------------------------------------------------------------------
+
+/** Puts the watch mode's view in the address bar, so that a reload or a shared link shows it. */
+function showFollowInUrl(id) {
+  const u = new URL(location.href);
+  if (id === null) u.searchParams.delete("follow");
+  else u.searchParams.set("follow", String(id));
+  history.replaceState(null, "", u.href);
+}
+
+/**
+ * Where world point (x, y) was drawn in the last frame, in CSS pixels of the viewport: for tests
+ * that click an entity (tests/browser/watch.mjs).
+ */
+window.tickstreamDemo = {
+  toScreen(x, y) {
+    const rect = canvas.getBoundingClientRect();
+    return { x: rect.left + (view.ox + x * view.scale) / view.dpr, y: rect.top + (view.oy + y * view.scale) / view.dpr };
+  },
+};
+
+/** The entity drawn nearest to a click (within a few pixels), or null. */
+function entityAt(clientX, clientY) {
+  const rect = canvas.getBoundingClientRect();
+  const px = (clientX - rect.left) * view.dpr;
+  const py = (clientY - rect.top) * view.dpr;
+  let best = null;
+  let bestD = (14 * view.dpr) ** 2;
+  for (const e of client.frame().entities) {
+    const d = (view.ox + e.x * view.scale - px) ** 2 + (view.oy + e.y * view.scale - py) ** 2;
+    if (d < bestD) {
+      bestD = d;
+      best = e.id;
+    }
+  }
+  return best;
+}
+
+document.body.classList.toggle("watching", watching);
+$("watch-controls").hidden = !watching;
+$("play-help").hidden = watching;
+$("legend-own").hidden = watching;
+$("legend-followed").hidden = !watching;
+$("view-label").hidden = !watching;
+$("view").hidden = !watching;
+$("switch-mode").textContent = watching ? "play in this room" : "watch this room";
+$("switch-mode").href = watching ? `/?room=${encodeURIComponent(room)}` : `/?watch=${encodeURIComponent(room)}`;
+$("watch-room").value = room;
+if (watching) {
+  if (startFollow !== null) $("watch-follow").value = String(startFollow);
+  canvas.addEventListener("click", (ev) => {
+    const id = entityAt(ev.clientX, ev.clientY);
+    if (id === null) return;
+    client.follow(id);
+    showFollowInUrl(id);
+  });
+  $("whole-room").addEventListener("click", () => {
+    client.follow(null);
+    showFollowInUrl(null);
+  });
+}
+// The page's policy allows no form submission (form-action 'none'): the form navigates itself.
+$("watch-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const name = $("watch-room").value.trim();
+  if (!isValidRoomName(name)) {
+    $("watch-room").setCustomValidity("1 to 64 of A-Z a-z 0-9 _ . -");
+    $("watch-room").reportValidity();
+    return;
+  }
+  const follow = $("watch-follow").value.trim();
+  const q = new URLSearchParams({ watch: name });
+  if (/^[0-9]+$/.test(follow)) q.set("follow", follow);
+  location.assign(`/?${q}`);
+});
+$("watch-room").addEventListener("input", () => $("watch-room").setCustomValidity(""));
+// A server that plays back a recording takes spectators only (4007): watch its room instead.
+client.on("close", (c) => {
+  if (!watching && c.code === CloseCode.SPECTATORS_ONLY) location.replace(`/?watch=${encodeURIComponent(room)}`);
 });
 
 client.on("desync", ({ error }) => console.warn("tickstream desync; reconnecting:", error.message));

@@ -1,10 +1,12 @@
-// Types for tickstream.js, the Tickstream browser client (protocol version 5, and 4, 3, 2).
+// Types for tickstream.js, the Tickstream browser client (protocol version 6, and 5, 4, 3, 2).
 // See docs/WEB_CLIENT.md for the API and docs/PROTOCOL.md for the bytes.
 
-export const SUBPROTOCOL: "tickstream.v5";
+export const SUBPROTOCOL: "tickstream.v6";
 /** Offered newest first; the server echoes the highest it speaks. */
-export const SUBPROTOCOLS: readonly ["tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2"];
-export const PROTOCOL_VERSION: 5;
+export const SUBPROTOCOLS: readonly ["tickstream.v6", "tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2"];
+export const PROTOCOL_VERSION: 6;
+/** The first protocol version with spectators (Spectate, Follow, Spectating). */
+export const SPECTATOR_VERSION: 6;
 /** Grid points per world unit. */
 export const GRID_SCALE: 64;
 export const MAX_SERVER_MESSAGE: number;
@@ -30,6 +32,10 @@ export const CloseCode: Readonly<{
   IDLE_TIMEOUT: 4003;
   EVENTS_OVERFLOW: 4004;
   RESUME_REFUSED: 4005;
+  /** A spectator named a room that does not exist (v6); spectators never create rooms. */
+  NO_SUCH_ROOM: 4006;
+  /** A Join or Resume on a server that plays back a recording: spectators only (v6). */
+  SPECTATORS_ONLY: 4007;
   /** Sent by the client: the connection ends, the player stays for a resume. */
   SUSPEND: 4100;
 }>;
@@ -183,7 +189,21 @@ export interface Moved {
   type: "Moved";
   url: string;
 }
-export type ServerMsg = Welcome | Update | Update3 | Pong | ErrorMsg | Moved;
+/**
+ * v6: the answer to Spectate. `welcome` is a v4 welcome body describing the room (entity 0, no
+ * resume token, `tick` the tick the view starts at); Update3s follow, as to a player.
+ */
+export interface Spectating {
+  type: "Spectating";
+  welcome: Welcome;
+  /** The entity whose view the spectator sees; null: the whole room. */
+  follow: number | null;
+  /** How far behind the room's live tick the view runs (anti-ghosting); 0 for a recording. */
+  delayMs: number;
+  /** The room is a recording played back; it ends with a close 1000. */
+  recording: boolean;
+}
+export type ServerMsg = Welcome | Update | Update3 | Pong | ErrorMsg | Moved | Spectating;
 
 export interface Join {
   type: "Join";
@@ -217,7 +237,18 @@ export interface Input5 {
   /** 0 to 255: 1/256ths of a tick. */
   viewFrac: number;
 }
-export type ClientMsg = Join | Input | Ping | Resume | Input5;
+/** v6: watch `room` instead of joining it, following entity `follow`'s view (null: the room). */
+export interface Spectate {
+  type: "Spectate";
+  room: string;
+  follow: number | null;
+}
+/** v6, spectators only: the view from the next update follows `entity` (null: the room). */
+export interface Follow {
+  type: "Follow";
+  entity: number | null;
+}
+export type ClientMsg = Join | Input | Ping | Resume | Input5 | Spectate | Follow;
 
 // ---- what the encoders take: the decoded shapes, with what they default left optional ----
 
@@ -245,12 +276,12 @@ export interface Update3Input extends Omit<Update3, "delta" | "events"> {
   /** Default none. */
   events?: GameEvent[];
 }
-export type ServerMsgInput = Welcome | UpdateInput | Update3Input | Pong | ErrorMsg | Moved;
+export type ServerMsgInput = Welcome | UpdateInput | Update3Input | Pong | ErrorMsg | Moved | Spectating;
 export interface InputInput extends Omit<Input, "buttons"> {
   /** Default 0. */
   buttons?: number;
 }
-export type ClientMsgInput = Join | InputInput | Ping | Resume | Input5;
+export type ClientMsgInput = Join | InputInput | Ping | Resume | Input5 | Spectate | Follow;
 
 /**
  * With `packed`, an Update's changes and an Update3's moves are decoded into it (reused, no
@@ -283,6 +314,10 @@ export function encodeInput5(
 /** A fractional render tick as v5 sends it: the whole tick and 1/256ths, rounded down. */
 export function viewTime(renderTick: number): { viewTick: number; viewFrac: number };
 export function encodePing(clientTime: number | bigint): Uint8Array;
+/** Protocol v6's `Spectate`, instead of Join; `follow` null or left out: the whole room. */
+export function encodeSpectate(room: string, follow?: number | null): Uint8Array;
+/** Protocol v6's `Follow`: a spectator's view from the next update; null: the whole room. */
+export function encodeFollow(entity: number | null): Uint8Array;
 export function encodeResume(room: string, token: string, lastEventSeq: number): Uint8Array;
 export function encodeClientMsg(msg: ClientMsgInput): Uint8Array;
 /** For tests and tools: picks change forms by the server's rule. */
@@ -435,6 +470,12 @@ export interface ClientOptions {
   /** Room to join; 1–64 characters of [A-Za-z0-9_.-]. Default "lobby". */
   room?: string;
   /**
+   * Watch the room instead of playing in it (protocol v6): `true` for the whole room, or
+   * `{ follow: id }` for entity `id`'s view. A spectator has no entity, no prediction and no
+   * input (`setInput` throws); `follow()` changes the view. The room must exist (4006 if not).
+   */
+  spectate?: boolean | { follow?: number | null };
+  /**
    * The least delay remote entities are rendered with, in milliseconds, or "auto" (the
    * default): the delay is 1¼ ticks plus the measured jitter, and at least this.
    */
@@ -549,7 +590,7 @@ export interface Stats {
   /** The game the room runs; null before the first Welcome. */
   game: string | null;
   /** The protocol version the server chose for this connection; null before it opened. */
-  protocol: 2 | 3 | 4 | 5 | null;
+  protocol: 2 | 3 | 4 | 5 | 6 | null;
   /** Events delivered, and the seq of the last one. */
   events: number;
   lastEventSeq: number;
@@ -558,6 +599,8 @@ export interface Stats {
   resumeRefusals: number;
   /** Times the room moved to another process and the client followed it (v5). */
   moves: number;
+  /** A spectator's view (v6) once the server answered; null for a player. */
+  spectator: SpectatorView | null;
   /** Updates per second over the last 2 s. */
   updateHz: number;
   /** Kilobytes per second of Updates received over the last 2 s. */
@@ -584,6 +627,16 @@ export interface Stats {
   predictedTick: number | null;
   lastClose: CloseInfo | null;
   reconnectInMs: number | null;
+}
+
+/** What a spectator sees (v6): the followed entity, the delay, whether it is a recording. */
+export interface SpectatorView {
+  /** The entity whose view is shown, as asked last (Spectate, then follow()); null: the room. */
+  follow: number | null;
+  /** How far behind the room's live tick the view runs, in milliseconds. */
+  delayMs: number;
+  /** A recording played back: its end closes with 1000 "the recording ended", for good. */
+  recording: boolean;
 }
 
 export interface RenderEntity extends Point {
@@ -620,7 +673,10 @@ export interface Frame {
 
 export interface ClientEvents {
   open: undefined;
+  /** A spectator's is the room's description: entity 0, no resume token. */
   welcome: Welcome;
+  /** A spectator's session started (v6), with a fresh replica. */
+  spectating: { welcome: Welcome; follow: number | null; delayMs: number; recording: boolean };
   event: ClientEvent;
   update: Update;
   pong: { rttMs: number; serverTick: number };
@@ -648,8 +704,20 @@ export class TickstreamClient {
   resumeState(): ResumeState | null;
   /** Forgets the player: the next connection joins afresh (a new entity). */
   forgetPlayer(): void;
-  /** Direction components are clamped into [-1, 1]; sent latest-wins, at most once a tick. */
+  /**
+   * Direction components are clamped into [-1, 1]; sent latest-wins, at most once a tick.
+   * Throws a TypeError on a spectator's client.
+   */
   setInput(dx: number, dy: number, buttons?: number): void;
+  /** True with the `spectate` option: the client watches, it does not play. */
+  readonly spectating: boolean;
+  /** A spectator's view from Spectating (follow kept up to date); null before, and for a player. */
+  readonly spectator: SpectatorView | null;
+  /**
+   * A spectator's new view from the next update: entity `entity`'s, or with null the whole
+   * room; kept for the connections after a drop or a Moved. Throws a TypeError on a player.
+   */
+  follow(entity: number | null): this;
   on<K extends keyof ClientEvents>(name: K, fn: (value: ClientEvents[K]) => void): () => void;
   /**
    * What to draw now: the own entity predicted, the others interpolated. World units. `nowMs`

@@ -1,13 +1,14 @@
-// Tickstream browser client, protocol version 5 (its Moved: a room that moves to another process
-// is followed), and 4, 3 and 2 with servers that speak only those (docs/PROTOCOL.md,
-// docs/PROTOCOL-v2.md; API in docs/WEB_CLIENT.md).
+// Tickstream browser client, protocol version 6 (spectators: watch a room without playing in it,
+// following one entity's view or the whole room; a recording played back), version 5 (its
+// Moved: a room that moves to another process is followed), and 4, 3 and 2 with servers that
+// speak only those (docs/PROTOCOL.md, docs/PROTOCOL-v2.md; API in docs/WEB_CLIENT.md).
 //
 // One ES module with no dependencies and no build step: import it from a page or from Node.
 //
 // Layout, in the order data flows:
 //   - bytes:        Reader / Writer, the bincode 2 standard encoding (varints, zigzag, f32 LE).
 //   - messages:     decodeServerMsg, encodeJoin / encodeResume / encodeInput / encodeInput5 /
-//                   encodePing, viewTime (and,
+//                   encodePing / encodeSpectate / encodeFollow, viewTime (and,
 //                   for tests and tools, decodeClientMsg, encodeClientMsg, encodeServerMsg).
 //   - checksum:     fmix32, entityHash (position and game fields), viewChecksum.
 //   - game fields:  scaleField, namedFields: raw quantized fields to the game's units.
@@ -23,23 +24,27 @@
 //   - Predictor:    predicts the own entity ahead of the server and reconciles with ack_seq.
 //   - TickstreamClient: the WebSocket session: join or resume, inputs (latest wins under
 //                   congestion), game events in seq order, pings, close codes, reconnect with
-//                   backoff (resuming the same entity after a drop), stats().
+//                   backoff (resuming the same entity after a drop), stats(); or, with the
+//                   `spectate` option, a spectator's session (v6): Spectate, Follow, no input.
 //
 // Numbers: every u64 of a valid version-2 or version-3 message is far below 2^53, so u64s decode to plain
 // Numbers and a u64 of 2^53 or more is refused as malformed (PROTOCOL.md §12). Encoders accept
 // a BigInt where a u64 is written (Ping.client_time).
 
 /** The newest WebSocket subprotocol this client speaks; it offers `SUBPROTOCOLS`. */
-export const SUBPROTOCOL = "tickstream.v5";
+export const SUBPROTOCOL = "tickstream.v6";
 /**
  * The subprotocols the client offers, newest first: the server echoes the highest it speaks
  * (or refuses the upgrade), so the client also plays on servers that speak only version 2.
  */
-export const SUBPROTOCOLS = Object.freeze(["tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2"]);
-/** The newest protocol version, carried in Welcome on a `tickstream.v5` connection. */
-export const PROTOCOL_VERSION = 5;
+export const SUBPROTOCOLS = Object.freeze(["tickstream.v6", "tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2"]);
+/** The newest protocol version, carried in Welcome on a `tickstream.v6` connection. */
+export const PROTOCOL_VERSION = 6;
+/** The first protocol version with spectators (Spectate, Follow, Spectating). */
+export const SPECTATOR_VERSION = 6;
 /** The protocol version each subprotocol names (and its Welcome carries). */
 const VERSION_OF = new Map([
+  ["tickstream.v6", 6],
   ["tickstream.v5", 5],
   ["tickstream.v4", 4],
   ["tickstream.v3", 3],
@@ -74,6 +79,10 @@ export const CloseCode = Object.freeze({
   IDLE_TIMEOUT: 4003,
   EVENTS_OVERFLOW: 4004,
   RESUME_REFUSED: 4005,
+  /** A spectator named a room that does not exist (v6): spectators never create rooms. */
+  NO_SUCH_ROOM: 4006,
+  /** A Join or Resume on a server that plays back a recording: it takes spectators only (v6). */
+  SPECTATORS_ONLY: 4007,
   /**
    * Sent by this client, never by the server: the connection ends but the player stays for the
    * server's grace period, to be resumed (PROTOCOL.md §3.8). A client's 1000 (and a browser's
@@ -82,8 +91,17 @@ export const CloseCode = Object.freeze({
   SUSPEND: 4100,
 });
 
-/** Close codes after which reconnecting as is cannot help (a client bug or a bad room name). */
-const FINAL_CODES = new Set([CloseCode.PROTOCOL_ERROR, CloseCode.TOO_BIG, CloseCode.BAD_ROOM_NAME]);
+/**
+ * Close codes after which reconnecting as is cannot help: a client bug, a bad room name, a room
+ * to watch that does not exist, a player on a server that takes spectators only.
+ */
+const FINAL_CODES = new Set([
+  CloseCode.PROTOCOL_ERROR,
+  CloseCode.TOO_BIG,
+  CloseCode.BAD_ROOM_NAME,
+  CloseCode.NO_SUCH_ROOM,
+  CloseCode.SPECTATORS_ONLY,
+]);
 
 /** A message that does not decode (PROTOCOL.md §5.4), or a value that cannot be encoded. */
 export class ProtocolError extends Error {
@@ -187,6 +205,12 @@ export class Reader {
     const b = this.u8();
     if (b > 1) throw new ProtocolError(`bool byte ${b}`);
     return b === 1;
+  }
+  /** bincode `Option<u32>` (an EntityId): one byte 0 (None, as null), or 1 and the value. */
+  optU32() {
+    const b = this.u8();
+    if (b > 1) throw new ProtocolError(`Option tag ${b}`);
+    return b === 1 ? this.u32() : null;
   }
   /** The length of a delta list: a u32 varint, at most MAX_LIST_LEN. */
   count() {
@@ -814,6 +838,14 @@ export function decodeServerMsg(data, packed) {
       // v5: the room moved to another process; resume at `url` (PROTOCOL.md §17.2).
       msg = { type: "Moved", url: r.str() };
       break;
+    case 7: {
+      // v6: the answer to Spectate; a v4 welcome body (entity 0, no resume token), then the
+      // spectator's view.
+      const welcome = decodeWelcome(r);
+      welcome.moveRule = decodeMoveRule(r);
+      msg = { type: "Spectating", welcome, follow: r.optU32(), delayMs: r.u32(), recording: r.bool() };
+      break;
+    }
     case 4:
       msg = {
         type: "Update3",
@@ -864,6 +896,12 @@ export function decodeClientMsg(data) {
         viewTick: r.u32(),
         viewFrac: r.u8(),
       };
+      break;
+    case 5:
+      msg = { type: "Spectate", room: r.str(), follow: r.optU32() };
+      break;
+    case 6:
+      msg = { type: "Follow", entity: r.optU32() };
       break;
     default:
       throw new ProtocolError(`unknown ClientMsg variant ${variant}`);
@@ -940,6 +978,36 @@ export function viewTime(renderTick) {
   return { viewTick: whole, viewFrac: Math.min(255, Math.floor((renderTick - whole) * 256)) };
 }
 
+/** Writes a bincode `Option<EntityId>`: null (or undefined) as 0, an id as 1 and its varint. */
+function writeOptEntity(w, id, what) {
+  if (id === null || id === undefined) w.u8(0);
+  else {
+    w.u8(1);
+    w.varint(u32Check(id, what));
+  }
+}
+
+/**
+ * Protocol v6's `Spectate { room, follow }`: instead of Join, as the first message, to watch
+ * the room, following entity `follow`'s view or (null) the whole room. Only on a
+ * `tickstream.v6` connection.
+ */
+export function encodeSpectate(room, follow = null) {
+  const w = new Writer(80);
+  w.varint(5);
+  w.str(room);
+  writeOptEntity(w, follow, "follow");
+  return w.bytes();
+}
+
+/** Protocol v6's `Follow { entity }`: a spectator's new view, from the next update; null: the room. */
+export function encodeFollow(entity) {
+  const w = new Writer(7);
+  w.varint(6);
+  writeOptEntity(w, entity, "entity");
+  return w.bytes();
+}
+
 /** `Ping { client_time }`; a safe-integer Number or a BigInt. */
 export function encodePing(clientTime) {
   const w = new Writer(10);
@@ -961,6 +1029,10 @@ export function encodeClientMsg(msg) {
       return encodeResume(msg.room, msg.token, msg.lastEventSeq);
     case "Input5":
       return encodeInput5(msg.seq, msg.dx, msg.dy, msg.buttons, msg.viewTick, msg.viewFrac);
+    case "Spectate":
+      return encodeSpectate(msg.room, msg.follow);
+    case "Follow":
+      return encodeFollow(msg.entity);
     default:
       throw new ProtocolError(`unknown client message type ${msg.type}`);
   }
@@ -1033,6 +1105,42 @@ function encodeFields(w, mask, values) {
 }
 
 /**
+ * A Welcome's fields after its variant (v2's Welcome, v4's Welcome4 with its MoveRule when
+ * `msg.moveRule` is set, v6's Spectating's welcome).
+ */
+function encodeWelcomeBody(w, msg) {
+  w.varint(msg.protocol);
+  w.varint(msg.entity);
+  w.varint(msg.tickRateHz);
+  w.varint(msg.tick);
+  w.f32(msg.worldWidth);
+  w.f32(msg.worldHeight);
+  w.f32(msg.viewRadius);
+  w.str(msg.game);
+  w.varint(msg.kinds.length);
+  for (const k of msg.kinds) w.str(k);
+  w.varint(msg.fields.length);
+  for (const f of msg.fields) {
+    w.str(f.name);
+    w.f32(f.scale);
+  }
+  w.varint(msg.eventKinds.length);
+  for (const k of msg.eventKinds) w.str(k);
+  w.str(msg.resumeToken);
+  w.u8(msg.resumed ? 1 : 0);
+  if (msg.moveRule) {
+    if (msg.moveRule.kind === "walk") {
+      w.varint(1);
+      w.f32(msg.moveRule.speed);
+    } else if (msg.moveRule.kind === "none") {
+      w.varint(0);
+    } else {
+      throw new ProtocolError(`unknown moveRule kind ${JSON.stringify(msg.moveRule.kind)}`);
+    }
+  }
+}
+
+/**
  * Encodes a server message object as decodeServerMsg returns it, picking change forms by the
  * server's rule (PROTOCOL.md §7.5). For tests and tools: fake servers, fixtures.
  */
@@ -1042,35 +1150,15 @@ export function encodeServerMsg(msg) {
     case "Welcome":
       // With a moveRule, v4's Welcome4 (variant 5): the same fields, then the rule.
       w.varint(msg.moveRule ? 5 : 0);
-      w.varint(msg.protocol);
-      w.varint(msg.entity);
-      w.varint(msg.tickRateHz);
-      w.varint(msg.tick);
-      w.f32(msg.worldWidth);
-      w.f32(msg.worldHeight);
-      w.f32(msg.viewRadius);
-      w.str(msg.game);
-      w.varint(msg.kinds.length);
-      for (const k of msg.kinds) w.str(k);
-      w.varint(msg.fields.length);
-      for (const f of msg.fields) {
-        w.str(f.name);
-        w.f32(f.scale);
-      }
-      w.varint(msg.eventKinds.length);
-      for (const k of msg.eventKinds) w.str(k);
-      w.str(msg.resumeToken);
-      w.u8(msg.resumed ? 1 : 0);
-      if (msg.moveRule) {
-        if (msg.moveRule.kind === "walk") {
-          w.varint(1);
-          w.f32(msg.moveRule.speed);
-        } else if (msg.moveRule.kind === "none") {
-          w.varint(0);
-        } else {
-          throw new ProtocolError(`unknown moveRule kind ${JSON.stringify(msg.moveRule.kind)}`);
-        }
-      }
+      encodeWelcomeBody(w, msg);
+      break;
+    case "Spectating":
+      if (!msg.welcome.moveRule) throw new ProtocolError("a Spectating welcome carries a moveRule (Welcome4)");
+      w.varint(7);
+      encodeWelcomeBody(w, msg.welcome);
+      writeOptEntity(w, msg.follow, "follow");
+      w.varint(u32Check(msg.delayMs, "delay_ms"));
+      w.u8(msg.recording ? 1 : 0);
       break;
     case "Update":
       w.varint(1);
@@ -2111,6 +2199,21 @@ export function defaultSpeed(welcome) {
   return welcome.game === "coins" ? 4 : 5;
 }
 
+/**
+ * The `spectate` option as `{ follow }`, or null for a player: `true` watches the whole room,
+ * `{ follow: id }` follows entity `id`'s view (`{}` or `{ follow: null }`: the whole room).
+ */
+function spectateOption(spectate) {
+  if (spectate === undefined || spectate === null || spectate === false) return null;
+  if (spectate === true) return { follow: null };
+  if (typeof spectate !== "object") throw new TypeError("options.spectate must be true or { follow }");
+  const follow = spectate.follow ?? null;
+  if (follow !== null && !(Number.isInteger(follow) && follow >= 0 && follow <= 0xffffffff)) {
+    throw new TypeError(`options.spectate.follow is not an entity id: ${follow}`);
+  }
+  return { follow };
+}
+
 /** Prediction off: the own entity stays where the server last put it. */
 const standStill = () => {};
 
@@ -2185,11 +2288,18 @@ export class RateWindow {
  * interpolates the others, hands the game's events to the application in order, and after a
  * lost connection reconnects with backoff and resumes the same entity.
  *
- * Events (`client.on(name, fn)`): "open", "welcome" (the Welcome), "event" (each GameEvent, in
- * seq order, with `tick` and `kindName`), "update" (the Update), "pong" ({rttMs, serverTick}),
- * "desync" ({error}), "close" ({code, reason, wasClean, serverError, willReconnect, retryInMs,
- * resumeRefused, movedTo}), "moved" ({url}: the room moved to another process, protocol v5;
- * the client resumes there by itself), "error" ({error}), "state" (the new state).
+ * With the `spectate` option (protocol v6) it watches the room instead: no entity, no input
+ * (`setInput` throws), no prediction; every entity of the view interpolated, the room's events
+ * for every player, `follow()` to change the view; after a drop (or a Moved) it spectates again
+ * with a fresh replica. A server's 1000 (a recording that ended) ends a spectator's session.
+ *
+ * Events (`client.on(name, fn)`): "open", "welcome" (the Welcome; a spectator's is the room's
+ * description, entity 0), "spectating" (v6: {welcome, follow, delayMs, recording}), "event"
+ * (each GameEvent, in seq order, with `tick` and `kindName`), "update" (the Update), "pong"
+ * ({rttMs, serverTick}), "desync" ({error}), "close" ({code, reason, wasClean, serverError,
+ * willReconnect, retryInMs, resumeRefused, movedTo}), "moved" ({url}: the room moved to
+ * another process, protocol v5; the client resumes, or spectates, there by itself), "error"
+ * ({error}), "state" (the new state).
  */
 export class TickstreamClient {
   /**
@@ -2228,6 +2338,11 @@ export class TickstreamClient {
     if (!(this.options.maxInputRateHz > 0)) throw new TypeError("options.maxInputRateHz must be positive");
     if (!isValidRoomName(this.options.room)) throw new TypeError(`invalid room name ${JSON.stringify(this.options.room)}`);
     if (typeof this.options.WebSocket !== "function") throw new TypeError("no WebSocket implementation");
+    /** The spectator's wish, `{ follow }`, or null for a player (the `spectate` option). */
+    this.spectate = spectateOption(o.spectate);
+    if (this.spectate && o.resume) throw new TypeError("a spectator has no player to resume");
+    /** The entity a spectator's view follows (null: the whole room), as asked last. */
+    this.followTarget = this.spectate ? this.spectate.follow : null;
     this.listeners = new Map();
     /** Where updates' per-entity moves are decoded, reused (no object per entity). */
     this.packed = new PackedMoves();
@@ -2292,9 +2407,36 @@ export class TickstreamClient {
     this.serverError = null;
     /** The URL of a v5 Moved on this connection: where the room continues once it closes. */
     this.movedTo = null;
+    /** A spectator's view, from Spectating: `{ follow, delayMs, recording }`; null before. */
+    this.spectator = null;
     this.offset = { x: 0, y: 0 };
     this.lastFrameAt = null;
     this.updatesWindow.clear();
+  }
+
+  /** True for a spectator's session (the `spectate` option): it watches, it does not play. */
+  get spectating() {
+    return this.spectate !== null;
+  }
+
+  /**
+   * A spectator's new view, from the next update: entity `entity`'s (what that player sees),
+   * or with null the whole room. Sent at once while watching; before that (and on every
+   * reconnect) it is what Spectate asks for. An entity not (or no longer) in the room shows
+   * the whole room until it is. Throws a TypeError on a player's client. Returns the client.
+   */
+  follow(entity) {
+    if (!this.spectating) throw new TypeError("follow() is for a spectator: pass the spectate option");
+    const target = entity ?? null;
+    if (target !== null && !(Number.isInteger(target) && target >= 0 && target <= 0xffffffff)) {
+      throw new TypeError(`not an entity id: ${entity}`);
+    }
+    this.followTarget = target;
+    if (this.spectator) this.spectator.follow = target;
+    const ws = this.ws;
+    // Before Spectating, onSpectating sends it; between connections, the next Spectate asks.
+    if (this.spectator && this.welcome && ws && ws.readyState === 1) ws.send(encodeFollow(target));
+    return this;
   }
 
   /** The client's clock (`options.now`, by default `performance.now()`), in milliseconds. */
@@ -2538,6 +2680,7 @@ export class TickstreamClient {
    * bufferedAmount is low; until then a newer call replaces it, so nothing stale queues up.
    */
   setInput(dx, dy, buttons = 0) {
+    if (this.spectating) throw new TypeError("a spectator sends no input (the spectate option is set)");
     const clamp = (v) => (Number.isFinite(v) ? Math.min(1, Math.max(-1, v)) : 0);
     this.desired = { dx: Math.fround(clamp(dx)), dy: Math.fround(clamp(dy)), buttons: buttons >>> 0 };
     this.pump();
@@ -2551,8 +2694,18 @@ export class TickstreamClient {
       return;
     }
     this.protocol = version;
+    if (this.spectating && version < SPECTATOR_VERSION) {
+      // Another try would reach the same server: a spectator needs v6.
+      this.fail(ws, `the server speaks protocol ${version}; spectating needs ${SPECTATOR_VERSION}`, false);
+      return;
+    }
     this.setState("joining");
     this.emit("open", undefined);
+    if (this.spectating) {
+      this.resuming = false;
+      ws.send(encodeSpectate(this.options.room, this.followTarget));
+      return;
+    }
     this.resuming = this.options.autoResume !== false && this.resumeToken !== null;
     ws.send(this.resuming ? encodeResume(this.options.room, this.resumeToken, this.lastEventSeq) : encodeJoin(this.options.room));
   }
@@ -2570,7 +2723,14 @@ export class TickstreamClient {
     this.bytesIn += data.byteLength ?? 0;
     switch (msg.type) {
       case "Welcome":
+        if (this.spectating) {
+          this.fail(ws, "a Welcome to a spectator", false);
+          return;
+        }
         this.onWelcome(ws, msg, t);
+        break;
+      case "Spectating":
+        this.onSpectating(ws, msg, t);
         break;
       case "Update":
       case "Update3":
@@ -2652,6 +2812,51 @@ export class TickstreamClient {
     this.ping(t);
   }
 
+  /** v6: the answer to Spectate; the view's updates follow. */
+  onSpectating(ws, msg, t) {
+    if (!this.spectating || this.protocol < SPECTATOR_VERSION) {
+      this.fail(ws, `a Spectating to a player on a version ${this.protocol} connection`, false);
+      return;
+    }
+    if (this.welcome) {
+      this.fail(ws, "second Spectating", true);
+      return;
+    }
+    const w = msg.welcome;
+    if (w.protocol !== this.protocol) {
+      this.fail(ws, `server speaks protocol ${w.protocol} on a version ${this.protocol} connection`, false);
+      return;
+    }
+    const invalid = welcomeProblem(w);
+    if (invalid) {
+      this.fail(ws, `invalid Spectating: ${invalid}`, false);
+      return;
+    }
+    // Every Spectating starts a fresh view: its events count from 1, nothing is resumed.
+    this.seq = 0;
+    this.lastEventSeq = 0;
+    this.player = null;
+    this.resumeToken = null;
+    this.welcome = w;
+    this.spectator = { follow: msg.follow, delayMs: msg.delayMs, recording: msg.recording };
+    this.sessionStart = t;
+    const perGame = (v) => (typeof v === "function" ? v(w) : v);
+    this.clock = new ServerClock(w.tickRateHz, this.clockOptions());
+    this.lastRenderTick = null;
+    this.interp = new Interpolator(this.interpolatorOptions(w, perGame(this.options.maxStep)));
+    this.predictor = null;
+    this.sessions += 1;
+    if (this.followTarget !== msg.follow) {
+      // follow() was called while Spectate was on its way.
+      this.spectator.follow = this.followTarget;
+      ws.send(encodeFollow(this.followTarget));
+    }
+    this.setState("playing");
+    this.emit("welcome", w);
+    this.emit("spectating", { welcome: w, follow: msg.follow, delayMs: msg.delayMs, recording: msg.recording });
+    this.ping(t);
+  }
+
   onUpdate(ws, msg, t, size) {
     if (!this.welcome) {
       this.fail(ws, "Update before Welcome", true);
@@ -2686,6 +2891,14 @@ export class TickstreamClient {
     }
     this.updates += 1;
     this.updatesWindow.add(t, size);
+    if (this.spectating) {
+      // Nothing to predict: the view is only recorded for interpolation.
+      this.clock.observe(u.tick, t);
+      this.interp.record(u.tick, u.delta, this.replica);
+      this.deliverEvents(u);
+      this.pump(t);
+      return;
+    }
     if (u.ackSeq > this.seq) {
       // The server applied a seq this client never sent on this page: a resume from a state
       // that did not carry the input seq. Inputs at or below it would be dropped, so continue
@@ -2715,6 +2928,12 @@ export class TickstreamClient {
         this.offset.y = snap ? 0 : oy;
       }
     }
+    this.deliverEvents(u);
+    this.pump(t);
+  }
+
+  /** Hands an applied Update's events (checked to be in seq order) and itself to listeners. */
+  deliverEvents(u) {
     const kinds = this.welcome.eventKinds;
     for (const e of u.events) {
       this.lastEventSeq = e.seq;
@@ -2722,7 +2941,6 @@ export class TickstreamClient {
       this.emit("event", { ...e, tick: u.tick, kindName: kinds[e.kind] ?? null });
     }
     this.emit("update", u);
-    this.pump(t);
   }
 
   /**
@@ -2779,6 +2997,9 @@ export class TickstreamClient {
     }
     // 1008 is policy: over the rate limit, or a join token refused. The same static token is
     // refused again; other causes are retried a few times in a row, then the session ends.
+    // A spectator's view ended by the server for good (1000: the recording ended): watching
+    // again would replay it or find no room.
+    const spectatorEnded = this.spectating && code === CloseCode.NORMAL && !!ev.wasClean;
     let policyFinal = false;
     if (code === CloseCode.POLICY) {
       this.policyCloses += 1;
@@ -2787,7 +3008,8 @@ export class TickstreamClient {
     } else {
       this.policyCloses = 0;
     }
-    const willReconnect = retry && this.options.reconnect !== false && !FINAL_CODES.has(code) && !policyFinal;
+    const willReconnect =
+      retry && this.options.reconnect !== false && !FINAL_CODES.has(code) && !policyFinal && !spectatorEnded;
     let retryInMs = null;
     if (willReconnect) {
       const base = Math.min(this.options.reconnectMaxMs, this.options.reconnectInitialMs * 2 ** this.attempts);
@@ -2837,8 +3059,9 @@ export class TickstreamClient {
   pump(t = this.now()) {
     t = this.time(t);
     const ws = this.ws;
-    if (!ws || ws.readyState !== 1 || this.state !== "playing" || !this.predictor) return;
-    const tick = this.localTick(t);
+    if (!ws || ws.readyState !== 1 || this.state !== "playing" || !this.welcome) return;
+    // A spectator has no prediction and sends no input: only pings.
+    const tick = this.predictor ? this.localTick(t) : null;
     if (tick !== null) {
       const d = this.desired;
       const s = this.sent;
@@ -2932,10 +3155,11 @@ export class TickstreamClient {
     out.renderTick = renderTick;
     this.lastRenderTick = renderTick;
     const own = this.welcome.entity;
-    count = this.interp.render(renderTick, t, this.replica, own, out.entities);
+    // A spectator's view has no own entity: every entity is interpolated (-1 is no id).
+    count = this.interp.render(renderTick, t, this.replica, this.predictor ? own : -1, out.entities);
     if (out.entities.length !== count) out.entities.length = count;
     this.interp.prune(renderTick - 1);
-    if (this.predictor.x !== null) {
+    if (this.predictor && this.predictor.x !== null) {
       const me = this.replica.get(own);
       const o = this.ownOut;
       o.id = own;
@@ -2985,7 +3209,7 @@ export class TickstreamClient {
     this.pump(t); // so that the prediction is stepped up to now
     const [updateHz, bytesPerSec] = this.updatesWindow.rates(t);
     const w = this.welcome;
-    const me = w ? this.entity(w.entity) : null;
+    const me = w && !this.spectating ? this.entity(w.entity) : null;
     const p = this.predictor;
     // The reference games call kind 0 "player"; a game may name it elsewhere.
     const named = w ? w.kinds.indexOf("player") : -1;
@@ -2995,7 +3219,7 @@ export class TickstreamClient {
       state: this.state,
       room: this.options.room,
       url: this.options.url,
-      entity: w ? w.entity : null,
+      entity: w && !this.spectating ? w.entity : null,
       tick: this.replica.tick ?? 0,
       ackSeq: this.replica.ackSeq,
       inputSeq: this.seq,
@@ -3008,6 +3232,7 @@ export class TickstreamClient {
       resumes: this.resumes,
       resumeRefusals: this.resumeRefusals,
       moves: this.moves,
+      spectator: this.spectator ? { ...this.spectator } : null,
       updateHz,
       kbpsIn: bytesPerSec / 1000,
       rttMs: this.rttMs,
@@ -3019,7 +3244,7 @@ export class TickstreamClient {
       sessions: this.sessions,
       interpolationDelayMs: this.clock ? this.clock.delayMs : this.minDelayMs(),
       jitterMs: this.clock ? this.clock.jitterMs : 0,
-      leadTicks: w && this.clock && this.replica.tick !== null ? (this.localTick(t) ?? 0) - this.replica.tick : null,
+      leadTicks: p && this.clock && this.replica.tick !== null ? (this.localTick(t) ?? 0) - this.replica.tick : null,
       world: w ? { width: w.worldWidth, height: w.worldHeight, viewRadius: w.viewRadius, tickRateHz: w.tickRateHz } : null,
       server: me ? { x: me.x, y: me.y } : null,
       predicted: p && p.x !== null ? { x: p.x, y: p.y } : null,

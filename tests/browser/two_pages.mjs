@@ -65,7 +65,7 @@ async function open(context, name) {
   const s = await stats(page);
   log(`${name}: joined ${s.room} as entity ${s.entity} over ${s.url}; ${s.entities} entities in view`);
   check(s.url.startsWith(url.protocol === "https:" ? "wss://" : "ws://") && s.url.includes(url.host), `${name}: connected back to ${url.host}: ${s.url}`);
-  check(s.protocol === 5, `${name}: plays protocol version 5 (${s.protocol})`);
+  check(s.protocol === 6, `${name}: plays protocol version 6 (${s.protocol})`);
   return { page, name, problems, id: s.entity };
 }
 

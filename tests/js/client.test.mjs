@@ -171,9 +171,13 @@ test("interpolation renders between states, holds unchanged entities, snaps tele
 test("a session offers the subprotocol, joins, pings and plays", () => {
   const { client, ws } = started();
   try {
-    assert.deepEqual(ws.offered, ["tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2"], "offers v5, v4, v3, then v2");
+    assert.deepEqual(
+      ws.offered,
+      ["tickstream.v6", "tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2"],
+      "offers v6, v5, v4, v3, then v2",
+    );
     assert.deepEqual(ws.offered, [...SUBPROTOCOLS], "the exported list");
-    assert.equal(SUBPROTOCOL, "tickstream.v5", "the newest");
+    assert.equal(SUBPROTOCOL, "tickstream.v6", "the newest");
     assert.equal(client.stats().protocol, 2, "a v2 server: plays version 2");
     assert.deepEqual(ws.sent[0], { type: "Join", room: "r1" }, "Join first");
     assert.ok(ws.sent.some((m) => m.type === "Ping"), "a ping after the welcome");

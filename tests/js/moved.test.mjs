@@ -60,7 +60,7 @@ test("a v5 client follows Moved to the new URL and resumes the same player there
     assert.equal(FakeSocket.all.length, 2, "a new connection at once");
     const next = FakeSocket.all[1];
     assert.equal(next.url, "wss://b.test:7443/ws", "to the URL of Moved");
-    assert.equal(next.offered[0], "tickstream.v5", "offering v5 first");
+    assert.equal(next.offered[0], "tickstream.v6", "offering the newest first");
     next.open("tickstream.v5");
     assert.deepEqual(
       next.sent[0],

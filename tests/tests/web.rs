@@ -2,8 +2,9 @@
 //! vectors of `shared/tests/golden/vectors.txt` decoded and encoded byte for byte, the replica,
 //! prediction, interpolation, the session logic, and `docs/PROTOCOL.md`'s own code and tables)
 //! pass under `node --test`; the library plays a `coins` room on a real server (events once
-//! each and in order, resume of the same entity); and the server serves the page and the
-//! library from its game listeners with the right headers.
+//! each and in order, resume of the same entity) and watches one as a spectator (protocol v6);
+//! and the server serves the page and the library from its game listeners with the right
+//! headers.
 
 mod node_tools;
 
@@ -87,6 +88,39 @@ async fn the_javascript_client_gets_every_event_and_resumes_its_entity() -> anyh
     assert!(
         status.success(),
         "the live coins test failed ({status}); its output is above"
+    );
+    Ok(())
+}
+
+/// `tests/js/live/spectate.mjs` against a server in this process with two spectator seats per
+/// room and announced joins: JavaScript spectators watch a `coins` room (one following a
+/// player), see its moves, score and events with no desync, a third finds the seats full
+/// (1013), a room that does not exist is refused (4006), and a dropped spectator watches again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_javascript_client_spectates_a_room() -> anyhow::Result<()> {
+    if !node_present()? {
+        return Ok(());
+    }
+    let Some(flags) = node_websocket_args()? else {
+        return Ok(());
+    };
+    let server = TestServer::start_with(|c| {
+        c.rooms.max_spectators_per_room = 2;
+        c.game.announce_players = true;
+    })
+    .await?;
+    let mut node = Command::new("node");
+    node.args(flags)
+        .arg("tests/js/live/spectate.mjs")
+        .arg(&server.ws_url)
+        .current_dir(repo());
+    let status =
+        tokio::task::spawn_blocking(move || run_with_deadline(node, Duration::from_secs(120)))
+            .await??;
+    server.stop().await;
+    assert!(
+        status.success(),
+        "the live spectate test failed ({status}); its output is above"
     );
     Ok(())
 }

@@ -10,7 +10,7 @@
 // message on the first failed check. Needs a global WebSocket (Node 22, or Node 20 with
 // --experimental-websocket).
 
-import { TickstreamClient, CloseCode, GRID_SCALE } from "../../../assets/web/tickstream.js";
+import { TickstreamClient, CloseCode, GRID_SCALE, PROTOCOL_VERSION } from "../../../assets/web/tickstream.js";
 
 const [url] = process.argv.slice(2);
 if (!url) {
@@ -102,7 +102,10 @@ async function run() {
   const a0 = await until("A plays", () => playing(A));
   const w = A.client.welcome;
   log(`A joined ${room} as entity ${a0.entity}: game ${w.game}, ${a0.entities} entities`);
-  check(w.protocol === 5 && a0.protocol === 5, `the server picks protocol 5 (${w.protocol}, ${a0.protocol})`);
+  check(
+    w.protocol === PROTOCOL_VERSION && a0.protocol === PROTOCOL_VERSION,
+    `the server picks protocol ${PROTOCOL_VERSION}, the client's newest (${w.protocol}, ${a0.protocol})`,
+  );
   check(
     w.moveRule && w.moveRule.kind === "walk" && w.moveRule.speed === 4 && A.client.predictor.speed === 4,
     `coins publishes its walk and the client predicts with it (${JSON.stringify(w.moveRule)})`,

@@ -14,7 +14,9 @@ import {
   encodeInput5,
   viewTime,
   encodeJoin,
+  encodeFollow,
   encodeServerMsg,
+  encodeSpectate,
   isValidRoomName,
   viewChecksum,
   type ClientEvent,
@@ -27,6 +29,7 @@ import {
   type MoveRule,
   type StepInput,
   type StepState,
+  type SpectatorView,
 } from "../../../assets/web/tickstream.js";
 
 const protocol: string = SUBPROTOCOL;
@@ -118,7 +121,7 @@ draw(performance.now());
 const stats: Stats = client.stats();
 const hz: number = stats.updateHz;
 const rtt: number | null = stats.rttMs;
-const speaks: 2 | 3 | 4 | 5 | null = stats.protocol;
+const speaks: 2 | 3 | 4 | 5 | 6 | null = stats.protocol;
 const moves: number = stats.moves;
 void moves;
 void speaks;
@@ -133,6 +136,35 @@ if (saved) {
 client.forgetPlayer();
 client.close("player left");
 new TickstreamClient({ url: "wss://h/ws", maxInputRateHz: 20, policyRetries: 1, now: () => performance.now() });
+
+// A spectator (v6): watches a room following entity 7, then the whole room; no input.
+const watcher = new TickstreamClient({ url: "wss://127.0.0.1:7443/ws", room: "duel-1", spectate: { follow: 7 } });
+void new TickstreamClient({ url: "wss://127.0.0.1:7443/ws", spectate: true });
+watcher.on("spectating", ({ follow, delayMs, recording }) => {
+  const label: string = `${recording ? "recording" : "live"} ${delayMs} ms behind, following ${follow ?? "the room"}`;
+  void label;
+});
+watcher.on("close", (c: CloseInfo) => {
+  const ended: boolean = c.code === CloseCode.NORMAL && !c.willReconnect;
+  const missing: boolean = c.code === CloseCode.NO_SUCH_ROOM || c.code === CloseCode.SPECTATORS_ONLY;
+  void ended;
+  void missing;
+});
+watcher.connect().follow(null).follow(3);
+const view: SpectatorView | null = watcher.stats().spectator ?? watcher.spectator;
+const isSpectator: boolean = watcher.spectating;
+void view;
+void isSpectator;
+const spectate: Uint8Array = encodeSpectate("duel-1", 7);
+const followAll: Uint8Array = encodeFollow(null);
+const answer: ServerMsg = decodeServerMsg(spectate);
+if (answer.type === "Spectating") {
+  const delay: number = answer.delayMs + answer.welcome.tick;
+  const follows: number | null = answer.follow;
+  void delay;
+  void follows;
+}
+void followAll;
 
 // The codec and the replica, for clients of one's own.
 const join: Uint8Array = encodeJoin("lobby");
