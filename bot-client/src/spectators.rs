@@ -5,6 +5,9 @@
 //! Spectator `i` watches the room of bot `i` (so they spread over the rooms like the bots)
 //! and follows the whole room. It starts after the bots' ramp (a spectator never creates a
 //! room: one that does not exist yet answers 4006, and the spectator tries again shortly).
+//! With no bots at all (`--bots 0`), spectators watch rooms that exist without them: the
+//! recordings a `tickstream-server replay FILE... --serve` plays back. The server's 1000 at a
+//! recording's end ends a spectator's watch without an error.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +36,9 @@ pub struct SpectatorReport {
     pub desync_sample: Option<String>,
     /// What went wrong otherwise (a refusal, a lost connection).
     pub error: Option<String>,
+    /// The reason of the server's 1000 that ended the watch before the window did ("the
+    /// recording ended").
+    pub ended: Option<String>,
 }
 
 /// Watches `room` from `start_at` until the window ends.
@@ -83,8 +89,12 @@ pub async fn run_spectator(
                     }
                 }
                 Ok(SpectatorEvent::Moved { .. }) => {}
+                // A recording played to its end (or a room that ended) lets its spectators go
+                // with 1000: the watch is over, not failed.
                 Ok(SpectatorEvent::Closed { code, reason }) => {
-                    if Instant::now() < window.end {
+                    if code == close_code::NORMAL {
+                        report.ended = Some(reason);
+                    } else if Instant::now() < window.end {
                         report.error = Some(format!("{room}: closed {code} {reason}"));
                     }
                     return report;

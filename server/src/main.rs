@@ -52,8 +52,9 @@ enum Command {
         /// The recordings (`.tsrec`).
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Serve the recording as a read-only room (protocol v6 spectators watch it; joins are
-        /// refused with 4007), on the listeners the configuration gives, until SIGTERM.
+        /// Serve the recordings as read-only rooms under their recorded names (protocol v6
+        /// spectators watch them; joins are refused with 4007), on the listeners the
+        /// configuration gives, until SIGTERM.
         #[arg(long)]
         serve: bool,
         /// With --serve: play this many times faster than recorded (1 to 16).
@@ -78,7 +79,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut playback = None;
+    let mut playback = Vec::new();
     if let Some(Command::Replay {
         files,
         serve,
@@ -89,12 +90,21 @@ fn main() -> anyhow::Result<()> {
             let code = tickstream_server::replay::run(files, &mut std::io::stdout().lock());
             std::process::exit(code);
         }
-        let [file] = &files[..] else {
-            anyhow::bail!("replay --serve serves one recording at a time");
-        };
-        let source = PlaybackSource::open(file, *speed)
-            .with_context(|| format!("cannot serve {}", file.display()))?;
-        playback = Some(Arc::new(source));
+        for file in files {
+            let source = PlaybackSource::open(file, *speed)
+                .with_context(|| format!("cannot serve {}", file.display()))?;
+            let clash = playback
+                .iter()
+                .find(|p: &&Arc<PlaybackSource>| p.room() == source.room());
+            if let Some(other) = clash {
+                anyhow::bail!(
+                    "{other:?} and {} both recorded room {:?}: serve them one at a time",
+                    file.display(),
+                    source.room()
+                );
+            }
+            playback.push(Arc::new(source));
+        }
     }
     let config = Config::load(args.config.as_deref(), &args.overrides)?;
     if let Some(Command::SetSuccessor {
@@ -156,21 +166,22 @@ fn set_successor(config: &Config, at: &str, successor: &str, url: &str) -> anyho
     Ok(())
 }
 
-async fn serve(config: Config, playback: Option<Arc<PlaybackSource>>) -> anyhow::Result<()> {
-    let server = match &playback {
-        Some(source) => {
+async fn serve(config: Config, playback: Vec<Arc<PlaybackSource>>) -> anyhow::Result<()> {
+    let server = if playback.is_empty() {
+        Server::bind(config.clone()).await?
+    } else {
+        for source in &playback {
             let s = source.start();
             tracing::info!(
-                file = ?source,
+                recording = ?source,
                 room = %s.room,
                 game = %s.game,
                 recorded_by = %s.server_version,
                 speed = source.speed(),
                 "serving a recording to spectators (joins are refused with 4007)"
             );
-            Server::bind_playback(config.clone(), Arc::clone(source)).await?
         }
-        None => Server::bind(config.clone()).await?,
+        Server::bind_playback(config.clone(), playback).await?
     };
     if let CertSource::SelfSigned { path, .. } = server.cert() {
         tracing::info!(

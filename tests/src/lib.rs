@@ -122,7 +122,7 @@ impl TestServer {
     /// `tickstream-server replay FILE --serve` runs), on loopback port 0.
     pub async fn start_playback(source: PlaybackSource) -> anyhow::Result<Self> {
         let config = Self::loopback_config(|_| {})?;
-        Self::started(Server::bind_playback(config, std::sync::Arc::new(source)).await?)
+        Self::started(Server::bind_playback(config, vec![std::sync::Arc::new(source)]).await?)
     }
 
     /// The default configuration changed by `edit`, listening on loopback port 0.

@@ -158,6 +158,9 @@ pub struct Summary {
     pub spectator_errors: u64,
     /// The first few spectator desyncs and errors.
     pub spectator_samples: Vec<String>,
+    /// Spectators whose watch the server ended with 1000 (a recording's end) before the
+    /// window did.
+    pub spectators_ended: u32,
 }
 
 impl Summary {
@@ -204,6 +207,7 @@ impl Summary {
         self.spectator_updates_per_sec_min = rates.iter().copied().fold(f64::INFINITY, f64::min);
         self.spectator_desyncs = reports.iter().map(|r| r.desyncs).sum();
         self.spectator_errors = reports.iter().filter(|r| r.error.is_some()).count() as u64;
+        self.spectators_ended = reports.iter().filter(|r| r.ended.is_some()).count() as u32;
         self.spectator_samples = reports
             .iter()
             .flat_map(|r| r.desync_sample.iter().chain(r.error.iter()))
@@ -356,6 +360,13 @@ impl fmt::Display for Summary {
                 self.spectator_desyncs,
                 self.spectator_errors
             )?;
+            if self.spectators_ended > 0 {
+                writeln!(
+                    f,
+                    "    {} watched until the server ended the room or recording (1000)",
+                    self.spectators_ended
+                )?;
+            }
             for s in &self.spectator_samples {
                 writeln!(f, "    {s}")?;
             }

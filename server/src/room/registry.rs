@@ -225,9 +225,10 @@ pub struct RoomPolicy {
     pub max_spectators: usize,
     /// See [`RoomSettings`].
     pub spectator_delay: Duration,
-    /// A recording this server plays back (`replay FILE --serve`): its room is the only one,
-    /// started with the server, and takes spectators only.
-    pub playback: Option<Arc<PlaybackSource>>,
+    /// Recordings this server plays back (`replay FILE... --serve`): their rooms, one per
+    /// recording under the recorded name, are the only rooms, started with the server, and
+    /// take spectators only. Empty for a server that hosts games.
+    pub playback: Vec<Arc<PlaybackSource>>,
 }
 
 impl RoomPolicy {
@@ -354,9 +355,14 @@ impl Registry {
         for e in JoinError::ALL {
             metrics::counter!(m::REJECTED_JOINS, "reason" => e.label()).increment(0);
         }
-        let fixed: Vec<String> = match &policy.playback {
-            Some(p) => vec![p.room().to_owned()],
-            None => policy.rules.iter().filter_map(|r| r.name.clone()).collect(),
+        let fixed: Vec<String> = if policy.playback.is_empty() {
+            policy.rules.iter().filter_map(|r| r.name.clone()).collect()
+        } else {
+            policy
+                .playback
+                .iter()
+                .map(|p| p.room().to_owned())
+                .collect()
         };
         let registry = Self {
             shared: Arc::new(Shared {
@@ -407,10 +413,25 @@ impl Registry {
         &self,
         rooms: &mut HashMap<String, Entry>,
         name: &str,
-        settings: RoomSettings,
+        mut settings: RoomSettings,
         creator: Option<IpAddr>,
         restore: Option<Restore>,
     ) -> Result<(), JoinError> {
+        let playback = self
+            .shared
+            .policy
+            .playback
+            .iter()
+            .find(|p| p.room() == name)
+            .cloned();
+        if let Some(p) = &playback {
+            // The recorded game and settings, judged as the recorded room judged them; kept
+            // while the server runs, and never recorded again.
+            settings.game = Arc::clone(p.game());
+            settings.max_rewind_ms = u64::from(p.start().max_rewind_ms);
+            settings.empty_timeout = None;
+            settings.recording = None;
+        }
         if rooms.len() >= self.shared.max_rooms {
             return Err(JoinError::TooManyRooms);
         }
@@ -431,12 +452,7 @@ impl Registry {
             registry: Arc::clone(&self.shared),
             shutdown: self.shared.shutdown.clone(),
             restore,
-            playback: self
-                .shared
-                .policy
-                .playback
-                .clone()
-                .filter(|p| p.room() == name),
+            playback,
         }));
         rooms.insert(name.to_owned(), Entry { tx, info, creator });
         metrics::gauge!(m::ROOMS).set(rooms.len() as f64);
@@ -451,7 +467,7 @@ impl Registry {
         link: Arc<ClientLink>,
         creator: Option<IpAddr>,
     ) -> Result<Joined, JoinError> {
-        if self.shared.policy.playback.is_some() {
+        if !self.shared.policy.playback.is_empty() {
             return Err(JoinError::SpectatorsOnly);
         }
         self.send(name.as_str(), Ok(creator), |reply| RoomCmd::Join {
@@ -470,7 +486,7 @@ impl Registry {
         last_event_seq: u32,
         link: Arc<ClientLink>,
     ) -> Result<Joined, JoinError> {
-        if self.shared.policy.playback.is_some() {
+        if !self.shared.policy.playback.is_empty() {
             return Err(JoinError::SpectatorsOnly);
         }
         let missing = JoinError::ResumeRefused("no such room");

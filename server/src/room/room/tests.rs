@@ -71,7 +71,7 @@ fn registry(game: Fragile) -> (Registry, watch::Sender<bool>) {
         max_rewind_ms: 500,
         max_spectators: 4,
         spectator_delay: Duration::ZERO,
-        playback: None,
+        playback: Vec::new(),
     };
     let caps = RoomCaps {
         max_rooms: 10,
