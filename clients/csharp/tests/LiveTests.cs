@@ -78,7 +78,7 @@ namespace Tickstream.Tests
             c.GetStats(s);
             Check.Equal(0, errors, "no error (a checksum mismatch would be one)");
             Check.Equal(0L, s.Desyncs, "zero checksum mismatches");
-            Check.Equal(5, c.ProtocolVersion, "the server picks v5, the newest offered");
+            Check.Equal(6, c.ProtocolVersion, "the server picks v6, the newest offered");
             Check.Equal(MoveRuleKind.Walk, c.Welcome.MoveRule, "the arena publishes its walk");
             Check.Equal(5f, c.Welcome.Speed, "at its player speed");
             Check.True(c.Replica.Count > 1, "the view holds the NPCs and the player");
