@@ -42,7 +42,7 @@ namespace Tickstream.Tests
         }
 
         /// <summary>Polls the clients (as a game loop would) until <paramref name="done"/>; fails after <paramref name="seconds"/>.</summary>
-        static void Until(Func<bool> done, string what, double seconds = Timeout, params TickstreamClient[] clients)
+        internal static void Until(Func<bool> done, string what, double seconds = Timeout, params TickstreamClient[] clients)
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();
             while (!done())
@@ -54,7 +54,7 @@ namespace Tickstream.Tests
         }
 
         /// <summary>Leaves (1000) and waits for the socket to end, so the process exits cleanly.</summary>
-        static void Finish(TickstreamClient c)
+        internal static void Finish(TickstreamClient c)
         {
             c.Close();
             c.WaitClosed(5000);

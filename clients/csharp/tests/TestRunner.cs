@@ -26,6 +26,7 @@ namespace Tickstream.Tests
             var tests = new List<KeyValuePair<string, Action>>();
             GoldenTests.Register(tests);
             ModelTests.Register(tests);
+            SpectatorTests.Register(tests);
             if (Arg("ws") != null) LiveTests.Register(tests);
             else Console.WriteLine("(no --ws: the live tests against a server are not run)");
             string only = Arg("only");
