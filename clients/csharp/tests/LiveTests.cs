@@ -10,7 +10,9 @@ namespace Tickstream.Tests
     /// join and 300 verified updates; wss with the development certificate trusted (and refused
     /// without); inputs acknowledged and the prediction within one grid point of the server;
     /// coin events in order; resume after an abrupt drop without losing an event; a refused
-    /// join token as an error value with its close code. Every wait is bounded generously.
+    /// join token as an error value with its close code; a spectator (v6) watching a player's
+    /// room with every checksum verified while it switches what it follows, and 4006 for a
+    /// missing room. Every wait is bounded generously.
     /// </summary>
     static class LiveTests
     {
@@ -24,6 +26,8 @@ namespace Tickstream.Tests
             t.Add(Pair("live: resume after an abrupt drop: same entity, no event lost, input seqs continue", ResumeAfterDrop));
             t.Add(Pair("live: a saved resume state takes the player over in a new client", ResumeFromSavedState));
             t.Add(Pair("live: a refused join token is an error value with close code 1008", RefusedToken));
+            t.Add(Pair("live: a spectator watches a player's room, switches Follow twice, zero checksum mismatches", SpectatorWatches));
+            t.Add(Pair("live: spectating a room that does not exist closes with 4006, final", SpectateMissingRoom));
         }
 
         static KeyValuePair<string, Action> Pair(string name, Action a) { return new KeyValuePair<string, Action>(name, a); }
@@ -312,6 +316,85 @@ namespace Tickstream.Tests
             good.Connect();
             Until(() => good.Replica.HasTick, "welcomed with a valid token", Timeout, good);
             Finish(good);
+        }
+    
+        /// <summary>Polls until the spectator applied <paramref name="count"/> more updates (or failed).</summary>
+        static void SpectatorUpdates(TickstreamClient spec, Func<int> updates, List<ClientError> errors, int count, string what, params TickstreamClient[] clients)
+        {
+            int target = updates() + count;
+            Until(() => updates() >= target || errors.Count > 0, what, Timeout, clients);
+            var s = new ClientStats();
+            spec.GetStats(s);
+            Check.Equal(0, errors.Count, what + ": no error (a checksum mismatch would be one): " + (errors.Count > 0 ? errors[0].ToString() : ""));
+            Check.Equal(0L, s.Desyncs, what + ": zero checksum mismatches");
+            Check.Equal(spec.Replica.Checksum, spec.Replica.FullChecksum(), what + ": the incremental checksum equals the full one");
+        }
+
+        static void SpectatorWatches()
+        {
+            string room = Room("arena");
+            var player = Client(TestRunner.Arg("ws"), room);
+            player.Connect();
+            Until(() => player.Replica.HasTick, "the player in its room", Timeout, player);
+            uint watched = player.OwnEntity;
+            player.SetInput(1, 0.5f);
+
+            var spec = Client(TestRunner.Arg("ws"), room, o => { o.Spectate = true; o.Follow = watched; });
+            int updates = 0;
+            var errors = new List<ClientError>();
+            spec.Updated += r => updates++;
+            spec.Error += e => errors.Add(e);
+            spec.Connect();
+            SpectatorUpdates(spec, () => updates, errors, 90, "90 updates following the player", player, spec);
+            Check.Equal(6, spec.ProtocolVersion, "spectating on v6");
+            Check.True(spec.Spectating != null && spec.Spectating.Follow == watched, "Spectating names the followed player");
+            Check.True(!spec.Spectating.Recording, "a live room");
+            Check.Equal(0u, spec.OwnEntity, "no own entity");
+            Check.True(spec.Predictor == null, "nothing predicted");
+            Check.True(spec.Replica.Get(watched) != null, "the followed player is in the view");
+            int followed = spec.Replica.Count;
+
+            // The whole room: the view grows to everything, still verified update by update.
+            Check.True(spec.Follow(null), "switch to the whole room");
+            SpectatorUpdates(spec, () => updates, errors, 60, "60 updates of the whole room", player, spec);
+            int whole = spec.Replica.Count;
+            Check.True(whole >= followed, "the whole room holds at least the player's view (" + whole + " against " + followed + ")");
+
+            // Another entity's view: the first NPC the spectator sees that is not the player.
+            uint other = watched;
+            foreach (var e in spec.Replica.Entities) if (e.Id != watched) { other = e.Id; break; }
+            Check.True(other != watched, "an entity to follow besides the player");
+            Check.True(spec.Follow(other), "switch to entity " + other);
+            SpectatorUpdates(spec, () => updates, errors, 60, "60 updates following entity " + other, player, spec);
+            Check.True(spec.Replica.Get(other) != null, "the newly followed entity is in the view");
+
+            var remotes = new List<EntityView>();
+            EntityView own;
+            Check.True(!spec.Frame(remotes, out own), "Frame reports no own entity");
+            Check.True(remotes.Exists(v => v.Id == other), "the followed entity is drawn, interpolated, among " + remotes.Count);
+            var stats = new ClientStats();
+            spec.GetStats(stats);
+            Check.True(stats.Spectator, "stats say spectator");
+            Check.Equal(0u, stats.InputSeq, "no input sent");
+            Check.True(player.State == ConnectionState.Playing, "the player plays on beside the spectator");
+            Finish(spec);
+            Finish(player);
+        }
+
+        static void SpectateMissingRoom()
+        {
+            var c = Client(TestRunner.Arg("ws"), Room("nowhere"), o => o.Spectate = true);
+            ClientError error = null;
+            CloseInfo closed = null;
+            c.Error += e => error = e;
+            c.Closed += info => closed = info;
+            c.Connect();
+            Until(() => closed != null, "the refusal", Timeout, c);
+            Check.Equal(CloseCode.NoSuchRoom, closed.Code, "closed with 4006 NO_SUCH_ROOM");
+            Check.True(!closed.WillReconnect, "not retried: a spectator never creates the room");
+            Check.Equal(ConnectionState.Closed, c.State, "closed for good");
+            Check.True(error != null && error.CloseCode == CloseCode.NoSuchRoom, "an error value with 4006: " + error);
+            Check.True(c.Welcome == null, "never welcomed");
         }
     }
 }
