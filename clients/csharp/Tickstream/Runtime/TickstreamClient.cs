@@ -92,7 +92,7 @@ namespace Tickstream
 
         /// <summary>The state changed.</summary>
         public event Action<ConnectionState> StateChanged;
-        /// <summary>A Welcome arrived: a new view starts (after a Join or a Resume).</summary>
+        /// <summary>A Welcome arrived: a new view starts (after a Join or a Resume; a spectator's: the Spectating's welcome).</summary>
         public event Action<Welcome> Welcomed;
         /// <summary>An update was applied and verified; the replica holds the new view.</summary>
         public event Action<Replica> Updated;
@@ -106,7 +106,8 @@ namespace Tickstream
         public event Action<double> PongReceived;
         /// <summary>
         /// The room moved to another process (protocol v5's Moved): the client resumes there by
-        /// itself, at once, as the same player; the argument is the new URL.
+        /// itself, at once, as the same player (a spectator spectates there again); the argument
+        /// is the new URL.
         /// </summary>
         public event Action<string> Moved;
         /// <summary>
@@ -211,7 +212,7 @@ namespace Tickstream
             arrivalCount = 0;
         }
 
-        /// <summary>Opens the connection (joining, or resuming the player it holds); it keeps reconnecting until Close().</summary>
+        /// <summary>Opens the connection (joining, resuming the player it holds, or spectating); it keeps reconnecting until Close().</summary>
         public void Connect()
         {
             if (State == ConnectionState.Connecting || State == ConnectionState.Joining || State == ConnectionState.Playing) return;
