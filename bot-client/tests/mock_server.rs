@@ -315,7 +315,8 @@ async fn session(ws: WebSocket<TokioIo<Upgraded>>, mode: Mode, state: State) {
                     }
                     Ok(ClientMsg::Ping(p)) => Event::Ping(p.client_time),
                     // A v5 message on this v2 server: a protocol error.
-                    Ok(ClientMsg::Input5(_)) | Err(_) => Event::Closed,
+                    Ok(ClientMsg::Input5(_) | ClientMsg::Spectate(_) | ClientMsg::Follow(_))
+                    | Err(_) => Event::Closed,
                 },
                 OpCode::Close => Event::Closed,
                 _ => continue,

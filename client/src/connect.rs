@@ -507,7 +507,7 @@ mod tests {
             req.headers()
                 .get(SEC_WEBSOCKET_PROTOCOL)
                 .map(|v| v.as_bytes()),
-            Some(&b"tickstream.v5, tickstream.v4, tickstream.v3, tickstream.v2"[..]),
+            Some(&b"tickstream.v6, tickstream.v5, tickstream.v4, tickstream.v3, tickstream.v2"[..]),
             "every version offered by default, newest first"
         );
         assert_eq!(req.uri().to_string(), "/ws", "origin-form target");

@@ -34,7 +34,11 @@ async fn a_session_follows_its_room_to_the_successor() -> Result<(), Box<dyn std
     tokio::spawn(b.run(std::future::pending()));
 
     let mut session = Session::join(&a_url, "moving", SessionOptions::default()).await?;
-    assert_eq!(session.protocol(), 5, "v5 is negotiated");
+    assert_eq!(
+        session.protocol(),
+        6,
+        "v6 (v5's Moved and up) is negotiated"
+    );
     let me = session.welcome().entity;
     let first = session.set_input(1.0, 0.0, 0).expect("a new intent");
     let mut last_event = 0;

@@ -18,8 +18,8 @@ async fn a_dropped_session_resumes_as_the_same_player() -> Result<(), Box<dyn st
     let mut session = Session::join(&url, "resume", SessionOptions::default()).await?;
     assert_eq!(
         session.protocol(),
-        5,
-        "the server picks v5 of v5, v4, v3 and v2"
+        6,
+        "the server picks v6 of v6, v5, v4, v3 and v2"
     );
     assert_eq!(
         session.welcome().move_rule,

@@ -17,7 +17,7 @@ async fn an_input_with_its_view_time_is_applied_and_judged()
     tokio::spawn(server.run(std::future::pending()));
     let step = Duration::from_secs(10);
     let mut session = Session::join(&url, "duel-view", SessionOptions::default()).await?;
-    assert_eq!(session.protocol(), 5, "v5");
+    assert_eq!(session.protocol(), 6, "v6 (v5's Input5 and up)");
     assert_eq!(
         session.welcome().game,
         "duel",

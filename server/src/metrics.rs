@@ -83,6 +83,11 @@ pub const HANDOFF_DURATION: &str = "tickstream_handoff_duration_seconds";
 /// Rooms offered to this server by a draining predecessor, by `outcome` (counter, label
 /// `outcome`: [`HANDOFF_RECEIVED_OUTCOMES`]).
 pub const HANDOFFS_RECEIVED: &str = "tickstream_handoffs_received_total";
+/// Spectators watching rooms (gauge; protocol v6).
+pub const SPECTATORS: &str = "tickstream_spectators";
+/// Lag-compensated inputs whose claimed view time was outside the room's history and was
+/// clamped into it (counter): a client far behind, or one claiming an impossible past.
+pub const VIEW_TIMES_CLAMPED: &str = "tickstream_view_times_clamped_total";
 /// Always 1, labelled with the server's version (gauge, label `version`).
 pub const BUILD_INFO: &str = "tickstream_build_info";
 
@@ -116,6 +121,8 @@ pub const ALL: &[&str] = &[
     HANDOFF_DURATION,
     HANDOFFS_RECEIVED,
     BUILD_INFO,
+    SPECTATORS,
+    VIEW_TIMES_CLAMPED,
     RECORDINGS_STARTED,
     RECORDINGS_STOPPED,
     RECORDING_BYTES,
@@ -229,6 +236,11 @@ pub fn describe() {
         "Open WebSocket sessions by negotiated protocol version."
     );
     describe_gauge!(ROOMS, "Rooms alive.");
+    describe_gauge!(SPECTATORS, "Spectators watching rooms (protocol v6).");
+    describe_counter!(
+        VIEW_TIMES_CLAMPED,
+        "Lag-compensated inputs whose view time was outside the room's history and was clamped."
+    );
     describe_gauge!(ENTITIES, "Entities across all rooms.");
     describe_counter!(TICKS, "Simulation ticks run, all rooms.");
     describe_counter!(
@@ -328,7 +340,7 @@ pub fn describe() {
 /// alert on a series does not wait for its first event. Labelled series are created for the
 /// label values the code can produce; a client's own close code appears when it is first used.
 pub fn register() {
-    for name in [CONNECTIONS, ROOMS, ENTITIES] {
+    for name in [CONNECTIONS, ROOMS, ENTITIES, SPECTATORS] {
         metrics::gauge!(name).increment(0.0);
     }
     for v in tickstream_shared::SUPPORTED_VERSIONS {
@@ -347,6 +359,7 @@ pub fn register() {
         ROOM_PANICS,
         RECORDINGS_STARTED,
         RECORDING_BYTES,
+        VIEW_TIMES_CLAMPED,
     ] {
         metrics::counter!(name).increment(0);
     }

@@ -273,6 +273,8 @@ impl Server {
                 .is_some()
                 .then(|| Arc::new(config.recording.clone())),
             max_rewind_ms: r.max_rewind_ms,
+            max_spectators: r.max_spectators_per_room,
+            spectator_delay: Duration::from_millis(r.spectator_delay_ms),
         };
         let caps = RoomCaps {
             max_rooms: s.max_rooms,

@@ -799,7 +799,10 @@ fn v6_client_samples() -> Vec<(&'static str, ClientMsg)> {
                 entity: Some(EntityId(300)),
             }),
         ),
-        ("client_follow_room", ClientMsg::Follow(Follow { entity: None })),
+        (
+            "client_follow_room",
+            ClientMsg::Follow(Follow { entity: None }),
+        ),
     ]
 }
 

@@ -18,8 +18,8 @@ use tickstream_client::{Connection, Incoming};
 use tickstream_server::sim::GameCatalog;
 use tickstream_server::{Config, Server, ServerHandle};
 use tickstream_shared::{
-    ClientMsg, EntityState, GameEvent, Input, Join, Replica, Resume, ServerMsg, Tick, Update,
-    Welcome,
+    ClientMsg, EntityId, EntityState, Follow, GameEvent, Input, Join, Replica, Resume, ServerMsg,
+    Spectate, Spectating, Tick, Update, Update3, Welcome,
 };
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -186,6 +186,109 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+    }
+}
+
+/// A spectator (protocol v6) that applies every update to a verifying replica.
+pub struct TestSpectator {
+    /// The connection.
+    pub client: Connection,
+    /// The server's answer to `Spectate`.
+    pub spectating: Spectating,
+    /// The view as applied so far (checksums verified).
+    pub replica: Replica,
+    /// Every event received, in order (checked: seqs contiguous from 1).
+    pub events: Vec<GameEvent>,
+    /// Updates applied.
+    pub updates: u64,
+}
+
+impl TestSpectator {
+    /// Connects to `url` with the newest protocol and spectates `room` following `follow`:
+    /// the spectator after its `Spectating`, or the close code and reason the server answered
+    /// with instead.
+    pub async fn spectate(
+        url: &str,
+        room: &str,
+        follow: Option<EntityId>,
+    ) -> anyhow::Result<Result<Self, (u16, String)>> {
+        let mut client = tokio::time::timeout(STEP_TIMEOUT, connect(url, &TestServer::options()))
+            .await
+            .context("connect timed out")??;
+        let msg = ClientMsg::Spectate(Spectate {
+            room: room.into(),
+            follow,
+        });
+        client.send(&msg).await?;
+        let spectating = loop {
+            match tokio::time::timeout(STEP_TIMEOUT, client.recv()).await?? {
+                Incoming::Msg(ServerMsg::Spectating(s)) => break s,
+                Incoming::Msg(ServerMsg::Error(_)) => {}
+                Incoming::Close { code, reason } => return Ok(Err((code, reason))),
+                other => bail!("expected Spectating, got {other:?}"),
+            }
+        };
+        Ok(Ok(Self {
+            client,
+            spectating,
+            replica: Replica::new(),
+            events: Vec::new(),
+            updates: 0,
+        }))
+    }
+
+    /// Receives until the next update and applies it (verifying the checksum); pongs are
+    /// skipped. Returns the update and the tick it brought the view to.
+    pub async fn next_update(&mut self) -> anyhow::Result<(Update3, Tick)> {
+        loop {
+            let got = tokio::time::timeout(STEP_TIMEOUT, self.client.recv())
+                .await
+                .context("no update in time")??;
+            match got {
+                Incoming::Msg(ServerMsg::Update3(u)) => {
+                    self.replica
+                        .apply3(&u)
+                        .with_context(|| format!("spectator update {}", self.updates + 1))?;
+                    for e in &u.events {
+                        let want = self.events.last().map_or(1, |l| l.seq + 1);
+                        anyhow::ensure!(e.seq == want, "event seq {} where {want} was due", e.seq);
+                        self.events.push(e.clone());
+                    }
+                    self.updates += 1;
+                    let tick = self
+                        .replica
+                        .tick()
+                        .context("an applied update has a tick")?;
+                    return Ok((u, tick));
+                }
+                Incoming::Msg(ServerMsg::Pong(_)) => {}
+                other => bail!("expected an update, got {other:?}"),
+            }
+        }
+    }
+
+    /// Follows `entity` (`None`: the whole room) from the next update on.
+    pub async fn follow(&mut self, entity: Option<EntityId>) -> anyhow::Result<()> {
+        self.client
+            .send(&ClientMsg::Follow(Follow { entity }))
+            .await?;
+        Ok(())
+    }
+
+    /// Receives until the connection ends: its close code and reason, and the code of the
+    /// `Error` message before it (if any). Updates on the way are not applied.
+    pub async fn until_closed(&mut self) -> anyhow::Result<(u16, String, Option<u16>)> {
+        let mut error = None;
+        loop {
+            let got = tokio::time::timeout(STEP_TIMEOUT, self.client.recv())
+                .await
+                .context("not closed in time")??;
+            match got {
+                Incoming::Close { code, reason } => return Ok((code, reason, error)),
+                Incoming::Msg(ServerMsg::Error(e)) => error = Some(e.code),
+                Incoming::Msg(_) => {}
+            }
         }
     }
 }

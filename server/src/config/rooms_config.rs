@@ -33,12 +33,22 @@ pub struct RoomsConfig {
     /// view is judged at the oldest kept state. 0 turns lag compensation off (inputs are judged
     /// against the newest state); at most 1000.
     pub max_rewind_ms: u64,
+    /// Spectators one room admits at once (protocol v6 `Spectate`), besides its players; one
+    /// more is refused with 1013. 0 turns spectating off.
+    pub max_spectators_per_room: usize,
+    /// How far behind the live game spectators watch, in milliseconds (against ghosting: a
+    /// spectator telling a player what it sees). 0: live. At most 30000; the room keeps this
+    /// long a history of snapshots while it has spectators.
+    pub spectator_delay_ms: u64,
     /// Rules giving rooms their game and player cap, by exact name (such a room is started with
     /// the server and never disposed) or by name prefix (rooms created on join); the first
     /// matching rule wins. By default rooms named `coins…` run the coin game and rooms named
     /// `duel…` the duel.
     pub rule: Vec<RoomRule>,
 }
+
+/// The longest `rooms.spectator_delay_ms`: the room holds that much history of snapshots.
+pub const MAX_SPECTATOR_DELAY_MS: u64 = 30_000;
 
 impl Default for RoomsConfig {
     fn default() -> Self {
@@ -49,6 +59,8 @@ impl Default for RoomsConfig {
             max_pending_events: 256,
             event_history: 256,
             max_rewind_ms: 500,
+            max_spectators_per_room: 32,
+            spectator_delay_ms: 0,
             rule: vec![
                 RoomRule {
                     name: None,
@@ -107,6 +119,9 @@ impl RoomsConfig {
         }
         if self.max_rewind_ms > crate::sim::MAX_REWIND_MS {
             return invalid("rooms.max_rewind_ms", "at most 1000 (one second)");
+        }
+        if self.spectator_delay_ms > MAX_SPECTATOR_DELAY_MS {
+            return invalid("rooms.spectator_delay_ms", "at most 30000 (30 seconds)");
         }
         for rule in &self.rule {
             match (&rule.name, &rule.prefix) {

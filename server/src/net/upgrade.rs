@@ -58,7 +58,7 @@ impl Refusal {
             Self::NotFound => "not found: the WebSocket endpoint is /ws\n",
             Self::NotUpgrade => "this endpoint only speaks WebSocket\n",
             Self::NoSubprotocol => {
-                "missing WebSocket subprotocol: offer tickstream.v5 (or tickstream.v4, tickstream.v3, tickstream.v2)\n"
+                "missing WebSocket subprotocol: offer tickstream.v6 (or tickstream.v5, tickstream.v4, tickstream.v3, tickstream.v2)\n"
             }
             Self::BadHandshake => "invalid WebSocket handshake\n",
             Self::Unavailable => "server at capacity or shutting down; try again later\n",

@@ -15,7 +15,7 @@
 //!   with 4004 rather than drop an event (a resume can still recover them from the history).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tickstream_shared::codec::encode_server;
@@ -93,7 +93,19 @@ pub struct ClientLink {
     gone: AtomicBool,
     /// Set when the client closed with 1000 or 1001: it left for good, no resume grace.
     left: AtomicBool,
+    /// Set when the connection watches its room as a spectator (protocol v6).
+    spectator: AtomicBool,
+    /// The entity a spectator follows: [`NO_FOLLOW`], or the entity's id (session side sets
+    /// it, the room reads it each tick it publishes).
+    follow: AtomicU64,
 }
+
+/// [`ClientLink`]'s `follow` when the spectator watches the whole room.
+const NO_FOLLOW: u64 = u64::MAX;
+
+/// The entity a spectator's view is built around when it follows none: an id no built-in
+/// game hands out (their ids stop before `u32::MAX`), so the view is the whole room.
+pub const WHOLE_ROOM: EntityId = EntityId(u32::MAX);
 
 impl ClientLink {
     /// A link for a new connection speaking the newest protocol.
@@ -115,7 +127,34 @@ impl ClientLink {
             space: Notify::new(),
             gone: AtomicBool::new(false),
             left: AtomicBool::new(false),
+            spectator: AtomicBool::new(false),
+            follow: AtomicU64::new(NO_FOLLOW),
         }
+    }
+
+    /// Makes this connection a spectator's, following `follow` (`None`: the whole room).
+    pub fn mark_spectator(&self, follow: Option<EntityId>) {
+        self.set_follow(follow);
+        self.spectator.store(true, Ordering::Release);
+    }
+
+    /// True when the connection watches as a spectator.
+    #[must_use]
+    pub fn is_spectator(&self) -> bool {
+        self.spectator.load(Ordering::Acquire)
+    }
+
+    /// A spectator's new choice of view, from the next update on.
+    pub fn set_follow(&self, follow: Option<EntityId>) {
+        let v = follow.map_or(NO_FOLLOW, |e| u64::from(e.0));
+        self.follow.store(v, Ordering::Release);
+    }
+
+    /// The entity a spectator follows (`None`: the whole room).
+    #[must_use]
+    pub fn follow(&self) -> Option<EntityId> {
+        let v = self.follow.load(Ordering::Acquire);
+        u32::try_from(v).ok().map(EntityId)
     }
 
     fn outbox(&self) -> std::sync::MutexGuard<'_, Outbox> {

@@ -54,11 +54,20 @@ pub enum JoinError {
     /// A resume was refused; the reason says why.
     #[error("resume refused: {0}")]
     ResumeRefused(&'static str),
+    /// The room has its maximum number of spectators (`rooms.max_spectators_per_room`).
+    #[error("spectator seats full")]
+    SpectatorsFull,
+    /// A spectator named a room that does not exist (spectators never create rooms).
+    #[error("no such room")]
+    NoSuchRoom,
+    /// A player tried to join a room that takes spectators only (a recording played back).
+    #[error("this room is a recording: it takes spectators only")]
+    SpectatorsOnly,
 }
 
 impl JoinError {
     /// Every reason with a metric label (a refused resume is counted as a resume outcome).
-    pub const ALL: [JoinError; 8] = [
+    pub const ALL: [JoinError; 11] = [
         JoinError::RoomFull,
         JoinError::TooManyRooms,
         JoinError::CreationLimit,
@@ -67,6 +76,9 @@ impl JoinError {
         JoinError::UnknownGame,
         JoinError::ShuttingDown,
         JoinError::RoomFailed,
+        JoinError::SpectatorsFull,
+        JoinError::NoSuchRoom,
+        JoinError::SpectatorsOnly,
     ];
 
     /// The `reason` label of `tickstream_rejected_joins_total`.
@@ -82,6 +94,9 @@ impl JoinError {
             JoinError::ShuttingDown => "shutting_down",
             JoinError::RoomFailed => "room_failed",
             JoinError::ResumeRefused(_) => "resume_refused",
+            JoinError::SpectatorsFull => "spectators_full",
+            JoinError::NoSuchRoom => "no_such_room",
+            JoinError::SpectatorsOnly => "spectators_only",
         }
     }
 }
@@ -163,6 +178,10 @@ pub struct RoomSettings {
     pub recording: Option<Arc<RecordingConfig>>,
     /// How far back a game that rewinds judges inputs (`rooms.max_rewind_ms`); 0: off.
     pub max_rewind_ms: u64,
+    /// Spectators at once (`rooms.max_spectators_per_room`); 0: none.
+    pub max_spectators: usize,
+    /// How far behind live spectators watch (`rooms.spectator_delay_ms`).
+    pub spectator_delay: Duration,
 }
 
 /// The caps on rooms a registry enforces.
@@ -201,6 +220,10 @@ pub struct RoomPolicy {
     pub recording: Option<Arc<RecordingConfig>>,
     /// See [`RoomSettings`].
     pub max_rewind_ms: u64,
+    /// See [`RoomSettings`].
+    pub max_spectators: usize,
+    /// See [`RoomSettings`].
+    pub spectator_delay: Duration,
 }
 
 impl RoomPolicy {
@@ -222,6 +245,8 @@ impl RoomPolicy {
             max_bytes_per_client_per_sec: self.max_bytes_per_client_per_sec,
             recording: self.recording.clone(),
             max_rewind_ms: self.max_rewind_ms,
+            max_spectators: self.max_spectators,
+            spectator_delay: self.spectator_delay,
         })
     }
 }
@@ -413,7 +438,7 @@ impl Registry {
         link: Arc<ClientLink>,
         creator: Option<IpAddr>,
     ) -> Result<Joined, JoinError> {
-        self.send(name.as_str(), Some(creator), |reply| RoomCmd::Join {
+        self.send(name.as_str(), Ok(creator), |reply| RoomCmd::Join {
             link,
             reply,
         })
@@ -429,7 +454,8 @@ impl Registry {
         last_event_seq: u32,
         link: Arc<ClientLink>,
     ) -> Result<Joined, JoinError> {
-        self.send(name.as_str(), None, |reply| RoomCmd::Resume {
+        let missing = JoinError::ResumeRefused("no such room");
+        self.send(name.as_str(), Err(missing), |reply| RoomCmd::Resume {
             link,
             token,
             last_event_seq,
@@ -438,12 +464,30 @@ impl Registry {
         .await
     }
 
+    /// Admits `link` as a spectator of the room `name` (which must exist: a spectator never
+    /// creates a room), following `follow` (`None`: the whole room).
+    pub async fn spectate(
+        &self,
+        name: &RoomName,
+        follow: Option<EntityId>,
+        link: Arc<ClientLink>,
+    ) -> Result<Joined, JoinError> {
+        self.send(name.as_str(), Err(JoinError::NoSuchRoom), |reply| {
+            RoomCmd::Spectate {
+                link,
+                follow,
+                reply,
+            }
+        })
+        .await
+    }
+
     /// Hands `cmd` to the room `name`; a missing room is started on behalf of `create`'s
-    /// address when `create` is `Some`, and refuses a resume otherwise.
+    /// address when `create` is `Ok`, and refused with its error otherwise.
     async fn send(
         &self,
         name: &str,
-        create: Option<Option<IpAddr>>,
+        create: Result<Option<IpAddr>, JoinError>,
         cmd: impl FnOnce(oneshot::Sender<Result<Joined, JoinError>>) -> RoomCmd,
     ) -> Result<Joined, JoinError> {
         if *self.shared.shutdown.borrow() {
@@ -455,10 +499,7 @@ impl Registry {
             // holding it and after draining its inbox, so no join reaches a stopped room.
             let mut rooms = self.shared.rooms();
             if !rooms.contains_key(name) {
-                let Some(creator) = create else {
-                    return Err(JoinError::ResumeRefused("no such room"));
-                };
-                self.start_room(&mut rooms, name, creator)?;
+                self.start_room(&mut rooms, name, create?)?;
             }
             let entry = rooms.get(name).ok_or(JoinError::Busy)?;
             entry.tx.try_send(cmd(reply)).map_err(|_| JoinError::Busy)?;

@@ -17,13 +17,14 @@ use std::time::{Duration, Instant};
 use slotmap::SlotMap;
 use tickstream_shared::codec::encode_server;
 use tickstream_shared::{
-    EntityId, GameEvent, Moved, Mulberry32, ServerMsg, Tick, Welcome, Welcome4, close_code,
+    EntityId, GameEvent, Moved, Mulberry32, ServerMsg, Spectating, Tick, Welcome, Welcome4,
+    close_code,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::MissedTickBehavior;
 
 use super::handoff::HandoffError;
-use super::link::{ClientLink, Outgoing, Published};
+use super::link::{ClientLink, Outgoing, Published, WHOLE_ROOM};
 use super::registry::{JoinError, Joined, RoomInfo, RoomSettings, Shared};
 use super::saved_room::{SavedPlayer, SavedRoom, token_hash};
 use crate::metrics as m;
@@ -32,6 +33,9 @@ use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, Rewind, StepCtx};
 use crate::sync::{Snapshot, TickFrame};
 
 mod players;
+mod spectators;
+
+use spectators::{PublishCtx, Spectators};
 
 slotmap::new_key_type! {
     /// A player's slot in its room.
@@ -50,6 +54,12 @@ pub(crate) enum RoomCmd {
         link: Arc<ClientLink>,
         token: String,
         last_event_seq: u32,
+        reply: oneshot::Sender<Result<Joined, JoinError>>,
+    },
+    /// Add this connection as a spectator following `follow` (protocol v6).
+    Spectate {
+        link: Arc<ClientLink>,
+        follow: Option<EntityId>,
         reply: oneshot::Sender<Result<Joined, JoinError>>,
     },
     /// Answer with the snapshot of the last completed tick (for tests and tools that compare a
@@ -109,6 +119,8 @@ pub(crate) struct Room {
     metrics: TickMetrics,
     /// The match's recording, when `[recording]` is on and it has not stopped.
     recorder: Option<Recorder>,
+    /// The connections watching the room.
+    spectators: Spectators,
 }
 
 /// Metric handles looked up once per room rather than every tick.
@@ -119,6 +131,7 @@ struct TickMetrics {
     lag: metrics::Histogram,
     merged: metrics::Counter,
     events: metrics::Counter,
+    clamped: metrics::Counter,
 }
 
 impl TickMetrics {
@@ -130,6 +143,7 @@ impl TickMetrics {
             lag: metrics::histogram!(m::TICK_LAG),
             merged: metrics::counter!(m::UPDATES_MERGED),
             events: metrics::counter!(m::EVENTS),
+            clamped: metrics::counter!(m::VIEW_TIMES_CLAMPED),
         }
     }
 }
@@ -258,8 +272,14 @@ impl Room {
         } else {
             Rewind::empty()
         };
+        let spectators = Spectators::new(
+            settings.max_spectators,
+            settings.spectator_delay,
+            settings.game.info().tick_rate_hz,
+        );
         Self {
             recorder,
+            spectators,
             period: Duration::from_secs_f64(settings.game.info().dt()),
             idle_when_empty: !settings.game.runs_without_players(),
             world,
@@ -458,6 +478,10 @@ impl Room {
             }
         }
         metrics::gauge!(m::ENTITIES).decrement(entities as f64);
+        // Spectators of a room that ended (emptied, failed or drained: those were told
+        // already, and a link keeps its first close) are let go.
+        self.spectators
+            .close_all(close_code::NORMAL, "the room ended");
         tracing::info!(room = %self.info.name, ticks = self.tick.0, "room stopped");
     }
 
@@ -491,9 +515,12 @@ impl Room {
         self.retire(true);
     }
 
-    /// The connected players' links.
+    /// The connected players' and the spectators' links.
     fn links(&self) -> impl Iterator<Item = &Arc<ClientLink>> {
-        self.players.values().filter_map(|p| p.link.as_ref())
+        self.players
+            .values()
+            .filter_map(|p| p.link.as_ref())
+            .chain(self.spectators.links())
     }
 
     /// True when the room has been empty for its empty timeout (never for a configured room).
@@ -522,7 +549,9 @@ impl Room {
         self.rx.close();
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {
-                RoomCmd::Join { reply, .. } | RoomCmd::Resume { reply, .. } => {
+                RoomCmd::Join { reply, .. }
+                | RoomCmd::Resume { reply, .. }
+                | RoomCmd::Spectate { reply, .. } => {
                     let _ = reply.send(Err(JoinError::ShuttingDown));
                 }
                 RoomCmd::Snapshot { reply } => {
@@ -569,10 +598,75 @@ impl Room {
                 metrics::counter!(m::RESUMES, "outcome" => outcome).increment(1);
                 let _ = reply.send(result);
             }
+            RoomCmd::Spectate {
+                link,
+                follow,
+                reply,
+            } => {
+                let _ = reply.send(self.add_spectator(link, follow));
+            }
             RoomCmd::Snapshot { reply } => {
                 let _ = reply.send(self.prev.clone());
             }
         }
+    }
+
+    /// The room as a welcome describes it to a client speaking `protocol`, without an entity
+    /// or a resume token (the player's welcome adds them).
+    fn describe(&self, protocol: u16) -> Welcome {
+        let info = self.settings.game.info();
+        Welcome {
+            protocol,
+            entity: EntityId(0),
+            tick_rate_hz: info.tick_rate_hz,
+            tick: self.tick,
+            world_width: info.world_width as f32,
+            world_height: info.world_height as f32,
+            view_radius: info.view_radius as f32,
+            game: info.name.clone(),
+            kinds: info.kinds.clone(),
+            fields: info.fields.clone(),
+            event_kinds: info.event_kinds.clone(),
+            resume_token: String::new(),
+            resumed: false,
+        }
+    }
+
+    /// Admits a spectator: `Spectating`, then the room's updates from its next tick on (or
+    /// one delay later).
+    fn add_spectator(
+        &mut self,
+        link: Arc<ClientLink>,
+        follow: Option<EntityId>,
+    ) -> Result<Joined, JoinError> {
+        if self.spectators.is_full() {
+            return Err(JoinError::SpectatorsFull);
+        }
+        let welcome = Welcome {
+            tick: self.spectators.start_tick(self.tick),
+            ..self.describe(link.protocol)
+        };
+        let msg = ServerMsg::Spectating(Spectating {
+            welcome: Welcome4 {
+                welcome,
+                move_rule: self.settings.game.info().move_rule,
+            },
+            follow,
+            delay_ms: self.spectators.delay_ms(),
+            recording: false,
+        });
+        let mut buf = Vec::new();
+        if encode_server(&msg, &mut buf).is_err() || !link.push_control(Outgoing::Message(buf)) {
+            return Err(JoinError::Busy);
+        }
+        link.mark_spectator(follow);
+        self.spectators.add(link);
+        tracing::debug!(room = %self.info.name, ?follow, spectators = self.spectators.len(), "spectator joined");
+        Ok(Joined {
+            entity: WHOLE_ROOM,
+            room: Arc::clone(&self.info),
+            ack_seq: 0,
+        })
     }
 
     /// Calls the game with a context over the room's generator, then delivers what it emitted.
@@ -592,24 +686,34 @@ impl Room {
             .record(start.saturating_duration_since(scheduled));
         self.handle_commands(start);
         self.drop_gone_players(start);
+        self.spectators.drop_gone();
         self.info.set_players(self.players.len());
+        let mut clamped = 0u64;
         for p in self.players.values_mut() {
             let Some((input, view)) = p.link.as_ref().and_then(|l| l.take_input()) else {
                 continue;
             };
             // A claimed view time is clamped into the history: not older than the room
             // keeps, not newer than the latest state (no history: no view time).
+            let view = view.and_then(|v| {
+                let c = self.rewind.clamp(v);
+                clamped += u64::from(c.is_some_and(|c| c != v));
+                c
+            });
             let checked = PlayerInput {
                 dx: input.dx,
                 dy: input.dy,
                 buttons: input.buttons,
-                view: view.and_then(|v| self.rewind.clamp(v)),
+                view,
             };
             self.world.input(p.entity, checked);
             if let Some(r) = &mut self.recorder {
                 r.input(self.tick, p.entity, &checked);
             }
             p.ack_seq = input.seq;
+        }
+        if clamped > 0 {
+            self.metrics.clamped.increment(clamped);
         }
         self.tick = self.tick.next();
         self.with_game(|w, ctx| w.step(ctx));
@@ -665,6 +769,21 @@ impl Room {
                 link.close(close_code::TOO_SLOW, "too slow: updates not taken in time");
             }
         }
+        let build = |snap, prev, pre| {
+            TickFrame::build(snap, prev, pre, info.view_radius).with_budget(
+                self.settings.max_bytes_per_client_per_sec,
+                info.tick_rate_hz,
+            )
+        };
+        merged += self.spectators.publish(
+            &frame,
+            &PublishCtx {
+                build: &build,
+                max_pending_events: self.settings.max_pending_events,
+                slow_client_timeout: slow_limit,
+                now,
+            },
+        );
         if merged > 0 {
             self.metrics.merged.increment(merged);
         }

@@ -179,6 +179,9 @@ pub struct ClientSync {
     last_ack: u32,
     /// With a bandwidth budget: what the client holds, the priorities and the tokens.
     budget: Option<Box<Budget>>,
+    /// A spectator's view: when the entity it follows is not in the snapshot (or it follows
+    /// none), the view is the whole room instead of nothing.
+    spectator: bool,
 }
 
 impl ClientSync {
@@ -195,6 +198,12 @@ impl ClientSync {
             protocol,
             ..Self::default()
         }
+    }
+
+    /// Makes this a spectator's view (or a player's again): the followed entity's view while
+    /// it exists, the whole room otherwise.
+    pub fn set_spectator(&mut self, spectator: bool) {
+        self.spectator = spectator;
     }
 
     /// The tick of the last frame built for this client.
@@ -328,6 +337,10 @@ impl ClientSync {
         self.found.clear();
         if let Some(center) = snap.get(own) {
             grid.query(&snap.entities, center, &mut self.found, &mut self.marks);
+        } else if self.spectator {
+            // Views are u32 indices throughout, as the grid gives them.
+            let n = u32::try_from(snap.entities.len()).unwrap_or(u32::MAX);
+            self.found.extend(0..n);
         }
         self.found
             .iter()

@@ -28,6 +28,7 @@ mod rooms;
 mod rooms_spread;
 mod slow_reader;
 mod slowloris;
+mod spectators;
 mod tls_reload;
 mod tokens;
 mod versions;

@@ -99,9 +99,9 @@ async fn the_golden_v4_arena_welcome_is_what_a_server_sends() -> anyhow::Result<
     Ok(())
 }
 
-/// v5 is v4 plus `Input5`: a client offering every version gets v5, a `Welcome4` naming
-/// protocol 5, and its `Input5` is applied like an `Input`; on a v4 connection `Input5` is a
-/// protocol error (1002).
+/// v5 is v4 plus `Input5` (and v6 keeps it): a client offering every version gets the newest,
+/// a `Welcome4` naming it, and its `Input5` is applied like an `Input`; on a v4 connection
+/// `Input5` is a protocol error (1002).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_v5_client_is_welcomed_with_welcome4_and_its_input5_applies() -> anyhow::Result<()> {
     use tickstream_shared::{Input, Input5, close_code};
@@ -109,8 +109,8 @@ async fn a_v5_client_is_welcomed_with_welcome4_and_its_input5_applies() -> anyho
     let mut c = connect(&server.wss_url, &TestServer::options()).await?;
     assert_eq!(
         c.protocol(),
-        Some(5),
-        "a client offering every version gets v5"
+        Some(6),
+        "a client offering every version gets v6"
     );
     c.send(&ClientMsg::Join(Join {
         room: "duel-welcome5".into(),
@@ -120,7 +120,7 @@ async fn a_v5_client_is_welcomed_with_welcome4_and_its_input5_applies() -> anyho
     let Incoming::Msg(ServerMsg::Welcome4(w)) = first else {
         anyhow::bail!("a v5 connection is welcomed with Welcome4, got {first:?}");
     };
-    assert_eq!(w.protocol, 5, "the welcome names protocol 5");
+    assert_eq!(w.protocol, 6, "the welcome names protocol 6");
     assert_eq!(w.game, "duel", "rooms named duel… run the duel");
     assert_eq!(w.event_kinds, ["hit", "miss"], "the duel's events");
     let input = Input {

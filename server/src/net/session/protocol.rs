@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use tickstream_shared::codec::{CodecError, decode_client};
-use tickstream_shared::{ClientMsg, Input, RoomName, close_code};
+use tickstream_shared::{ClientMsg, EntityId, Input, RoomName, close_code};
 
 use crate::join_token::TokenError;
 use crate::net::frame_guard::Violation;
@@ -117,6 +117,16 @@ pub enum Action {
         /// The last event the client received.
         last_event_seq: u32,
     },
+    /// Ask the registry to admit a spectator of this room (protocol v6); feed the answer to
+    /// [`Protocol::entered`].
+    Spectate {
+        /// The room.
+        room: RoomName,
+        /// The entity to follow; `None`: the whole room.
+        follow: Option<EntityId>,
+    },
+    /// A spectator's new choice of view.
+    Follow(Option<EntityId>),
     /// Store this validated input for the room's next tick.
     Input(Input),
     /// Store this validated v5 input and the time the client displayed (not yet clamped).
@@ -165,6 +175,8 @@ pub struct Protocol {
     last_seq: u32,
     /// A fragmented message being collected, bounded by `limits.max_message_bytes`.
     fragments: Option<Vec<u8>>,
+    /// True once the session asked to spectate: it sends no input, and may send `Follow`.
+    spectator: bool,
     actions: VecDeque<Action>,
 }
 
@@ -180,6 +192,7 @@ impl Protocol {
             bucket: TokenBucket::new(limits.max_messages_per_sec, limits.message_burst, now),
             last_seq: 0,
             fragments: None,
+            spectator: false,
             actions: VecDeque::new(),
         }
     }
@@ -336,6 +349,29 @@ impl Protocol {
                     });
                 }
             }
+            ClientMsg::Spectate(spectate) => {
+                if !self.v6("Spectate") {
+                    return;
+                }
+                if let Some(room) = self.check_entry(spectate.room) {
+                    self.state = State::Entering;
+                    self.spectator = true;
+                    self.actions.push_back(Action::Spectate {
+                        room,
+                        follow: spectate.follow,
+                    });
+                }
+            }
+            ClientMsg::Follow(follow) => {
+                if !self.v6("Follow") {
+                    return;
+                }
+                if self.state != State::Joined || !self.spectator {
+                    self.close(close_code::PROTOCOL_ERROR, "Follow is for spectators");
+                    return;
+                }
+                self.actions.push_back(Action::Follow(follow.entity));
+            }
             ClientMsg::Input(input) => self.on_input(input, None),
             ClientMsg::Input5(input) => {
                 if self.version < 5 {
@@ -354,9 +390,25 @@ impl Protocol {
         }
     }
 
+    /// True for a protocol v6 session; otherwise closes it with 1002 for sending `what`.
+    fn v6(&mut self, what: &str) -> bool {
+        if self.version >= 6 {
+            return true;
+        }
+        self.close(
+            close_code::PROTOCOL_ERROR,
+            format!("{what} is a protocol v6 message"),
+        );
+        false
+    }
+
     /// An input after the join, with a direction in range and a fresh sequence number; else
     /// it is ignored and counted.
     fn on_input(&mut self, input: Input, view: Option<ViewTime>) {
+        if self.spectator {
+            self.close(close_code::PROTOCOL_ERROR, "a spectator sends no input");
+            return;
+        }
         if self.state != State::Joined {
             self.close(close_code::PROTOCOL_ERROR, "join first");
             return;
@@ -417,6 +469,15 @@ impl Protocol {
             }
             Err(Refused::Room(JoinError::ResumeRefused(reason))) => {
                 self.close(close_code::RESUME_REFUSED, reason);
+            }
+            Err(Refused::Room(e @ (JoinError::NoSuchRoom | JoinError::SpectatorsOnly))) => {
+                self.count(Count::RejectedJoin(e.label()));
+                let code = if e == JoinError::NoSuchRoom {
+                    close_code::NO_SUCH_ROOM
+                } else {
+                    close_code::SPECTATORS_ONLY
+                };
+                self.close(code, e.to_string());
             }
             Err(Refused::Room(e)) => {
                 self.count(Count::RejectedJoin(e.label()));

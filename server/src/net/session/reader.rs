@@ -154,6 +154,20 @@ impl Reader {
                     .map_err(Refused::Room);
                 proto.entered(self.keep(answer, room));
             }
+            Action::Spectate { room: name, follow } => {
+                // A server that requires join tokens requires one to watch a room, too.
+                let answer = match self.admit(&name) {
+                    Ok(()) => self
+                        .ctx
+                        .registry
+                        .spectate(&name, follow, Arc::clone(&self.link))
+                        .await
+                        .map_err(Refused::Room),
+                    Err(e) => Err(e),
+                };
+                proto.entered(self.keep(answer, room));
+            }
+            Action::Follow(follow) => self.link.set_follow(follow),
             Action::Input(input) => self.link.set_input(input),
             Action::InputAt(input, view) => self.link.set_input_at(input, Some(view)),
             Action::Left => self.link.mark_left(),

@@ -42,6 +42,7 @@ where
                 buf.clear();
                 events.clear();
                 link.take_events(&mut events);
+                sync.set_spectator(link.is_spectator());
                 if let Err(e) = sync.build_frame(&p.frame, p.entity, p.ack_seq, &events, &mut buf) {
                     tracing::error!(conn = link.conn_id, error = %e, "cannot encode update");
                     link.close(close_code::INTERNAL, "internal error");

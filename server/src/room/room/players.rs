@@ -10,6 +10,7 @@ impl Room {
         if self.emitted.is_empty() {
             return;
         }
+        self.spectators.collect(&self.emitted);
         let history = self.settings.event_history;
         let pending = self.settings.max_pending_events;
         let mut delivered = 0u64;
@@ -162,19 +163,10 @@ impl Room {
             return false;
         };
         let welcome = Welcome {
-            protocol: link.protocol,
             entity: p.entity,
-            tick_rate_hz: info.tick_rate_hz,
-            tick: self.tick,
-            world_width: info.world_width as f32,
-            world_height: info.world_height as f32,
-            view_radius: info.view_radius as f32,
-            game: info.name.clone(),
-            kinds: info.kinds.clone(),
-            fields: info.fields.clone(),
-            event_kinds: info.event_kinds.clone(),
             resume_token: token.clone(),
             resumed,
+            ..self.describe(link.protocol)
         };
         // v4 adds the movement rule; older versions get the welcome they always had.
         let welcome = if link.protocol >= 4 {

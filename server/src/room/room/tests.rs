@@ -69,6 +69,8 @@ fn registry(game: Fragile) -> (Registry, watch::Sender<bool>) {
         max_bytes_per_client_per_sec: 0,
         recording: None,
         max_rewind_ms: 500,
+        max_spectators: 4,
+        spectator_delay: Duration::ZERO,
     };
     let caps = RoomCaps {
         max_rooms: 10,

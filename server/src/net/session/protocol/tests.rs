@@ -553,3 +553,106 @@ fn input5_carries_its_view_time_on_v5_only() {
         "Input5 on a v3 connection is a protocol error: {closed:?}"
     );
 }
+
+fn spectate(name: &str, follow: Option<u32>) -> ClientMsg {
+    ClientMsg::Spectate(tickstream_shared::Spectate {
+        room: name.into(),
+        follow: follow.map(EntityId),
+    })
+}
+
+fn follow(entity: Option<u32>) -> ClientMsg {
+    ClientMsg::Follow(tickstream_shared::Follow {
+        entity: entity.map(EntityId),
+    })
+}
+
+#[test]
+fn a_v6_spectator_asks_the_registry_then_may_follow_but_not_play() {
+    let now = Instant::now();
+    let mut s = Session {
+        p: Protocol::new(6, LIMITS, now),
+        now,
+    };
+    assert_eq!(
+        s.send(&spectate("lobby", Some(7))),
+        vec![Action::Spectate {
+            room: room("lobby"),
+            follow: Some(EntityId(7)),
+        }]
+    );
+    assert_eq!(
+        closed(&s.send(&follow(Some(3)))),
+        Some((close_code::PROTOCOL_ERROR, true)),
+        "Follow before the answer is out of order"
+    );
+
+    let mut s = Session {
+        p: Protocol::new(6, LIMITS, now),
+        now,
+    };
+    s.send(&spectate("lobby", None));
+    s.p.entered(Ok(0));
+    assert!(s.p.is_joined());
+    assert_eq!(
+        s.send(&follow(Some(3))),
+        vec![Action::Follow(Some(EntityId(3)))]
+    );
+    assert_eq!(s.send(&follow(None)), vec![Action::Follow(None)]);
+    assert_eq!(
+        closed(&s.send(&input(1, 1.0))),
+        Some((close_code::PROTOCOL_ERROR, true)),
+        "a spectator sends no input"
+    );
+}
+
+#[test]
+fn spectating_is_v6_only_and_follow_is_for_spectators() {
+    for version in [2, 3, 4, 5] {
+        let now = Instant::now();
+        let mut s = Session {
+            p: Protocol::new(version, LIMITS, now),
+            now,
+        };
+        assert_eq!(
+            closed(&s.send(&spectate("lobby", None))),
+            Some((close_code::PROTOCOL_ERROR, true)),
+            "v{version}"
+        );
+    }
+    let now = Instant::now();
+    let mut s = Session {
+        p: Protocol::new(6, LIMITS, now),
+        now,
+    };
+    s.send(&join("lobby"));
+    s.p.entered(Ok(0));
+    assert_eq!(
+        closed(&s.send(&follow(Some(1)))),
+        Some((close_code::PROTOCOL_ERROR, true)),
+        "a player does not Follow"
+    );
+}
+
+#[test]
+fn spectator_refusals_map_to_their_close_codes() {
+    for (e, code) in [
+        (JoinError::NoSuchRoom, close_code::NO_SUCH_ROOM),
+        (JoinError::SpectatorsOnly, close_code::SPECTATORS_ONLY),
+        (JoinError::SpectatorsFull, close_code::TRY_AGAIN),
+    ] {
+        let now = Instant::now();
+        let mut s = Session {
+            p: Protocol::new(6, LIMITS, now),
+            now,
+        };
+        s.send(&spectate("lobby", None));
+        s.p.entered(Err(Refused::Room(e)));
+        let actions = s.drain();
+        assert_eq!(closed(&actions), Some((code, true)), "{e:?}");
+        assert!(
+            counted(&actions, Count::RejectedJoin(e.label())),
+            "{e:?} counted"
+        );
+    }
+}
