@@ -18,6 +18,7 @@ namespace Tickstream.Tests
             t.Add(Pair("spectator model: Spectate with its follow; every entity drawn, events from 1, no input, Follow sent", WatchesAndFollows));
             t.Add(Pair("spectator model: a Moved spectates again at its URL with the latest Follow; a recording's end is a clean, final 1000", MovedAndRecordingEnd));
             t.Add(Pair("spectator model: a missing room is 4006 and final; a server below v6 is never spectated nor joined", MissingRoomAndOldServer));
+            t.Add(Pair("spectator model: an Error and then a lost link close with the Error's code: 1013 retried, 4006 final", ErrorThenLostLink));
         }
 
         static KeyValuePair<string, Action> Pair(string name, Action a) { return new KeyValuePair<string, Action>(name, a); }
@@ -319,6 +320,36 @@ namespace Tickstream.Tests
             var player = new TickstreamClient(new ClientOptions { Url = "ws://127.0.0.1:1/ws", Room = "lobby" });
             Check.True(!player.Follow(3), "Follow is refused for a player (the server would close 1002)");
             Check.True(!player.IsSpectator && player.Following == null, "a player follows nothing");
+        }
+    
+        /// <summary>The server's Error, then the socket cut without a close frame: what the client decides.</summary>
+        static CloseInfo RefusedWithoutCloseFrame(int code, string reason)
+        {
+            using (var server = new FakeServer("tickstream.v6"))
+            {
+                var c = new TickstreamClient(new ClientOptions { Url = server.Url, Room = "duel-1", Spectate = true, ReconnectInitialMs = 60000 });
+                CloseInfo closed = null;
+                c.Closed += info => closed = info;
+                c.Connect();
+                var peer = WaitPeer(server, c);
+                NextMessage(peer, c, "the Spectate");
+                peer.Send(new ServerMessage { Type = ServerMessageType.Error, ErrorCode = (ushort)code, ErrorReason = reason });
+                peer.Dispose();
+                LiveTests.Until(() => closed != null, "the refusal", Timeout, c);
+                c.Close();
+                return closed;
+            }
+        }
+
+        static void ErrorThenLostLink()
+        {
+            var full = RefusedWithoutCloseFrame(CloseCode.TryAgain, "spectator seats full");
+            Check.Equal(CloseCode.TryAgain, full.Code, "the Error's 1013, not 1006");
+            Check.Equal("spectator seats full", full.Reason, "with the Error's reason");
+            Check.True(full.WillReconnect, "full seats are retried later");
+            var missing = RefusedWithoutCloseFrame(CloseCode.NoSuchRoom, "no such room");
+            Check.Equal(CloseCode.NoSuchRoom, missing.Code, "the Error's 4006, not 1006");
+            Check.True(!missing.WillReconnect, "and 4006 stays final");
         }
     }
 }

@@ -386,8 +386,16 @@ namespace Tickstream
                         break;
                     case InboxKind.Closed:
                         conn = null;
+                        int code = item.Code;
                         string reason = string.IsNullOrEmpty(item.Text) ? (serverErrorReason ?? string.Empty) : item.Text;
-                        OnClosed(item.Code, reason, true, serverErrorCode != 0 ? ErrorKind.Closed : ErrorKind.Transport);
+                        if (code == CloseCode.Abnormal && serverErrorCode != 0)
+                        {
+                            // The server's Error names the close it sends next: when that close
+                            // frame is lost, its code still decides (a final code stays final).
+                            code = serverErrorCode;
+                            reason = serverErrorReason ?? string.Empty;
+                        }
+                        OnClosed(code, reason, true, serverErrorCode != 0 ? ErrorKind.Closed : ErrorKind.Transport);
                         break;
                 }
             }
