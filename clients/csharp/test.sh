@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The C# client's tests under Mono: builds the library (every .cs of Tickstream/, with
 # `mcs -target:library` against the base class library alone, warnings as errors), the tests
-# and the console demo into clients/csharp/bin/, starts two real tickstream-servers on free
-# loopback ports (one plain, one with a join secret), and runs the tests, which print
+# and the console demo into clients/csharp/bin/, starts three real tickstream-servers on free
+# loopback ports (one plain, one with a join secret, one whose spectators watch 300 ms behind
+# from a single seat per room), and runs the tests, which print
 # "N passed, N failed". Exits non-zero on any failure.
 #
 # Usage: clients/csharp/test.sh [--build-only]
@@ -75,9 +76,12 @@ cert=$(grep -o '"cert":"[^"]*"' "$work/plain.log" | head -n 1 | cut -d'"' -f4)
 secret=csharp-test-secret-0123456789
 TICKSTREAM_JOIN_SECRET=$secret start_server tokens
 token=$(TICKSTREAM_JOIN_SECRET=$secret "$server" token --room tokroom --player csharp)
+printf '[rooms]\nspectator_delay_ms = 300\nmax_spectators_per_room = 1\n' >"$work/delayed.toml"
+TICKSTREAM_CONFIG=$work/delayed.toml start_server delayed
 
 echo "== tests"
 cd "$here"
 timeout 600 mono "$bin/TickstreamTests.exe" --repo "$repo" \
     --ws "ws://$(listener plain ws)/ws" --wss "wss://$(listener plain wss)/ws" --cert "$cert" \
-    --token-ws "ws://$(listener tokens ws)/ws" --token "$token" --token-room tokroom
+    --token-ws "ws://$(listener tokens ws)/ws" --token "$token" --token-room tokroom \
+    --delayed-ws "ws://$(listener delayed ws)/ws"

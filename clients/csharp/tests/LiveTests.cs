@@ -28,6 +28,7 @@ namespace Tickstream.Tests
             t.Add(Pair("live: a refused join token is an error value with close code 1008", RefusedToken));
             t.Add(Pair("live: a spectator watches a player's room, switches Follow twice, zero checksum mismatches", SpectatorWatches));
             t.Add(Pair("live: spectating a room that does not exist closes with 4006, final", SpectateMissingRoom));
+            t.Add(Pair("live: a spectator 300 ms behind is told its delay and verifies every update; a second one finds the seat taken (1013)", DelayedSpectatorAndFullSeats));
         }
 
         static KeyValuePair<string, Action> Pair(string name, Action a) { return new KeyValuePair<string, Action>(name, a); }
@@ -395,6 +396,42 @@ namespace Tickstream.Tests
             Check.Equal(ConnectionState.Closed, c.State, "closed for good");
             Check.True(error != null && error.CloseCode == CloseCode.NoSuchRoom, "an error value with 4006: " + error);
             Check.True(c.Welcome == null, "never welcomed");
+        }
+    
+        static void DelayedSpectatorAndFullSeats()
+        {
+            string url = TestRunner.Arg("delayed-ws");
+            Check.True(url != null, "test.sh passes --delayed-ws, a server with spectator_delay_ms = 300 and one seat");
+            string room = Room("coins");
+            var player = Client(url, room);
+            player.Connect();
+            Until(() => player.Replica.HasTick, "the player in its room", Timeout, player);
+            player.SetInput(0.5f, 1);
+
+            var spec = Client(url, room, o => o.Spectate = true);
+            int updates = 0;
+            var errors = new List<ClientError>();
+            spec.Updated += r => updates++;
+            spec.Error += e => errors.Add(e);
+            spec.Connect();
+            SpectatorUpdates(spec, () => updates, errors, 60, "60 delayed updates of the whole room", player, spec);
+            Check.True(spec.Spectating.DelayMs >= 300 && spec.Spectating.DelayMs < 400, "the delay, in whole ticks: " + spec.Spectating.DelayMs);
+            long behind = (long)player.Replica.Tick - spec.Replica.Tick;
+            long delayTicks = spec.Spectating.DelayMs * spec.Welcome.TickRateHz / 1000;
+            Check.True(behind >= delayTicks / 2, "the view runs behind the player's: " + behind + " ticks, the delay is " + delayTicks);
+            Check.True(spec.Replica.Get(player.OwnEntity) != null, "the player is in the whole room's view");
+
+            var second = Client(url, room, o => { o.Spectate = true; o.ReconnectInitialMs = 60000; });
+            CloseInfo closed = null;
+            second.Closed += c => closed = c;
+            second.Connect();
+            Until(() => closed != null, "the second spectator's refusal", Timeout, player, spec, second);
+            Check.Equal(CloseCode.TryAgain, closed.Code, "1013: the room's one seat is taken");
+            Check.True(closed.WillReconnect, "a full room is retried later");
+            second.Close();
+            SpectatorUpdates(spec, () => updates, errors, 30, "the first spectator watches on", player, spec);
+            Finish(spec);
+            Finish(player);
         }
     }
 }

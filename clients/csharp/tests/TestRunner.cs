@@ -8,7 +8,8 @@ namespace Tickstream.Tests
     /// The C# client's test runner (no NUnit needed): runs every test, prints one line per test
     /// and then "N passed, N failed", and exits non-zero on any failure. clients/csharp/test.sh
     /// starts the real servers the live tests use and passes their addresses:
-    /// <c>--repo DIR --ws URL --wss URL --cert FILE --token-ws URL --token TOKEN --token-room ROOM [--only NAME]</c>.
+    /// <c>--repo DIR --ws URL --wss URL --cert FILE --token-ws URL --token TOKEN --token-room ROOM
+    /// --delayed-ws URL [--only NAME]</c> (the last: spectators 300 ms behind, one seat per room).
     /// </summary>
     static class TestRunner
     {
