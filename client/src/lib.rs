@@ -1,8 +1,8 @@
 //! A Tickstream client for Rust games: connect, join or resume a room, a verified replica of
 //! what the player sees, inputs, and the interpolation and prediction a game loop needs.
 //!
-//! The crate speaks protocol v3 and v2 (`docs/PROTOCOL.md`), offering both; the server picks
-//! the highest it speaks. The Tickstream bots are built on it, so every load run and benchmark
+//! The crate speaks protocols v2 to v6 (`docs/PROTOCOL.md`), offering all of them; the server
+//! picks the highest it speaks. The Tickstream bots are built on it, so every load run and benchmark
 //! exercises the same code a game runs.
 //!
 //! # Layout
@@ -16,6 +16,7 @@
 //! - [`view`]: [`View`], a connection's replica fed every update, checksum verified.
 //! - [`session`]: [`Session`], the API a game uses: join or resume, [`Session::next`] for
 //!   updates and events, [`Session::set_input`], automatic resume after a drop.
+//! - [`spectator`]: [`Spectator`], watch a room (or a recording) without playing: protocol v6.
 //! - [`poll`]: [`PollClient`], a session on its own thread for engines without tokio.
 //! - [`interpolation`]: [`ServerClock`] and [`Interpolator`], remote entities drawn smoothly
 //!   behind a delay that adapts to the jitter.
@@ -31,6 +32,7 @@ pub mod player;
 pub mod poll;
 pub mod prediction;
 pub mod session;
+pub mod spectator;
 mod tls;
 pub mod vec2;
 pub mod view;
@@ -44,5 +46,6 @@ pub use player::{OpenError, PlayerState, WelcomeError, open};
 pub use poll::{PollClient, PollEvent};
 pub use prediction::{Predictor, StepFn, StepInput};
 pub use session::{InputHandle, Session, SessionError, SessionEvent, SessionOptions};
+pub use spectator::{Spectator, SpectatorError, SpectatorEvent};
 pub use vec2::Vec2;
 pub use view::{Applied, Verify, View, ViewError};

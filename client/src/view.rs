@@ -21,6 +21,8 @@ pub struct View {
     replica: Replica,
     own: EntityId,
     synced: bool,
+    /// A spectator's view: no own entity to find in the first update.
+    spectator: bool,
 }
 
 /// Which updates a [`View`] checks against the server's view checksum.
@@ -66,6 +68,16 @@ impl View {
             replica: Replica::new(),
             own,
             synced: false,
+            spectator: false,
+        }
+    }
+
+    /// An empty view for a spectator's connection (protocol v6): it has no entity of its own.
+    #[must_use]
+    pub fn spectator() -> Self {
+        Self {
+            spectator: true,
+            ..Self::new(EntityId(0))
         }
     }
 
@@ -95,7 +107,7 @@ impl View {
         };
         let first = !self.synced;
         if first {
-            if self.replica.get(self.own).is_none() {
+            if !self.spectator && self.replica.get(self.own).is_none() {
                 return Err(ViewError::OwnEntityMissing(self.own));
             }
             self.synced = true;

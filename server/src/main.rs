@@ -2,12 +2,14 @@
 //! until Agones shuts it down), then drains and exits 0.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use tickstream_server::net::tls::CertSource;
 use tickstream_server::ops::{logging, signal::shutdown_signal};
+use tickstream_server::replay::serve::PlaybackSource;
 use tickstream_server::{Config, Overrides, Server};
 use tokio::sync::oneshot;
 
@@ -45,11 +47,18 @@ enum Command {
     },
     /// Re-simulate recordings (see --record and docs/RECORDING.md) and check every tick's
     /// checksum: exit 0 when all match, 1 naming the first divergent tick and entity, 2 when
-    /// a file cannot be replayed.
+    /// a file cannot be replayed. With --serve, serve one recording to spectators instead.
     Replay {
         /// The recordings (`.tsrec`).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Serve the recording as a read-only room (protocol v6 spectators watch it; joins are
+        /// refused with 4007), on the listeners the configuration gives, until SIGTERM.
+        #[arg(long)]
+        serve: bool,
+        /// With --serve: play this many times faster than recorded (1 to 16).
+        #[arg(long, default_value_t = 1.0, requires = "serve")]
+        speed: f64,
     },
     /// Tell a running server where its rooms go when it drains (`POST /internal/successor`,
     /// signed with the handoff secret: TICKSTREAM_HANDOFF_SECRET). For rolling updates under
@@ -69,9 +78,23 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(Command::Replay { files }) = &args.command {
-        let code = tickstream_server::replay::run(files, &mut std::io::stdout().lock());
-        std::process::exit(code);
+    let mut playback = None;
+    if let Some(Command::Replay {
+        files,
+        serve,
+        speed,
+    }) = &args.command
+    {
+        if !serve {
+            let code = tickstream_server::replay::run(files, &mut std::io::stdout().lock());
+            std::process::exit(code);
+        }
+        let [file] = &files[..] else {
+            anyhow::bail!("replay --serve serves one recording at a time");
+        };
+        let source = PlaybackSource::open(file, *speed)
+            .with_context(|| format!("cannot serve {}", file.display()))?;
+        playback = Some(Arc::new(source));
     }
     let config = Config::load(args.config.as_deref(), &args.overrides)?;
     if let Some(Command::SetSuccessor {
@@ -102,7 +125,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(serve(config));
+    let result = runtime.block_on(serve(config, playback));
     // Whatever the grace period left running is abandoned here, not waited for.
     runtime.shutdown_timeout(Duration::from_millis(100));
     result
@@ -133,8 +156,22 @@ fn set_successor(config: &Config, at: &str, successor: &str, url: &str) -> anyho
     Ok(())
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let server = Server::bind(config.clone()).await?;
+async fn serve(config: Config, playback: Option<Arc<PlaybackSource>>) -> anyhow::Result<()> {
+    let server = match &playback {
+        Some(source) => {
+            let s = source.start();
+            tracing::info!(
+                file = ?source,
+                room = %s.room,
+                game = %s.game,
+                recorded_by = %s.server_version,
+                speed = source.speed(),
+                "serving a recording to spectators (joins are refused with 4007)"
+            );
+            Server::bind_playback(config.clone(), Arc::clone(source)).await?
+        }
+        None => Server::bind(config.clone()).await?,
+    };
     if let CertSource::SelfSigned { path, .. } = server.cert() {
         tracing::info!(
             cert = %path.display(),

@@ -33,6 +33,7 @@ use crate::net::listener::accept_loop;
 use crate::net::tls::{self, CertSource, CertStore, TlsError};
 use crate::ops::handoff::{Handoff, Target};
 use crate::ops::{self, endpoint};
+use crate::replay::serve::PlaybackSource;
 use crate::room::registry::{RoomPolicy, RoomSummary};
 use crate::room::{OpenError, Registry, RoomCaps, RoomInfo};
 use crate::sim::{Arena, Coins, Duel, GameCatalog, GameError};
@@ -220,6 +221,31 @@ impl Server {
     /// [`Server::bind`] with your own games: rooms run the games of `games` by name, as
     /// `[rooms]` in the configuration assigns them (see the README's "Write your own game").
     pub async fn bind_with_games(config: Config, games: GameCatalog) -> Result<Self, StartError> {
+        Self::bind_inner(config, games, None).await
+    }
+
+    /// A server that plays the recording `source` back to spectators
+    /// (`tickstream-server replay FILE --serve`): its one room is the recorded room, running
+    /// the recorded game and settings; joins are refused with 4007. Listeners, TLS, limits
+    /// and the ops endpoints come from `config` as for [`Server::bind`]; its rooms, games and
+    /// recording settings are not used.
+    pub async fn bind_playback(
+        mut config: Config,
+        source: Arc<PlaybackSource>,
+    ) -> Result<Self, StartError> {
+        let game = Arc::clone(source.game());
+        config.rooms.default_game = game.info().name.clone();
+        config.rooms.rule.clear();
+        config.recording.dir = None;
+        let games = GameCatalog::new().with_shared(game);
+        Self::bind_inner(config, games, Some(source)).await
+    }
+
+    async fn bind_inner(
+        config: Config,
+        games: GameCatalog,
+        playback: Option<Arc<PlaybackSource>>,
+    ) -> Result<Self, StartError> {
         for name in games.names() {
             if let Some(game) = games.get(name) {
                 game.info().validate()?;
@@ -272,9 +298,13 @@ impl Server {
                 .dir
                 .is_some()
                 .then(|| Arc::new(config.recording.clone())),
-            max_rewind_ms: r.max_rewind_ms,
+            // A playback judges inputs as the recorded room did.
+            max_rewind_ms: playback
+                .as_ref()
+                .map_or(r.max_rewind_ms, |p| u64::from(p.start().max_rewind_ms)),
             max_spectators: r.max_spectators_per_room,
             spectator_delay: Duration::from_millis(r.spectator_delay_ms),
+            playback,
         };
         let caps = RoomCaps {
             max_rooms: s.max_rooms,

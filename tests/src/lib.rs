@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tickstream_client::{ConnectOptions, connect};
 use tickstream_client::{Connection, Incoming};
+use tickstream_server::replay::serve::PlaybackSource;
 use tickstream_server::sim::GameCatalog;
 use tickstream_server::{Config, Server, ServerHandle};
 use tickstream_shared::{
@@ -112,14 +113,31 @@ impl TestServer {
         edit: impl FnOnce(&mut Config),
         games: impl FnOnce(&Config) -> GameCatalog,
     ) -> anyhow::Result<Self> {
+        let config = Self::loopback_config(edit)?;
+        let games = games(&config);
+        Self::started(Server::bind_with_games(config, games).await?)
+    }
+
+    /// A server that plays the recording `source` back to spectators (what
+    /// `tickstream-server replay FILE --serve` runs), on loopback port 0.
+    pub async fn start_playback(source: PlaybackSource) -> anyhow::Result<Self> {
+        let config = Self::loopback_config(|_| {})?;
+        Self::started(Server::bind_playback(config, std::sync::Arc::new(source)).await?)
+    }
+
+    /// The default configuration changed by `edit`, listening on loopback port 0.
+    fn loopback_config(edit: impl FnOnce(&mut Config)) -> anyhow::Result<Config> {
         let mut config = Config::default();
         edit(&mut config);
         config.server.listen = "127.0.0.1:0".parse()?;
         config.server.ws_listen = Some("127.0.0.1:0".parse()?);
         config.server.metrics_listen = Some("127.0.0.1:0".parse()?);
         config.validate()?;
-        let games = games(&config);
-        let server = Server::bind_with_games(config, games).await?;
+        Ok(config)
+    }
+
+    /// Runs `server` until the test stops it.
+    fn started(server: Server) -> anyhow::Result<Self> {
         let wss = server.wss_addr()?;
         let ws = server.ws_addr().context("ws listener enabled")??;
         let metrics_addr = server.metrics_addr().context("ops listener enabled")??;

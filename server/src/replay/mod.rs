@@ -13,6 +13,8 @@
 //! - this file: [`replay`], [`replay_file`], [`builtin_game`], the outcome types, and [`run`],
 //!   what `tickstream-server replay FILE` prints and exits with.
 
+pub mod serve;
+
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, Read};

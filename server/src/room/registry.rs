@@ -16,6 +16,7 @@ pub use super::room_info::RoomInfo;
 use super::saved_room::SavedRoom;
 use crate::config::{RecordingConfig, RoomRule};
 use crate::metrics as m;
+use crate::replay::serve::PlaybackSource;
 use crate::sim::{Game, GameCatalog};
 use crate::sync::Snapshot;
 use tokio_util::task::TaskTracker;
@@ -224,6 +225,9 @@ pub struct RoomPolicy {
     pub max_spectators: usize,
     /// See [`RoomSettings`].
     pub spectator_delay: Duration,
+    /// A recording this server plays back (`replay FILE --serve`): its room is the only one,
+    /// started with the server, and takes spectators only.
+    pub playback: Option<Arc<PlaybackSource>>,
 }
 
 impl RoomPolicy {
@@ -350,7 +354,10 @@ impl Registry {
         for e in JoinError::ALL {
             metrics::counter!(m::REJECTED_JOINS, "reason" => e.label()).increment(0);
         }
-        let fixed: Vec<String> = policy.rules.iter().filter_map(|r| r.name.clone()).collect();
+        let fixed: Vec<String> = match &policy.playback {
+            Some(p) => vec![p.room().to_owned()],
+            None => policy.rules.iter().filter_map(|r| r.name.clone()).collect(),
+        };
         let registry = Self {
             shared: Arc::new(Shared {
                 rooms: Mutex::new(HashMap::new()),
@@ -424,6 +431,12 @@ impl Registry {
             registry: Arc::clone(&self.shared),
             shutdown: self.shared.shutdown.clone(),
             restore,
+            playback: self
+                .shared
+                .policy
+                .playback
+                .clone()
+                .filter(|p| p.room() == name),
         }));
         rooms.insert(name.to_owned(), Entry { tx, info, creator });
         metrics::gauge!(m::ROOMS).set(rooms.len() as f64);
@@ -438,6 +451,9 @@ impl Registry {
         link: Arc<ClientLink>,
         creator: Option<IpAddr>,
     ) -> Result<Joined, JoinError> {
+        if self.shared.policy.playback.is_some() {
+            return Err(JoinError::SpectatorsOnly);
+        }
         self.send(name.as_str(), Ok(creator), |reply| RoomCmd::Join {
             link,
             reply,
@@ -454,6 +470,9 @@ impl Registry {
         last_event_seq: u32,
         link: Arc<ClientLink>,
     ) -> Result<Joined, JoinError> {
+        if self.shared.policy.playback.is_some() {
+            return Err(JoinError::SpectatorsOnly);
+        }
         let missing = JoinError::ResumeRefused("no such room");
         self.send(name.as_str(), Err(missing), |reply| RoomCmd::Resume {
             link,

@@ -28,8 +28,9 @@ use super::link::{ClientLink, Outgoing, Published, WHOLE_ROOM};
 use super::registry::{JoinError, Joined, RoomInfo, RoomSettings, Shared};
 use super::saved_room::{SavedPlayer, SavedRoom, token_hash};
 use crate::metrics as m;
-use crate::record::{Recorder, Start};
-use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, Rewind, StepCtx};
+use crate::record::{Record, Recorder, Start};
+use crate::replay::serve::{Playback, PlaybackSource, PlaybackTick};
+use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, Rewind, StepCtx, ViewTime};
 use crate::sync::{Snapshot, TickFrame};
 
 mod players;
@@ -121,6 +122,11 @@ pub(crate) struct Room {
     recorder: Option<Recorder>,
     /// The connections watching the room.
     spectators: Spectators,
+    /// For a room that plays a recording back instead of hosting players: the recording and
+    /// the pass being played.
+    playback: Option<(Arc<PlaybackSource>, Playback)>,
+    /// The playback's checksums stopped matching the recording's (reported once per pass).
+    diverged: bool,
 }
 
 /// Metric handles looked up once per room rather than every tick.
@@ -158,6 +164,8 @@ pub(crate) struct RoomStart {
     pub(crate) shutdown: watch::Receiver<bool>,
     /// A room handed over by a draining predecessor, to continue rather than create.
     pub(crate) restore: Option<Restore>,
+    /// A recording to play back to spectators instead of hosting players.
+    pub(crate) playback: Option<Arc<PlaybackSource>>,
 }
 
 /// A room to continue from its saved state; `reply` says whether it runs now.
@@ -176,6 +184,12 @@ pub(crate) async fn run(mut start: RoomStart) {
     };
     let game = Arc::clone(&start.settings.game);
     let seed = room_seed(&start.info.name);
+    if let Some(source) = start.playback.take() {
+        if let Some(room) = Room::for_playback(start, source) {
+            room.run().await;
+        }
+        return;
+    }
     if let Some(restore) = start.restore.take() {
         let name = start.info.name.clone();
         let restored = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -259,6 +273,7 @@ impl Room {
             registry,
             shutdown,
             restore,
+            playback: _,
         } = start;
         // A recording starts with the room's creation (docs/RECORDING.md): a room handed over
         // mid-match from another process is not recorded here.
@@ -298,6 +313,53 @@ impl Room {
             pre: None,
             rewind,
             metrics: TickMetrics::new(),
+            playback: None,
+            diverged: false,
+        }
+    }
+
+    /// The room that plays `source` back: the recorded game, seed and first tick, no players,
+    /// spectators watching without a delay at the recording's pace times its speed. `None`
+    /// (logged) when the recording cannot be read or the game panics creating the world.
+    fn for_playback(start: RoomStart, source: Arc<PlaybackSource>) -> Option<Self> {
+        let rec = source.start();
+        let playback = match source.play() {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(room = %rec.room, error = %e, "cannot play the recording");
+                return None;
+            }
+        };
+        let game = Arc::clone(&start.settings.game);
+        let created =
+            std::panic::catch_unwind(AssertUnwindSafe(|| game.create(&rec.room, rec.seed)));
+        let Ok(world) = created else {
+            tracing::error!(room = %rec.room, "the game panicked creating the recorded room");
+            metrics::counter!(m::ROOM_PANICS).increment(1);
+            return None;
+        };
+        let mut room = Self::new(start, world, rec.seed);
+        // The one room of its server: it waits for spectators as long as the server runs.
+        room.settings.empty_timeout = None;
+        room.tick = Tick(rec.first_tick);
+        room.period = room.period.div_f64(source.speed());
+        let info = room.settings.game.info();
+        room.spectators = Spectators::new(
+            room.settings.max_spectators,
+            Duration::ZERO,
+            info.tick_rate_hz,
+        );
+        room.playback = Some((source, playback));
+        Some(room)
+    }
+
+    /// True while the room has nothing to do: no players (unless its game runs without
+    /// them), or, playing a recording, no spectators.
+    fn idle(&self) -> bool {
+        if self.playback.is_some() {
+            self.spectators.len() == 0
+        } else {
+            self.idle_when_empty && self.players.is_empty()
         }
     }
 
@@ -367,7 +429,10 @@ impl Room {
     /// attempt is counted by outcome and timed, and logged.
     async fn leave_for_drain(&mut self) {
         let moved_to = match self.registry.successor() {
-            Some(successor) if !self.players.is_empty() || !self.idle_when_empty => {
+            Some(successor)
+                if self.playback.is_none()
+                    && (!self.players.is_empty() || !self.idle_when_empty) =>
+            {
                 let started = Instant::now();
                 let now = Instant::now();
                 // Players whose session ended since the last tick are settled first, so that
@@ -430,7 +495,7 @@ impl Room {
             let Some(now) = counted else { break };
             metrics::gauge!(m::ENTITIES).increment(now as f64 - entities as f64);
             entities = now;
-            if self.idle_when_empty && self.players.is_empty() {
+            if self.idle() {
                 let deadline = self.empty_deadline(Instant::now());
                 tokio::select! {
                     biased;
@@ -580,6 +645,11 @@ impl Room {
 
     fn handle_command(&mut self, cmd: RoomCmd, now: Instant) {
         match cmd {
+            RoomCmd::Join { reply, .. } | RoomCmd::Resume { reply, .. }
+                if self.playback.is_some() =>
+            {
+                let _ = reply.send(Err(JoinError::SpectatorsOnly));
+            }
             RoomCmd::Join { link, reply } => {
                 let result = self.add_player(link);
                 let _ = reply.send(result);
@@ -653,7 +723,7 @@ impl Room {
             },
             follow,
             delay_ms: self.spectators.delay_ms(),
-            recording: false,
+            recording: self.playback.is_some(),
         });
         let mut buf = Vec::new();
         if encode_server(&msg, &mut buf).is_err() || !link.push_control(Outgoing::Message(buf)) {
@@ -685,6 +755,10 @@ impl Room {
             .lag
             .record(start.saturating_duration_since(scheduled));
         self.handle_commands(start);
+        if self.playback.is_some() {
+            self.play_tick(start);
+            return;
+        }
         self.drop_gone_players(start);
         self.spectators.drop_gone();
         self.info.set_players(self.players.len());
@@ -715,9 +789,16 @@ impl Room {
         if clamped > 0 {
             self.metrics.clamped.increment(clamped);
         }
+        self.step(start);
+    }
+
+    /// Steps the world, publishes the tick and counts it: the part of a tick after the inputs,
+    /// the same for a live room and a playback. Returns the new snapshot's checksum.
+    fn step(&mut self, start: Instant) -> u32 {
         self.tick = self.tick.next();
         self.with_game(|w, ctx| w.step(ctx));
         let snap = Arc::new(Snapshot::capture(&*self.world, self.tick));
+        let checksum = snap.checksum;
         if let Some(r) = &mut self.recorder {
             r.step(&snap);
         }
@@ -731,6 +812,113 @@ impl Room {
         if took > self.period {
             self.metrics.overruns.increment(1);
         }
+        checksum
+    }
+
+    /// A playback's tick: the recorded joins, leaves and inputs of the tick, then the step,
+    /// whose checksum must be the recorded one. At the recording's end its spectators are let
+    /// go (1000) and the room starts over for the next; so it does when they all left.
+    fn play_tick(&mut self, start: Instant) {
+        self.spectators.drop_gone();
+        if self.spectators.len() == 0 {
+            self.restart_playback();
+            return;
+        }
+        let Some((_, playback)) = &mut self.playback else {
+            return;
+        };
+        let (calls, recorded) = match playback.next_tick() {
+            PlaybackTick::Step { calls, checksum } => (calls, checksum),
+            PlaybackTick::End { reason } => {
+                tracing::info!(room = %self.info.name, tick = self.tick.0, %reason, "the recording ended");
+                self.spectators
+                    .close_all(close_code::NORMAL, "the recording ended");
+                self.restart_playback();
+                return;
+            }
+        };
+        for call in calls {
+            match call {
+                Record::Join { entity, .. } => {
+                    let got = self.with_game(|w, ctx| w.join(ctx));
+                    if got.map(|e| e.0) != entity {
+                        self.diverge(format!("a join gave {got:?}, the recording {entity:?}"));
+                    }
+                }
+                Record::Leave { entity, .. } => {
+                    self.with_game(|w, ctx| w.leave(EntityId(entity), ctx));
+                }
+                Record::Input {
+                    entity,
+                    dx,
+                    dy,
+                    buttons,
+                    view,
+                    ..
+                } => {
+                    let view = view.map(|(tick, frac)| ViewTime {
+                        tick: Tick(tick),
+                        frac,
+                    });
+                    let input = PlayerInput {
+                        dx,
+                        dy,
+                        buttons,
+                        view,
+                    };
+                    self.world.input(EntityId(entity), input);
+                }
+                _ => {}
+            }
+        }
+        let checksum = self.step(start);
+        if checksum != recorded {
+            self.diverge(format!(
+                "checksum {checksum:08x}, the recording {recorded:08x}"
+            ));
+        }
+    }
+
+    /// Reports, once per pass, that the playback no longer matches the recording (another
+    /// build or platform recorded it: `tickstream-server replay FILE` names the entity).
+    fn diverge(&mut self, what: String) {
+        if !self.diverged {
+            self.diverged = true;
+            tracing::warn!(room = %self.info.name, tick = self.tick.0, %what, "the playback diverges from the recording; spectators see the re-simulation");
+        }
+    }
+
+    /// Starts the recording over from its first tick, for the next spectators.
+    fn restart_playback(&mut self) {
+        let Some((source, playback)) = &mut self.playback else {
+            return;
+        };
+        let rec = source.start();
+        match source.play() {
+            Ok(p) => *playback = p,
+            // The old pass stays: at its end it ends again, so spectators are let go at once.
+            Err(e) => {
+                tracing::error!(room = %self.info.name, error = %e, "cannot read the recording again");
+                return;
+            }
+        }
+        let (room, seed, first_tick) = (rec.room.clone(), rec.seed, rec.first_tick);
+        self.world = self.settings.game.create(&room, seed);
+        self.rng = Mulberry32::new(seed);
+        self.emitted.clear();
+        self.tick = Tick(first_tick);
+        self.rewind = if self.settings.game.rewinds() {
+            Rewind::new(
+                self.settings.max_rewind_ms,
+                self.settings.game.info().tick_rate_hz,
+            )
+        } else {
+            Rewind::empty()
+        };
+        self.prev = None;
+        self.pre = None;
+        self.diverged = false;
+        self.info.set_tick(self.tick);
     }
 
     /// Hands this tick to every client's writer, and drops clients that stayed behind too

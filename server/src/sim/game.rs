@@ -319,10 +319,16 @@ impl GameCatalog {
 
     /// Adds a game, replacing one of the same name.
     #[must_use]
-    pub fn with(mut self, game: impl Game) -> Self {
+    pub fn with(self, game: impl Game) -> Self {
+        self.with_shared(Arc::new(game))
+    }
+
+    /// Adds a game already shared, replacing one of the same name.
+    #[must_use]
+    pub fn with_shared(mut self, game: Arc<dyn Game>) -> Self {
         let name = game.info().name.clone();
         self.games.retain(|g| g.info().name != name);
-        self.games.push(Arc::new(game));
+        self.games.push(game);
         self
     }
 

@@ -248,3 +248,100 @@ async fn closed_with(c: &mut tickstream_client::Connection) -> anyhow::Result<u1
         }
     }
 }
+
+/// A recorded match served back (`replay FILE --serve`): a spectator watches it from its first
+/// tick, sees exactly the recorded world (each update's checksum is the recorded checksum of
+/// its tick: a whole-room view's checksum is the world's), and is let go with 1000 at the end;
+/// players are refused with 4007.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spectator_watches_a_recording_served_back() -> anyhow::Result<()> {
+    use std::collections::HashMap;
+    use tickstream_server::record::{Record, RecordReader};
+    use tickstream_server::replay::serve::PlaybackSource;
+
+    let dir = std::env::temp_dir().join(format!("tickstream-playback-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let live = TestServer::start_with(|c| c.recording.dir = Some(dir.clone())).await?;
+    let mut players = Vec::new();
+    for (i, (dx, dy)) in [(1.0, 0.0), (0.0, 1.0), (-1.0, -0.5)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut p = live.join("coins-rec").await?;
+        p.input(dx, dy).await?;
+        players.push((i, p));
+    }
+    for _ in 0..60 {
+        for (_, p) in &mut players {
+            p.next_update().await?;
+        }
+    }
+    drop(players);
+    live.stop().await;
+    let file = std::fs::read_dir(&dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "tsrec"))
+        .expect("the match was recorded");
+    let mut recorded = HashMap::new();
+    let mut reader = RecordReader::new(std::io::BufReader::new(std::fs::File::open(&file)?))?;
+    while let Some(r) = reader.next_record()? {
+        if let Record::Step { tick, checksum } = r {
+            recorded.insert(tick, checksum);
+        }
+    }
+    assert!(recorded.len() >= 60, "{} steps recorded", recorded.len());
+
+    let served = TestServer::start_playback(PlaybackSource::open(&file, 4.0)?).await?;
+    let mut s = TestSpectator::spectate(&served.wss_url, "coins-rec", None)
+        .await?
+        .map_err(|(code, reason)| anyhow::anyhow!("refused: {code} {reason}"))?;
+    assert!(s.spectating.recording, "Spectating says it is a recording");
+    assert_eq!(s.spectating.welcome.game, "coins");
+    let mut matched = 0;
+    let (code, reason) = loop {
+        let got = tokio::time::timeout(Duration::from_secs(20), s.client.recv()).await??;
+        match got {
+            Incoming::Msg(tickstream_shared::ServerMsg::Update3(u)) => {
+                s.replica.apply3(&u)?;
+                let tick = s.replica.tick().expect("applied").0;
+                assert_eq!(
+                    Some(&u.checksum.0),
+                    recorded.get(&tick),
+                    "tick {tick}: the spectator sees the recorded world"
+                );
+                matched += 1;
+            }
+            Incoming::Close { code, reason } => break (code, reason),
+            Incoming::Msg(_) => {}
+        }
+    };
+    assert_eq!(code, close_code::NORMAL, "{reason}");
+    assert_eq!(reason, "the recording ended");
+    assert!(
+        matched * 10 >= recorded.len() * 9,
+        "{matched} of {} recorded ticks watched",
+        recorded.len()
+    );
+    // Players are refused.
+    let mut player = connect(&served.wss_url, &TestServer::options()).await?;
+    player
+        .send(&ClientMsg::Join(tickstream_shared::Join {
+            room: "coins-rec".into(),
+        }))
+        .await?;
+    assert_eq!(closed_with(&mut player).await?, close_code::SPECTATORS_ONLY);
+    // The room starts over for the next spectator.
+    let mut again = TestSpectator::spectate(&served.wss_url, "coins-rec", None)
+        .await?
+        .map_err(|(code, reason)| anyhow::anyhow!("refused: {code} {reason}"))?;
+    let (_, first) = again.next_update().await?;
+    assert!(
+        first.0 <= 5,
+        "the next spectator watches from the start (tick {first:?})"
+    );
+    served.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

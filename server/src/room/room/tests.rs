@@ -71,6 +71,7 @@ fn registry(game: Fragile) -> (Registry, watch::Sender<bool>) {
         max_rewind_ms: 500,
         max_spectators: 4,
         spectator_delay: Duration::ZERO,
+        playback: None,
     };
     let caps = RoomCaps {
         max_rooms: 10,
@@ -120,6 +121,7 @@ async fn a_join_that_panics_while_the_room_retires_frees_the_name() {
             registry: Arc::clone(&shared),
             shutdown: watch::channel(false).1,
             restore: None,
+            playback: None,
         },
         world,
         1,
