@@ -4,8 +4,9 @@
 //! tests: the golden vectors (v2 to v6) decoded and re-encoded, 300 verified updates, wss with
 //! the development certificate trusted, inputs acknowledged and predicted within one grid point,
 //! coin events in order, resume after an abrupt drop without losing an event, a refused join
-//! token surfaced as an error value with 1008, and a spectator (v6) watching a live room with
-//! every checksum verified, switching what it follows, and told 4006 for a missing room.
+//! token surfaced as an error value with 1008, and spectators (v6): a live room watched with
+//! every checksum verified while switching what it follows, 4006 for a missing room, a delayed
+//! view and full seats (1013), and a recording played back to its 1000 (a Join there: 4007).
 //!
 //! Needs Mono (`mono` and `mcs`, Debian's `mono-devel`; `.ci/run` installs it); without it the
 //! test fails under `CI=true` and is skipped, loudly, elsewhere, as `web.rs` treats Node.js.

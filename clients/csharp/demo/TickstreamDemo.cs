@@ -66,7 +66,7 @@ static class TickstreamDemo
         }
         client.Welcomed += w => Console.WriteLine("welcome: protocol v" + w.ProtocolVersion + ", game " + w.Game + ", entity " + w.Entity + (w.Resumed ? " (resumed)" : "") + ", " + w.TickRateHz + " Hz");
         client.Error += e => Console.WriteLine("error: " + e);
-        client.Closed += c => Console.WriteLine("closed: " + c + (c.RecordingEnded ? " (the recording ended)" : ""));
+        client.Closed += c => Console.WriteLine("closed: " + c + (c.RecordingEnded ? " [end of the recording]" : ""));
         client.SpectatingStarted += s => Console.WriteLine("spectating: " + (s.Follow.HasValue ? "following entity " + s.Follow.Value : "the whole room")
             + ", " + s.DelayMs + " ms behind" + (s.Recording ? ", a recording" : ", live"));
         client.Connect();

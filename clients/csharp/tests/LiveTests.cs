@@ -28,6 +28,7 @@ namespace Tickstream.Tests
             t.Add(Pair("live: a refused join token is an error value with close code 1008", RefusedToken));
             t.Add(Pair("live: a spectator watches a player's room, switches Follow twice, zero checksum mismatches", SpectatorWatches));
             t.Add(Pair("live: spectating a room that does not exist closes with 4006, final", SpectateMissingRoom));
+            t.Add(Pair("live: a recording played back: verified updates, then 1000 \"the recording ended\", final; a Join is 4007", WatchesRecording));
             t.Add(Pair("live: a spectator 300 ms behind is told its delay and verifies every update; a second one finds the seat taken (1013)", DelayedSpectatorAndFullSeats));
         }
 
@@ -432,6 +433,43 @@ namespace Tickstream.Tests
             SpectatorUpdates(spec, () => updates, errors, 30, "the first spectator watches on", player, spec);
             Finish(spec);
             Finish(player);
+        }
+    
+        static void WatchesRecording()
+        {
+            string url = TestRunner.Arg("playback-ws");
+            string room = TestRunner.Arg("playback-room");
+            Check.True(url != null && room != null, "test.sh passes --playback-ws and --playback-room, a recording served");
+            var spec = Client(url, room, o => o.Spectate = true);
+            int updates = 0;
+            var errors = new List<ClientError>();
+            CloseInfo closed = null;
+            spec.Updated += r => updates++;
+            spec.Error += e => errors.Add(e);
+            spec.Closed += c => closed = c;
+            spec.Connect();
+            Until(() => closed != null, "the end of the recording", Timeout, spec);
+            var s = new ClientStats();
+            spec.GetStats(s);
+            Check.True(spec.Welcome != null && spec.Spectating != null && spec.Spectating.Recording, "Spectating says: a recording");
+            Check.Equal(0u, spec.Spectating.DelayMs, "no delay for a recording");
+            Check.True(updates >= 30, "the recording's updates were watched (" + updates + ")");
+            Check.Equal(0L, s.Desyncs, "zero checksum mismatches");
+            Check.Equal(0, errors.Count, "no error, the end included: " + (errors.Count > 0 ? errors[0].ToString() : ""));
+            Check.Equal(CloseCode.Normal, closed.Code, "closed with 1000");
+            Check.Equal("the recording ended", closed.Reason, "with the server's reason");
+            Check.True(closed.RecordingEnded, "marked as the recording's end");
+            Check.True(!closed.WillReconnect, "no reconnect after the end");
+            Check.Equal(ConnectionState.Closed, spec.State, "closed for good");
+
+            var player = Client(url, room);
+            CloseInfo refused = null;
+            player.Closed += c => refused = c;
+            player.Connect();
+            Until(() => refused != null, "the player's refusal", Timeout, player);
+            Check.Equal(CloseCode.SpectatorsOnly, refused.Code, "4007: a recording takes spectators only");
+            Check.True(!refused.WillReconnect, "final for a player");
+            Check.True(player.Welcome == null, "never welcomed");
         }
     }
 }

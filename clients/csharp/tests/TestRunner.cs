@@ -9,7 +9,8 @@ namespace Tickstream.Tests
     /// and then "N passed, N failed", and exits non-zero on any failure. clients/csharp/test.sh
     /// starts the real servers the live tests use and passes their addresses:
     /// <c>--repo DIR --ws URL --wss URL --cert FILE --token-ws URL --token TOKEN --token-room ROOM
-    /// --delayed-ws URL [--only NAME]</c> (the last: spectators 300 ms behind, one seat per room).
+    /// --delayed-ws URL --playback-ws URL --playback-room ROOM [--only NAME]</c> (spectators 300 ms
+    /// behind with one seat per room; a recording of ROOM played back).
     /// </summary>
     static class TestRunner
     {
