@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The C# client's tests under Mono: builds the library (every .cs of Tickstream/, with
 # `mcs -target:library` against the base class library alone, warnings as errors), the tests
-# and the console demo into clients/csharp/bin/, starts two real tickstream-servers on free
-# loopback ports (one plain, one with a join secret), and runs the tests, which print
+# and the console demo into clients/csharp/bin/, starts real tickstream-servers on free
+# loopback ports (one plain, one with a join secret, one whose spectators watch 300 ms behind
+# from a single seat per room, and one playing back a recording the demo made), and runs the
+# tests, which print
 # "N passed, N failed". Exits non-zero on any failure.
 #
 # Usage: clients/csharp/test.sh [--build-only]
@@ -52,11 +54,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts a server on free loopback ports (wss and ws) and waits for its listen lines.
+# Starts a server on free loopback ports (wss and ws) and waits for its listen lines; arguments
+# after the name go to the server (a subcommand).
 start_server() {
     local name=$1
+    shift
     "$server" --listen 127.0.0.1:0 --ws-listen 127.0.0.1:0 --metrics-listen off \
-        --log-format json >"$work/$name.log" 2>&1 &
+        --log-format json "$@" >"$work/$name.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 1 300); do
         if grep -q '"listener":"ws"' "$work/$name.log" 2>/dev/null; then
@@ -75,9 +79,25 @@ cert=$(grep -o '"cert":"[^"]*"' "$work/plain.log" | head -n 1 | cut -d'"' -f4)
 secret=csharp-test-secret-0123456789
 TICKSTREAM_JOIN_SECRET=$secret start_server tokens
 token=$(TICKSTREAM_JOIN_SECRET=$secret "$server" token --room tokroom --player csharp)
+printf '[rooms]\nspectator_delay_ms = 300\nmax_spectators_per_room = 1\n' >"$work/delayed.toml"
+TICKSTREAM_CONFIG=$work/delayed.toml start_server delayed
+
+# A recording to play back: the demo walks for two seconds in a recorded room, the server stops
+# (SIGTERM ends the recording), and `replay FILE --serve` shows it to spectators, twice as fast.
+TICKSTREAM_RECORD=$work/recordings start_server recorder
+recorder=${pids[-1]}
+timeout 60 mono "$bin/TickstreamDemo.exe" --url "ws://$(listener recorder ws)/ws" --room coins-rec \
+    --duration 2 >"$work/demo.log" || { cat "$work/demo.log"; echo "the demo did not play"; exit 1; }
+kill -TERM "$recorder"
+wait "$recorder" || true
+recording=$(find "$work/recordings" -name '*-coins-rec.tsrec' | head -n 1)
+[ -n "$recording" ] || { echo "no recording of coins-rec in $work/recordings"; exit 1; }
+start_server playback replay "$recording" --serve --speed 2
 
 echo "== tests"
 cd "$here"
 timeout 600 mono "$bin/TickstreamTests.exe" --repo "$repo" \
     --ws "ws://$(listener plain ws)/ws" --wss "wss://$(listener plain wss)/ws" --cert "$cert" \
-    --token-ws "ws://$(listener tokens ws)/ws" --token "$token" --token-room tokroom
+    --token-ws "ws://$(listener tokens ws)/ws" --token "$token" --token-room tokroom \
+    --delayed-ws "ws://$(listener delayed ws)/ws" \
+    --playback-ws "ws://$(listener playback ws)/ws" --playback-room coins-rec

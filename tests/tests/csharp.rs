@@ -1,10 +1,12 @@
 //! The C# client (`clients/csharp/`) under Mono: `clients/csharp/test.sh` builds the library
 //! with `mcs` (C# 7.2, warnings as errors, the base class library alone), its tests and the
 //! console demo, starts real `tickstream-server` processes on free loopback ports and runs the
-//! tests: the golden vectors decoded and re-encoded, 300 verified updates, wss with the
-//! development certificate trusted, inputs acknowledged and predicted within one grid point,
-//! coin events in order, resume after an abrupt drop without losing an event, and a refused
-//! join token surfaced as an error value with 1008.
+//! tests: the golden vectors (v2 to v6) decoded and re-encoded, 300 verified updates, wss with
+//! the development certificate trusted, inputs acknowledged and predicted within one grid point,
+//! coin events in order, resume after an abrupt drop without losing an event, a refused join
+//! token surfaced as an error value with 1008, and spectators (v6): a live room watched with
+//! every checksum verified while switching what it follows, 4006 for a missing room, a delayed
+//! view and full seats (1013), and a recording played back to its 1000 (a Join there: 4007).
 //!
 //! Needs Mono (`mono` and `mcs`, Debian's `mono-devel`; `.ci/run` installs it); without it the
 //! test fails under `CI=true` and is skipped, loudly, elsewhere, as `web.rs` treats Node.js.

@@ -8,8 +8,11 @@ using Tickstream;
 /// <summary>
 /// A console player: joins a room, walks in a slow circle, and prints one stats line per second.
 /// <c>mono clients/csharp/bin/TickstreamDemo.exe --url wss://127.0.0.1:7443/ws --insecure
-/// [--cert FILE] [--room NAME] [--token TOKEN] [--duration SECONDS]</c>. Exits 0 when it played
-/// (was welcomed and applied updates without a desync), 1 otherwise.
+/// [--cert FILE] [--room NAME] [--token TOKEN] [--duration SECONDS] [--spectate [--follow ID]]</c>.
+/// With <c>--spectate</c> it watches the room instead (protocol v6): no input, every entity
+/// drawn, the followed entity's view with <c>--follow</c>, and it ends with a recording's end.
+/// Exits 0 when it played or watched (was welcomed and applied updates without a desync), 1
+/// otherwise.
 /// </summary>
 static class TickstreamDemo
 {
@@ -29,14 +32,30 @@ static class TickstreamDemo
                 case "--cert": o.TrustedCertificate = new X509Certificate2(next); i++; break;
                 case "--insecure": o.Insecure = true; break;
                 case "--duration": duration = double.Parse(next, CultureInfo.InvariantCulture); i++; break;
+                case "--spectate": o.Spectate = true; break;
+                case "--follow":
+                    uint follow;
+                    if (next == null || !uint.TryParse(next, NumberStyles.None, CultureInfo.InvariantCulture, out follow))
+                    {
+                        Console.Error.WriteLine("--follow takes an entity id");
+                        return 2;
+                    }
+                    o.Follow = follow;
+                    i++;
+                    break;
                 case "--help":
                 case "-h":
-                    Console.WriteLine("usage: TickstreamDemo.exe --url wss://HOST:7443/ws [--insecure | --cert FILE] [--room NAME] [--token TOKEN] [--duration SECONDS]");
+                    Console.WriteLine("usage: TickstreamDemo.exe --url wss://HOST:7443/ws [--insecure | --cert FILE] [--room NAME] [--token TOKEN] [--duration SECONDS] [--spectate [--follow ID]]");
                     return 0;
                 default:
                     Console.Error.WriteLine("unknown argument " + a + " (try --help)");
                     return 2;
             }
+        }
+        if (o.Follow.HasValue && !o.Spectate)
+        {
+            Console.Error.WriteLine("--follow is for --spectate");
+            return 2;
         }
         TickstreamClient client;
         try { client = new TickstreamClient(o); }
@@ -47,7 +66,9 @@ static class TickstreamDemo
         }
         client.Welcomed += w => Console.WriteLine("welcome: protocol v" + w.ProtocolVersion + ", game " + w.Game + ", entity " + w.Entity + (w.Resumed ? " (resumed)" : "") + ", " + w.TickRateHz + " Hz");
         client.Error += e => Console.WriteLine("error: " + e);
-        client.Closed += c => Console.WriteLine("closed: " + c);
+        client.Closed += c => Console.WriteLine("closed: " + c + (c.RecordingEnded ? " [end of the recording]" : ""));
+        client.SpectatingStarted += s => Console.WriteLine("spectating: " + (s.Follow.HasValue ? "following entity " + s.Follow.Value : "the whole room")
+            + ", " + s.DelayMs + " ms behind" + (s.Recording ? ", a recording" : ", live"));
         client.Connect();
         var stats = new ClientStats();
         var remotes = new List<EntityView>();
@@ -58,10 +79,15 @@ static class TickstreamDemo
         while (duration <= 0 || watch.Elapsed.TotalSeconds < duration)
         {
             double t = watch.Elapsed.TotalSeconds;
-            client.SetInput((float)Math.Cos(t * 0.5), (float)Math.Sin(t * 0.5));
+            if (!o.Spectate) client.SetInput((float)Math.Cos(t * 0.5), (float)Math.Sin(t * 0.5));
             client.Poll();
             EntityView own;
             client.Frame(remotes, out own);
+            if (o.Spectate && o.Follow.HasValue)
+            {
+                // What a spectator shows: here, where the followed entity is drawn.
+                foreach (var v in remotes) if (v.Id == o.Follow.Value) own = v;
+            }
             if (watch.Elapsed.TotalMilliseconds >= nextLine)
             {
                 nextLine += 1000;
@@ -69,10 +95,11 @@ static class TickstreamDemo
                 updatesSeen = stats.Updates;
                 if (stats.Connected && stats.Updates > 0) played = true;
                 Console.WriteLine(string.Format(CultureInfo.InvariantCulture,
-                    "connected={0} tick={1} entities={2} updates/s={3:0.0} rtt={4} protocol=v{5} own=({6:0.0}, {7:0.0}) events={8} desyncs={9}",
+                    "connected={0} tick={1} entities={2} updates/s={3:0.0} rtt={4} protocol=v{5} {10}=({6:0.0}, {7:0.0}) events={8} desyncs={9}",
                     stats.Connected ? "yes" : "no", stats.Tick, stats.Entities, stats.UpdateRateHz,
                     stats.RttMs < 0 ? "-" : stats.RttMs.ToString("0.0", CultureInfo.InvariantCulture) + "ms",
-                    stats.ProtocolVersion, own.X, own.Y, stats.Events, stats.Desyncs));
+                    stats.ProtocolVersion, own.X, own.Y, stats.Events, stats.Desyncs,
+                    o.Spectate ? (o.Follow.HasValue ? "followed" : "spectator") : "own"));
                 if (client.State == ConnectionState.Closed) break;
             }
             Thread.Sleep(5);

@@ -26,7 +26,9 @@ namespace Tickstream.Tests
             t.Add(Pair("golden: every vector of vectors-v4.txt decodes with its move rule and re-encodes", Welcome4));
             t.Add(Pair("golden: the client_input5 vectors of vectors-v5.txt decode and re-encode", Input5));
             t.Add(Pair("golden: vectors-v5.txt's Moved decodes to its URL and re-encodes", MovedV5));
-            t.Add(Pair("golden: the client offers v5 first", OffersV5));
+            t.Add(Pair("golden: every vector of vectors-v6.txt decodes and re-encodes byte for byte", EveryV6VectorRoundTrips));
+            t.Add(Pair("golden: the v6 vectors decode to their values; the encoders write them", V6Values));
+            t.Add(Pair("golden: the client offers v6 first, then v5 down to v2", OffersV6));
             t.Add(Pair("golden: malformed messages are error values", Malformed));
         }
 
@@ -78,11 +80,109 @@ namespace Tickstream.Tests
             Check.Equal(Check.Hex(bytes), Reencode(m), "re-encodes byte for byte");
         }
 
-        static void OffersV5()
+        static void OffersV6()
         {
-            Check.Equal("tickstream.v5", Protocol.Subprotocols[0], "v5 first");
-            Check.Equal(5, Protocol.VersionOf("tickstream.v5"), "names version 5");
-            Check.Equal(4, Protocol.Subprotocols.Length, "v5, v4, v3, v2");
+            Check.Equal("tickstream.v6,tickstream.v5,tickstream.v4,tickstream.v3,tickstream.v2", string.Join(",", Protocol.Subprotocols), "v6 down to v2, newest first");
+            Check.Equal(6, Protocol.VersionOf("tickstream.v6"), "names version 6");
+            Check.Equal(0, Protocol.VersionOf("tickstream.v7"), "a version it does not speak is 0");
+            Check.Equal(4006, CloseCode.NoSuchRoom, "NO_SUCH_ROOM");
+            Check.Equal(4007, CloseCode.SpectatorsOnly, "SPECTATORS_ONLY");
+        }
+
+        /// <summary>Decodes every vector of <paramref name="file"/> (client_ and server_) and checks the re-encoding.</summary>
+        static int RoundTripAll(string file)
+        {
+            var vectors = Vectors(file);
+            foreach (var v in vectors)
+            {
+                if (v.Key.StartsWith("client_", StringComparison.Ordinal))
+                {
+                    ClientMessage m;
+                    string error;
+                    Check.True(ClientMessages.TryDecode(v.Value, out m, out error), v.Key + " decodes (" + error + ")");
+                    var w = new ByteWriter();
+                    ClientMessages.Encode(w, m);
+                    Check.Equal(Check.Hex(v.Value), Check.Hex(w.Buffer, w.Length), v.Key + " re-encodes");
+                }
+                else
+                {
+                    var m = Decode(new ServerMessageDecoder(), v.Value, v.Key);
+                    Check.Equal(Check.Hex(v.Value), Reencode(m), v.Key + " re-encodes");
+                }
+            }
+            return vectors.Count;
+        }
+
+        static void EveryV6VectorRoundTrips()
+        {
+            Check.True(RoundTripAll("vectors-v6.txt") >= 6, "vectors-v6.txt holds its six vectors");
+        }
+
+        static ClientMessage DecodeClient(string file, string name)
+        {
+            ClientMessage m;
+            string error;
+            Check.True(ClientMessages.TryDecode(Vector(file, name), out m, out error), name + " decodes (" + error + ")");
+            return m;
+        }
+
+        static string Encoded(ByteWriter w) { return Check.Hex(w.Buffer, w.Length); }
+
+        static void V6Values()
+        {
+            // Spectate (variant 5) = room, then Option<EntityId>: 0, or 1 and the id.
+            var spectate = DecodeClient("vectors-v6.txt", "client_spectate");
+            Check.Equal(5, spectate.Variant, "Spectate is variant 5");
+            Check.Equal("lobby", spectate.Room, "its room");
+            Check.Equal((uint?)7, spectate.Follow, "following entity 7");
+            var whole = DecodeClient("vectors-v6.txt", "client_spectate_room");
+            Check.Equal("duel-1", whole.Room, "its room");
+            Check.True(!whole.Follow.HasValue, "the whole room: no entity");
+            // Follow (variant 6) = Option<EntityId>.
+            var follow = DecodeClient("vectors-v6.txt", "client_follow");
+            Check.Equal(6, follow.Variant, "Follow is variant 6");
+            Check.Equal((uint?)300, follow.Follow, "entity 300");
+            Check.True(!DecodeClient("vectors-v6.txt", "client_follow_room").Follow.HasValue, "back to the whole room");
+            var w = new ByteWriter();
+            ClientMessages.Spectate(w, "lobby", 7);
+            Check.Equal(Check.Hex(Vector("vectors-v6.txt", "client_spectate")), Encoded(w), "Spectate { lobby, Some(7) }");
+            ClientMessages.Spectate(w, "duel-1", null);
+            Check.Equal(Check.Hex(Vector("vectors-v6.txt", "client_spectate_room")), Encoded(w), "Spectate { duel-1, None }");
+            ClientMessages.Follow(w, 300);
+            Check.Equal(Check.Hex(Vector("vectors-v6.txt", "client_follow")), Encoded(w), "Follow { Some(300) }");
+            ClientMessages.Follow(w, null);
+            Check.Equal(Check.Hex(Vector("vectors-v6.txt", "client_follow_room")), Encoded(w), "Follow { None }");
+
+            // Spectating (variant 7) = the Welcome4 body, follow, delay_ms, recording.
+            var live = Decode(new ServerMessageDecoder(), Vector("vectors-v6.txt", "server_spectating"), "server_spectating");
+            Check.Equal(ServerMessageType.Spectating, live.Type, "a Spectating");
+            var s = live.Spectating;
+            Check.True(s != null && ReferenceEquals(s.Welcome, live.Welcome), "its welcome is the message's Welcome too");
+            Check.Equal((ushort)6, s.Welcome.ProtocolVersion, "protocol 6");
+            Check.Equal(0u, s.Welcome.Entity, "a spectator has no entity");
+            Check.Equal(string.Empty, s.Welcome.ResumeToken, "and no resume token");
+            Check.True(!s.Welcome.Resumed, "never resumed");
+            Check.Equal(42u, s.Welcome.Tick, "the view starts at tick 42");
+            Check.Equal("coins", s.Welcome.Game, "the game");
+            Check.True(s.Welcome.IsWelcome4, "the v4 body, with its move rule");
+            Check.Equal(MoveRuleKind.Walk, s.Welcome.MoveRule, "coins walks");
+            Check.True(s.Welcome.Problem() == null, "a usable welcome: " + s.Welcome.Problem());
+            Check.Equal((uint?)7, s.Follow, "follows entity 7");
+            Check.Equal(2000u, s.DelayMs, "two seconds behind");
+            Check.True(!s.Recording, "live, not a recording");
+            var rec = Decode(new ServerMessageDecoder(), Vector("vectors-v6.txt", "server_spectating_recording"), "recording").Spectating;
+            Check.True(!rec.Follow.HasValue, "the whole room");
+            Check.Equal(0u, rec.DelayMs, "no delay for a recording");
+            Check.True(rec.Recording, "a recording");
+
+            // A bad Option tag is malformed, on both sides.
+            string spectating = Check.Hex(Vector("vectors-v6.txt", "server_spectating_recording"));
+            var badTag = Check.Unhex(spectating.Substring(0, spectating.Length - 6) + "020001");
+            ServerMessage bad;
+            string error;
+            Check.True(!new ServerMessageDecoder().TryDecode(badTag, 0, badTag.Length, out bad, out error), "Option tag 2 in Spectating is refused");
+            ClientMessage badFollow;
+            Check.True(!ClientMessages.TryDecode(Check.Unhex("0602"), out badFollow, out error), "Option tag 2 in Follow is refused");
         }
 
         static void EveryVectorRoundTrips()
@@ -394,7 +494,7 @@ namespace Tickstream.Tests
                 { "truncated", "02fc40420f" },
                 { "u32 with a u64 tag", "02fc40420f00fd0000000000000000" },
                 { "bool 2", Check.Hex(Vector("vectors.txt", "server_welcome_arena")).Substring(0, Check.Hex(Vector("vectors.txt", "server_welcome_arena")).Length - 2) + "02" },
-                { "unknown variant", "06" },
+                { "unknown variant", "08" },
                 { "a change that moves nothing", "0101" + "00" + "00000000" + "000001" + "00" + "000000" + "0000" },
                 { "a field change with mask 0", "0101" + "00" + "00000000" + "000000" + "01" + "1400" + "00" },
                 { "Update3 with non-zero padding", "0401" + "00" + "00000000" + "00" + "000101" + "000000" },

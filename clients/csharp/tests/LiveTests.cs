@@ -10,7 +10,9 @@ namespace Tickstream.Tests
     /// join and 300 verified updates; wss with the development certificate trusted (and refused
     /// without); inputs acknowledged and the prediction within one grid point of the server;
     /// coin events in order; resume after an abrupt drop without losing an event; a refused
-    /// join token as an error value with its close code. Every wait is bounded generously.
+    /// join token as an error value with its close code; a spectator (v6) watching a player's
+    /// room with every checksum verified while it switches what it follows, and 4006 for a
+    /// missing room. Every wait is bounded generously.
     /// </summary>
     static class LiveTests
     {
@@ -24,6 +26,10 @@ namespace Tickstream.Tests
             t.Add(Pair("live: resume after an abrupt drop: same entity, no event lost, input seqs continue", ResumeAfterDrop));
             t.Add(Pair("live: a saved resume state takes the player over in a new client", ResumeFromSavedState));
             t.Add(Pair("live: a refused join token is an error value with close code 1008", RefusedToken));
+            t.Add(Pair("live: a spectator watches a player's room, switches Follow twice, zero checksum mismatches", SpectatorWatches));
+            t.Add(Pair("live: spectating a room that does not exist closes with 4006, final", SpectateMissingRoom));
+            t.Add(Pair("live: a recording played back: verified updates, then 1000 \"the recording ended\", final; a Join is 4007", WatchesRecording));
+            t.Add(Pair("live: a spectator 300 ms behind is told its delay and verifies every update; a second one finds the seat taken (1013)", DelayedSpectatorAndFullSeats));
         }
 
         static KeyValuePair<string, Action> Pair(string name, Action a) { return new KeyValuePair<string, Action>(name, a); }
@@ -42,7 +48,7 @@ namespace Tickstream.Tests
         }
 
         /// <summary>Polls the clients (as a game loop would) until <paramref name="done"/>; fails after <paramref name="seconds"/>.</summary>
-        static void Until(Func<bool> done, string what, double seconds = Timeout, params TickstreamClient[] clients)
+        internal static void Until(Func<bool> done, string what, double seconds = Timeout, params TickstreamClient[] clients)
         {
             var watch = System.Diagnostics.Stopwatch.StartNew();
             while (!done())
@@ -54,7 +60,7 @@ namespace Tickstream.Tests
         }
 
         /// <summary>Leaves (1000) and waits for the socket to end, so the process exits cleanly.</summary>
-        static void Finish(TickstreamClient c)
+        internal static void Finish(TickstreamClient c)
         {
             c.Close();
             c.WaitClosed(5000);
@@ -78,7 +84,7 @@ namespace Tickstream.Tests
             c.GetStats(s);
             Check.Equal(0, errors, "no error (a checksum mismatch would be one)");
             Check.Equal(0L, s.Desyncs, "zero checksum mismatches");
-            Check.Equal(5, c.ProtocolVersion, "the server picks v5, the newest offered");
+            Check.Equal(6, c.ProtocolVersion, "the server picks v6, the newest offered");
             Check.Equal(MoveRuleKind.Walk, c.Welcome.MoveRule, "the arena publishes its walk");
             Check.Equal(5f, c.Welcome.Speed, "at its player speed");
             Check.True(c.Replica.Count > 1, "the view holds the NPCs and the player");
@@ -312,6 +318,158 @@ namespace Tickstream.Tests
             good.Connect();
             Until(() => good.Replica.HasTick, "welcomed with a valid token", Timeout, good);
             Finish(good);
+        }
+    
+        /// <summary>Polls until the spectator applied <paramref name="count"/> more updates (or failed).</summary>
+        static void SpectatorUpdates(TickstreamClient spec, Func<int> updates, List<ClientError> errors, int count, string what, params TickstreamClient[] clients)
+        {
+            int target = updates() + count;
+            Until(() => updates() >= target || errors.Count > 0, what, Timeout, clients);
+            var s = new ClientStats();
+            spec.GetStats(s);
+            Check.Equal(0, errors.Count, what + ": no error (a checksum mismatch would be one): " + (errors.Count > 0 ? errors[0].ToString() : ""));
+            Check.Equal(0L, s.Desyncs, what + ": zero checksum mismatches");
+            Check.Equal(spec.Replica.Checksum, spec.Replica.FullChecksum(), what + ": the incremental checksum equals the full one");
+        }
+
+        static void SpectatorWatches()
+        {
+            string room = Room("arena");
+            var player = Client(TestRunner.Arg("ws"), room);
+            player.Connect();
+            Until(() => player.Replica.HasTick, "the player in its room", Timeout, player);
+            uint watched = player.OwnEntity;
+            player.SetInput(1, 0.5f);
+
+            var spec = Client(TestRunner.Arg("ws"), room, o => { o.Spectate = true; o.Follow = watched; });
+            int updates = 0;
+            var errors = new List<ClientError>();
+            spec.Updated += r => updates++;
+            spec.Error += e => errors.Add(e);
+            spec.Connect();
+            SpectatorUpdates(spec, () => updates, errors, 90, "90 updates following the player", player, spec);
+            Check.Equal(6, spec.ProtocolVersion, "spectating on v6");
+            Check.True(spec.Spectating != null && spec.Spectating.Follow == watched, "Spectating names the followed player");
+            Check.True(!spec.Spectating.Recording, "a live room");
+            Check.Equal(0u, spec.OwnEntity, "no own entity");
+            Check.True(spec.Predictor == null, "nothing predicted");
+            Check.True(spec.Replica.Get(watched) != null, "the followed player is in the view");
+            int followed = spec.Replica.Count;
+
+            // The whole room: the view grows to everything, still verified update by update.
+            Check.True(spec.Follow(null), "switch to the whole room");
+            SpectatorUpdates(spec, () => updates, errors, 60, "60 updates of the whole room", player, spec);
+            int whole = spec.Replica.Count;
+            Check.True(whole >= followed, "the whole room holds at least the player's view (" + whole + " against " + followed + ")");
+
+            // Another entity's view: the first NPC the spectator sees that is not the player.
+            uint other = watched;
+            foreach (var e in spec.Replica.Entities) if (e.Id != watched) { other = e.Id; break; }
+            Check.True(other != watched, "an entity to follow besides the player");
+            Check.True(spec.Follow(other), "switch to entity " + other);
+            SpectatorUpdates(spec, () => updates, errors, 60, "60 updates following entity " + other, player, spec);
+            Check.True(spec.Replica.Get(other) != null, "the newly followed entity is in the view");
+
+            var remotes = new List<EntityView>();
+            EntityView own;
+            Check.True(!spec.Frame(remotes, out own), "Frame reports no own entity");
+            Check.True(remotes.Exists(v => v.Id == other), "the followed entity is drawn, interpolated, among " + remotes.Count);
+            var stats = new ClientStats();
+            spec.GetStats(stats);
+            Check.True(stats.Spectator, "stats say spectator");
+            Check.Equal(0u, stats.InputSeq, "no input sent");
+            Check.True(player.State == ConnectionState.Playing, "the player plays on beside the spectator");
+            Finish(spec);
+            Finish(player);
+        }
+
+        static void SpectateMissingRoom()
+        {
+            var c = Client(TestRunner.Arg("ws"), Room("nowhere"), o => o.Spectate = true);
+            ClientError error = null;
+            CloseInfo closed = null;
+            c.Error += e => error = e;
+            c.Closed += info => closed = info;
+            c.Connect();
+            Until(() => closed != null, "the refusal", Timeout, c);
+            Check.Equal(CloseCode.NoSuchRoom, closed.Code, "closed with 4006 NO_SUCH_ROOM");
+            Check.True(!closed.WillReconnect, "not retried: a spectator never creates the room");
+            Check.Equal(ConnectionState.Closed, c.State, "closed for good");
+            Check.True(error != null && error.CloseCode == CloseCode.NoSuchRoom, "an error value with 4006: " + error);
+            Check.True(c.Welcome == null, "never welcomed");
+        }
+    
+        static void DelayedSpectatorAndFullSeats()
+        {
+            string url = TestRunner.Arg("delayed-ws");
+            Check.True(url != null, "test.sh passes --delayed-ws, a server with spectator_delay_ms = 300 and one seat");
+            string room = Room("coins");
+            var player = Client(url, room);
+            player.Connect();
+            Until(() => player.Replica.HasTick, "the player in its room", Timeout, player);
+            player.SetInput(0.5f, 1);
+
+            var spec = Client(url, room, o => o.Spectate = true);
+            int updates = 0;
+            var errors = new List<ClientError>();
+            spec.Updated += r => updates++;
+            spec.Error += e => errors.Add(e);
+            spec.Connect();
+            SpectatorUpdates(spec, () => updates, errors, 60, "60 delayed updates of the whole room", player, spec);
+            Check.True(spec.Spectating.DelayMs >= 300 && spec.Spectating.DelayMs < 400, "the delay, in whole ticks: " + spec.Spectating.DelayMs);
+            long behind = (long)player.Replica.Tick - spec.Replica.Tick;
+            long delayTicks = spec.Spectating.DelayMs * spec.Welcome.TickRateHz / 1000;
+            Check.True(behind >= delayTicks / 2, "the view runs behind the player's: " + behind + " ticks, the delay is " + delayTicks);
+            Check.True(spec.Replica.Get(player.OwnEntity) != null, "the player is in the whole room's view");
+
+            var second = Client(url, room, o => { o.Spectate = true; o.ReconnectInitialMs = 60000; });
+            CloseInfo closed = null;
+            second.Closed += c => closed = c;
+            second.Connect();
+            Until(() => closed != null, "the second spectator's refusal", Timeout, player, spec, second);
+            Check.Equal(CloseCode.TryAgain, closed.Code, "1013: the room's one seat is taken");
+            Check.True(closed.WillReconnect, "a full room is retried later");
+            second.Close();
+            SpectatorUpdates(spec, () => updates, errors, 30, "the first spectator watches on", player, spec);
+            Finish(spec);
+            Finish(player);
+        }
+    
+        static void WatchesRecording()
+        {
+            string url = TestRunner.Arg("playback-ws");
+            string room = TestRunner.Arg("playback-room");
+            Check.True(url != null && room != null, "test.sh passes --playback-ws and --playback-room, a recording served");
+            var spec = Client(url, room, o => o.Spectate = true);
+            int updates = 0;
+            var errors = new List<ClientError>();
+            CloseInfo closed = null;
+            spec.Updated += r => updates++;
+            spec.Error += e => errors.Add(e);
+            spec.Closed += c => closed = c;
+            spec.Connect();
+            Until(() => closed != null, "the end of the recording", Timeout, spec);
+            var s = new ClientStats();
+            spec.GetStats(s);
+            Check.True(spec.Welcome != null && spec.Spectating != null && spec.Spectating.Recording, "Spectating says: a recording");
+            Check.Equal(0u, spec.Spectating.DelayMs, "no delay for a recording");
+            Check.True(updates >= 30, "the recording's updates were watched (" + updates + ")");
+            Check.Equal(0L, s.Desyncs, "zero checksum mismatches");
+            Check.Equal(0, errors.Count, "no error, the end included: " + (errors.Count > 0 ? errors[0].ToString() : ""));
+            Check.Equal(CloseCode.Normal, closed.Code, "closed with 1000");
+            Check.Equal("the recording ended", closed.Reason, "with the server's reason");
+            Check.True(closed.RecordingEnded, "marked as the recording's end");
+            Check.True(!closed.WillReconnect, "no reconnect after the end");
+            Check.Equal(ConnectionState.Closed, spec.State, "closed for good");
+
+            var player = Client(url, room);
+            CloseInfo refused = null;
+            player.Closed += c => refused = c;
+            player.Connect();
+            Until(() => refused != null, "the player's refusal", Timeout, player);
+            Check.Equal(CloseCode.SpectatorsOnly, refused.Code, "4007: a recording takes spectators only");
+            Check.True(!refused.WillReconnect, "final for a player");
+            Check.True(player.Welcome == null, "never welcomed");
         }
     }
 }

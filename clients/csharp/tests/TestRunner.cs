@@ -8,7 +8,9 @@ namespace Tickstream.Tests
     /// The C# client's test runner (no NUnit needed): runs every test, prints one line per test
     /// and then "N passed, N failed", and exits non-zero on any failure. clients/csharp/test.sh
     /// starts the real servers the live tests use and passes their addresses:
-    /// <c>--repo DIR --ws URL --wss URL --cert FILE --token-ws URL --token TOKEN --token-room ROOM [--only NAME]</c>.
+    /// <c>--repo DIR --ws URL --wss URL --cert FILE --token-ws URL --token TOKEN --token-room ROOM
+    /// --delayed-ws URL --playback-ws URL --playback-room ROOM [--only NAME]</c> (spectators 300 ms
+    /// behind with one seat per room; a recording of ROOM played back).
     /// </summary>
     static class TestRunner
     {
@@ -26,6 +28,7 @@ namespace Tickstream.Tests
             var tests = new List<KeyValuePair<string, Action>>();
             GoldenTests.Register(tests);
             ModelTests.Register(tests);
+            SpectatorTests.Register(tests);
             if (Arg("ws") != null) LiveTests.Register(tests);
             else Console.WriteLine("(no --ws: the live tests against a server are not run)");
             string only = Arg("only");

@@ -47,8 +47,13 @@ namespace Tickstream
         public double RetryInMs;
         /// <summary>True when a Resume was refused (4005): the next connection joins afresh.</summary>
         public bool ResumeRefused;
-        /// <summary>The URL of a v5 Moved before this close: the client resumes there at once; else null.</summary>
+        /// <summary>The URL of a v5 Moved before this close: the client resumes (a spectator: spectates again) there at once; else null.</summary>
         public string MovedTo;
+        /// <summary>
+        /// A spectator watched a recording (<see cref="Spectating.Recording"/>) and it ended: the
+        /// server closed with 1000 and its reason ("the recording ended"). Not an error; no reconnect.
+        /// </summary>
+        public bool RecordingEnded;
 
         /// <inheritdoc/>
         public override string ToString()
@@ -64,9 +69,9 @@ namespace Tickstream
         Idle,
         /// <summary>Opening the WebSocket.</summary>
         Connecting,
-        /// <summary>Open; Join or Resume sent, waiting for Welcome.</summary>
+        /// <summary>Open; Join, Resume or Spectate sent, waiting for Welcome (or Spectating).</summary>
         Joining,
-        /// <summary>Welcomed: updates flow.</summary>
+        /// <summary>Welcomed (a spectator: answered with Spectating): updates flow.</summary>
         Playing,
         /// <summary>Lost; reconnecting after a backoff.</summary>
         Reconnecting,

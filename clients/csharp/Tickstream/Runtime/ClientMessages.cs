@@ -5,9 +5,9 @@ namespace Tickstream
     /// <summary>A decoded client message (for tests and tools; PROTOCOL.md §6.1).</summary>
     public sealed class ClientMessage
     {
-        /// <summary>0 Join, 1 Input, 2 Ping, 3 Resume, 4 Input5 (v5).</summary>
+        /// <summary>0 Join, 1 Input, 2 Ping, 3 Resume, 4 Input5 (v5), 5 Spectate and 6 Follow (v6).</summary>
         public int Variant;
-        /// <summary>Join, Resume: the room.</summary>
+        /// <summary>Join, Resume, Spectate: the room.</summary>
         public string Room;
         /// <summary>Resume: the token.</summary>
         public string Token;
@@ -27,6 +27,8 @@ namespace Tickstream
         public uint ViewTick;
         /// <summary>Input5: 1/256ths of a tick past <see cref="ViewTick"/>.</summary>
         public byte ViewFrac;
+        /// <summary>Spectate: the entity to follow; Follow: the new one. Null: the whole room.</summary>
+        public uint? Follow;
     }
 
     /// <summary>
@@ -115,6 +117,37 @@ namespace Tickstream
             w.Varint(lastEventSeq);
         }
 
+        /// <summary>
+        /// Spectate { room, follow } (protocol v6, instead of Join): watch the room, following
+        /// <paramref name="follow"/>'s view, or the whole room when null.
+        /// </summary>
+        public static void Spectate(ByteWriter w, string room, uint? follow)
+        {
+            w.Clear();
+            w.Varint(5);
+            w.Str(room);
+            OptionU32(w, follow);
+        }
+
+        /// <summary>Follow { entity } (protocol v6, spectators only): a new view from the next update.</summary>
+        public static void Follow(ByteWriter w, uint? entity)
+        {
+            w.Clear();
+            w.Varint(6);
+            OptionU32(w, entity);
+        }
+
+        /// <summary>bincode's Option of a u32: a byte 0 for None, else 1 and the varint.</summary>
+        public static void OptionU32(ByteWriter w, uint? value)
+        {
+            if (value.HasValue)
+            {
+                w.U8(1);
+                w.Varint(value.Value);
+            }
+            else w.U8(0);
+        }
+
         /// <summary>Encodes a decoded client message back (tests).</summary>
         public static void Encode(ByteWriter w, ClientMessage m)
         {
@@ -125,8 +158,18 @@ namespace Tickstream
                 case 2: Ping(w, m.ClientTime); break;
                 case 3: Resume(w, m.Room, m.Token, m.LastEventSeq); break;
                 case 4: Input5(w, m.Seq, m.Dx, m.Dy, m.Buttons, m.ViewTick, m.ViewFrac); break;
+                case 5: Spectate(w, m.Room, m.Follow); break;
+                case 6: Follow(w, m.Follow); break;
                 default: throw new ArgumentException("unknown client message variant " + m.Variant);
             }
+        }
+
+        static uint? OptionU32(ByteReader r)
+        {
+            byte tag = r.U8();
+            if (tag == 0) return null;
+            if (tag != 1) throw new ProtocolException("invalid Option tag " + tag);
+            return r.U32();
         }
 
         /// <summary>Decodes a client message (tests and tools); false with an error when malformed.</summary>
@@ -150,6 +193,8 @@ namespace Tickstream
                         m.Seq = r.U32(); m.Dx = r.F32(); m.Dy = r.F32(); m.Buttons = r.U32();
                         m.ViewTick = r.U32(); m.ViewFrac = r.U8();
                         break;
+                    case 5: m.Room = r.Str(); m.Follow = OptionU32(r); break;
+                    case 6: m.Follow = OptionU32(r); break;
                     default: throw new ProtocolException("unknown client message variant " + m.Variant);
                 }
                 r.End();

@@ -8,8 +8,22 @@ namespace Tickstream
     {
         /// <summary>The server's endpoint: <c>wss://host:7443/ws</c> (or <c>ws://</c> where the operator enabled it).</summary>
         public string Url = "wss://127.0.0.1:7443/ws";
-        /// <summary>The room to join: 1..=64 characters of [A-Za-z0-9_.-].</summary>
+        /// <summary>The room to join (or watch): 1..=64 characters of [A-Za-z0-9_.-].</summary>
         public string Room = "lobby";
+        /// <summary>
+        /// Watch <see cref="Room"/> instead of playing in it (protocol v6, PROTOCOL.md §18): the
+        /// client sends Spectate instead of Join, has no entity, predicts nothing and sends no
+        /// input, and draws every entity of its view interpolated. The room must exist (4006
+        /// otherwise: a spectator never creates one). A server below v6 cannot be watched: the
+        /// client closes with an error instead of joining as a player.
+        /// </summary>
+        public bool Spectate;
+        /// <summary>
+        /// Spectators: the entity whose view to watch at first (everything within the view radius
+        /// of it, while it exists); null, the default, the whole room.
+        /// <see cref="TickstreamClient.Follow"/> changes it later.
+        /// </summary>
+        public uint? Follow;
         /// <summary>A join token from the game's backend (servers with a join secret), or null.</summary>
         public string Token;
         /// <summary>Called (on the game thread) for a fresh join token per connection; overrides <see cref="Token"/>.</summary>

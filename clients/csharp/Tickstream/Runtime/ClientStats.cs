@@ -9,7 +9,9 @@ namespace Tickstream
         public ConnectionState State;
         /// <summary>The protocol version in use (0 before the server chose).</summary>
         public int ProtocolVersion;
-        /// <summary>The own entity, when welcomed.</summary>
+        /// <summary>Whether this client watches the room (v6 Spectate) instead of playing in it.</summary>
+        public bool Spectator;
+        /// <summary>The own entity, when welcomed (0 for a spectator).</summary>
         public uint Entity;
         /// <summary>The replica's tick.</summary>
         public uint Tick;

@@ -321,6 +321,20 @@ namespace Tickstream
         /// </summary>
         public int Render(double t, double nowMs, Replica replica, uint except, List<EntityView> output)
         {
+            return RenderCore(t, nowMs, replica, true, except, output);
+        }
+
+        /// <summary>
+        /// As <see cref="Render"/>, every entity
+        /// included: a spectator has no own entity to leave out (and entity 0 is a real one).
+        /// </summary>
+        public int RenderAll(double t, double nowMs, Replica replica, List<EntityView> output)
+        {
+            return RenderCore(t, nowMs, replica, false, 0, output);
+        }
+
+        int RenderCore(double t, double nowMs, Replica replica, bool skip, uint except, List<EntityView> output)
+        {
             output.Clear();
             double dt = hasRender ? Math.Max(0, nowMs - renderAt) : 0;
             double decay = Math.Exp(-dt / SmoothingMs);
@@ -334,7 +348,7 @@ namespace Tickstream
             double limit = MaxExtrapolationTicks;
             foreach (var track in tracks.Values)
             {
-                if (track.Id == except) continue;
+                if (skip && track.Id == except) continue;
                 double x, y;
                 if (fresh && track.DrewPast)
                 {

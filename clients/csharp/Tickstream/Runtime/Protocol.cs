@@ -10,15 +10,16 @@ namespace Tickstream
         /// <summary>
         /// Offered subprotocols, newest first (v4 adds Welcome4's movement rule; v5 Input5's
         /// displayed time for lag compensation, and Moved: the room continues in another
-        /// process, and the client follows it).
+        /// process, and the client follows it; v6 spectators: Spectate, Follow, Spectating).
         /// </summary>
-        public static readonly string[] Subprotocols = { "tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2" };
+        public static readonly string[] Subprotocols = { "tickstream.v6", "tickstream.v5", "tickstream.v4", "tickstream.v3", "tickstream.v2" };
 
         /// <summary>The version a subprotocol names, or 0 when the client does not speak it.</summary>
         public static int VersionOf(string subprotocol)
         {
             switch (subprotocol)
             {
+                case "tickstream.v6": return 6;
                 case "tickstream.v5": return 5;
                 case "tickstream.v4": return 4;
                 case "tickstream.v3": return 3;
@@ -44,7 +45,7 @@ namespace Tickstream
     /// <summary>WebSocket close codes (PROTOCOL.md §4), plus 1006 for a lost link.</summary>
     public static class CloseCode
     {
-        /// <summary>The session ended cleanly; the player left.</summary>
+        /// <summary>The session ended cleanly: the player left, or (v6) the recording a spectator watched ended.</summary>
         public const int Normal = 1000;
         /// <summary>The server drains (after a v5 Moved: the room continues at its URL, where the client resumes).</summary>
         public const int GoingAway = 1001;
@@ -58,7 +59,7 @@ namespace Tickstream
         public const int TooBig = 1009;
         /// <summary>The server or the room's game failed.</summary>
         public const int Internal = 1011;
-        /// <summary>Room full or too busy: retry later.</summary>
+        /// <summary>Room full or too busy, or (v6) the room's spectator seats are full: retry later.</summary>
         public const int TryAgain = 1013;
         /// <summary>The client did not take its updates in time.</summary>
         public const int TooSlow = 4000;
@@ -72,6 +73,10 @@ namespace Tickstream
         public const int EventsOverflow = 4004;
         /// <summary>A Resume was refused: join afresh.</summary>
         public const int ResumeRefused = 4005;
+        /// <summary>v6: a Spectate named a room that does not exist (a spectator never creates one).</summary>
+        public const int NoSuchRoom = 4006;
+        /// <summary>v6: a Join or Resume on a server that plays a recording back: only spectators are let in.</summary>
+        public const int SpectatorsOnly = 4007;
         /// <summary>Sent by a client that closes but keeps its player for a resume.</summary>
         public const int Suspend = 4100;
     }

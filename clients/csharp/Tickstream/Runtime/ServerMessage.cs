@@ -15,6 +15,11 @@ namespace Tickstream
         Update3,
         /// <summary>Variant 6, v5: the room moved to another process; resume at <see cref="ServerMessage.MovedUrl"/>.</summary>
         Moved,
+        /// <summary>
+        /// Variant 7, v6: the answer to Spectate; <see cref="ServerMessage.Spectating"/> holds it
+        /// and <see cref="ServerMessage.Welcome"/> its welcome.
+        /// </summary>
+        Spectating,
     }
 
     /// <summary>
@@ -25,7 +30,7 @@ namespace Tickstream
     {
         /// <summary>Which message this is.</summary>
         public ServerMessageType Type;
-        /// <summary>Set for Welcome (a new object each time).</summary>
+        /// <summary>Set for Welcome and Spectating (a new object each time).</summary>
         public Welcome Welcome;
         /// <summary>Set for Update (reused).</summary>
         public Update Update;
@@ -41,5 +46,7 @@ namespace Tickstream
         public string ErrorReason;
         /// <summary>Moved: the WebSocket URL where the room continues.</summary>
         public string MovedUrl;
+        /// <summary>Set for Spectating (a new object each time).</summary>
+        public Spectating Spectating;
     }
 }

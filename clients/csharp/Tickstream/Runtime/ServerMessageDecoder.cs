@@ -4,7 +4,7 @@ using System.Collections.Generic;
 namespace Tickstream
 {
     /// <summary>
-    /// Decodes server messages (PROTOCOL.md §6.2, §15.3; v4's Welcome4; v5's Moved). One decoder per
+    /// Decodes server messages (PROTOCOL.md §6.2, §15.3; v4's Welcome4; v5's Moved; v6's Spectating). One decoder per
     /// connection: it reuses its <see cref="ServerMessage"/>, <see cref="Update"/> and
     /// <see cref="Update3"/> and their lists, so an update decodes without allocating (events and
     /// Welcome strings aside). Malformed input is an error value, never an exception.
@@ -56,6 +56,7 @@ namespace Tickstream
             msg.Welcome = null;
             msg.Update = null;
             msg.Update3 = null;
+            msg.Spectating = null;
             switch (variant)
             {
                 case 0:
@@ -85,9 +86,30 @@ namespace Tickstream
                     msg.Type = ServerMessageType.Moved;
                     msg.MovedUrl = r.Str();
                     break;
+                case 7:
+                    {
+                        msg.Type = ServerMessageType.Spectating;
+                        var s = new Spectating();
+                        s.Welcome = DecodeWelcome(true);
+                        s.Follow = OptionU32();
+                        s.DelayMs = r.U32();
+                        s.Recording = r.Bool();
+                        msg.Spectating = s;
+                        msg.Welcome = s.Welcome;
+                        break;
+                    }
                 default:
                     throw new ProtocolException("unknown server message variant " + variant);
             }
+        }
+
+        /// <summary>bincode's Option of a u32: a byte 0 (None), or 1 and the value.</summary>
+        uint? OptionU32()
+        {
+            byte tag = r.U8();
+            if (tag == 0) return null;
+            if (tag != 1) throw new ProtocolException("invalid Option tag " + tag);
+            return r.U32();
         }
 
         Welcome DecodeWelcome(bool four)

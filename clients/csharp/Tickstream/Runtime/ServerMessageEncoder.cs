@@ -23,6 +23,7 @@ namespace Tickstream
                 case ServerMessageType.Error: w.Varint(3); w.Varint(m.ErrorCode); w.Str(m.ErrorReason); break;
                 case ServerMessageType.Update3: Update3(w, m.Update3); break;
                 case ServerMessageType.Moved: w.Varint(6); w.Str(m.MovedUrl); break;
+                case ServerMessageType.Spectating: Spectating(w, m.Spectating); break;
                 default: throw new ArgumentException("unknown message type");
             }
         }
@@ -30,6 +31,21 @@ namespace Tickstream
         static void Welcome(ByteWriter w, Welcome x)
         {
             w.Varint(x.IsWelcome4 ? 5UL : 0UL);
+            WelcomeBody(w, x);
+        }
+
+        /// <summary>Spectating (v6): the Welcome4 body, then follow, delay_ms and recording.</summary>
+        static void Spectating(ByteWriter w, Spectating s)
+        {
+            w.Varint(7);
+            WelcomeBody(w, s.Welcome);
+            ClientMessages.OptionU32(w, s.Follow);
+            w.Varint(s.DelayMs);
+            w.Bool(s.Recording);
+        }
+
+        static void WelcomeBody(ByteWriter w, Welcome x)
+        {
             w.Varint(x.ProtocolVersion);
             w.Varint(x.Entity);
             w.Varint(x.TickRateHz);

@@ -9,6 +9,11 @@ namespace Tickstream
     /// interpolates the others, hands the game's events over in order, and after a lost
     /// connection reconnects with backoff and resumes the same player (PROTOCOL.md §3.8).
     /// <para>
+    /// Spectators (<see cref="ClientOptions.Spectate"/>, protocol v6): the client watches the
+    /// room instead; see <see cref="IsSpectator"/>. After a drop or a Moved it spectates again
+    /// (a fresh view: spectators are not resumed).
+    /// </para>
+    /// <para>
     /// Threading: network I/O runs on a background task; nothing reaches the game until it
     /// calls <see cref="Poll"/> (once per frame, on its main thread), which applies what
     /// arrived and raises every event on the calling thread. All other members are for that
@@ -18,6 +23,11 @@ namespace Tickstream
     public sealed class TickstreamClient : IDisposable
     {
         static readonly HashSet<int> FinalCodes = new HashSet<int> { CloseCode.ProtocolError, CloseCode.TooBig, CloseCode.BadRoomName };
+        /// <summary>
+        /// Server closes after which a spectator does not come back by itself: the view ended
+        /// (1000: a recording's end, or the room's) or the room does not exist (4006).
+        /// </summary>
+        static readonly HashSet<int> SpectatorFinalCodes = new HashSet<int> { CloseCode.Normal, CloseCode.NoSuchRoom };
 
         readonly ClientOptions options;
         readonly Stopwatch watch = Stopwatch.StartNew();
@@ -45,6 +55,11 @@ namespace Tickstream
         int serverErrorCode;
         string serverErrorReason;
         double sessionStart;
+
+        // The spectator: what it asked to follow last (kept across connections), and the
+        // Spectating of this connection (null before it, and for a player).
+        uint? follow;
+        Spectating spectating;
 
         // The player, which outlives a connection when it is resumed.
         bool hasPlayer;
@@ -77,7 +92,7 @@ namespace Tickstream
 
         /// <summary>The state changed.</summary>
         public event Action<ConnectionState> StateChanged;
-        /// <summary>A Welcome arrived: a new view starts (after a Join or a Resume).</summary>
+        /// <summary>A Welcome arrived: a new view starts (after a Join or a Resume; a spectator's: the Spectating's welcome).</summary>
         public event Action<Welcome> Welcomed;
         /// <summary>An update was applied and verified; the replica holds the new view.</summary>
         public event Action<Replica> Updated;
@@ -91,9 +106,16 @@ namespace Tickstream
         public event Action<double> PongReceived;
         /// <summary>
         /// The room moved to another process (protocol v5's Moved): the client resumes there by
-        /// itself, at once, as the same player; the argument is the new URL.
+        /// itself, at once, as the same player (a spectator spectates there again); the argument
+        /// is the new URL.
         /// </summary>
         public event Action<string> Moved;
+        /// <summary>
+        /// A spectator's view starts (v6's Spectating, on every connection: after a drop or a
+        /// Moved the client spectates again); raised just before <see cref="Welcomed"/>, which
+        /// gets its <see cref="Spectating.Welcome"/>.
+        /// </summary>
+        public event Action<Spectating> SpectatingStarted;
 
         /// <summary>A client for <paramref name="options"/>; <see cref="Connect"/> starts it.</summary>
         public TickstreamClient(ClientOptions options)
@@ -105,6 +127,7 @@ namespace Tickstream
                 throw new ArgumentException("not a ws:// or wss:// URL: " + options.Url);
             this.options = options;
             url = options.Url;
+            follow = options.Follow;
             State = ConnectionState.Idle;
         }
 
@@ -114,7 +137,16 @@ namespace Tickstream
         public Welcome Welcome { get { return welcome; } }
         /// <summary>The verified copy of the view (server's latest, grid points).</summary>
         public Replica Replica { get { return replica; } }
-        /// <summary>The protocol version of this connection (2 to 5), 0 before the server chose.</summary>
+        /// <summary>Whether this client watches the room (<see cref="ClientOptions.Spectate"/>): no own entity, no prediction, no inputs.</summary>
+        public bool IsSpectator { get { return options.Spectate; } }
+        /// <summary>
+        /// A spectator's Spectating of this connection (what it follows, its delay, whether it
+        /// watches a recording), or null before it arrives and for a player.
+        /// </summary>
+        public Spectating Spectating { get { return spectating; } }
+        /// <summary>What a spectator follows: the latest <see cref="Follow"/> (or the option); null: the whole room.</summary>
+        public uint? Following { get { return follow; } }
+        /// <summary>The protocol version of this connection (2 to 6), 0 before the server chose.</summary>
         public int ProtocolVersion { get { return protocolVersion; } }
         /// <summary>The last close, or null.</summary>
         public CloseInfo LastClose { get; private set; }
@@ -124,7 +156,7 @@ namespace Tickstream
         public uint LastEventSeq { get { return lastEventSeq; } }
         /// <summary>The last input seq sent (seqs continue across resumes).</summary>
         public uint InputSeq { get { return seq; } }
-        /// <summary>The own entity (valid once welcomed).</summary>
+        /// <summary>The own entity (valid once welcomed; 0 for a spectator, which has none).</summary>
         public uint OwnEntity { get { return player; } }
         /// <summary>The predictor of the own entity, or null when the game's rule is unknown.</summary>
         public Predictor Predictor { get { return predictor; } }
@@ -159,6 +191,7 @@ namespace Tickstream
         void ResetSession()
         {
             welcome = null;
+            spectating = null;
             replica.Clear();
             clock = null;
             interp = null;
@@ -179,7 +212,7 @@ namespace Tickstream
             arrivalCount = 0;
         }
 
-        /// <summary>Opens the connection (joining, or resuming the player it holds); it keeps reconnecting until Close().</summary>
+        /// <summary>Opens the connection (joining, resuming the player it holds, or spectating); it keeps reconnecting until Close().</summary>
         public void Connect()
         {
             if (State == ConnectionState.Connecting || State == ConnectionState.Joining || State == ConnectionState.Playing) return;
@@ -262,7 +295,7 @@ namespace Tickstream
         /// </summary>
         public bool AdoptResumeState(ResumeState state)
         {
-            if (state == null || string.IsNullOrEmpty(state.Token) || state.Room != options.Room) return false;
+            if (options.Spectate || state == null || string.IsNullOrEmpty(state.Token) || state.Room != options.Room) return false;
             hasPlayer = true;
             player = state.Entity;
             resumeToken = state.Token;
@@ -297,13 +330,34 @@ namespace Tickstream
         /// <summary>
         /// Sets the player's intent (each component clamped into [-1, 1]). It is sent at the next
         /// chance: at most once per tick, and only while the socket is not backed up; until then
-        /// a newer call replaces it, so nothing stale queues up.
+        /// a newer call replaces it, so nothing stale queues up. A spectator sends no input (the
+        /// server would close its connection with 1002): the intent is kept and never sent.
         /// </summary>
         public void SetInput(float dx, float dy, uint buttons = 0)
         {
             wantDx = Clamp(dx);
             wantDy = Clamp(dy);
             wantButtons = buttons;
+        }
+
+        /// <summary>
+        /// A spectator's new choice of view (protocol v6's Follow): the view of
+        /// <paramref name="entity"/> (everything within the view radius of it, while it exists;
+        /// the whole room otherwise), or the whole room when null. It takes effect from the
+        /// server's next update; the choice is kept, and a later connection spectates with it.
+        /// Returns false, and sends nothing, for a player (the server would close with 1002).
+        /// </summary>
+        public bool Follow(uint? entity)
+        {
+            if (!options.Spectate) return false;
+            follow = entity;
+            // Before Spectating the choice goes with it (see OnSpectating); after, at once.
+            if (conn != null && spectating != null)
+            {
+                ClientMessages.Follow(writer, entity);
+                conn.TrySend(writer);
+            }
+            return true;
         }
 
         static float Clamp(float v)
@@ -332,8 +386,16 @@ namespace Tickstream
                         break;
                     case InboxKind.Closed:
                         conn = null;
+                        int code = item.Code;
                         string reason = string.IsNullOrEmpty(item.Text) ? (serverErrorReason ?? string.Empty) : item.Text;
-                        OnClosed(item.Code, reason, true, serverErrorCode != 0 ? ErrorKind.Closed : ErrorKind.Transport);
+                        if (code == CloseCode.Abnormal && serverErrorCode != 0)
+                        {
+                            // The server's Error names the close it sends next: when that close
+                            // frame is lost, its code still decides (a final code stays final).
+                            code = serverErrorCode;
+                            reason = serverErrorReason ?? string.Empty;
+                        }
+                        OnClosed(code, reason, true, serverErrorCode != 0 ? ErrorKind.Closed : ErrorKind.Transport);
                         break;
                 }
             }
@@ -356,6 +418,19 @@ namespace Tickstream
                 return;
             }
             protocolVersion = version;
+            if (options.Spectate)
+            {
+                if (version < 6)
+                {
+                    Fail(ErrorKind.Protocol, "the server speaks protocol v" + version + "; spectating needs v6", false);
+                    return;
+                }
+                SetState(ConnectionState.Joining);
+                resuming = false;
+                ClientMessages.Spectate(writer, options.Room, follow);
+                Send();
+                return;
+            }
             SetState(ConnectionState.Joining);
             resuming = resumeToken != null;
             if (resuming) ClientMessages.Resume(writer, options.Room, resumeToken, lastEventSeq);
@@ -375,7 +450,22 @@ namespace Tickstream
             bytesIn += length;
             switch (msg.Type)
             {
-                case ServerMessageType.Welcome: OnWelcome(msg.Welcome, t); break;
+                case ServerMessageType.Welcome:
+                    if (options.Spectate)
+                    {
+                        Fail(ErrorKind.Protocol, "a Welcome on a spectator's connection", true);
+                        return;
+                    }
+                    OnWelcome(msg.Welcome, t);
+                    break;
+                case ServerMessageType.Spectating:
+                    if (!options.Spectate || protocolVersion < 6)
+                    {
+                        Fail(ErrorKind.Protocol, "a Spectating on a version " + protocolVersion + (options.Spectate ? " spectator's" : " player's") + " connection", true);
+                        return;
+                    }
+                    OnSpectating(msg.Spectating, t);
+                    break;
                 case ServerMessageType.Update:
                 case ServerMessageType.Update3:
                     if ((msg.Type == ServerMessageType.Update3) != (protocolVersion >= 3))
@@ -457,6 +547,44 @@ namespace Tickstream
             Ping(t);
         }
 
+        /// <summary>
+        /// A spectator's view starts: a fresh replica and clock, events numbered from 1 again,
+        /// no predictor (there is no own entity), every entity interpolated.
+        /// </summary>
+        void OnSpectating(Spectating s, double t)
+        {
+            var w = s.Welcome;
+            if (welcome != null) { Fail(ErrorKind.Protocol, "second Spectating", true); return; }
+            if (w.ProtocolVersion != protocolVersion)
+            {
+                Fail(ErrorKind.Protocol, "server speaks protocol " + w.ProtocolVersion + " on a version " + protocolVersion + " connection", false);
+                return;
+            }
+            string problem = w.Problem();
+            if (problem != null) { Fail(ErrorKind.Protocol, "invalid Spectating: " + problem, false); return; }
+            hasPlayer = false;
+            player = 0;
+            resumeToken = null;
+            seq = 0;
+            lastEventSeq = 0;
+            spectating = s;
+            welcome = w;
+            sessionStart = t;
+            replica.Clear();
+            clock = new ServerClock(w.TickRateHz, options.InterpolationDelayMs, options.MaxExtrapolationMs);
+            predictor = null;
+            // The game's walk speed still bounds what interpolation takes for a legitimate move.
+            double speed;
+            MoveRules.For(w, options, out speed);
+            interp = Interpolator.ForSession(w, options, speed);
+            SetState(ConnectionState.Playing);
+            // A Follow() made while the Spectate was under way: the server has the older choice.
+            if (s.Follow != follow) Follow(follow);
+            Raise(SpectatingStarted, s);
+            Raise(Welcomed, w);
+            Ping(t);
+        }
+
         void OnUpdate(ServerMessage msg, double t)
         {
             if (welcome == null) { Fail(ErrorKind.Protocol, "Update before Welcome", true); return; }
@@ -484,7 +612,7 @@ namespace Tickstream
             updates++;
             arrivals[(arrivalHead + arrivalCount) % arrivals.Length] = t;
             if (arrivalCount < arrivals.Length) arrivalCount++; else arrivalHead = (arrivalHead + 1) % arrivals.Length;
-            if (replica.AckSeq > seq)
+            if (!options.Spectate && replica.AckSeq > seq)
             {
                 // The server applied a seq this client never sent here (a resume from a saved
                 // state): continue after it, and send the current input again.
@@ -497,8 +625,8 @@ namespace Tickstream
             clock.Observe(replica.Tick, t);
             if (msg.Type == ServerMessageType.Update) interp.Record(replica.Tick, msg.Update.Despawns, msg.Update.Spawns, msg.Update.FieldChanges, replica);
             else interp.Record(replica.Tick, msg.Update3.Despawns, msg.Update3.Spawns, msg.Update3.FieldChanges, replica);
-            var me = replica.Get(welcome.Entity);
-            if (me != null && predictor != null)
+            var me = predictor != null ? replica.Get(welcome.Entity) : null;
+            if (me != null)
             {
                 bool had = predictor.HasPosition;
                 double bx = predictor.X, by = predictor.Y;
@@ -530,7 +658,8 @@ namespace Tickstream
         /// <summary>Ends the connection on the client's side: 4100 and a resume with <paramref name="retry"/>, else 1000 for good.</summary>
         void Fail(ErrorKind kind, string reason, bool retry)
         {
-            int code = retry ? CloseCode.Suspend : CloseCode.Normal;
+            // A spectator has no player for the server to keep: it leaves, and spectates again.
+            int code = retry && !options.Spectate ? CloseCode.Suspend : CloseCode.Normal;
             var c = conn;
             conn = null;
             if (c != null) c.Close(code, reason);
@@ -552,10 +681,16 @@ namespace Tickstream
                 policyFinal = policyCloses > options.PolicyRetries || (staticToken && welcome == null);
             }
             else policyCloses = 0;
+            // A close from the server (not one of the client's own): a recording's end, say.
+            bool fromServer = kind == ErrorKind.Transport || kind == ErrorKind.Closed;
+            bool recordingEnded = fromServer && code == CloseCode.Normal && spectating != null && spectating.Recording;
+            bool final = FinalCodes.Contains(code)
+                || (options.Spectate && fromServer && SpectatorFinalCodes.Contains(code))
+                || (!options.Spectate && code == CloseCode.SpectatorsOnly);
             // The room moved (v5): follow it at once, resuming the same player at the new URL.
             string moved = retry && options.Reconnect ? movedTo : null;
             movedTo = null;
-            bool willReconnect = moved != null || (retry && options.Reconnect && !FinalCodes.Contains(code) && !policyFinal);
+            bool willReconnect = moved != null || (retry && options.Reconnect && !final && !policyFinal);
             double retryIn = 0;
             if (moved != null)
             {
@@ -590,6 +725,7 @@ namespace Tickstream
                 RetryInMs = retryIn,
                 ResumeRefused = resumeRefused,
                 MovedTo = moved,
+                RecordingEnded = recordingEnded,
             };
             LastClose = info;
             if (moved != null)
@@ -600,7 +736,7 @@ namespace Tickstream
             }
             var error = new ClientError { Kind = kind, CloseCode = code, Message = reason ?? string.Empty };
             if (kind == ErrorKind.Closed && serverErrorReason != null) error.Message = serverErrorReason;
-            bool clean = kind == ErrorKind.Transport && (code == CloseCode.Normal || code == CloseCode.Suspend) && serverErrorCode == 0;
+            bool clean = recordingEnded || (kind == ErrorKind.Transport && (code == CloseCode.Normal || code == CloseCode.Suspend) && serverErrorCode == 0);
             if (!clean)
             {
                 LastError = error;
@@ -631,6 +767,12 @@ namespace Tickstream
         void Pump(double t)
         {
             if (conn == null || State != ConnectionState.Playing) return;
+            if (options.Spectate)
+            {
+                // A spectator sends no input: pings alone.
+                if (t - lastPingAt >= options.PingIntervalMs) Ping(t);
+                return;
+            }
             long tick;
             if (LocalTick(t, out tick))
             {
@@ -671,7 +813,8 @@ namespace Tickstream
         /// as of that moment, and <paramref name="own"/>
         /// with the own entity at its predicted position (corrections blended in), or at the
         /// server's when it is not predicted. World units. Returns whether the own entity is known.
-        /// The list is cleared and reused: no allocation once it has grown.
+        /// The list is cleared and reused: no allocation once it has grown. A spectator gets
+        /// every entity of its view in <paramref name="remotes"/>, and false (no own entity).
         /// </summary>
         public bool Frame(List<EntityView> remotes, out EntityView own)
         {
@@ -689,6 +832,12 @@ namespace Tickstream
             double renderTick = clock.RenderTickAt(t);
             RenderTick = renderTick;
             lastRenderTick = renderTick;
+            if (options.Spectate)
+            {
+                if (remotes != null) interp.RenderAll(renderTick, t, replica, remotes);
+                interp.Prune(renderTick - 1);
+                return false;
+            }
             if (remotes != null) interp.Render(renderTick, t, replica, welcome.Entity, remotes);
             interp.Prune(renderTick - 1);
             var me = replica.Get(welcome.Entity);
@@ -723,6 +872,7 @@ namespace Tickstream
             s.Connected = State == ConnectionState.Playing;
             s.State = State;
             s.ProtocolVersion = protocolVersion;
+            s.Spectator = options.Spectate;
             s.Entity = player;
             s.Tick = replica.Tick;
             s.AckSeq = replica.AckSeq;

@@ -26,9 +26,9 @@ namespace Tickstream
     /// </summary>
     public sealed class Welcome
     {
-        /// <summary>The protocol version of this connection (2, 3 or 4).</summary>
+        /// <summary>The protocol version of this connection (2 to 6).</summary>
         public ushort ProtocolVersion;
-        /// <summary>The client's own player entity.</summary>
+        /// <summary>The client's own player entity; 0 in a spectator's welcome (it has none).</summary>
         public uint Entity;
         /// <summary>Ticks, and updates, per second.</summary>
         public ushort TickRateHz;

@@ -11,6 +11,8 @@ public sealed class TickstreamPlayer : MonoBehaviour
     public string room = "lobby";
     [Tooltip("Development only: accept the server's self-signed certificate.")]
     public bool insecure = true;
+    [Tooltip("Watch the room instead of playing (protocol v6): no own player, every entity a cube.")]
+    public bool spectate;
 
     TickstreamClient client;
     readonly List<EntityView> remotes = new List<EntityView>();
@@ -20,7 +22,7 @@ public sealed class TickstreamPlayer : MonoBehaviour
 
     void Start()
     {
-        client = new TickstreamClient(new ClientOptions { Url = url, Room = room, Insecure = insecure });
+        client = new TickstreamClient(new ClientOptions { Url = url, Room = room, Insecure = insecure, Spectate = spectate });
         client.GameEventReceived += e => Debug.Log("event #" + e.Seq + " " + e.KindName + ": " + e.Text);
         client.Error += e => Debug.LogWarning("tickstream: " + e);
         client.Connect();
@@ -30,6 +32,7 @@ public sealed class TickstreamPlayer : MonoBehaviour
     // Poll on the main thread, once per frame: every event above is raised from here.
     void Update()
     {
+        // A spectator's input is never sent; the call is harmless.
         client.SetInput(Input.GetAxisRaw("Horizontal"), Input.GetAxisRaw("Vertical"));
         client.Poll();
         EntityView me;
