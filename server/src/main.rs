@@ -173,7 +173,7 @@ async fn serve(config: Config, playback: Vec<Arc<PlaybackSource>>) -> anyhow::Re
         for source in &playback {
             let s = source.start();
             tracing::info!(
-                recording = ?source,
+                file = %source.path().display(),
                 room = %s.room,
                 game = %s.game,
                 recorded_by = %s.server_version,

@@ -264,4 +264,19 @@ mod assets {
         b_as_a.game.view_radius = 0.0;
         assert_eq!(b_as_a, a, "nothing else differs");
     }
+
+    #[test]
+    fn the_spectator_delay_is_capped_at_30_seconds() {
+        let mut c = Config::default();
+        assert_eq!(c.rooms.spectator_delay_ms, 0, "live by default");
+        assert_eq!(c.rooms.max_spectators_per_room, 32);
+        c.rooms.spectator_delay_ms = 30_000;
+        c.validate().expect("30 s is the cap");
+        c.rooms.spectator_delay_ms = 30_001;
+        let err = c.validate().expect_err("over the cap");
+        assert!(
+            err.to_string().contains("spectator_delay_ms"),
+            "names the setting: {err}"
+        );
+    }
 }

@@ -67,6 +67,12 @@ impl PlaybackSource {
         })
     }
 
+    /// The recording's file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The recording's start record: game, settings, seed, room.
     #[must_use]
     pub fn start(&self) -> &Start {
