@@ -114,6 +114,34 @@ pub enum Record {
 }
 
 impl Record {
+    /// For an [`Record::Input`]: the player's entity and the input as the game was given it
+    /// (what a replay or a playback gives the game again).
+    #[must_use]
+    pub fn input(&self) -> Option<(tickstream_shared::EntityId, crate::sim::PlayerInput)> {
+        let Record::Input {
+            entity,
+            dx,
+            dy,
+            buttons,
+            view,
+            ..
+        } = *self
+        else {
+            return None;
+        };
+        let view = view.map(|(tick, frac)| crate::sim::ViewTime {
+            tick: tickstream_shared::Tick(tick),
+            frac,
+        });
+        let input = crate::sim::PlayerInput {
+            dx,
+            dy,
+            buttons,
+            view,
+        };
+        Some((tickstream_shared::EntityId(entity), input))
+    }
+
     /// The tick the record carries.
     #[must_use]
     pub fn tick(&self) -> u32 {

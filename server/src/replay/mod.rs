@@ -24,10 +24,7 @@ use std::sync::Arc;
 use tickstream_shared::{EntityId, EntityState, Mulberry32, Tick};
 
 use crate::record::{ReadError, Record, RecordReader, Start};
-use crate::sim::{
-    Arena, Coins, CoinsParams, Duel, DuelParams, Game, GameParams, PlayerInput, Rewind, StepCtx,
-    ViewTime,
-};
+use crate::sim::{Arena, Coins, CoinsParams, Duel, DuelParams, Game, GameParams, Rewind, StepCtx};
 use crate::sync::Snapshot;
 
 /// Why a recording could not be replayed at all (as opposed to replaying and diverging).
@@ -49,6 +46,15 @@ pub enum ReplayError {
         game: String,
         /// What is wrong.
         reason: String,
+    },
+    /// The game panicked re-simulating the match (a live room whose game panicked ends its
+    /// recording there: the replay stops at the same tick).
+    #[error("the game panicked at tick {tick}: {what}")]
+    GamePanicked {
+        /// The replay's tick when it panicked.
+        tick: u32,
+        /// The panic's message.
+        what: String,
     },
     /// The records are out of order (a record's tick is not the replay's).
     #[error("record {index} is out of order: {reason}")]
@@ -252,6 +258,18 @@ pub fn builtin_game(start: &Start) -> Result<Arc<dyn Game>, ReplayError> {
     }
 }
 
+/// Runs one call into the game, turning a panic into [`ReplayError::GamePanicked`] at `tick`.
+fn guarded<T>(tick: u32, f: impl FnOnce() -> T) -> Result<T, ReplayError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        ReplayError::GamePanicked { tick, what }
+    })
+}
+
 /// Replays the recording at `path` with the built-in games.
 pub fn replay_file(path: &Path) -> Result<Outcome, ReplayError> {
     let file = File::open(path).map_err(ReadError::Io)?;
@@ -279,7 +297,7 @@ pub fn replay<R: Read>(
         });
     }
     let dt = info.dt();
-    let mut world = game.create(&start.room, start.seed);
+    let mut world = guarded(start.first_tick, || game.create(&start.room, start.seed))?;
     // The history lag compensation judged against, kept as the room kept it.
     let mut rewind = if start.max_rewind_ms > 0 {
         Rewind::new(u64::from(start.max_rewind_ms), start.tick_rate_hz)
@@ -327,7 +345,7 @@ pub fn replay<R: Read>(
             Record::Join { entity, .. } => {
                 at(tick.0, "a join")?;
                 let mut ctx = StepCtx::new(tick, dt, &mut rng, &mut events);
-                let got = world.join(&mut ctx).map(|e| e.0);
+                let got = guarded(tick.0, || world.join(&mut ctx))?.map(|e| e.0);
                 events.clear();
                 s.joins += 1;
                 if got != *entity && pending.is_none() {
@@ -342,7 +360,7 @@ pub fn replay<R: Read>(
             Record::Leave { entity, .. } => {
                 at(tick.0, "a leave")?;
                 let mut ctx = StepCtx::new(tick, dt, &mut rng, &mut events);
-                world.leave(EntityId(*entity), &mut ctx);
+                guarded(tick.0, || world.leave(EntityId(*entity), &mut ctx))?;
                 events.clear();
                 s.leaves += 1;
             }
@@ -350,32 +368,18 @@ pub fn replay<R: Read>(
                 at(tick.0, "a resume")?;
                 s.resumes += 1;
             }
-            Record::Input {
-                entity,
-                dx,
-                dy,
-                buttons,
-                view,
-                ..
-            } => {
+            Record::Input { .. } => {
                 at(tick.next().0, "an input")?;
-                let input = PlayerInput {
-                    dx: *dx,
-                    dy: *dy,
-                    buttons: *buttons,
-                    view: view.map(|(tick, frac)| ViewTime {
-                        tick: Tick(tick),
-                        frac,
-                    }),
-                };
-                world.input(EntityId(*entity), input);
+                if let Some((entity, input)) = record.input() {
+                    guarded(tick.0, || world.input(entity, input))?;
+                }
                 s.inputs += 1;
             }
             Record::Step { checksum, .. } => {
                 at(tick.next().0, "a step")?;
                 tick = tick.next();
                 let mut ctx = StepCtx::new(tick, dt, &mut rng, &mut events).with_rewind(&rewind);
-                world.step(&mut ctx);
+                guarded(tick.0, || world.step(&mut ctx))?;
                 events.clear();
                 let snap = Snapshot::capture(&*world, tick);
                 rewind.record(tick, &snap.entities);
@@ -589,7 +593,7 @@ impl fmt::Display for Divergence {
 mod tests {
     use super::*;
     use crate::record::RecordWriter;
-    use crate::sim::GameWorld;
+    use crate::sim::{GameWorld, PlayerInput};
 
     /// A coin match played in memory the way a room plays it, recorded as a room records it.
     fn recorded_match(every: u32) -> Vec<Record> {
@@ -775,6 +779,70 @@ mod tests {
                 assert_eq!(d.tick(), 40, "the join's tick: {d}");
             }
             other => panic!("a join divergence, not {other:?}"),
+        }
+    }
+
+    /// Coins whose world panics at step 50: what a game with a latent bug does in a replay.
+    struct Fragile(Coins);
+
+    struct FragileWorld(Box<dyn GameWorld>);
+
+    impl Game for Fragile {
+        fn info(&self) -> &crate::sim::GameInfo {
+            self.0.info()
+        }
+
+        fn create(&self, room: &str, seed: u32) -> Box<dyn GameWorld> {
+            Box::new(FragileWorld(self.0.create(room, seed)))
+        }
+    }
+
+    impl GameWorld for FragileWorld {
+        fn join(&mut self, ctx: &mut StepCtx<'_>) -> Option<EntityId> {
+            self.0.join(ctx)
+        }
+
+        fn leave(&mut self, player: EntityId, ctx: &mut StepCtx<'_>) {
+            self.0.leave(player, ctx);
+        }
+
+        fn input(&mut self, player: EntityId, input: PlayerInput) {
+            self.0.input(player, input);
+        }
+
+        fn step(&mut self, ctx: &mut StepCtx<'_>) {
+            assert!(ctx.tick.0 != 50, "a latent bug");
+            self.0.step(ctx);
+        }
+
+        fn replicate(&self, out: &mut Vec<EntityState>) {
+            self.0.replicate(out);
+        }
+
+        fn entity_count(&self) -> usize {
+            self.0.entity_count()
+        }
+    }
+
+    #[test]
+    fn a_game_that_panics_is_reported_at_its_tick() {
+        let (mut w, _) = RecordWriter::new(Vec::new()).expect("a Vec takes writes");
+        for r in &recorded_match(1) {
+            w.write(r).expect("encodes");
+        }
+        let bytes = w.into_inner();
+        let fragile = |_: &Start| -> Result<Arc<dyn Game>, ReplayError> {
+            Ok(Arc::new(Fragile(Coins::new(CoinsParams::default()))))
+        };
+        // The panic message is printed by the default hook; the replay goes on to report it.
+        let err = replay(RecordReader::new(&bytes[..]).expect("header"), fragile)
+            .expect_err("the replay stops at the panic");
+        match err {
+            ReplayError::GamePanicked { tick, what } => {
+                assert_eq!(tick, 50, "the tick of the panic");
+                assert!(what.contains("a latent bug"), "{what}");
+            }
+            other => panic!("expected a panic report, got {other}"),
         }
     }
 }

@@ -30,7 +30,7 @@ use super::saved_room::{SavedPlayer, SavedRoom, token_hash};
 use crate::metrics as m;
 use crate::record::{Record, Recorder, Start};
 use crate::replay::serve::{Playback, PlaybackSource, PlaybackTick};
-use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, Rewind, StepCtx, ViewTime};
+use crate::sim::{Audience, Emitted, GameWorld, PlayerInput, Rewind, StepCtx};
 use crate::sync::{Snapshot, TickFrame};
 
 mod players;
@@ -848,25 +848,10 @@ impl Room {
                 Record::Leave { entity, .. } => {
                     self.with_game(|w, ctx| w.leave(EntityId(entity), ctx));
                 }
-                Record::Input {
-                    entity,
-                    dx,
-                    dy,
-                    buttons,
-                    view,
-                    ..
-                } => {
-                    let view = view.map(|(tick, frac)| ViewTime {
-                        tick: Tick(tick),
-                        frac,
-                    });
-                    let input = PlayerInput {
-                        dx,
-                        dy,
-                        buttons,
-                        view,
-                    };
-                    self.world.input(EntityId(entity), input);
+                input @ Record::Input { .. } => {
+                    if let Some((entity, input)) = input.input() {
+                        self.world.input(entity, input);
+                    }
                 }
                 _ => {}
             }
