@@ -280,6 +280,8 @@ pub struct RoomSummary {
     pub capacity: usize,
     /// Its ticks per second.
     pub tick_rate_hz: u16,
+    /// Spectators watching it (protocol v6); they do not count against `capacity`.
+    pub spectators: usize,
 }
 
 pub(crate) struct Entry {
@@ -629,6 +631,7 @@ impl Registry {
                 players: e.info.players(),
                 capacity: e.info.capacity,
                 tick_rate_hz: e.info.tick_rate_hz,
+                spectators: e.info.spectators(),
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));

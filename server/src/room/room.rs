@@ -731,6 +731,7 @@ impl Room {
         }
         link.mark_spectator(follow);
         self.spectators.add(link);
+        self.info.set_spectators(self.spectators.len());
         tracing::debug!(room = %self.info.name, ?follow, spectators = self.spectators.len(), "spectator joined");
         Ok(Joined {
             entity: WHOLE_ROOM,
@@ -761,6 +762,7 @@ impl Room {
         }
         self.drop_gone_players(start);
         self.spectators.drop_gone();
+        self.info.set_spectators(self.spectators.len());
         self.info.set_players(self.players.len());
         let mut clamped = 0u64;
         for p in self.players.values_mut() {
@@ -820,6 +822,7 @@ impl Room {
     /// go (1000) and the room starts over for the next; so it does when they all left.
     fn play_tick(&mut self, start: Instant) {
         self.spectators.drop_gone();
+        self.info.set_spectators(self.spectators.len());
         if self.spectators.len() == 0 {
             self.restart_playback();
             return;
@@ -833,6 +836,7 @@ impl Room {
                 tracing::info!(room = %self.info.name, tick = self.tick.0, %reason, "the recording ended");
                 self.spectators
                     .close_all(close_code::NORMAL, "the recording ended");
+                self.info.set_spectators(0);
                 self.restart_playback();
                 return;
             }

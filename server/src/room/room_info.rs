@@ -19,6 +19,7 @@ pub struct RoomInfo {
     pub tick_rate_hz: u16,
     tick: AtomicU32,
     players: AtomicUsize,
+    spectators: AtomicUsize,
 }
 
 impl RoomInfo {
@@ -31,7 +32,18 @@ impl RoomInfo {
             tick_rate_hz: info.tick_rate_hz,
             tick: AtomicU32::new(0),
             players: AtomicUsize::new(0),
+            spectators: AtomicUsize::new(0),
         }
+    }
+
+    /// Spectators watching the room (protocol v6).
+    #[must_use]
+    pub fn spectators(&self) -> usize {
+        self.spectators.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_spectators(&self, n: usize) {
+        self.spectators.store(n, Ordering::Relaxed);
     }
 
     /// Players in the room, counting those within their resume grace period.

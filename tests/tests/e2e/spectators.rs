@@ -60,6 +60,7 @@ async fn a_spectator_sees_the_room_and_what_a_followed_player_sees() -> anyhow::
     assert!(s.spectating.welcome.resume_token.is_empty());
     assert_eq!(s.spectating.welcome.game, "arena");
     let mut compared = 0;
+    let mut counted = false;
     for round in 0..6 {
         if round == 3 {
             s.follow(Some(a.welcome.entity)).await?;
@@ -70,6 +71,9 @@ async fn a_spectator_sees_the_room_and_what_a_followed_player_sees() -> anyhow::
             b.next_update().await?;
         }
         let snap = server.handle.snapshot("watched").await.expect("ticked");
+        let room = server.handle.rooms().into_iter().find(|r| r.name == "watched");
+        // `/rooms` counts the spectator apart from the players (set at the room's next tick).
+        counted |= room.is_some_and(|r| (r.players, r.spectators) == (2, 1));
         if !reach(&mut s, snap.tick).await? {
             eprintln!("round {round}: the view skipped tick {:?}", snap.tick);
             continue;
@@ -92,6 +96,7 @@ async fn a_spectator_sees_the_room_and_what_a_followed_player_sees() -> anyhow::
         compared += 1;
     }
     assert!(compared >= 4, "compared the view {compared} times");
+    assert!(counted, "the room lists 2 players and 1 spectator");
     assert!(
         s.replica.entities().len() < 500,
         "following a player shows that player's view, not the room"
