@@ -91,17 +91,26 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(code);
         }
         for file in files {
-            let source = PlaybackSource::open(file, *speed)
+            let mut source = PlaybackSource::open(file, *speed)
                 .with_context(|| format!("cannot serve {}", file.display()))?;
-            let clash = playback
-                .iter()
-                .find(|p: &&Arc<PlaybackSource>| p.room() == source.room());
-            if let Some(other) = clash {
-                anyhow::bail!(
-                    "{other:?} and {} both recorded room {:?}: serve them one at a time",
-                    file.display(),
-                    source.room()
-                );
+            // Several matches of one room (a directory of recordings): the second is served as
+            // ROOM.2, the third as ROOM.3, … (the log names each).
+            let taken = |name: &str| {
+                playback
+                    .iter()
+                    .any(|p: &Arc<PlaybackSource>| p.room() == name)
+            };
+            if taken(source.room()) {
+                let base = source.room().to_owned();
+                let name = (2..)
+                    .map(|n| {
+                        let suffix = format!(".{n}");
+                        let keep = base.len().min(64 - suffix.len());
+                        format!("{}{suffix}", &base[..keep])
+                    })
+                    .find(|name| !taken(name))
+                    .expect("some suffix is free");
+                source = source.served_as(name);
             }
             playback.push(Arc::new(source));
         }
@@ -174,7 +183,8 @@ async fn serve(config: Config, playback: Vec<Arc<PlaybackSource>>) -> anyhow::Re
             let s = source.start();
             tracing::info!(
                 file = %source.path().display(),
-                room = %s.room,
+                room = %source.room(),
+                recorded_room = %s.room,
                 game = %s.game,
                 recorded_by = %s.server_version,
                 speed = source.speed(),

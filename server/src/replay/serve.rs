@@ -21,6 +21,9 @@ pub const MAX_SPEED: f64 = 16.0;
 /// a built-in game with usable settings.
 pub struct PlaybackSource {
     path: PathBuf,
+    /// The room name spectators ask for: the recorded one unless [`PlaybackSource::served_as`]
+    /// gave another.
+    room: String,
     start: Start,
     game: Arc<dyn Game>,
     speed: f64,
@@ -30,7 +33,7 @@ impl std::fmt::Debug for PlaybackSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PlaybackSource")
             .field("path", &self.path)
-            .field("room", &self.start.room)
+            .field("room", &self.room)
             .field("game", &self.start.game)
             .field("speed", &self.speed)
             .finish_non_exhaustive()
@@ -61,6 +64,7 @@ impl PlaybackSource {
         }
         Ok(Self {
             path: path.to_owned(),
+            room: start.room.clone(),
             start,
             game,
             speed,
@@ -79,10 +83,20 @@ impl PlaybackSource {
         &self.start
     }
 
-    /// The recorded room's name: the room spectators ask for.
+    /// The room spectators ask for: the recorded room's name, unless it was served under
+    /// another ([`PlaybackSource::served_as`]).
     #[must_use]
     pub fn room(&self) -> &str {
-        &self.start.room
+        &self.room
+    }
+
+    /// The same recording served under the room name `room` (when several recordings are of
+    /// one room). The match itself is unchanged: the world is still created as the recorded
+    /// room's.
+    #[must_use]
+    pub fn served_as(mut self, room: String) -> Self {
+        self.room = room;
+        self
     }
 
     /// The game, with the recorded settings.

@@ -71,7 +71,11 @@ async fn a_spectator_sees_the_room_and_what_a_followed_player_sees() -> anyhow::
             b.next_update().await?;
         }
         let snap = server.handle.snapshot("watched").await.expect("ticked");
-        let room = server.handle.rooms().into_iter().find(|r| r.name == "watched");
+        let room = server
+            .handle
+            .rooms()
+            .into_iter()
+            .find(|r| r.name == "watched");
         // `/rooms` counts the spectator apart from the players (set at the room's next tick).
         counted |= room.is_some_and(|r| (r.players, r.spectators) == (2, 1));
         if !reach(&mut s, snap.tick).await? {
