@@ -618,8 +618,9 @@ fn small_code(rx: i64, ry: i64) -> Option<(u8, u8)> {
 }
 
 /// `zeros` zero bits (the unmoved entities before this one in the dense form), then the
-/// residual: one `put` for both when they fit in 32 bits, as they almost always do.
-#[inline]
+/// residual: one `put` for both when they fit in 32 bits, as they almost always do. That case
+/// is inlined into the caller's loop; the others are a call.
+#[inline(always)]
 fn write_residual_after_zeros<S: BitSink>(
     w: &mut BitWriter<S>,
     zeros: u32,
@@ -630,12 +631,23 @@ fn write_residual_after_zeros<S: BitSink>(
         Some((code, bits)) if zeros + u32::from(bits) <= 32 => {
             w.put(u64::from(code), zeros + u32::from(bits))
         }
-        Some((code, bits)) => {
-            w.put_zeros(u64::from(zeros))?;
-            w.put(u64::from(code), u32::from(bits))
-        }
+        _ => write_residual_after_many_zeros_or_escaped(w, zeros, rx, ry),
+    }
+}
+
+/// [`write_residual_after_zeros`] for a residual that needs an escape or follows more zeros
+/// than fit in one `put` with it.
+#[inline(never)]
+fn write_residual_after_many_zeros_or_escaped<S: BitSink>(
+    w: &mut BitWriter<S>,
+    zeros: u32,
+    rx: i64,
+    ry: i64,
+) -> Result<(), EncodeError> {
+    w.put_zeros(u64::from(zeros))?;
+    match small_code(rx, ry) {
+        Some((code, bits)) => w.put(u64::from(code), u32::from(bits)),
         None => {
-            w.put_zeros(u64::from(zeros))?;
             w.put(0b111, 3)?;
             write_exp_golomb(w, zigzag(rx), ESCAPE_ORDER)?;
             write_exp_golomb(w, zigzag(ry), ESCAPE_ORDER)
@@ -1047,6 +1059,34 @@ mod tests {
             seen.iter().all(|&n| n > 50),
             "every case is covered: {seen:?}"
         );
+    }
+
+    #[test]
+    fn dense_runs_longer_than_a_put_round_trip() {
+        let mv = |index, rx, ry| Move { index, rx, ry };
+        let delta = Delta3 {
+            motion: Motion {
+                held: 200,
+                sparse: false,
+                // 40 zeros before a step, 49 before an escape, 29 before a diagonal step (34
+                // bits with it), none before an escape, and 69 to end with.
+                moves: vec![
+                    mv(40, 1, 0),
+                    mv(90, -300, 7),
+                    mv(120, -1, -1),
+                    mv(121, 2, 0),
+                ],
+            },
+            ..Delta3::default()
+        };
+        let (mut direct, mut reference) = (Vec::new(), Vec::new());
+        encode_delta3_into(&delta, &mut direct).expect("encodes");
+        encode_into(&delta, &mut reference).expect("encodes");
+        assert_eq!(direct, reference, "the same bytes as Encode");
+        let (back, used): (Delta3, usize) =
+            bincode::decode_from_slice(&reference, bincode::config::standard()).expect("decodes");
+        assert_eq!(used, reference.len(), "every byte read");
+        assert_eq!(back, delta, "the delta round-trips");
     }
 
     #[test]
