@@ -230,6 +230,29 @@ fn pre_lookup<'a>(
 /// one after this update (its position in `base` if held on, its own if spawned).
 #[inline(always)]
 fn diff3_core<'b, 'c>(
+    prev_of: impl FnMut(usize, &EntityState) -> [u32; 2],
+    b: (usize, impl Fn(usize) -> &'b EntityState),
+    c: (usize, impl Fn(usize) -> &'c EntityState),
+    k: u32,
+    g: u32,
+    out: &mut Delta3,
+    keep: impl FnMut([u32; 2]),
+) {
+    out.clear();
+    out.motion.moves.reserve(b.0);
+    // Updates a tick apart after updates a tick apart (the usual case) predict one step of the
+    // last motion for every entity: the merge is compiled for that case without the branch.
+    if k.min(MAX_PREDICT_TICKS) == g {
+        diff3_merge::<true>(prev_of, b, c, k, g, out, keep);
+    } else {
+        diff3_merge::<false>(prev_of, b, c, k, g, out, keep);
+    }
+}
+
+/// [`diff3_core`]'s merge; `STEADY` when `min(k, MAX_PREDICT_TICKS) == g`, so that
+/// [`predict`] is `cur + (cur - prev)`, clamped to the grid.
+#[inline(always)]
+fn diff3_merge<'b, 'c, const STEADY: bool>(
     mut prev_of: impl FnMut(usize, &EntityState) -> [u32; 2],
     (nb, b): (usize, impl Fn(usize) -> &'b EntityState),
     (nc, c): (usize, impl Fn(usize) -> &'c EntityState),
@@ -238,7 +261,13 @@ fn diff3_core<'b, 'c>(
     out: &mut Delta3,
     mut keep: impl FnMut([u32; 2]),
 ) {
-    out.clear();
+    let predict = |cur: u32, prev: u32| {
+        if STEADY {
+            (2 * i64::from(cur) - i64::from(prev)).clamp(0, MAX_RESIDUAL) as u32
+        } else {
+            predict(cur, prev, k, g)
+        }
+    };
     let (mut i, mut j) = (0, 0);
     let mut held = 0u32;
     loop {
@@ -252,8 +281,8 @@ fn diff3_core<'b, 'c>(
                         keep([cs.x, cs.y]);
                     } else {
                         let [px, py] = prev_of(i, bs);
-                        let rx = i64::from(cs.x) - i64::from(predict(bs.x, px, k, g));
-                        let ry = i64::from(cs.y) - i64::from(predict(bs.y, py, k, g));
+                        let rx = i64::from(cs.x) - i64::from(predict(bs.x, px));
+                        let ry = i64::from(cs.y) - i64::from(predict(bs.y, py));
                         // Kept only if not (0, 0), without a branch on it (it mispredicts).
                         let moves = &mut out.motion.moves;
                         moves.push(Move {
