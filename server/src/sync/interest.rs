@@ -45,10 +45,10 @@ fn isqrt(n: u64) -> u64 {
 }
 
 /// A uniform grid over one tick's entities: square cells a quarter of the view radius wide, so
-/// that the cells a view's circle touches, row by row, cover little more than the circle
-/// (about 1.5 times its area, where cells as wide as the radius scanned 3 × 3 of them: 2.9
-/// times). Built in O(entities) by counting sort; each cell lists
-/// its entities in ascending id order.
+/// that the cells a view's circle touches, row by row, cover little more than the circle (in
+/// the reference scenario B, 80 candidates for 61 entities in view, where 3 × 3 cells as wide
+/// as the radius held 159). Built in O(entities) by counting sort; each cell lists its
+/// entities in ascending id order.
 #[derive(Debug, Default)]
 pub struct Grid {
     /// Cell side in grid points.
