@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use tickstream_shared::CodecError;
 use tickstream_shared::codec::{decode_client, decode_server, encode_client, encode_server};
 use tickstream_shared::messages::ViewChecksum;
 use tickstream_shared::{
@@ -638,28 +639,39 @@ fn blessed(path: &str, ours: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec
     read_vectors(path)
 }
 
-#[test]
-fn v5_inputs_match_their_golden_bytes_and_decode_back() {
-    let ours: BTreeMap<String, Vec<u8>> = v5_inputs()
-        .into_iter()
+/// Encodes every sample, writes them into the vector file at `path` under `TICKSTREAM_BLESS`,
+/// and checks each against its golden bytes, which must decode back to the sample.
+fn assert_golden<M: PartialEq + std::fmt::Debug>(
+    path: &str,
+    samples: Vec<(&'static str, M)>,
+    encode: impl Fn(&M, &mut Vec<u8>) -> Result<(), CodecError>,
+    decode: impl Fn(&[u8]) -> Result<M, CodecError>,
+) {
+    let ours: BTreeMap<String, Vec<u8>> = samples
+        .iter()
         .map(|(name, msg)| {
             let mut buf = Vec::new();
-            encode_client(&msg, &mut buf).expect("v5 sample encodes");
-            (name.to_owned(), buf)
+            encode(msg, &mut buf).expect("the sample encodes");
+            ((*name).to_owned(), buf)
         })
         .collect();
-    let golden = blessed(VECTORS_V5, &ours);
-    for (name, msg) in v5_inputs() {
+    let golden = blessed(path, &ours);
+    for (name, msg) in samples {
         let bytes = golden
             .get(name)
-            .unwrap_or_else(|| panic!("{name} is in {VECTORS_V5}"));
+            .unwrap_or_else(|| panic!("{name} is in {path}"));
         assert_eq!(
             hex(&ours[name]),
             hex(bytes),
             "{name}: encoding differs from the golden vector (wire format changed?)"
         );
-        assert_eq!(decode_client(bytes), Ok(msg), "{name} decodes back");
+        assert_eq!(decode(bytes), Ok(msg), "{name} decodes back");
     }
+}
+
+#[test]
+fn v5_inputs_match_their_golden_bytes_and_decode_back() {
+    assert_golden(VECTORS_V5, v5_inputs(), encode_client, decode_client);
 }
 
 /// The layout PROTOCOL.md §17.1 gives: variant 4, then exactly an `Input`'s fields, then the
@@ -737,26 +749,7 @@ fn v5_samples() -> Vec<(&'static str, ServerMsg)> {
 
 #[test]
 fn v5_server_messages_match_their_golden_bytes_and_decode_back() {
-    let ours: BTreeMap<String, Vec<u8>> = v5_samples()
-        .into_iter()
-        .map(|(name, msg)| {
-            let mut buf = Vec::new();
-            encode_server(&msg, &mut buf).expect("v5 sample encodes");
-            (name.to_owned(), buf)
-        })
-        .collect();
-    let golden = blessed(VECTORS_V5, &ours);
-    for (name, msg) in v5_samples() {
-        let bytes = golden
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} is in {VECTORS_V5}"));
-        assert_eq!(
-            hex(&ours[name]),
-            hex(bytes),
-            "{name}: encoding differs from the golden vector (wire format changed?)"
-        );
-        assert_eq!(decode_server(bytes), Ok(msg), "{name} decodes back");
-    }
+    assert_golden(VECTORS_V5, v5_samples(), encode_server, decode_server);
 }
 
 /// The layout PROTOCOL.md §17.2 gives: variant 6, then the URL as a string (varint length,
@@ -852,35 +845,18 @@ fn v6_server_samples() -> Vec<(&'static str, ServerMsg)> {
 
 #[test]
 fn v6_messages_match_their_golden_bytes_and_decode_back() {
-    let mut ours: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    for (name, msg) in v6_client_samples() {
-        let mut buf = Vec::new();
-        encode_client(&msg, &mut buf).expect("v6 sample encodes");
-        ours.insert(name.to_owned(), buf);
-    }
-    for (name, msg) in v6_server_samples() {
-        let mut buf = Vec::new();
-        encode_server(&msg, &mut buf).expect("v6 sample encodes");
-        ours.insert(name.to_owned(), buf);
-    }
-    let golden = blessed(VECTORS_V6, &ours);
-    let check = |name: &str| {
-        let bytes = golden
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} is in {VECTORS_V6}"));
-        assert_eq!(
-            hex(&ours[name]),
-            hex(bytes),
-            "{name}: encoding differs from the golden vector (wire format changed?)"
-        );
-        bytes.clone()
-    };
-    for (name, msg) in v6_client_samples() {
-        assert_eq!(decode_client(&check(name)), Ok(msg), "{name} decodes back");
-    }
-    for (name, msg) in v6_server_samples() {
-        assert_eq!(decode_server(&check(name)), Ok(msg), "{name} decodes back");
-    }
+    assert_golden(
+        VECTORS_V6,
+        v6_client_samples(),
+        encode_client,
+        decode_client,
+    );
+    assert_golden(
+        VECTORS_V6,
+        v6_server_samples(),
+        encode_server,
+        decode_server,
+    );
 }
 
 /// The layouts PROTOCOL.md §18 gives: `Spectate` is variant 5, the room, then an option (0, or

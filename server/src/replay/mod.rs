@@ -675,12 +675,17 @@ mod tests {
         out
     }
 
-    fn replay_records(records: &[Record]) -> Outcome {
+    /// `records` as a recording file's bytes.
+    fn file_bytes(records: &[Record]) -> Vec<u8> {
         let (mut w, _) = RecordWriter::new(Vec::new()).expect("a Vec takes writes");
         for r in records {
             w.write(r).expect("encodes");
         }
-        let bytes = w.into_inner();
+        w.into_inner()
+    }
+
+    fn replay_records(records: &[Record]) -> Outcome {
+        let bytes = file_bytes(records);
         replay(RecordReader::new(&bytes[..]).expect("header"), builtin_game).expect("replays")
     }
 
@@ -826,11 +831,7 @@ mod tests {
 
     #[test]
     fn a_game_that_panics_is_reported_at_its_tick() {
-        let (mut w, _) = RecordWriter::new(Vec::new()).expect("a Vec takes writes");
-        for r in &recorded_match(1) {
-            w.write(r).expect("encodes");
-        }
-        let bytes = w.into_inner();
+        let bytes = file_bytes(&recorded_match(1));
         let fragile = |_: &Start| -> Result<Arc<dyn Game>, ReplayError> {
             Ok(Arc::new(Fragile(Coins::new(CoinsParams::default()))))
         };
