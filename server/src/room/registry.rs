@@ -596,6 +596,10 @@ impl Registry {
         if *self.shared.shutdown.borrow() {
             return Err(JoinError::ShuttingDown.into());
         }
+        // A server that plays recordings back hosts no players: its rooms are the recordings.
+        if !self.shared.policy.playback.is_empty() {
+            return Err(JoinError::SpectatorsOnly.into());
+        }
         let settings = self
             .shared
             .policy

@@ -645,11 +645,6 @@ impl Room {
 
     fn handle_command(&mut self, cmd: RoomCmd, now: Instant) {
         match cmd {
-            RoomCmd::Join { reply, .. } | RoomCmd::Resume { reply, .. }
-                if self.playback.is_some() =>
-            {
-                let _ = reply.send(Err(JoinError::SpectatorsOnly));
-            }
             RoomCmd::Join { link, reply } => {
                 let result = self.add_player(link);
                 let _ = reply.send(result);
