@@ -428,10 +428,12 @@ impl Registry {
             .cloned();
         if let Some(p) = &playback {
             // The recorded game and settings, judged as the recorded room judged them; kept
-            // while the server runs, and never recorded again.
+            // while the server runs, watched without a delay (the match is over), and never
+            // recorded again.
             settings.game = Arc::clone(p.game());
             settings.max_rewind_ms = u64::from(p.start().max_rewind_ms);
             settings.empty_timeout = None;
+            settings.spectator_delay = Duration::ZERO;
             settings.recording = None;
         }
         if rooms.len() >= self.shared.max_rooms {

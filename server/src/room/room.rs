@@ -282,11 +282,7 @@ impl Room {
             .as_deref()
             .filter(|_| restore.is_none())
             .and_then(|config| start_recording(config, &info.name, &settings, seed, &registry));
-        let rewind = if settings.game.rewinds() {
-            Rewind::new(settings.max_rewind_ms, settings.game.info().tick_rate_hz)
-        } else {
-            Rewind::empty()
-        };
+        let rewind = rewind_for(&settings);
         let spectators = Spectators::new(
             settings.max_spectators,
             settings.spectator_delay,
@@ -338,17 +334,10 @@ impl Room {
             metrics::counter!(m::ROOM_PANICS).increment(1);
             return None;
         };
+        // The registry gave the room the recording's settings (no empty timeout, no delay).
         let mut room = Self::new(start, world, rec.seed);
-        // The one room of its server: it waits for spectators as long as the server runs.
-        room.settings.empty_timeout = None;
         room.tick = Tick(rec.first_tick);
         room.period = room.period.div_f64(source.speed());
-        let info = room.settings.game.info();
-        room.spectators = Spectators::new(
-            room.settings.max_spectators,
-            Duration::ZERO,
-            info.tick_rate_hz,
-        );
         room.playback = Some((source, playback));
         Some(room)
     }
@@ -891,14 +880,7 @@ impl Room {
         self.rng = Mulberry32::new(seed);
         self.emitted.clear();
         self.tick = Tick(first_tick);
-        self.rewind = if self.settings.game.rewinds() {
-            Rewind::new(
-                self.settings.max_rewind_ms,
-                self.settings.game.info().tick_rate_hz,
-            )
-        } else {
-            Rewind::empty()
-        };
+        self.rewind = rewind_for(&self.settings);
         self.prev = None;
         self.pre = None;
         self.diverged = false;
@@ -909,44 +891,32 @@ impl Room {
     /// long.
     fn publish(&mut self, snap: &Arc<Snapshot>, now: Instant) {
         let info = self.settings.game.info();
-        let frame = Arc::new(
-            TickFrame::build(
-                Arc::clone(snap),
-                self.prev.clone(),
-                self.pre.clone(),
-                info.view_radius,
-            )
-            .with_budget(
-                self.settings.max_bytes_per_client_per_sec,
-                info.tick_rate_hz,
-            ),
-        );
-        let slow_limit = self.settings.slow_client_timeout;
-        let mut merged = 0u64;
-        for c in self.players.values_mut() {
-            let Some(link) = &c.link else { continue };
-            let fresh = link.publish(Published {
-                frame: Arc::clone(&frame),
-                entity: c.entity,
-                ack_seq: c.ack_seq,
-            });
-            if fresh {
-                c.stalled_since = None;
-                continue;
-            }
-            merged += 1;
-            let since = *c.stalled_since.get_or_insert(now);
-            if now.saturating_duration_since(since) > slow_limit && link.closing_code().is_none() {
-                tracing::debug!(room = %self.info.name, conn = link.conn_id, "client too slow");
-                link.close(close_code::TOO_SLOW, "too slow: updates not taken in time");
-            }
-        }
+        // The frame of a snapshot given the two before it, for the players now and for
+        // delayed spectators later.
         let build = |snap, prev, pre| {
             TickFrame::build(snap, prev, pre, info.view_radius).with_budget(
                 self.settings.max_bytes_per_client_per_sec,
                 info.tick_rate_hz,
             )
         };
+        let frame = Arc::new(build(Arc::clone(snap), self.prev.clone(), self.pre.clone()));
+        let slow_limit = self.settings.slow_client_timeout;
+        let mut merged = 0u64;
+        for c in self.players.values_mut() {
+            let Some(link) = &c.link else { continue };
+            let update = Published {
+                frame: Arc::clone(&frame),
+                entity: c.entity,
+                ack_seq: c.ack_seq,
+            };
+            merged += u64::from(hand_over(
+                link,
+                update,
+                &mut c.stalled_since,
+                now,
+                slow_limit,
+            ));
+        }
         merged += self.spectators.publish(
             &frame,
             &PublishCtx {
@@ -960,6 +930,38 @@ impl Room {
             self.metrics.merged.increment(merged);
         }
     }
+}
+
+/// The lag-compensation history a room of these settings keeps: `max_rewind_ms` of it for a
+/// game that rewinds, none for the others.
+fn rewind_for(settings: &RoomSettings) -> Rewind {
+    if settings.game.rewinds() {
+        Rewind::new(settings.max_rewind_ms, settings.game.info().tick_rate_hz)
+    } else {
+        Rewind::empty()
+    }
+}
+
+/// Hands `update` to `link`'s writer. Returns true when it replaced one the writer had not
+/// taken yet (the client is behind: its next delta merges the ticks); a client behind for
+/// longer than `slow_limit`, counted from `stalled_since`, is closed with 4000.
+fn hand_over(
+    link: &ClientLink,
+    update: Published,
+    stalled_since: &mut Option<Instant>,
+    now: Instant,
+    slow_limit: Duration,
+) -> bool {
+    if link.publish(update) {
+        *stalled_since = None;
+        return false;
+    }
+    let since = *stalled_since.get_or_insert(now);
+    if now.saturating_duration_since(since) > slow_limit && link.closing_code().is_none() {
+        tracing::debug!(conn = link.conn_id, "client too slow");
+        link.close(close_code::TOO_SLOW, "too slow: updates not taken in time");
+    }
+    true
 }
 
 /// Sleeps until `deadline`, or forever without one.

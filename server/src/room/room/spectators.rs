@@ -221,22 +221,18 @@ impl Spectators {
                 );
                 continue;
             }
-            let fresh = link.publish(Published {
+            let update = Published {
                 frame: Arc::clone(frame),
                 entity: followed(link),
                 ack_seq: 0,
-            });
-            if fresh {
-                s.stalled_since = None;
-                continue;
-            }
-            merged += 1;
-            let since = *s.stalled_since.get_or_insert(cx.now);
-            if cx.now.saturating_duration_since(since) > cx.slow_client_timeout
-                && link.closing_code().is_none()
-            {
-                link.close(close_code::TOO_SLOW, "too slow: updates not taken in time");
-            }
+            };
+            merged += u64::from(super::hand_over(
+                link,
+                update,
+                &mut s.stalled_since,
+                cx.now,
+                cx.slow_client_timeout,
+            ));
         }
         merged
     }
