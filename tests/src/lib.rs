@@ -297,16 +297,22 @@ impl TestSpectator {
     /// Receives until the connection ends: its close code and reason, and the code of the
     /// `Error` message before it (if any). Updates on the way are not applied.
     pub async fn until_closed(&mut self) -> anyhow::Result<(u16, String, Option<u16>)> {
-        let mut error = None;
-        loop {
-            let got = tokio::time::timeout(STEP_TIMEOUT, self.client.recv())
-                .await
-                .context("not closed in time")??;
-            match got {
-                Incoming::Close { code, reason } => return Ok((code, reason, error)),
-                Incoming::Msg(ServerMsg::Error(e)) => error = Some(e.code),
-                Incoming::Msg(_) => {}
-            }
+        until_closed(&mut self.client).await
+    }
+}
+
+/// Receives on `client` until the connection ends, each message within [`STEP_TIMEOUT`]:
+/// the close code and reason, and the code of the `Error` message before it (if any).
+pub async fn until_closed(client: &mut Connection) -> anyhow::Result<(u16, String, Option<u16>)> {
+    let mut error = None;
+    loop {
+        let got = tokio::time::timeout(STEP_TIMEOUT, client.recv())
+            .await
+            .context("nothing received in time")??;
+        match got {
+            Incoming::Close { code, reason } => return Ok((code, reason, error)),
+            Incoming::Msg(ServerMsg::Error(e)) => error = Some(e.code),
+            Incoming::Msg(_) => {}
         }
     }
 }
@@ -499,14 +505,7 @@ impl TestClient {
     /// Reads until the connection closes; returns the close code and reason. Messages before
     /// the close are ignored except an `Error`, whose code must match the close frame's.
     pub async fn until_closed(&mut self) -> anyhow::Result<(u16, String, Option<u16>)> {
-        let mut error_code = None;
-        loop {
-            match self.recv().await? {
-                Incoming::Close { code, reason } => return Ok((code, reason, error_code)),
-                Incoming::Msg(ServerMsg::Error(e)) => error_code = Some(e.code),
-                Incoming::Msg(_) => {}
-            }
-        }
+        until_closed(&mut self.client).await
     }
 }
 

@@ -8,7 +8,7 @@ use tickstream_client::{Incoming, connect};
 use tickstream_shared::{
     ClientMsg, EntityId, EntityState, Follow, Input, Spectate, Tick, close_code,
 };
-use tickstream_tests::{TestServer, TestSpectator};
+use tickstream_tests::{TestServer, TestSpectator, until_closed};
 
 /// 150 units on the 1/64 grid, squared.
 const R2: u64 = (150 * 64) * (150 * 64);
@@ -229,7 +229,7 @@ async fn spectators_are_refused_clearly() -> anyhow::Result<()> {
         follow: None,
     }))
     .await?;
-    assert_eq!(closed_with(&mut old).await?, close_code::PROTOCOL_ERROR);
+    assert_eq!(until_closed(&mut old).await?.0, close_code::PROTOCOL_ERROR);
 
     // Follow from a player: 1002.
     let mut player = connect(&server.wss_url, &TestServer::options()).await?;
@@ -243,19 +243,12 @@ async fn spectators_are_refused_clearly() -> anyhow::Result<()> {
             entity: Some(EntityId(1)),
         }))
         .await?;
-    assert_eq!(closed_with(&mut player).await?, close_code::PROTOCOL_ERROR);
+    assert_eq!(
+        until_closed(&mut player).await?.0,
+        close_code::PROTOCOL_ERROR
+    );
     server.stop().await;
     Ok(())
-}
-
-/// Reads until the close frame; its code.
-async fn closed_with(c: &mut tickstream_client::Connection) -> anyhow::Result<u16> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(20), c.recv()).await?? {
-            Incoming::Close { code, .. } => return Ok(code),
-            Incoming::Msg(_) => {}
-        }
-    }
 }
 
 /// A recorded match served back (`replay FILE --serve`): a spectator watches it from its first
@@ -340,7 +333,10 @@ async fn a_spectator_watches_a_recording_served_back() -> anyhow::Result<()> {
             room: "coins-rec".into(),
         }))
         .await?;
-    assert_eq!(closed_with(&mut player).await?, close_code::SPECTATORS_ONLY);
+    assert_eq!(
+        until_closed(&mut player).await?.0,
+        close_code::SPECTATORS_ONLY
+    );
     // The room starts over for the next spectator.
     let mut again = TestSpectator::spectate(&served.wss_url, "coins-rec", None)
         .await?
