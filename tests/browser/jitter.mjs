@@ -21,7 +21,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -224,24 +224,7 @@ let context;
 let proxy;
 try {
   proxy = await delayingProxy(new URL(pageUrl).host);
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.TICKSTREAM_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    // As root, in a closed network: no sandbox, no GPU, nothing phoning home.
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-quic",
-    ],
-    ignoreHTTPSErrors: true, // the server's self-signed development certificate
-    viewport: { width: 800, height: 600 },
-    timeout: STEP_MS,
-  });
+  context = await launchChromium(userDataDir, { viewport: { width: 800, height: 600 }, timeout: STEP_MS });
   log(`chromium ${context.browser()?.version() ?? ""} through a delaying proxy on port ${proxy.port}; library ${library}`);
   const results = [];
   for (const [i, s] of SCENARIOS.entries()) {

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [pageUrl, screenshotPath, room = "browser-test"] = process.argv.slice(2);
 if (!pageUrl || !screenshotPath) {
@@ -368,24 +368,7 @@ const watchdog = setTimeout(() => {
 const userDataDir = mkdtempSync(join(tmpdir(), "tickstream-chromium-"));
 let context;
 try {
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.TICKSTREAM_CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    // As root, in a closed network: no sandbox, no GPU, nothing phoning home.
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-quic",
-    ],
-    ignoreHTTPSErrors: true, // the server's self-signed development certificate
-    viewport: { width: 1100, height: 800 },
-    timeout: STEP_MS,
-  });
+  context = await launchChromium(userDataDir, { viewport: { width: 1100, height: 800 }, timeout: STEP_MS });
   log("chromium", context.browser()?.version() ?? "(persistent context)", "at", pageUrl);
   await run(context);
   log("PASS");
