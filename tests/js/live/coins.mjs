@@ -11,6 +11,7 @@
 // --experimental-websocket).
 
 import { TickstreamClient, CloseCode, GRID_SCALE, PROTOCOL_VERSION } from "../../../assets/web/tickstream.js";
+import { CheckFailed, check, until } from "./checks.mjs";
 
 const [url] = process.argv.slice(2);
 if (!url) {
@@ -18,27 +19,10 @@ if (!url) {
   process.exit(2);
 }
 
-/** Bounds one step on a loaded two-core machine; it measures nothing. */
-const STEP_MS = 15_000;
 const RUN_MS = 90_000;
 const room = `coins-js-${process.pid}`;
 const started = Date.now();
 const log = (...args) => console.log(`[coins ${((Date.now() - started) / 1000).toFixed(1)}s]`, ...args);
-
-class CheckFailed extends Error {}
-function check(ok, message) {
-  if (!ok) throw new CheckFailed(message);
-}
-
-async function until(what, probe, intervalMs = 20) {
-  const deadline = Date.now() + STEP_MS;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new CheckFailed(`timed out after ${STEP_MS / 1000} s waiting until ${what}`);
-}
 
 /** A client that records its events, welcomes and closes. */
 function player(name, options = {}) {
