@@ -33,14 +33,14 @@ fn setup(visible: u32, radius: f64, protocol: u16) -> (Arc<TickFrame>, ClientSyn
     let (mut prev, mut pre): (Option<Arc<Snapshot>>, Option<Arc<Snapshot>>) = (None, None);
     for t in 1..=2 {
         world.step();
-        let snap = Arc::new(Snapshot::capture(&world, Tick(t)));
+        let snap = Arc::new(Snapshot::capture_after(&world, Tick(t), prev.as_deref()));
         let f = TickFrame::build(Arc::clone(&snap), prev.clone(), pre.clone(), radius);
         sync.build_frame(&f, own, 0, &[], &mut out)
             .expect("frame builds");
         pre = prev.replace(snap);
     }
     world.step();
-    let cur = Arc::new(Snapshot::capture(&world, Tick(3)));
+    let cur = Arc::new(Snapshot::capture_after(&world, Tick(3), prev.as_deref()));
     let frame = TickFrame::build(cur, prev, pre, radius);
     // The shared body is built once per tick, not per client: outside the timing.
     let _ = frame.shared_body(protocol);
@@ -87,7 +87,9 @@ fn bench_update(c: &mut Criterion) {
                 let mut snaps = Vec::new();
                 for t in 1..=3 {
                     world.step();
-                    snaps.push(Arc::new(Snapshot::capture(&world, Tick(t))));
+                    let after = snaps.last().map(|s: &Arc<Snapshot>| &**s);
+                    let snap = Snapshot::capture_after(&world, Tick(t), after);
+                    snaps.push(Arc::new(snap));
                 }
                 let id = BenchmarkId::new(format!("{name}/v{protocol}"), entities);
                 group.bench_with_input(id, &entities, |b, _| {

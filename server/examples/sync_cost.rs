@@ -118,7 +118,7 @@ fn main() {
     let mut frames = Vec::with_capacity(nplayers);
     for t in 1..=ticks {
         world.step();
-        let snap = Arc::new(Snapshot::capture(&world, Tick(t)));
+        let snap = Arc::new(Snapshot::capture_after(&world, Tick(t), prev.as_deref()));
         let frame = TickFrame::build(Arc::clone(&snap), prev.clone(), pre.clone(), radius);
         if steady && t <= 2 {
             warm_all(&frame, &mut syncs, &players);

@@ -204,6 +204,147 @@ pub fn diff3_into_packed(
     );
 }
 
+/// The snapshots a client's view moves between when both list the same entities (the same
+/// ids and kinds at the same indices), for [`diff3_into_aligned`].
+#[derive(Debug, Clone, Copy)]
+pub struct Aligned<'a> {
+    /// The base snapshot's entities (read only for game fields when `fields_changed` is
+    /// `None`).
+    pub base: &'a [EntityState],
+    /// `base_pos[i]` is `base[i]`'s position.
+    pub base_pos: &'a [[u32; 2]],
+    /// The new snapshot's entities.
+    pub cur: &'a [EntityState],
+    /// `cur_pos[i]` is `cur[i]`'s position.
+    pub cur_pos: &'a [[u32; 2]],
+    /// When known, bit `i` is set exactly when entity `i`'s game fields differ between `base`
+    /// and `cur`; `None`: they are compared.
+    pub fields_changed: Option<&'a [u64]>,
+}
+
+/// What the client holds for [`diff3_into_aligned`]: the view it was last sent, as ascending
+/// indices, with the position it holds for each entity one update before it (as in
+/// [`diff3_into_packed`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Held<'a> {
+    /// Ascending indices into the base snapshot.
+    pub view: &'a [u32],
+    /// `prev[i]`: the position the client holds for `view[i]` one update before the base.
+    pub prev: &'a [[u32; 2]],
+}
+
+/// [`diff3_into_packed`] when the base snapshot and the new one have the same layout (the
+/// same ids and kinds at the same indices), so that the merge compares indices alone and
+/// the positions come from packed arrays: the entities themselves are read only for spawns,
+/// despawns' ids and changed fields. The result is exactly [`diff3_into_packed`]'s. Sets
+/// `next_prev` to [`Held`]'s `prev` for `found`, for the next update.
+///
+/// # Panics
+///
+/// If an index is out of bounds or `held`'s arrays differ in length (the caller's invariant).
+#[allow(clippy::too_many_arguments)]
+pub fn diff3_into_aligned(
+    snaps: Aligned<'_>,
+    held: Held<'_>,
+    found: &[u32],
+    ticks_since: u32,
+    last_gap: u32,
+    out: &mut Delta3,
+    next_prev: &mut Vec<[u32; 2]>,
+) {
+    assert_eq!(
+        held.prev.len(),
+        held.view.len(),
+        "one previous position per held entity"
+    );
+    out.clear();
+    out.motion.moves.reserve(held.view.len());
+    next_prev.clear();
+    next_prev.reserve(found.len());
+    let io = (out, next_prev);
+    if ticks_since.min(MAX_PREDICT_TICKS) == last_gap {
+        aligned_merge::<true>(snaps, held, found, ticks_since, last_gap, io);
+    } else {
+        aligned_merge::<false>(snaps, held, found, ticks_since, last_gap, io);
+    }
+}
+
+/// [`diff3_into_aligned`]'s merge, compiled for the steady prediction as [`diff3_merge`].
+#[inline(always)]
+fn aligned_merge<const STEADY: bool>(
+    s: Aligned<'_>,
+    held: Held<'_>,
+    found: &[u32],
+    k: u32,
+    g: u32,
+    (out, next_prev): (&mut Delta3, &mut Vec<[u32; 2]>),
+) {
+    let predict = |cur: u32, prev: u32| {
+        if STEADY {
+            (2 * i64::from(cur) - i64::from(prev)).clamp(0, MAX_RESIDUAL) as u32
+        } else {
+            predict(cur, prev, k, g)
+        }
+    };
+    let (nb, nc) = (held.view.len(), found.len());
+    let (mut i, mut j) = (0, 0);
+    let mut count = 0u32;
+    while i < nb && j < nc {
+        let (b, c) = (held.view[i], found[j]);
+        if b == c {
+            let c = c as usize;
+            let [bx, by] = s.base_pos[c];
+            let [px, py] = held.prev[i];
+            let [cx, cy] = s.cur_pos[c];
+            let rx = i64::from(cx) - i64::from(predict(bx, px));
+            let ry = i64::from(cy) - i64::from(predict(by, py));
+            let moves = &mut out.motion.moves;
+            moves.push(Move {
+                index: count,
+                rx,
+                ry,
+            });
+            moves.truncate(moves.len() - usize::from(rx | ry == 0));
+            let changed = match s.fields_changed {
+                Some(bits) => bits[c / 64] >> (c % 64) & 1 == 1,
+                None => s.base[c].fields != s.cur[c].fields,
+            };
+            if changed {
+                let (bs, cs) = (&s.base[c], &s.cur[c]);
+                out.field_changes
+                    .push(field_delta(cs.id, &bs.fields, &cs.fields));
+            }
+            next_prev.push([bx, by]);
+            count += 1;
+            i += 1;
+            j += 1;
+        } else if b < c {
+            out.despawns.push(s.cur[b as usize].id);
+            i += 1;
+        } else {
+            spawn(&s, c, out, next_prev);
+            j += 1;
+        }
+    }
+    for &b in &held.view[i..] {
+        out.despawns.push(s.cur[b as usize].id);
+    }
+    for &c in &found[j..] {
+        spawn(&s, c, out, next_prev);
+    }
+    out.motion.held = count;
+    out.motion.sparse = sparse_is_smaller(&out.motion);
+}
+
+/// Entity `c` of `s.cur` enters the view: its whole state, and it stands still in the
+/// prediction of the next update.
+#[inline(always)]
+fn spawn(s: &Aligned<'_>, c: u32, out: &mut Delta3, next_prev: &mut Vec<[u32; 2]>) {
+    let cs = s.cur[c as usize];
+    out.spawns.push(cs);
+    next_prev.push([cs.x, cs.y]);
+}
+
 /// The previous position of `base`'s entities looked up in the view `pre` (ascending ids):
 /// a merge, so the calls must come in ascending order of id. An entity not in `pre`, or of
 /// another kind there, is held in one state and stands still.

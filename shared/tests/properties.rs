@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use tickstream_shared::codec::{decode_client, decode_server, encode_server};
 use tickstream_shared::delta::diff;
-use tickstream_shared::delta3::{diff3_into, diff3_into_packed};
+use tickstream_shared::delta3::{Aligned, Held, diff3_into, diff3_into_aligned, diff3_into_packed};
 use tickstream_shared::messages::ViewChecksum;
 use tickstream_shared::{
     Delta3, EntityId, EntityState, Replica, ServerMsg, Tick, Update, Update3, view_checksum,
@@ -122,6 +122,38 @@ fn next_view(a: Vec<EntityState>) -> impl Strategy<Value = Vec<EntityState>> {
         })
 }
 
+/// Four ticks of one layout (the same ids and kinds), with moving positions and changing
+/// fields, and a random view (ascending indices) at each tick; the first view is empty.
+fn aligned_world() -> impl Strategy<Value = (Vec<Vec<EntityState>>, Vec<Vec<u32>>)> {
+    (0usize..70, any::<u64>()).prop_map(|(n, seed)| {
+        let mut rng = tickstream_shared::Mulberry32::new(seed as u32 ^ (seed >> 32) as u32);
+        let mut r = move |m: u32| rng.next_u32() % m;
+        let mut id = 0;
+        let mut first: Vec<EntityState> = (0..n)
+            .map(|_| {
+                id += 1 + r(3);
+                EntityState::new(EntityId(id), (r(3)) as u8, r(4000), r(4000))
+            })
+            .collect();
+        let mut ticks = vec![first.clone()];
+        for _ in 0..3 {
+            for e in &mut first {
+                e.x = (e.x + r(200)).saturating_sub(100);
+                e.y = if r(4) == 0 { e.y } else { e.y + r(9) };
+                if r(5) == 0 {
+                    e.fields[r(8) as usize] = r(1000) as i32 - 500;
+                }
+            }
+            ticks.push(first.clone());
+        }
+        let mut views = vec![Vec::new()];
+        for _ in 0..3 {
+            views.push((0..n as u32).filter(|_| r(3) != 0).collect());
+        }
+        (ticks, views)
+    })
+}
+
 proptest! {
     #[test]
     fn v3_predicted_updates_give_the_views_also_after_skipped_ticks(
@@ -158,6 +190,38 @@ proptest! {
             prop_assert_eq!(&packed, &expected);
             std::mem::swap(&mut prev, &mut next);
             base_view = cur_view;
+        }
+    }
+
+    #[test]
+    fn v3_aligned_snapshots_give_the_same_deltas(
+        world in aligned_world(), gaps in prop::collection::vec(1u32..4, 4), bitmap in any::<bool>(),
+    ) {
+        // Snapshots with one layout: the index merge over packed positions must give the
+        // deltas of the general merge, byte for byte, with and without the fields bitmap.
+        let (ticks, views) = world;
+        let (mut expected, mut aligned) = (Delta3::default(), Delta3::default());
+        let (mut prev, mut next_prev) = (Vec::new(), Vec::new());
+        let (mut held_prev, mut next_prev2) = (Vec::new(), Vec::new());
+        let mut last_gap = 0;
+        for t in 1..ticks.len() {
+            let (base, cur) = (&ticks[t - 1], &ticks[t]);
+            let (base_view, cur_view) = (&views[t - 1], &views[t]);
+            let k = gaps[t - 1];
+            diff3_into_packed(&prev, (base, base_view), (cur, cur_view), k, last_gap, &mut expected, &mut next_prev);
+            let pos = |v: &[EntityState]| v.iter().map(|e| [e.x, e.y]).collect::<Vec<[u32; 2]>>();
+            let (base_pos, cur_pos) = (pos(base), pos(cur));
+            let bits: Vec<u64> = (0..cur.len().div_ceil(64))
+                .map(|w| (0..64).filter(|b| w * 64 + b < cur.len() && base[w * 64 + b].fields != cur[w * 64 + b].fields).fold(0, |a, b| a | 1 << b))
+                .collect();
+            let snaps = Aligned { base, base_pos: &base_pos, cur, cur_pos: &cur_pos, fields_changed: bitmap.then_some(&bits[..]) };
+            let held = Held { view: base_view, prev: &held_prev };
+            diff3_into_aligned(snaps, held, cur_view, k, last_gap, &mut aligned, &mut next_prev2);
+            prop_assert_eq!(&aligned, &expected);
+            prop_assert_eq!(&next_prev2, &next_prev);
+            std::mem::swap(&mut prev, &mut next_prev);
+            std::mem::swap(&mut held_prev, &mut next_prev2);
+            last_gap = k;
         }
     }
 

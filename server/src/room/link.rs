@@ -350,12 +350,7 @@ mod tests {
     use tickstream_shared::Tick;
 
     fn published(tick: u32) -> Published {
-        let snap = Arc::new(Snapshot {
-            tick: Tick(tick),
-            entities: vec![],
-            hashes: vec![],
-            checksum: 0,
-        });
+        let snap = Arc::new(Snapshot::of_entities(Tick(tick), vec![], None));
         Published {
             frame: Arc::new(TickFrame::build(snap, None, None, 0.0)),
             entity: EntityId(0),

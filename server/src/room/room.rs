@@ -783,7 +783,11 @@ impl Room {
     fn step(&mut self, start: Instant) -> u32 {
         self.tick = self.tick.next();
         self.with_game(|w, ctx| w.step(ctx));
-        let snap = Arc::new(Snapshot::capture(&*self.world, self.tick));
+        let snap = Arc::new(Snapshot::capture_after(
+            &*self.world,
+            self.tick,
+            self.prev.as_deref(),
+        ));
         let checksum = snap.checksum;
         if let Some(r) = &mut self.recorder {
             r.step(&snap);
