@@ -6,6 +6,8 @@
 //! recorder with the buckets below and serves the result at `/metrics`;
 //! `assets/grafana-dashboard.json` and `docs/OPS.md` read these names.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use tickstream_shared::close_code;
 
@@ -177,8 +179,8 @@ pub const TICK_SECONDS_BUCKETS: &[f64] = &[
 
 /// Bucket bounds for [`UPDATE_SIZE`], bytes: powers of two from a quiet view (tens of bytes)
 /// to a full snapshot of a crowded one (tens of kilobytes).
-pub const UPDATE_SIZE_BUCKETS: &[f64] = &[
-    64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0, 32768.0, 65536.0,
+pub const UPDATE_SIZE_BUCKETS: [u64; 11] = [
+    64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536,
 ];
 
 /// The close codes the server uses or records (1006: the peer vanished), created at zero.
@@ -265,7 +267,6 @@ pub fn describe() {
     );
     describe_counter!(MESSAGES_SENT, "Messages sent to clients.");
     describe_counter!(MESSAGES_RECEIVED, "Messages received from clients.");
-    describe_histogram!(UPDATE_SIZE, Unit::Bytes, "Size of one update frame.");
     describe_counter!(
         UPDATES_MERGED,
         "Client-ticks skipped because the client's previous update was still waiting; the next delta covers them."
@@ -369,7 +370,7 @@ pub fn register() {
     for outcome in HANDOFF_RECEIVED_OUTCOMES {
         metrics::counter!(HANDOFFS_RECEIVED, "outcome" => *outcome).increment(0);
     }
-    for name in [TICK_DURATION, TICK_LAG, UPDATE_SIZE, HANDOFF_DURATION] {
+    for name in [TICK_DURATION, TICK_LAG, HANDOFF_DURATION] {
         let _ = metrics::histogram!(name);
     }
     for code in KNOWN_CLOSE_CODES {
@@ -397,6 +398,116 @@ pub fn register() {
         metrics::counter!(RECORDINGS_STOPPED, "reason" => *reason).increment(0);
     }
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
+
+/// The sizes of the update frames every writer of the process sent ([`UPDATE_SIZE`]): kept
+/// here rather than in the exporter, whose histograms take a shared push per sample, and
+/// rendered by [`UpdateSizes::render`] after the exporter's text.
+pub static UPDATE_SIZES: UpdateSizes = UpdateSizes::new();
+
+/// A Prometheus histogram of sizes in bytes with the bounds [`UPDATE_SIZE_BUCKETS`], filled
+/// in batches by [`SizeTally`]. The sum is exact (sizes are whole bytes).
+#[derive(Debug)]
+pub struct UpdateSizes {
+    /// Frames per bucket (not cumulative); the last one is above every bound.
+    buckets: [AtomicU64; UPDATE_SIZE_BUCKETS.len() + 1],
+    sum: AtomicU64,
+}
+
+impl UpdateSizes {
+    /// An empty histogram.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            buckets: [const { AtomicU64::new(0) }; UPDATE_SIZE_BUCKETS.len() + 1],
+            sum: AtomicU64::new(0),
+        }
+    }
+
+    /// Appends the histogram in the Prometheus text format, as the exporter writes its own.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let name = UPDATE_SIZE;
+        let _ = writeln!(out, "# HELP {name} Size of one update frame.");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut below = 0;
+        for (i, bucket) in self.buckets.iter().enumerate() {
+            below += bucket.load(Ordering::Relaxed);
+            match UPDATE_SIZE_BUCKETS.get(i) {
+                Some(bound) => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {below}");
+                }
+                None => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {below}");
+                }
+            }
+        }
+        let sum = self.sum.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {below}\n");
+    }
+}
+
+impl Default for UpdateSizes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A writer's own counts of the update sizes it sent, handed to an [`UpdateSizes`] once per
+/// [`Tally::BATCH`] frames and when dropped, like [`Tally`].
+#[derive(Debug)]
+pub struct SizeTally {
+    to: &'static UpdateSizes,
+    buckets: [u32; UPDATE_SIZE_BUCKETS.len() + 1],
+    sum: u64,
+    pending: u64,
+}
+
+impl SizeTally {
+    /// A tally handed to `to`.
+    #[must_use]
+    pub fn new(to: &'static UpdateSizes) -> Self {
+        Self {
+            to,
+            buckets: [0; UPDATE_SIZE_BUCKETS.len() + 1],
+            sum: 0,
+            pending: 0,
+        }
+    }
+
+    /// Counts one frame of `len` bytes.
+    pub fn add(&mut self, len: usize) {
+        let len = len as u64;
+        self.buckets[UPDATE_SIZE_BUCKETS.partition_point(|&b| b < len)] += 1;
+        self.sum += len;
+        self.pending += 1;
+        if self.pending >= Tally::BATCH {
+            self.flush();
+        }
+    }
+
+    /// Hands the pending counts over.
+    pub fn flush(&mut self) {
+        if self.pending == 0 {
+            return;
+        }
+        for (shared, mine) in self.to.buckets.iter().zip(&mut self.buckets) {
+            if *mine > 0 {
+                shared.fetch_add(u64::from(std::mem::take(mine)), Ordering::Relaxed);
+            }
+        }
+        self.to
+            .sum
+            .fetch_add(std::mem::take(&mut self.sum), Ordering::Relaxed);
+        self.pending = 0;
+    }
+}
+
+impl Drop for SizeTally {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// Messages and their payload bytes, counted in a session's own fields and handed to the
@@ -450,5 +561,51 @@ impl Tally {
 impl Drop for Tally {
     fn drop(&mut self) {
         self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_sizes_render_as_a_prometheus_histogram_after_each_batch() {
+        static SIZES: UpdateSizes = UpdateSizes::new();
+        let mut tally = SizeTally::new(&SIZES);
+        for len in [10, 64, 65, 5_000, 100_000] {
+            tally.add(len);
+        }
+        let mut text = String::new();
+        SIZES.render(&mut text);
+        assert!(
+            text.contains("_count 0\n"),
+            "nothing before a batch:\n{text}"
+        );
+        drop(tally);
+        let mut text = String::new();
+        SIZES.render(&mut text);
+        for line in [
+            "# TYPE tickstream_update_size_bytes histogram",
+            "tickstream_update_size_bytes_bucket{le=\"64\"} 2",
+            "tickstream_update_size_bytes_bucket{le=\"128\"} 3",
+            "tickstream_update_size_bytes_bucket{le=\"4096\"} 3",
+            "tickstream_update_size_bytes_bucket{le=\"8192\"} 4",
+            "tickstream_update_size_bytes_bucket{le=\"65536\"} 4",
+            "tickstream_update_size_bytes_bucket{le=\"+Inf\"} 5",
+            "tickstream_update_size_bytes_sum 105139",
+            "tickstream_update_size_bytes_count 5",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} in:\n{text}");
+        }
+        let mut tally = SizeTally::new(&SIZES);
+        for _ in 0..Tally::BATCH {
+            tally.add(100);
+        }
+        let mut text = String::new();
+        SIZES.render(&mut text);
+        assert!(
+            text.contains("_count 37\n"),
+            "a full batch is handed over without waiting for the drop:\n{text}"
+        );
     }
 }

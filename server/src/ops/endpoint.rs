@@ -119,7 +119,7 @@ fn answer(
     }
     match req.uri().path() {
         "/metrics" => {
-            let mut resp = Response::new(Full::new(Bytes::from(metrics.render())));
+            let mut resp = Response::new(Full::new(Bytes::from(super::recorder::render(metrics))));
             resp.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static(EXPOSITION));
             resp

@@ -27,7 +27,7 @@ where
     let mut events = Vec::new();
     // Counted here and handed over in batches (and when the task ends, however it ends).
     let mut sent = m::Tally::new(m::BYTES_SENT, m::MESSAGES_SENT);
-    let update_size = metrics::histogram!(m::UPDATE_SIZE);
+    let mut sizes = m::SizeTally::new(&m::UPDATE_SIZES);
     loop {
         let Some(job) = link.next_job() else {
             if unflushed {
@@ -51,7 +51,7 @@ where
                 wr.write_frame(Frame::binary(Payload::Borrowed(&buf)))
                     .await?;
                 sent.add(buf.len());
-                update_size.record(buf.len() as f64);
+                sizes.add(buf.len());
             }
             WriterJob::Control(Outgoing::Message(msg)) => {
                 wr.write_frame(Frame::binary(Payload::Borrowed(&msg)))
