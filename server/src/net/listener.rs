@@ -100,7 +100,9 @@ pub(crate) async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>,
                 match tls {
                     Some(acceptor) => {
                         match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
-                            Ok(Ok(stream)) => serve(stream, peer, admission, ctx2).await,
+                            Ok(Ok(stream)) => {
+                                serve(stream, true, peer, admission, ctx2).await;
+                            }
                             Ok(Err(e)) => {
                                 tracing::debug!(%peer, error = %e, "TLS handshake failed");
                                 Rejection::Tls.count();
@@ -111,7 +113,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>,
                             }
                         }
                     }
-                    None => serve(tcp, peer, admission, ctx2).await,
+                    None => serve(tcp, false, peer, admission, ctx2).await,
                 }
             }
             .instrument(span),
@@ -131,8 +133,8 @@ enum Admission {
 }
 
 /// Serves HTTP on one connection; if it upgrades, runs the WebSocket session on it while
-/// holding the connection's permit.
-async fn serve<S>(io: S, peer: SocketAddr, admission: Admission, ctx: Arc<NetCtx>)
+/// holding the connection's permit. `buffered`: `io` holds written bytes until flushed (TLS).
+async fn serve<S>(io: S, buffered: bool, peer: SocketAddr, admission: Admission, ctx: Arc<NetCtx>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -190,7 +192,7 @@ where
         return;
     };
     match fut.await {
-        Ok(ws) => session::run(ws, ctx, permit, token, protocol).await,
+        Ok(ws) => session::run(ws, buffered, ctx, permit, token, protocol).await,
         Err(e) => tracing::debug!(error = %e, "upgrade failed"),
     }
 }

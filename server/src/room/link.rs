@@ -17,6 +17,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 
 use tickstream_shared::codec::encode_server;
 use tickstream_shared::{EntityId, ErrorMsg, GameEvent, Input, ServerMsg};
@@ -59,6 +60,16 @@ struct Outbox {
     update: Option<Published>,
     events: Vec<GameEvent>,
     close: Option<(u16, String)>,
+    /// The writer's waker while it waits for a job (registered under this lock after it
+    /// found none, so no job can slip in between): whoever gives it one wakes it, once.
+    writer: Option<Waker>,
+}
+
+impl Outbox {
+    /// The waiting writer's waker, if it waits: to be woken once the lock is released.
+    fn wake_writer(&mut self) -> Option<Waker> {
+        self.writer.take()
+    }
 }
 
 /// What the writer should do next.
@@ -83,8 +94,6 @@ pub struct ClientLink {
     /// The newest input and the view time it came with (protocol v5).
     input: Mutex<Option<(Input, Option<ViewTime>)>>,
     outbox: Mutex<Outbox>,
-    /// Wakes the writer; a permit is stored if it is not waiting, so no wake-up is lost.
-    wake: Notify,
     /// Wakes the session supervisor when the connection must end.
     kill: Notify,
     /// Wakes a reader waiting for room in the control queue (the writer took a frame).
@@ -122,7 +131,6 @@ impl ClientLink {
             protocol,
             input: Mutex::new(None),
             outbox: Mutex::new(Outbox::default()),
-            wake: Notify::new(),
             kill: Notify::new(),
             space: Notify::new(),
             gone: AtomicBool::new(false),
@@ -214,8 +222,11 @@ impl ClientLink {
             return Err(Some(out));
         }
         ob.control.push_back(out);
+        let writer = ob.wake_writer();
         drop(ob);
-        self.wake.notify_one();
+        if let Some(w) = writer {
+            w.wake();
+        }
         Ok(())
     }
 
@@ -228,8 +239,11 @@ impl ClientLink {
             return false;
         }
         let fresh = ob.update.replace(update).is_none();
+        let writer = ob.wake_writer();
         drop(ob);
-        self.wake.notify_one();
+        if let Some(w) = writer {
+            w.wake();
+        }
         fresh
     }
 
@@ -245,12 +259,6 @@ impl ClientLink {
         }
         ob.events.extend_from_slice(events);
         true
-    }
-
-    /// Moves the waiting events into `out` (writer side, while building an update).
-    pub fn take_events(&self, out: &mut Vec<GameEvent>) {
-        let mut ob = self.outbox();
-        out.append(&mut ob.events);
     }
 
     /// Asks the writer to send a `ServerMsg::Error` with this code and reason, then a close
@@ -281,8 +289,11 @@ impl ClientLink {
             ob.control.push_back(Outgoing::Message(error));
         }
         ob.close = Some((code, reason.to_owned()));
+        let writer = ob.wake_writer();
         drop(ob);
-        self.wake.notify_one();
+        if let Some(w) = writer {
+            w.wake();
+        }
         self.kill.notify_one();
         self.space.notify_waiters();
     }
@@ -293,15 +304,44 @@ impl ClientLink {
         self.outbox().close.as_ref().map(|(c, _)| *c)
     }
 
-    /// The writer's next job, or `None` when there is nothing to write.
-    pub fn next_job(&self) -> Option<WriterJob> {
-        let mut ob = self.outbox();
+    /// The writer's next job, or `None` when there is nothing to write. An update job moves
+    /// the events waiting for it into `events`.
+    pub fn next_job(&self, events: &mut Vec<GameEvent>) -> Option<WriterJob> {
+        let job = Self::job(&mut self.outbox(), events);
+        self.took(job.as_ref());
+        job
+    }
+
+    /// The writer's next job, waiting for one: one lock per job, and none between a job and
+    /// the wait for the next (a tick's update costs the room one lock and one wake-up, and
+    /// the writer one lock to take it and one to find nothing more).
+    pub async fn next_job_waiting(&self, events: &mut Vec<GameEvent>) -> WriterJob {
+        std::future::poll_fn(|cx| {
+            let mut ob = self.outbox();
+            match Self::job(&mut ob, events) {
+                Some(job) => {
+                    drop(ob);
+                    self.took(Some(&job));
+                    Poll::Ready(job)
+                }
+                None => {
+                    match &mut ob.writer {
+                        Some(w) if w.will_wake(cx.waker()) => {}
+                        slot => *slot = Some(cx.waker().clone()),
+                    }
+                    Poll::Pending
+                }
+            }
+        })
+        .await
+    }
+
+    fn job(ob: &mut Outbox, events: &mut Vec<GameEvent>) -> Option<WriterJob> {
         if let Some(c) = ob.control.pop_front() {
-            drop(ob);
-            self.space.notify_waiters();
             return Some(WriterJob::Control(c));
         }
         if let Some(u) = ob.update.take() {
+            events.append(&mut ob.events);
             return Some(WriterJob::Update(u));
         }
         ob.close
@@ -309,9 +349,12 @@ impl ClientLink {
             .map(|(code, reason)| WriterJob::Close(*code, reason.clone()))
     }
 
-    /// Waits until the writer may have something to do.
-    pub async fn writer_wait(&self) {
-        self.wake.notified().await;
+    /// After the writer took `job`: a control frame leaves room in the queue for a reader
+    /// waiting to push one.
+    fn took(&self, job: Option<&WriterJob>) {
+        if matches!(job, Some(WriterJob::Control(_))) {
+            self.space.notify_waiters();
+        }
     }
 
     /// Waits until the connection must end (after [`ClientLink::close_with`]).
@@ -366,11 +409,14 @@ mod tests {
             !link.publish(published(2)),
             "the second replaces the first: behind"
         );
-        match link.next_job() {
+        match link.next_job(&mut Vec::new()) {
             Some(WriterJob::Update(p)) => assert_eq!(p.frame.snap.tick, Tick(2), "newest wins"),
             other => panic!("expected an update job, got {other:?}"),
         }
-        assert!(link.next_job().is_none(), "nothing else waits");
+        assert!(
+            link.next_job(&mut Vec::new()).is_none(),
+            "nothing else waits"
+        );
         assert!(
             link.publish(published(3)),
             "taken: the next one is fresh again"
@@ -392,7 +438,7 @@ mod tests {
             "the queue is full"
         );
         assert!(
-            matches!(link.next_job(), Some(WriterJob::Control(_))),
+            matches!(link.next_job(&mut Vec::new()), Some(WriterJob::Control(_))),
             "control first"
         );
     }
@@ -411,10 +457,15 @@ mod tests {
         assert!(!link.push_events(&[ev(3), ev(4)], 3), "four do not");
         assert!(link.push_events(&[ev(3)], 3), "three fit");
         let mut out = Vec::new();
-        link.take_events(&mut out);
+        link.publish(published(1));
+        assert!(
+            matches!(link.next_job(&mut out), Some(WriterJob::Update(_))),
+            "the events ride with the update"
+        );
         let seqs: Vec<u32> = out.iter().map(|e| e.seq).collect();
         assert_eq!(seqs, vec![1, 2, 3], "in order, none lost");
-        link.take_events(&mut out);
+        link.publish(published(2));
+        link.next_job(&mut out);
         assert_eq!(out.len(), 3, "taken once");
     }
 
@@ -425,11 +476,14 @@ mod tests {
         link.publish(published(1));
         link.close_with(4000, "too slow", Some(vec![9]));
         assert!(
-            matches!(link.next_job(), Some(WriterJob::Control(Outgoing::Message(m))) if m == vec![9]),
+            matches!(link.next_job(&mut Vec::new()), Some(WriterJob::Control(Outgoing::Message(m))) if m == vec![9]),
             "error first"
         );
         assert!(
-            matches!(link.next_job(), Some(WriterJob::Close(4000, _))),
+            matches!(
+                link.next_job(&mut Vec::new()),
+                Some(WriterJob::Close(4000, _))
+            ),
             "then the close"
         );
         assert_eq!(link.closing_code(), Some(4000), "the code is kept");

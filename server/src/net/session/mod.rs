@@ -46,6 +46,7 @@ const ABNORMAL: u16 = 1006;
 /// Runs one WebSocket session to its end.
 pub(crate) async fn run<S>(
     ws: WebSocket<S>,
+    buffered: bool,
     ctx: Arc<NetCtx>,
     permit: ConnPermit,
     token: Option<String>,
@@ -74,7 +75,7 @@ pub(crate) async fn run<S>(
     });
     metrics::gauge!(m::CONNECTIONS).increment(1.0);
     tracing::debug!(conn = conn_id, "session opened");
-    let mut writer = tokio::spawn(writer::write_loop(wr, Arc::clone(&link)));
+    let mut writer = tokio::spawn(writer::write_loop(wr, buffered, Arc::clone(&link)));
     let s = &ctx.server;
     let opened = Instant::now();
     let limits = Limits {

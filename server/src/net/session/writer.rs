@@ -11,9 +11,11 @@ use crate::room::link::WriterJob;
 use crate::room::{ClientLink, Outgoing};
 use crate::sync::ClientSync;
 
-/// Writes until the close frame is sent (`Ok(true)`) or the connection fails.
+/// Writes until the close frame is sent (`Ok(true)`) or the connection fails. `buffered`:
+/// the stream keeps written bytes until flushed (TLS), so it is flushed before each wait.
 pub(super) async fn write_loop<W>(
     mut wr: WebSocketWrite<W>,
+    buffered: bool,
     link: Arc<ClientLink>,
 ) -> Result<bool, WebSocketError>
 where
@@ -29,19 +31,23 @@ where
     let mut sent = m::Tally::new(m::BYTES_SENT, m::MESSAGES_SENT);
     let mut sizes = m::SizeTally::new(&m::UPDATE_SIZES);
     loop {
-        let Some(job) = link.next_job() else {
-            if unflushed {
-                wr.flush().await?;
-                unflushed = false;
-            }
-            link.writer_wait().await;
-            continue;
+        events.clear();
+        // Buffered bytes (TLS) go out before the writer waits; on a plain socket the next job
+        // is taken (or waited for) under one lock.
+        let job = match unflushed {
+            true => match link.next_job(&mut events) {
+                Some(job) => job,
+                None => {
+                    wr.flush().await?;
+                    unflushed = false;
+                    continue;
+                }
+            },
+            false => link.next_job_waiting(&mut events).await,
         };
         match job {
             WriterJob::Update(p) => {
                 buf.clear();
-                events.clear();
-                link.take_events(&mut events);
                 sync.set_spectator(link.is_spectator());
                 if let Err(e) = sync.build_frame(&p.frame, p.entity, p.ack_seq, &events, &mut buf) {
                     tracing::error!(conn = link.conn_id, error = %e, "cannot encode update");
@@ -73,7 +79,7 @@ where
                 return Ok(true);
             }
         }
-        unflushed = true;
+        unflushed = buffered;
     }
 }
 
