@@ -204,7 +204,7 @@ pub fn diff3_into_packed(
     );
 }
 
-/// The snapshots a client's view moves between when both list the same entities (the same
+/// The snapshots a client's view moves between when they list the same entities (the same
 /// ids and kinds at the same indices), for [`diff3_into_aligned`].
 #[derive(Debug, Clone, Copy)]
 pub struct Aligned<'a> {
@@ -213,6 +213,9 @@ pub struct Aligned<'a> {
     pub base: &'a [EntityState],
     /// `base_pos[i]` is `base[i]`'s position.
     pub base_pos: &'a [[u32; 2]],
+    /// The positions in the snapshot the client was sent the update before the base, of the
+    /// same layout; `None` when the base was its first update.
+    pub pre_pos: Option<&'a [[u32; 2]]>,
     /// The new snapshot's entities.
     pub cur: &'a [EntityState],
     /// `cur_pos[i]` is `cur[i]`'s position.
@@ -222,26 +225,28 @@ pub struct Aligned<'a> {
     pub fields_changed: Option<&'a [u64]>,
 }
 
-/// What the client holds for [`diff3_into_aligned`]: the view it was last sent, as ascending
-/// indices, with the position it holds for each entity one update before it (as in
-/// [`diff3_into_packed`]).
+/// What the client holds for [`diff3_into_aligned`]: the view it was last sent and which of
+/// its entities that update spawned, both as ascending indices.
 #[derive(Debug, Clone, Copy)]
 pub struct Held<'a> {
     /// Ascending indices into the base snapshot.
     pub view: &'a [u32],
-    /// `prev[i]`: the position the client holds for `view[i]` one update before the base.
-    pub prev: &'a [[u32; 2]],
+    /// The entities of `view` that the base update spawned: they stand still in the
+    /// prediction; every other one moved from its position in the update before.
+    pub spawned: &'a [u32],
 }
 
-/// [`diff3_into_packed`] when the base snapshot and the new one have the same layout (the
-/// same ids and kinds at the same indices), so that the merge compares indices alone and
-/// the positions come from packed arrays: the entities themselves are read only for spawns,
-/// despawns' ids and changed fields. The result is exactly [`diff3_into_packed`]'s. Sets
-/// `next_prev` to [`Held`]'s `prev` for `found`, for the next update.
+/// [`diff3_into_packed`] when the snapshots a client's prediction spans (the one before its
+/// base, the base and the new one) have one layout (the same ids and kinds at the same
+/// indices): the merge compares indices alone, and positions come from the snapshots' packed
+/// arrays, which every client of the tick reads (so they stay in the cache), instead of
+/// positions each client keeps; the entities themselves are read only for spawns, despawns'
+/// ids and changed fields. The result is exactly [`diff3_into_packed`]'s. Sets
+/// `next_spawned` to the indices this update spawns, the next update's [`Held::spawned`].
 ///
 /// # Panics
 ///
-/// If an index is out of bounds or `held`'s arrays differ in length (the caller's invariant).
+/// If an index is out of bounds (the caller's invariant).
 #[allow(clippy::too_many_arguments)]
 pub fn diff3_into_aligned(
     snaps: Aligned<'_>,
@@ -250,18 +255,12 @@ pub fn diff3_into_aligned(
     ticks_since: u32,
     last_gap: u32,
     out: &mut Delta3,
-    next_prev: &mut Vec<[u32; 2]>,
+    next_spawned: &mut Vec<u32>,
 ) {
-    assert_eq!(
-        held.prev.len(),
-        held.view.len(),
-        "one previous position per held entity"
-    );
     out.clear();
     out.motion.moves.reserve(held.view.len());
-    next_prev.clear();
-    next_prev.reserve(found.len());
-    let io = (out, next_prev);
+    next_spawned.clear();
+    let io = (out, next_spawned);
     if ticks_since.min(MAX_PREDICT_TICKS) == last_gap {
         aligned_merge::<true>(snaps, held, found, ticks_since, last_gap, io);
     } else {
@@ -277,7 +276,7 @@ fn aligned_merge<const STEADY: bool>(
     found: &[u32],
     k: u32,
     g: u32,
-    (out, next_prev): (&mut Delta3, &mut Vec<[u32; 2]>),
+    (out, next_spawned): (&mut Delta3, &mut Vec<u32>),
 ) {
     let predict = |cur: u32, prev: u32| {
         if STEADY {
@@ -286,15 +285,20 @@ fn aligned_merge<const STEADY: bool>(
             predict(cur, prev, k, g)
         }
     };
+    let pre_pos = s.pre_pos.unwrap_or(s.base_pos);
     let (nb, nc) = (held.view.len(), found.len());
-    let (mut i, mut j) = (0, 0);
+    let (mut i, mut j, mut sp) = (0, 0, 0);
     let mut count = 0u32;
     while i < nb && j < nc {
         let (b, c) = (held.view[i], found[j]);
         if b == c {
+            while sp < held.spawned.len() && held.spawned[sp] < c {
+                sp += 1;
+            }
+            let fresh = sp < held.spawned.len() && held.spawned[sp] == c;
             let c = c as usize;
             let [bx, by] = s.base_pos[c];
-            let [px, py] = held.prev[i];
+            let [px, py] = if fresh { [bx, by] } else { pre_pos[c] };
             let [cx, cy] = s.cur_pos[c];
             let rx = i64::from(cx) - i64::from(predict(bx, px));
             let ry = i64::from(cy) - i64::from(predict(by, py));
@@ -314,7 +318,6 @@ fn aligned_merge<const STEADY: bool>(
                 out.field_changes
                     .push(field_delta(cs.id, &bs.fields, &cs.fields));
             }
-            next_prev.push([bx, by]);
             count += 1;
             i += 1;
             j += 1;
@@ -322,7 +325,8 @@ fn aligned_merge<const STEADY: bool>(
             out.despawns.push(s.cur[b as usize].id);
             i += 1;
         } else {
-            spawn(&s, c, out, next_prev);
+            out.spawns.push(s.cur[c as usize]);
+            next_spawned.push(c);
             j += 1;
         }
     }
@@ -330,19 +334,11 @@ fn aligned_merge<const STEADY: bool>(
         out.despawns.push(s.cur[b as usize].id);
     }
     for &c in &found[j..] {
-        spawn(&s, c, out, next_prev);
+        out.spawns.push(s.cur[c as usize]);
+        next_spawned.push(c);
     }
     out.motion.held = count;
     out.motion.sparse = sparse_is_smaller(&out.motion);
-}
-
-/// Entity `c` of `s.cur` enters the view: its whole state, and it stands still in the
-/// prediction of the next update.
-#[inline(always)]
-fn spawn(s: &Aligned<'_>, c: u32, out: &mut Delta3, next_prev: &mut Vec<[u32; 2]>) {
-    let cs = s.cur[c as usize];
-    out.spawns.push(cs);
-    next_prev.push([cs.x, cs.y]);
 }
 
 /// The previous position of `base`'s entities looked up in the view `pre` (ascending ids):

@@ -197,30 +197,37 @@ proptest! {
     fn v3_aligned_snapshots_give_the_same_deltas(
         world in aligned_world(), gaps in prop::collection::vec(1u32..4, 4), bitmap in any::<bool>(),
     ) {
-        // Snapshots with one layout: the index merge over packed positions must give the
-        // deltas of the general merge, byte for byte, with and without the fields bitmap.
+        // Snapshots with one layout: the index merge over the snapshots' packed positions must
+        // give the deltas of the general merge, byte for byte, with and without the fields
+        // bitmap, knowing of the client only its view and what its last update spawned.
         let (ticks, views) = world;
+        let pos = |v: &[EntityState]| v.iter().map(|e| [e.x, e.y]).collect::<Vec<[u32; 2]>>();
         let (mut expected, mut aligned) = (Delta3::default(), Delta3::default());
         let (mut prev, mut next_prev) = (Vec::new(), Vec::new());
-        let (mut held_prev, mut next_prev2) = (Vec::new(), Vec::new());
+        let (mut spawned, mut next_spawned) = (Vec::new(), Vec::new());
         let mut last_gap = 0;
         for t in 1..ticks.len() {
             let (base, cur) = (&ticks[t - 1], &ticks[t]);
             let (base_view, cur_view) = (&views[t - 1], &views[t]);
             let k = gaps[t - 1];
             diff3_into_packed(&prev, (base, base_view), (cur, cur_view), k, last_gap, &mut expected, &mut next_prev);
-            let pos = |v: &[EntityState]| v.iter().map(|e| [e.x, e.y]).collect::<Vec<[u32; 2]>>();
-            let (base_pos, cur_pos) = (pos(base), pos(cur));
             let bits: Vec<u64> = (0..cur.len().div_ceil(64))
                 .map(|w| (0..64).filter(|b| w * 64 + b < cur.len() && base[w * 64 + b].fields != cur[w * 64 + b].fields).fold(0, |a, b| a | 1 << b))
                 .collect();
-            let snaps = Aligned { base, base_pos: &base_pos, cur, cur_pos: &cur_pos, fields_changed: bitmap.then_some(&bits[..]) };
-            let held = Held { view: base_view, prev: &held_prev };
-            diff3_into_aligned(snaps, held, cur_view, k, last_gap, &mut aligned, &mut next_prev2);
+            let pre_pos = (t >= 2).then(|| pos(&ticks[t - 2]));
+            let (base_pos, cur_pos) = (pos(base), pos(cur));
+            let snaps = Aligned {
+                base, base_pos: &base_pos, pre_pos: pre_pos.as_deref(), cur, cur_pos: &cur_pos,
+                fields_changed: bitmap.then_some(&bits[..]),
+            };
+            let held = Held { view: base_view, spawned: &spawned };
+            diff3_into_aligned(snaps, held, cur_view, k, last_gap, &mut aligned, &mut next_spawned);
             prop_assert_eq!(&aligned, &expected);
-            prop_assert_eq!(&next_prev2, &next_prev);
+            let ids: Vec<EntityId> = next_spawned.iter().map(|&i| cur[i as usize].id).collect();
+            let spawn_ids: Vec<EntityId> = expected.spawns.iter().map(|e| e.id).collect();
+            prop_assert_eq!(ids, spawn_ids);
             std::mem::swap(&mut prev, &mut next_prev);
-            std::mem::swap(&mut held_prev, &mut next_prev2);
+            std::mem::swap(&mut spawned, &mut next_spawned);
             last_gap = k;
         }
     }

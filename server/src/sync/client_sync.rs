@@ -8,7 +8,9 @@ use std::sync::{Arc, OnceLock};
 
 use tickstream_shared::codec::CodecError;
 use tickstream_shared::delta::{diff_into, diff_into_indexed};
-use tickstream_shared::delta3::{Aligned, Held, diff3_into, diff3_into_aligned, diff3_into_packed};
+use tickstream_shared::delta3::{
+    Aligned, Held, diff3_into, diff3_into_aligned, diff3_into_indexed,
+};
 use tickstream_shared::{Delta, Delta3, EntityId, EntityState, GameEvent, Tick};
 
 use super::budget::{Budget, BudgetDelta, BudgetInput};
@@ -143,6 +145,20 @@ fn entities(s: &Option<Arc<Snapshot>>) -> &[EntityState] {
     s.as_deref().map_or(&[][..], |s| &s.entities[..])
 }
 
+/// Sets `out` to the indices (into `snap`, ascending) of the entities `delta` spawns, which
+/// are among `view` (the new view, ascending).
+fn spawned_indices(delta: &Delta3, snap: &Snapshot, view: &[u32], out: &mut Vec<u32>) {
+    out.clear();
+    let mut spawns = delta.spawns.iter().map(|e| e.id).peekable();
+    for &i in view {
+        let Some(&next) = spawns.peek() else { break };
+        if snap.entities[i as usize].id == next {
+            out.push(i);
+            spawns.next();
+        }
+    }
+}
+
 /// One client's baseline: exactly what it holds, because WebSocket runs over TCP and every
 /// frame the writer writes reaches the client in order (or the connection dies).
 #[derive(Debug, Default, Clone)]
@@ -151,23 +167,26 @@ pub struct ClientSync {
     protocol: u16,
     /// The snapshot this client was last sent (`None` before the first frame).
     base: Option<Arc<Snapshot>>,
-    /// v3 without a view radius: the snapshot this client was sent before `base`: with
-    /// `base`, what the client's prediction extrapolates from (and which shared body fits).
+    /// v3: the snapshot this client was sent before `base`: with `base`, what the client's
+    /// prediction extrapolates from (and which shared body fits).
     pre: Option<Arc<Snapshot>>,
     /// v3: the tick of the frame before `base`.
     pre_tick: Option<Tick>,
     /// With a view radius: the view this client was last sent, as ascending indices into
     /// `base` (four bytes per entity; `base` keeps the entities themselves alive).
     last_view: Vec<u32>,
-    /// v3 with a view radius: `last_prev[i]` is the position the client holds for the
-    /// entity `last_view[i]` one update before `base` (its `base` position if `base` spawned
-    /// it), exactly as its replica keeps it: the prediction reads these 8 bytes per entity in
-    /// order instead of looking each entity up in the snapshot before `base`.
-    last_prev: Vec<[u32; 2]>,
-    /// Scratch: the same for `found`; rotated with `last_prev` after each frame.
-    next_prev: Vec<[u32; 2]>,
+    /// v3 with a view radius: the view this client was sent in the update before `base`
+    /// (into `pre`): the client's previous position of an entity is its position in `pre`
+    /// when it was in this view, its `base` one otherwise.
+    pre_view: Vec<u32>,
+    /// v3 with a view radius: the entities of `last_view` that the update of `base` spawned
+    /// (ascending indices), so that an update whose snapshots share one layout needs no
+    /// other per-entity state of this client's than `last_view`.
+    spawned: Vec<u32>,
+    /// Scratch: the same for the update being built; rotated with `spawned`.
+    next_spawned: Vec<u32>,
     /// Scratch: the next view, as ascending indices into the new snapshot; rotated with
-    /// `last_view` after each frame.
+    /// `last_view` and `pre_view` after each frame.
     found: Vec<u32>,
     /// Scratch: the grid query's bitmap of hits (all zero between queries).
     marks: Vec<u64>,
@@ -343,11 +362,9 @@ impl ClientSync {
                 .step_by(step)
                 .fold(0, |a, &x| a.wrapping_add(word(x)))
         }
-        let first = |p: [u32; 2]| p[0];
         lines(&self.last_view, |i| i)
-            ^ lines(&self.last_prev, first)
             ^ lines(&self.found, |i| i)
-            ^ lines(&self.next_prev, first)
+            ^ lines(&self.spawned, |i| i)
             ^ lines(&self.marks, |w| w as u32)
     }
 
@@ -408,42 +425,51 @@ impl ClientSync {
             Some(grid) => {
                 std::hint::black_box(self.warm());
                 let checksum = self.query(frame, grid, own);
-                match self.base.as_deref().filter(|b| b.layout == snap.layout) {
-                    // The same entities at the same indices (no one joined or left since the
-                    // client's last update): merge indices over packed positions.
+                let (base, pre) = (self.base.as_deref(), self.pre.as_deref());
+                let aligned = base.filter(|b| {
+                    b.layout == snap.layout && pre.is_none_or(|p| p.layout == b.layout)
+                });
+                match aligned {
+                    // The same entities at the same indices in every snapshot the prediction
+                    // spans (no one joined or left): merge indices over packed positions.
                     Some(base) => diff3_into_aligned(
                         Aligned {
                             base: &base.entities,
                             base_pos: &base.pos,
+                            pre_pos: pre.map(|p| &p.pos[..]),
                             cur: &snap.entities,
                             cur_pos: &snap.pos,
                             fields_changed: snap.fields_changed_since(base.tick),
                         },
                         Held {
                             view: &self.last_view,
-                            prev: &self.last_prev,
+                            spawned: &self.spawned,
                         },
                         &self.found,
                         tick_gap,
                         last_gap,
                         &mut self.delta3,
-                        &mut self.next_prev,
+                        &mut self.next_spawned,
                     ),
-                    None => diff3_into_packed(
-                        &self.last_prev,
-                        (entities(&self.base), &self.last_view),
-                        (&snap.entities, &self.found),
-                        tick_gap,
-                        last_gap,
-                        &mut self.delta3,
-                        &mut self.next_prev,
-                    ),
+                    None => {
+                        diff3_into_indexed(
+                            (entities(&self.pre), &self.pre_view),
+                            (entities(&self.base), &self.last_view),
+                            (&snap.entities, &self.found),
+                            tick_gap,
+                            last_gap,
+                            &mut self.delta3,
+                        );
+                        spawned_indices(&self.delta3, snap, &self.found, &mut self.next_spawned);
+                    }
                 }
                 encode_header3(tick_gap, ack_delta, checksum, out)?;
                 encode_body3(&self.delta3, out)?;
+                // pre_view <- last_view <- found; the oldest view is the next scratch.
+                std::mem::swap(&mut self.pre_view, &mut self.last_view);
                 std::mem::swap(&mut self.last_view, &mut self.found);
-                std::mem::swap(&mut self.last_prev, &mut self.next_prev);
-                self.base = Some(Arc::clone(snap));
+                std::mem::swap(&mut self.spawned, &mut self.next_spawned);
+                self.pre = self.base.replace(Arc::clone(snap));
             }
         }
         encode_events(events, out)?;
