@@ -18,9 +18,6 @@ use super::frame::{encode_body, encode_body3, encode_events, encode_header, enco
 use super::interest::Grid;
 use super::snapshot::Snapshot;
 
-/// Scratch entries a broadcast client keeps between frames; more is released after use.
-const SCRATCH_KEEP: usize = 256;
-
 /// What the room publishes once per tick for all its clients.
 #[derive(Debug)]
 pub struct TickFrame {
@@ -159,6 +156,23 @@ fn spawned_indices(delta: &Delta3, snap: &Snapshot, view: &[u32], out: &mut Vec<
     }
 }
 
+/// What building a frame needs only while it builds: one per thread (the writers of a
+/// worker thread build one frame at a time), so that it stays in the cache from one client
+/// to the next instead of being each client's own cold memory.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// The grid query's bitmap of hits (all zero between queries).
+    marks: Vec<u64>,
+    /// The delta for clients that cannot use a shared body.
+    delta: Delta,
+    /// The same for v3.
+    delta3: Delta3,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
 /// One client's baseline: exactly what it holds, because WebSocket runs over TCP and every
 /// frame the writer writes reaches the client in order (or the connection dies).
 #[derive(Debug, Default, Clone)]
@@ -188,12 +202,6 @@ pub struct ClientSync {
     /// Scratch: the next view, as ascending indices into the new snapshot; rotated with
     /// `last_view` and `pre_view` after each frame.
     found: Vec<u32>,
-    /// Scratch: the grid query's bitmap of hits (all zero between queries).
-    marks: Vec<u64>,
-    /// Scratch: the delta for clients that cannot use a shared body.
-    delta: Delta,
-    /// Scratch: the same for v3.
-    delta3: Delta3,
     /// v3: the `ack_seq` of the last frame, which the next one counts from.
     last_ack: u32,
     /// With a bandwidth budget: what the client holds, the priorities and the tokens.
@@ -251,11 +259,24 @@ impl ClientSync {
         events: &[GameEvent],
         out: &mut Vec<u8>,
     ) -> Result<(), CodecError> {
+        SCRATCH.with_borrow_mut(|s| self.build_frame_in(s, frame, own, ack_seq, events, out))
+    }
+
+    /// [`ClientSync::build_frame`] with this thread's scratch.
+    fn build_frame_in(
+        &mut self,
+        s: &mut Scratch,
+        frame: &TickFrame,
+        own: EntityId,
+        ack_seq: u32,
+        events: &[GameEvent],
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
         if frame.budget_bits_per_tick > 0 {
-            return self.build_frame_budgeted(frame, own, ack_seq, events, out);
+            return self.build_frame_budgeted(s, frame, own, ack_seq, events, out);
         }
         if self.protocol >= 3 {
-            return self.build_frame3(frame, own, ack_seq, events, out);
+            return self.build_frame3(s, frame, own, ack_seq, events, out);
         }
         let snap = &frame.snap;
         match &frame.grid {
@@ -265,29 +286,25 @@ impl ClientSync {
                     out.extend_from_slice(body);
                 } else {
                     let base = self.base.as_deref().map_or(&[][..], |b| &b.entities[..]);
-                    diff_into(base, &snap.entities, &mut self.delta);
-                    encode_body(&self.delta, out)?;
+                    diff_into(base, &snap.entities, &mut s.delta);
                     // A broadcast client builds its own delta only for its first frame
                     // (every entity spawned) or after falling behind; from then on it
-                    // copies the shared body. Keeping a whole world's worth of scratch
-                    // per client would cost more memory than everything else it holds.
-                    if self.delta.spawns.capacity() > SCRATCH_KEEP {
-                        self.delta = Delta::default();
-                    }
+                    // copies the shared body. The scratch is the thread's, not the client's.
+                    encode_body(&s.delta, out)?;
                 }
             }
             Some(grid) => {
-                let checksum = self.query(frame, grid, own);
+                let checksum = self.query(&mut s.marks, frame, grid, own);
                 let base = self.base.as_deref().map_or(&[][..], |b| &b.entities[..]);
                 diff_into_indexed(
                     base,
                     &self.last_view,
                     &snap.entities,
                     &self.found,
-                    &mut self.delta,
+                    &mut s.delta,
                 );
                 encode_header(snap.tick, ack_seq, checksum, out)?;
-                encode_body(&self.delta, out)?;
+                encode_body(&s.delta, out)?;
                 std::mem::swap(&mut self.last_view, &mut self.found);
             }
         }
@@ -300,6 +317,7 @@ impl ClientSync {
     /// priority ([`Budget`]), and its checksum covers exactly what the client then holds.
     fn build_frame_budgeted(
         &mut self,
+        s: &mut Scratch,
         frame: &TickFrame,
         own: EntityId,
         ack_seq: u32,
@@ -319,7 +337,7 @@ impl ClientSync {
             bits_per_tick: frame.budget_bits_per_tick,
         };
         if let Some(grid) = &frame.grid {
-            self.query(frame, grid, own);
+            self.query(&mut s.marks, frame, grid, own);
         }
         let budget = self.budget.get_or_insert_with(Box::default);
         let (checksum, delta) = match &frame.grid {
@@ -362,18 +380,21 @@ impl ClientSync {
                 .step_by(step)
                 .fold(0, |a, &x| a.wrapping_add(word(x)))
         }
-        lines(&self.last_view, |i| i)
-            ^ lines(&self.found, |i| i)
-            ^ lines(&self.spawned, |i| i)
-            ^ lines(&self.marks, |w| w as u32)
+        lines(&self.last_view, |i| i) ^ lines(&self.found, |i| i) ^ lines(&self.spawned, |i| i)
     }
 
     /// Sets `found` to this client's view in `frame` and returns its checksum.
-    fn query(&mut self, frame: &TickFrame, grid: &Grid, own: EntityId) -> u32 {
+    fn query(
+        &mut self,
+        marks: &mut Vec<u64>,
+        frame: &TickFrame,
+        grid: &Grid,
+        own: EntityId,
+    ) -> u32 {
         let snap = &frame.snap;
         self.found.clear();
         if let Some(center) = snap.get(own) {
-            grid.query(&snap.entities, center, &mut self.found, &mut self.marks);
+            grid.query(&snap.entities, center, &mut self.found, marks);
         } else if self.spectator {
             // Views are u32 indices throughout, as the grid gives them.
             let n = u32::try_from(snap.entities.len()).unwrap_or(u32::MAX);
@@ -388,6 +409,7 @@ impl ClientSync {
     /// client predicts from the last two frames it was sent.
     fn build_frame3(
         &mut self,
+        s: &mut Scratch,
         frame: &TickFrame,
         own: EntityId,
         ack_seq: u32,
@@ -413,18 +435,15 @@ impl ClientSync {
                         &snap.entities,
                         tick_gap,
                         last_gap,
-                        &mut self.delta3,
+                        &mut s.delta3,
                     );
-                    encode_body3(&self.delta3, out)?;
-                    if self.delta3.spawns.capacity() > SCRATCH_KEEP {
-                        self.delta3 = Delta3::default();
-                    }
+                    encode_body3(&s.delta3, out)?;
                 }
                 self.pre = self.base.replace(Arc::clone(snap));
             }
             Some(grid) => {
                 std::hint::black_box(self.warm());
-                let checksum = self.query(frame, grid, own);
+                let checksum = self.query(&mut s.marks, frame, grid, own);
                 let (base, pre) = (self.base.as_deref(), self.pre.as_deref());
                 let aligned = base.filter(|b| {
                     b.layout == snap.layout && pre.is_none_or(|p| p.layout == b.layout)
@@ -448,7 +467,7 @@ impl ClientSync {
                         &self.found,
                         tick_gap,
                         last_gap,
-                        &mut self.delta3,
+                        &mut s.delta3,
                         &mut self.next_spawned,
                     ),
                     None => {
@@ -458,13 +477,13 @@ impl ClientSync {
                             (&snap.entities, &self.found),
                             tick_gap,
                             last_gap,
-                            &mut self.delta3,
+                            &mut s.delta3,
                         );
-                        spawned_indices(&self.delta3, snap, &self.found, &mut self.next_spawned);
+                        spawned_indices(&s.delta3, snap, &self.found, &mut self.next_spawned);
                     }
                 }
                 encode_header3(tick_gap, ack_delta, checksum, out)?;
-                encode_body3(&self.delta3, out)?;
+                encode_body3(&s.delta3, out)?;
                 // pre_view <- last_view <- found; the oldest view is the next scratch.
                 std::mem::swap(&mut self.pre_view, &mut self.last_view);
                 std::mem::swap(&mut self.last_view, &mut self.found);
