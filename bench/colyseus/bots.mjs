@@ -130,8 +130,10 @@ async function check() {
       res.server_vs_client.push({ bot: b.i, server_in_radius: s && s.inRadius, server_view: s && s.viewSize, client_holds: b.room.state.entities.size });
     }
     res.server_vs_client_mismatches = res.server_vs_client.filter((r) => r.server_in_radius !== r.client_holds).length;
-    const n = NPC_COUNT + M;
-    res.expected_mean_roughly = +(n * Math.PI * RADIUS * RADIUS / 1e6).toFixed(1) + " (uniform density, before edge losses)";
+    // Expected count for uniformly placed entities and viewer in the 1000 x 1000 arena: the
+    // mean area of a radius-r disc clipped to the square is pi r^2 - (8/3) r^3 (unit square).
+    const n = NPC_COUNT + M, r = RADIUS / 1000;
+    res.expected_mean_uniform = +(n * (Math.PI * r * r - (8 / 3) * r * r * r)).toFixed(1);
   }
   return res;
 }

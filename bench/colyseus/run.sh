@@ -36,7 +36,7 @@ SERVER_PID=""; BOTS_PID=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  exec 3<&- 2>/dev/null || true
+  exec 3<&- || true
   for p in $BOTS_PID $SERVER_PID; do kill -TERM "$p" 2>/dev/null || true; done
   for _ in $(seq 30); do
     local alive=0

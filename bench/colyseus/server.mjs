@@ -12,6 +12,7 @@
 // tick and patch counters (the bots use it to report the server's own tick rate) and, for that
 // client, how many entities are within the radius by brute force (for --check).
 
+import net from "node:net";
 import { Server, Room, matchMaker } from "@colyseus/core";
 import { WebSocketTransport } from "@colyseus/ws-transport";
 import { schema, t, StateView } from "@colyseus/schema";
@@ -228,6 +229,12 @@ class BenchRoom extends Room {
 }
 
 // ---- boot --------------------------------------------------------------------------------------
+// Colyseus' listen() does not reject when the port is taken (it logs and hangs), so probe first.
+await new Promise((resolve) => {
+  const probe = net.createServer();
+  probe.once("error", (e) => { console.error(`server: port ${PORT}: ${e.code || e.message}`); process.exit(1); });
+  probe.listen(PORT, "127.0.0.1", () => probe.close(resolve));
+});
 const server = new Server({ transport: new WebSocketTransport(), greet: false, gracefullyShutdown: false });
 server.define("bench", BenchRoom);
 await server.listen(PORT, "127.0.0.1");
