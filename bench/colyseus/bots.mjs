@@ -101,6 +101,14 @@ async function check() {
     variant: VARIANT, clients: M,
     entities_held: { mean: sizes.reduce((a, b) => a + b, 0) / sizes.length, min: Math.min(...sizes), max: Math.max(...sizes) },
   };
+  // Inputs reach the server: each client's own player, as decoded, should move ~5 units per
+  // tick (less when pushed against a wall) between two looks 0.5 s apart.
+  const pos = () => bots.map((b) => { const e = b.room.state.entities.get(b.room.sessionId); return e ? [e.x, e.y] : null; });
+  const p0 = pos();
+  await sleep(500);
+  const p1 = pos();
+  const moved = p0.map((a, i) => (a && p1[i] ? Math.hypot(p1[i][0] - a[0], p1[i][1] - a[1]) : 0));
+  res.own_player_moved_in_0_5s = { clients_moved: moved.filter((d) => d > 0).length, mean_units: +(moved.reduce((a, b) => a + b, 0) / M).toFixed(1), max_units: +Math.max(...moved).toFixed(1) };
   if (VARIANT === "A") {
     res.expected_all = NPC_COUNT + M;
     res.clients_holding_all = sizes.filter((s) => s === NPC_COUNT + M).length;

@@ -80,8 +80,11 @@ class BenchRoom extends Room {
     this.onMessage("input", (client, msg) => {
       const p = client.userData;
       if (!p || !msg) return;
+      // Normalised once per input, as Tickstream does (multiply by the reciprocal length).
       const dx = Number(msg.dx) || 0, dy = Number(msg.dy) || 0;
-      p.dx = dx; p.dy = dy; p.seq = msg.seq | 0;
+      const rcp = 1 / Math.hypot(dx, dy);
+      if (Number.isFinite(rcp) && rcp > 0) { p.dx = dx * rcp; p.dy = dy * rcp; } else { p.dx = 0; p.dy = 0; }
+      p.seq = msg.seq | 0;
     });
     // Answered right after the next patch, so that the reply describes the same tick as the
     // state the client holds when the reply arrives (same socket, after that patch).
@@ -168,11 +171,10 @@ class BenchRoom extends Room {
       n.ent.x = nx; n.ent.y = ny;
     }
     for (let i = 0; i < this.players.length; i++) {
-      const p = this.players[i];
-      const len = Math.hypot(p.dx, p.dy);
-      if (len > 0) {
-        p.x = Math.min(Math.max(p.x + (p.dx / len) * PLAYER_SPEED, 0), W);
-        p.y = Math.min(Math.max(p.y + (p.dy / len) * PLAYER_SPEED, 0), H);
+      const p = this.players[i]; // p.dx, p.dy: unit direction of the latest input, or 0, 0
+      if (p.dx !== 0 || p.dy !== 0) {
+        p.x = Math.min(Math.max(p.x + p.dx * PLAYER_SPEED, 0), W);
+        p.y = Math.min(Math.max(p.y + p.dy * PLAYER_SPEED, 0), H);
         p.ent.x = p.x; p.ent.y = p.y;
       }
     }
