@@ -75,7 +75,12 @@ pub(crate) async fn run<S>(
     });
     metrics::gauge!(m::CONNECTIONS).increment(1.0);
     tracing::debug!(conn = conn_id, "session opened");
-    let mut writer = tokio::spawn(writer::write_loop(wr, buffered, Arc::clone(&link)));
+    let mut writer = tokio::spawn(writer::write_loop(
+        wr,
+        write_half.clone(),
+        buffered,
+        Arc::clone(&link),
+    ));
     let s = &ctx.server;
     let opened = Instant::now();
     let limits = Limits {
