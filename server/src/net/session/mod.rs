@@ -23,9 +23,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use fastwebsockets::WebSocket;
+use fastwebsockets::{Role, WebSocket};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use tickstream_shared::close_code;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 
 use self::linger::{Reclaimable, linger};
 use self::protocol::{Limits, Liveness, Protocol, liveness};
@@ -43,16 +46,76 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// The close code recorded when the peer vanished without a close frame (RFC 6455 1006).
 const ABNORMAL: u16 = 1006;
 
-/// Runs one WebSocket session to its end.
-pub(crate) async fn run<S>(
-    ws: WebSocket<S>,
+/// Runs one WebSocket session to its end, on the connection the upgrade gave.
+///
+/// A plain TCP connection is taken out of hyper's upgrade wrapper and split into tokio's
+/// owned halves, which need no lock per read or write (what hyper read past the request is
+/// read first); a TLS one (`buffered`) is split with `tokio::io::split` around the wrapper.
+pub(crate) async fn run(
+    ws: WebSocket<TokioIo<Upgraded>>,
+    buffered: bool,
+    ctx: Arc<NetCtx>,
+    permit: ConnPermit,
+    token: Option<String>,
+    protocol: u16,
+) {
+    let io = ws.into_inner().into_inner();
+    if !buffered {
+        match io.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => {
+                let (r, w) = parts.io.into_inner().into_split();
+                let r = Prefixed::new(parts.read_buf, r);
+                return run_halves(r, w, buffered, ctx, permit, token, protocol).await;
+            }
+            Err(io) => {
+                let (r, w) = tokio::io::split(TokioIo::new(io));
+                return run_halves(r, w, buffered, ctx, permit, token, protocol).await;
+            }
+        }
+    }
+    let (r, w) = tokio::io::split(TokioIo::new(io));
+    run_halves(r, w, buffered, ctx, permit, token, protocol).await;
+}
+
+/// Bytes hyper read past the upgrade request, then the connection.
+struct Prefixed<R> {
+    prefix: bytes::Bytes,
+    inner: R,
+}
+
+impl<R> Prefixed<R> {
+    fn new(prefix: bytes::Bytes, inner: R) -> Self {
+        Self { prefix, inner }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Prefixed<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.prefix.is_empty() {
+            return std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        }
+        let n = self.prefix.len().min(buf.remaining());
+        buf.put_slice(&self.prefix.split_to(n));
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Runs one session on the two halves of its connection.
+async fn run_halves<R, W>(
+    r: R,
+    w: W,
     buffered: bool,
     ctx: Arc<NetCtx>,
     permit: ConnPermit,
     token: Option<String>,
     protocol: u16,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
     let conn_id = ctx.next_conn_id();
     let link = Arc::new(ClientLink::with_protocol(conn_id, protocol));
@@ -64,15 +127,13 @@ pub(crate) async fn run<S>(
     // the lingering close.
     let read_half = Reclaimable::default();
     let write_half = Reclaimable::default();
-    let (rd, wr) = ws.split(|io| {
-        let (r, w) = tokio::io::split(io);
-        read_half.put(r);
-        write_half.put(w);
-        (
-            FrameGuard::new(read_half.clone(), Arc::clone(&guard)),
-            write_half.clone(),
-        )
-    });
+    read_half.put(r);
+    write_half.put(w);
+    let (rd, wr) = fastwebsockets::after_handshake_split(
+        FrameGuard::new(read_half.clone(), Arc::clone(&guard)),
+        write_half.clone(),
+        Role::Server,
+    );
     metrics::gauge!(m::CONNECTIONS).increment(1.0);
     tracing::debug!(conn = conn_id, "session opened");
     let mut writer = tokio::spawn(writer::write_loop(
@@ -152,4 +213,23 @@ pub(crate) async fn run<S>(
         .await;
     }
     drop(permit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn bytes_read_past_the_upgrade_come_first() {
+        let (mut near, far) = tokio::io::duplex(64);
+        tokio::io::AsyncWriteExt::write_all(&mut near, b" world")
+            .await
+            .expect("writes");
+        drop(near);
+        let mut r = Prefixed::new(bytes::Bytes::from_static(b"hello"), far);
+        let mut got = String::new();
+        r.read_to_string(&mut got).await.expect("reads");
+        assert_eq!(got, "hello world", "the prefix, then the stream");
+    }
 }
