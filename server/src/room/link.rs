@@ -52,6 +52,9 @@ pub struct Published {
     pub entity: EntityId,
     /// The client's latest input applied at or before this tick.
     pub ack_seq: u32,
+    /// The client watches as a spectator: its view is the whole room while its `entity` is
+    /// not in the snapshot.
+    pub spectator: bool,
 }
 
 #[derive(Debug, Default)]
@@ -102,8 +105,6 @@ pub struct ClientLink {
     gone: AtomicBool,
     /// Set when the client closed with 1000 or 1001: it left for good, no resume grace.
     left: AtomicBool,
-    /// Set when the connection watches its room as a spectator (protocol v6).
-    spectator: AtomicBool,
     /// The entity a spectator follows: [`NO_FOLLOW`], or the entity's id (session side sets
     /// it, the room reads it each tick it publishes).
     follow: AtomicU64,
@@ -135,21 +136,8 @@ impl ClientLink {
             space: Notify::new(),
             gone: AtomicBool::new(false),
             left: AtomicBool::new(false),
-            spectator: AtomicBool::new(false),
             follow: AtomicU64::new(NO_FOLLOW),
         }
-    }
-
-    /// Makes this connection a spectator's, following `follow` (`None`: the whole room).
-    pub fn mark_spectator(&self, follow: Option<EntityId>) {
-        self.set_follow(follow);
-        self.spectator.store(true, Ordering::Release);
-    }
-
-    /// True when the connection watches as a spectator.
-    #[must_use]
-    pub fn is_spectator(&self) -> bool {
-        self.spectator.load(Ordering::Acquire)
     }
 
     /// A spectator's new choice of view, from the next update on.
@@ -398,6 +386,7 @@ mod tests {
             frame: Arc::new(TickFrame::build(snap, None, None, 0.0)),
             entity: EntityId(0),
             ack_seq: 0,
+            spectator: false,
         }
     }
 

@@ -713,7 +713,7 @@ impl Room {
         if encode_server(&msg, &mut buf).is_err() || !link.push_control(Outgoing::Message(buf)) {
             return Err(JoinError::Busy);
         }
-        link.mark_spectator(follow);
+        link.set_follow(follow);
         self.spectators.add(link);
         self.info.set_spectators(self.spectators.len());
         tracing::debug!(room = %self.info.name, ?follow, spectators = self.spectators.len(), "spectator joined");
@@ -912,6 +912,7 @@ impl Room {
                 frame: Arc::clone(&frame),
                 entity: c.entity,
                 ack_seq: c.ack_seq,
+                spectator: false,
             };
             merged += u64::from(hand_over(
                 link,

@@ -87,7 +87,7 @@ where
                 let mut frame = FRAME.take();
                 frame.clear();
                 frame.extend_from_slice(&[0; MAX_HEAD]);
-                sync.set_spectator(link.is_spectator());
+                sync.set_spectator(p.spectator);
                 if let Err(e) = sync.build_frame(&p.frame, p.entity, p.ack_seq, &events, &mut frame)
                 {
                     FRAME.set(frame);

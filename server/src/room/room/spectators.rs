@@ -225,6 +225,7 @@ impl Spectators {
                 frame: Arc::clone(frame),
                 entity: followed(link),
                 ack_seq: 0,
+                spectator: true,
             };
             merged += u64::from(super::hand_over(
                 link,
