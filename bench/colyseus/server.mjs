@@ -15,7 +15,12 @@
 import net from "node:net";
 import { Server, Room, matchMaker } from "@colyseus/core";
 import { WebSocketTransport } from "@colyseus/ws-transport";
-import { schema, t, StateView } from "@colyseus/schema";
+import { schema, t, StateView, Encoder } from "@colyseus/schema";
+
+// The whole state of variant A (1,000 entities and more) is sent to every joining client and
+// outgrows the encoder's default 8 KiB buffer, which then fails the joins ("buffer overflow");
+// Colyseus' own message says to raise it.
+Encoder.BUFFER_SIZE = 512 * 1024;
 
 // ---- arguments -------------------------------------------------------------------------------
 function arg(name, dflt) {

@@ -202,6 +202,8 @@ pub struct ClientSync {
     /// Scratch: the next view, as ascending indices into the new snapshot; rotated with
     /// `last_view` and `pre_view` after each frame.
     found: Vec<u32>,
+    /// With a view radius: where the client's own entity was in the last snapshot.
+    own_at: u32,
     /// v3: the `ack_seq` of the last frame, which the next one counts from.
     last_ack: u32,
     /// With a bandwidth budget: what the client holds, the priorities and the tokens.
@@ -393,7 +395,17 @@ impl ClientSync {
     ) -> u32 {
         let snap = &frame.snap;
         self.found.clear();
-        if let Some(center) = snap.get(own) {
+        // The client's own entity sits where it sat last tick unless someone joined or left
+        // before it: one comparison instead of a binary search over the whole room.
+        let at = self.own_at as usize;
+        let center = match snap.entities.get(at) {
+            Some(e) if e.id == own => Some(e),
+            _ => snap.index_of(own).map(|i| {
+                self.own_at = i as u32;
+                &snap.entities[i]
+            }),
+        };
+        if let Some(center) = center {
             grid.query(&snap.entities, center, &mut self.found, marks);
         } else if self.spectator {
             // Views are u32 indices throughout, as the grid gives them.
