@@ -16,6 +16,7 @@
 // Everything else goes to stderr.
 
 import { Client } from "@colyseus/sdk";
+import { mulberry32 } from "./scenario.mjs";
 
 function arg(name, dflt) {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,15 +38,6 @@ const PROTOCOL_CODE_MASK = 0x3f; // low bits carry the code; high bits are modif
 const HARD_LIMIT_MS = JOIN_SPREAD_MS + 30000 + (WARMUP + WINDOW) * 1000 + 15000;
 setTimeout(() => { console.error("bots: hard time limit reached"); process.exit(3); }, HARD_LIMIT_MS).unref();
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return function () {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const DIRS = [[1, 0], [1, 1], [0, 1], [-1, 1], [-1, 0], [-1, -1], [0, -1], [1, -1]];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const out = (tag, obj) => process.stdout.write(`${tag} ${JSON.stringify(obj)}\n`);

@@ -16,9 +16,10 @@ import net from "node:net";
 import { Server, Room, matchMaker } from "@colyseus/core";
 import { WebSocketTransport } from "@colyseus/ws-transport";
 import { schema, t, StateView, Encoder } from "@colyseus/schema";
+import { mulberry32 } from "./scenario.mjs";
 
 // The whole state of variant A (1,000 entities and more) is sent to every joining client and
-// outgrows the encoder's default 8 KiB buffer, which then fails the joins ("buffer overflow");
+// outgrows the encoder's default 16 KiB buffer, which then fails the joins ("buffer overflow");
 // Colyseus' own message says to raise it.
 Encoder.BUFFER_SIZE = 512 * 1024;
 
@@ -39,16 +40,6 @@ const NPC_SPEED = 5, NPC_TURN = 0.1, PLAYER_SPEED = 5;
 const NPC_SEED = 0xc0ffee, PLAYER_SEED = 0xbeef;
 const RADIUS = 150, R2 = RADIUS * RADIUS;
 const TWO_PI = 2 * Math.PI;
-
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return function () {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- state schema (what goes on the wire) -----------------------------------------------------
 // float32 x, y and uint8 kind, as in the peer figures of REFERENCE-SCENARIO.md. The simulation

@@ -302,13 +302,7 @@ fn aligned_merge<const STEADY: bool>(
             let [cx, cy] = s.cur_pos[c];
             let rx = i64::from(cx) - i64::from(predict(bx, px));
             let ry = i64::from(cy) - i64::from(predict(by, py));
-            let moves = &mut out.motion.moves;
-            moves.push(Move {
-                index: count,
-                rx,
-                ry,
-            });
-            moves.truncate(moves.len() - usize::from(rx | ry == 0));
+            push_move(&mut out.motion.moves, count, rx, ry);
             let changed = match s.fields_changed {
                 Some(bits) => bits[c / 64] >> (c % 64) & 1 == 1,
                 None => s.base[c].fields != s.cur[c].fields,
@@ -420,14 +414,7 @@ fn diff3_merge<'b, 'c, const STEADY: bool>(
                         let [px, py] = prev_of(i, bs);
                         let rx = i64::from(cs.x) - i64::from(predict(bs.x, px));
                         let ry = i64::from(cs.y) - i64::from(predict(bs.y, py));
-                        // Kept only if not (0, 0), without a branch on it (it mispredicts).
-                        let moves = &mut out.motion.moves;
-                        moves.push(Move {
-                            index: held,
-                            rx,
-                            ry,
-                        });
-                        moves.truncate(moves.len() - usize::from(rx | ry == 0));
+                        push_move(&mut out.motion.moves, held, rx, ry);
                         if bs.fields != cs.fields {
                             out.field_changes
                                 .push(field_delta(cs.id, &bs.fields, &cs.fields));
@@ -461,6 +448,14 @@ fn diff3_merge<'b, 'c, const STEADY: bool>(
     }
     out.motion.held = held;
     out.motion.sparse = sparse_is_smaller(&out.motion);
+}
+
+/// Records the residual of the held entity `index`, kept only if it is not (0, 0), without a
+/// branch on it (it mispredicts): the move is written, then dropped again when it is zero.
+#[inline(always)]
+fn push_move(moves: &mut Vec<Move>, index: u32, rx: i64, ry: i64) {
+    moves.push(Move { index, rx, ry });
+    moves.truncate(moves.len() - usize::from(rx | ry == 0));
 }
 
 /// True when gaps cost fewer bits than a zero symbol per unmoved entity.
