@@ -60,8 +60,8 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut unflushed = false;
-    // This client's baseline and frame buffer live here: frames are built on this task, on
-    // whichever core runs it, when the client is ready for one.
+    // This client's baseline lives here: frames are built on this task, on whichever core
+    // runs it, when the client is ready for one (into that thread's frame buffer).
     let mut sync = ClientSync::for_protocol(link.protocol);
     let mut events = Vec::new();
     // Counted here and handed over in batches (and when the task ends, however it ends).
