@@ -59,6 +59,8 @@ namespace Tickstream
         // The spectator: what it asked to follow last (kept across connections), and the
         // Spectating of this connection (null before it, and for a player).
         uint? follow;
+        // A Follow() not sent yet: a send was under way when it was made (sent by Poll).
+        bool followUnsent;
         Spectating spectating;
 
         // The player, which outlives a connection when it is resumed.
@@ -351,13 +353,18 @@ namespace Tickstream
         {
             if (!options.Spectate) return false;
             follow = entity;
-            // Before Spectating the choice goes with it (see OnSpectating); after, at once.
-            if (conn != null && spectating != null)
-            {
-                ClientMessages.Follow(writer, entity);
-                conn.TrySend(writer);
-            }
+            followUnsent = true;
+            // Before Spectating the choice goes with it (see OnSpectating); after, at once, or
+            // from the next Poll when a send is under way (one message at a time).
+            SendFollow();
             return true;
+        }
+
+        void SendFollow()
+        {
+            if (!followUnsent || conn == null || spectating == null || conn.Busy) return;
+            ClientMessages.Follow(writer, follow);
+            if (conn.TrySend(writer)) followUnsent = false;
         }
 
         static float Clamp(float v)
@@ -580,6 +587,7 @@ namespace Tickstream
             SetState(ConnectionState.Playing);
             // A Follow() made while the Spectate was under way: the server has the older choice.
             if (s.Follow != follow) Follow(follow);
+            else followUnsent = false;
             Raise(SpectatingStarted, s);
             Raise(Welcomed, w);
             Ping(t);
@@ -769,7 +777,8 @@ namespace Tickstream
             if (conn == null || State != ConnectionState.Playing) return;
             if (options.Spectate)
             {
-                // A spectator sends no input: pings alone.
+                // A spectator sends no input: its latest Follow if it is still to go, and pings.
+                SendFollow();
                 if (t - lastPingAt >= options.PingIntervalMs) Ping(t);
                 return;
             }
