@@ -121,7 +121,15 @@ impl TestServer {
     /// A server that plays the recording `source` back to spectators (what
     /// `tickstream-server replay FILE --serve` runs), on loopback port 0.
     pub async fn start_playback(source: PlaybackSource) -> anyhow::Result<Self> {
-        let config = Self::loopback_config(|_| {})?;
+        Self::start_playback_with(source, |_| {}).await
+    }
+
+    /// [`TestServer::start_playback`] with the configuration changed by `edit`.
+    pub async fn start_playback_with(
+        source: PlaybackSource,
+        edit: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Self> {
+        let config = Self::loopback_config(edit)?;
         Self::started(Server::bind_playback(config, vec![std::sync::Arc::new(source)]).await?)
     }
 

@@ -254,12 +254,16 @@ async fn spectators_are_refused_clearly() -> anyhow::Result<()> {
 /// A recorded match served back (`replay FILE --serve`): a spectator watches it from its first
 /// tick, sees exactly the recorded world (each update's checksum is the recorded checksum of
 /// its tick: a whole-room view's checksum is the world's), and is let go with 1000 at the end;
-/// players are refused with 4007.
+/// players are refused with 4007, and a room handed over by a draining server with 503.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spectator_watches_a_recording_served_back() -> anyhow::Result<()> {
     use std::collections::HashMap;
+    use tickstream_server::config::HandoffConfig;
+    use tickstream_server::ops::handoff::{HANDOFF_PATH, Handoff};
     use tickstream_server::record::{Record, RecordReader};
     use tickstream_server::replay::serve::PlaybackSource;
+    use tickstream_server::room::SavedRoom;
+    use tickstream_server::sim::{Coins, CoinsParams, Game};
 
     let dir = std::env::temp_dir().join(format!("tickstream-playback-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -295,7 +299,11 @@ async fn a_spectator_watches_a_recording_served_back() -> anyhow::Result<()> {
     }
     assert!(recorded.len() >= 60, "{} steps recorded", recorded.len());
 
-    let served = TestServer::start_playback(PlaybackSource::open(&file, 4.0)?).await?;
+    const SECRET: &str = "the handoff secret of this test";
+    let served = TestServer::start_playback_with(PlaybackSource::open(&file, 4.0)?, |c| {
+        c.handoff.secret = Some(SECRET.into());
+    })
+    .await?;
     let mut s = TestSpectator::spectate(&served.wss_url, "coins-rec", None)
         .await?
         .map_err(|(code, reason)| anyhow::anyhow!("refused: {code} {reason}"))?;
@@ -336,6 +344,32 @@ async fn a_spectator_watches_a_recording_served_back() -> anyhow::Result<()> {
     assert_eq!(
         until_closed(&mut player).await?.0,
         close_code::SPECTATORS_ONLY
+    );
+    // So is a room a draining server hands over: this server hosts no players.
+    let predecessor = Handoff::new(&HandoffConfig {
+        secret: Some(SECRET.into()),
+        ..HandoffConfig::default()
+    })
+    .expect("a secret is set");
+    let world = Coins::new(CoinsParams::default())
+        .create("adopted", 1)
+        .save()
+        .expect("the coin game saves");
+    let room = SavedRoom {
+        name: "adopted".into(),
+        game: "coins".into(),
+        tick: 1,
+        rng: 1,
+        world,
+        players: vec![],
+    };
+    let ops = format!("http://{}", served.metrics_addr);
+    let (status, text) = predecessor.post(&ops, HANDOFF_PATH, room.encode()).await?;
+    assert_eq!(status, 503, "a handed-over room is refused: {text}");
+    assert!(text.contains("spectators only"), "and says why: {text}");
+    assert!(
+        served.handle.room("adopted").is_none(),
+        "no room was started for it"
     );
     // The room starts over for the next spectator.
     let mut again = TestSpectator::spectate(&served.wss_url, "coins-rec", None)
