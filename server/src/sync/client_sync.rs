@@ -370,21 +370,6 @@ impl ClientSync {
         Ok(())
     }
 
-    /// Reads one word of each cache line this client's view diff is about to read and write.
-    /// Between two frames of one client the server serves every other client (and the kernel
-    /// sends their frames), so this state is out of the caches; these loads do not depend on
-    /// each other and are fetched together, where the diff's own loads, behind a long loop
-    /// body, came one after another (most of the diff's time in a profile of variant B).
-    fn warm(&self) -> u32 {
-        fn lines<T: Copy>(v: &[T], word: impl Fn(T) -> u32) -> u32 {
-            let step = (64 / std::mem::size_of::<T>()).max(1);
-            v.iter()
-                .step_by(step)
-                .fold(0, |a, &x| a.wrapping_add(word(x)))
-        }
-        lines(&self.last_view, |i| i) ^ lines(&self.found, |i| i) ^ lines(&self.spawned, |i| i)
-    }
-
     /// Sets `found` to this client's view in `frame` and returns its checksum.
     fn query(
         &mut self,
@@ -454,7 +439,6 @@ impl ClientSync {
                 self.pre = self.base.replace(Arc::clone(snap));
             }
             Some(grid) => {
-                std::hint::black_box(self.warm());
                 let checksum = self.query(&mut s.marks, frame, grid, own);
                 let (base, pre) = (self.base.as_deref(), self.pre.as_deref());
                 let aligned = base.filter(|b| {
