@@ -1,11 +1,14 @@
-// docs/PROTOCOL.md (version 3) and docs/PROTOCOL-v2.md (the version-2 document, kept while v2 is
-// served) are meant to be enough to write a client from. This test holds them to that: it runs
-// each document's own JavaScript (the checksum code of §9 and the sketch of §12) against the
-// document's own test vectors (§10), checks that the §10.1 table is exactly
-// shared/tests/golden/vectors.txt, and, for PROTOCOL.md, that the sketch's version-3 part decodes
-// shared/tests/golden/vectors-v3.txt as the library does and replays it with every checksum, and
-// that the §15.2 prediction examples hold for the sketch's `predict`. Neither the prose nor the
-// code may drift from the bytes.
+// docs/PROTOCOL.md (versions 3 to 6) and docs/PROTOCOL-v2.md (the version-2 document, kept while
+// v2 is served) are meant to be enough to write a client from. This test holds them to that: it
+// runs each document's own JavaScript (the checksum code of §9 and the sketch of §12; for
+// PROTOCOL.md also the code blocks of §16, §17 and §18) against the document's own test vectors
+// (§10), and checks that the §10.1 table is exactly shared/tests/golden/vectors.txt. For
+// PROTOCOL.md it also checks that the sketch's version-3 part decodes
+// shared/tests/golden/vectors-v3.txt as the library does and replays it with every checksum,
+// that the §15.2 prediction examples hold for the sketch's `predict`, that the sketch decodes
+// every server vector of vectors-v4.txt, vectors-v5.txt and vectors-v6.txt as the library does,
+// and that it encodes every client vector of vectors-v5.txt and vectors-v6.txt byte for byte.
+// Neither the prose nor the code may drift from the bytes.
 //
 // Run: node --test tests/js/   (the Rust test `tests/tests/web.rs` runs it in `cargo test`)
 
@@ -13,7 +16,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
-import { Replica as LibraryReplica, decodeServerMsg as libraryDecode, predict as libraryPredict } from "../../assets/web/tickstream.js";
+import {
+  Replica as LibraryReplica,
+  decodeClientMsg as libraryDecodeClient,
+  decodeServerMsg as libraryDecode,
+  predict as libraryPredict,
+  viewTime as libraryViewTime,
+} from "../../assets/web/tickstream.js";
 
 const DOCS = ["PROTOCOL.md", "PROTOCOL-v2.md"];
 const read = (name) => readFileSync(new URL(`../../docs/${name}`, import.meta.url), "utf8");
@@ -33,12 +42,15 @@ function section(n) {
 /** The ```js blocks of a text. */
 const jsBlocks = (text) => [...text.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]);
 
-/** The document's code, compiled together: §9's checksum functions and §12's sketch. */
+/**
+ * The document's code, compiled together: §9's checksum functions and §12's sketch, and for
+ * PROTOCOL.md the blocks of §16 (v4), §17 (v5) and §18 (v6).
+ */
 function sketch() {
-  const v4 = docName === "PROTOCOL.md" ? jsBlocks(section(16)) : [];
-  const code = [...jsBlocks(section(9)), ...jsBlocks(section(12)), ...v4].join("\n");
+  const later = docName === "PROTOCOL.md" ? [16, 17, 18].flatMap((n) => jsBlocks(section(n))) : [];
+  const code = [...jsBlocks(section(9)), ...jsBlocks(section(12)), ...later].join("\n");
   const names = ["fmix32", "entityHash", "viewChecksum", "decodeServerMsg", "encodeJoin", "encodeInput", "encodePing", "encodeResume", "Replica"];
-  if (docName === "PROTOCOL.md") names.push("Replica3", "predict");
+  if (docName === "PROTOCOL.md") names.push("Replica3", "predict", "viewTime", "encodeInput5", "encodeSpectate", "encodeFollow");
   // eslint-disable-next-line no-new-func
   return new Function(`"use strict";\n${code}\nreturn { ${names.join(", ")} };`)();
 }
@@ -217,4 +229,73 @@ test("PROTOCOL.md: the sketch's predict gives the §15.2 examples", () => {
     assert.equal(libraryPredict(+c, +p, +k, +g), +want, `the library: ${all}`);
   }
   assert.equal(s.predict(1000, 0, 2 ** 32 - 1, 1), 1000 + 1000 * 65536, "ticks are capped");
+});
+
+/** A golden vector file of shared/tests/golden/ as [name, hex] pairs, in order. */
+function vectorFile(name) {
+  const text = readFileSync(new URL(`../../shared/tests/golden/${name}`, import.meta.url), "utf8");
+  return text
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter(([n]) => n);
+}
+
+test("PROTOCOL.md: the v5 and v6 sketch decodes every server vector as the library does and encodes every client vector", () => {
+  doc = read("PROTOCOL.md");
+  docName = "PROTOCOL.md";
+  const s = sketch();
+  // The sketch's encoder of each client message the library decodes these vectors to.
+  const encode = {
+    Input5: (m) => s.encodeInput5(m.seq, m.dx, m.dy, m.buttons, m.viewTick, m.viewFrac),
+    Spectate: (m) => s.encodeSpectate(m.room, m.follow),
+    Follow: (m) => s.encodeFollow(m.entity),
+  };
+  const seen = { server: 0, client: 0 };
+  for (const file of ["vectors-v5.txt", "vectors-v6.txt"]) {
+    for (const [name, h] of vectorFile(file)) {
+      if (name.startsWith("server_")) {
+        assert.deepEqual(s.decodeServerMsg(unhex(h)), libraryDecode(unhex(h)), `${file} ${name} decodes as the library does`);
+        seen.server++;
+      } else {
+        assert.ok(name.startsWith("client_"), `${file} ${name}: a client_ or server_ vector`);
+        const m = libraryDecodeClient(unhex(h));
+        assert.ok(encode[m.type], `${file} ${name}: the sketch encodes ${m.type}`);
+        assert.equal(hex(encode[m.type](m)), h, `${file} ${name}: the sketch's ${m.type}`);
+        seen.client++;
+      }
+    }
+  }
+  assert.deepEqual(seen, { server: 3, client: 6 }, "every vector of the two files was checked");
+  // The defaults a client author calls them with.
+  assert.equal(hex(s.encodeSpectate("duel-1")), vectorFile("vectors-v6.txt").find(([n]) => n === "client_spectate_room")[1], "Spectate without follow");
+  const moved = s.decodeServerMsg(unhex(vectorFile("vectors-v5.txt").find(([n]) => n === "server_moved")[1]));
+  assert.deepEqual(moved, { type: "Moved", url: "wss://b.example:7443/ws" }, "Moved and its URL");
+  const spectating = s.decodeServerMsg(unhex(vectorFile("vectors-v6.txt").find(([n]) => n === "server_spectating")[1]));
+  assert.deepEqual([spectating.follow, spectating.delayMs, spectating.recording, spectating.welcome.protocol], [7, 2000, false, 6], "Spectating's own fields");
+});
+
+test("PROTOCOL.md: the sketch's viewTime gives §17.1's view time as the library does", () => {
+  doc = read("PROTOCOL.md");
+  docName = "PROTOCOL.md";
+  const s = sketch();
+  assert.deepEqual(s.viewTime(1000.5), { viewTick: 1000, viewFrac: 128 }, "the client_input5 vector's time, tick 1000.5");
+  for (const R of [0, 0.999, 1000.5, 7.999999, 70000, -3, -0.5, Number.NaN, Infinity, -Infinity, 2 ** 32 - 1.5, 1e12]) {
+    assert.deepEqual(s.viewTime(R), libraryViewTime(R), `viewTime(${R})`);
+  }
+});
+
+test("PROTOCOL.md: the v5 and v6 sketch refuses what §17 and §18 call malformed", () => {
+  doc = read("PROTOCOL.md");
+  docName = "PROTOCOL.md";
+  const s = sketch();
+  const moved = (url) => Uint8Array.from([6, url.length, ...Buffer.from(url)]);
+  assert.throws(() => s.decodeServerMsg(moved("https://b.example/ws")), /ws:\/\//, "a Moved URL that is not ws:// or wss://");
+  assert.deepEqual(s.decodeServerMsg(moved("ws://b:1/ws")), { type: "Moved", url: "ws://b:1/ws" }, "ws:// is fine");
+  const h = vectorFile("vectors-v6.txt").find(([n]) => n === "server_spectating")[1];
+  const badTag = h.replace(/0107fbd00700$/, "0207fbd00700");
+  assert.notEqual(badTag, h, "the follow tag is where §18.6 says");
+  assert.throws(() => s.decodeServerMsg(unhex(badTag)), /Option tag 2/, "an Option tag of 2");
+  assert.throws(() => s.decodeServerMsg(unhex(h + "00")), /trailing/, "a byte after the Spectating");
+  assert.throws(() => s.decodeServerMsg(unhex(h.slice(0, -2))), /truncated/, "a Spectating cut short");
+  assert.throws(() => s.decodeServerMsg(unhex("08")), /unknown ServerMsg variant/, "variant 8");
 });
