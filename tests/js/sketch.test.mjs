@@ -188,13 +188,7 @@ for (const file of DOCS) {
 }
 
 /** The v3 golden session: name → hex, in order. */
-function goldenV3() {
-  const text = readFileSync(new URL("../../shared/tests/golden/vectors-v3.txt", import.meta.url), "utf8");
-  return text
-    .split("\n")
-    .map((l) => l.trim().split(/\s+/))
-    .filter(([name]) => name);
-}
+const goldenV3 = () => vectorFile("vectors-v3.txt");
 
 test("PROTOCOL.md: the v3 sketch decodes the v3 vectors as the library does and replays them", () => {
   doc = read("PROTOCOL.md");

@@ -586,8 +586,8 @@ namespace Tickstream
             interp = Interpolator.ForSession(w, options, speed);
             SetState(ConnectionState.Playing);
             // A Follow() made while the Spectate was under way: the server has the older choice.
-            if (s.Follow != follow) Follow(follow);
-            else followUnsent = false;
+            followUnsent = s.Follow != follow;
+            SendFollow();
             Raise(SpectatingStarted, s);
             Raise(Welcomed, w);
             Ping(t);
