@@ -168,8 +168,16 @@ async function checkSmoothness(p) {
   // Chromium runs animation frames only for the page in front, and a page sent back falls
   // behind on its updates: measured before the second page opens, on the page in front.
   await p.page.bringToFront();
-  // The client's clock settles for a second after its first update (ServerClock): measure after.
-  await new Promise((r) => setTimeout(r, 1500));
+  // After a join the client's clock settles (ServerClock: its jitter window fills, then the
+  // render time slews at 5 % toward the new delay): the steady state is what is measured.
+  await until(`${p.name}'s render clock settles at its delay`, () =>
+    p.page.evaluate(() => {
+      const c = window.tickstream;
+      const s = c.stats();
+      const rt = c.frame().renderTick;
+      return rt !== null && Math.abs(c.replica.tick - rt - (s.interpolationDelayMs * s.world.tickRateHz) / 1000) < 1;
+    }),
+  );
   const frames = await p.page.evaluate(
     () =>
       new Promise((resolve) => {
